@@ -1,0 +1,3 @@
+from flowsim.cli import main
+
+main()

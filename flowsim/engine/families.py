@@ -1,0 +1,116 @@
+"""Families as numpy columns: attributes, ladder state and event clocks.
+
+One row per family ever tracked. Rows are appended as families arrive and
+never removed; a family that leaves the model keeps its row in state ``OUT``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from flowsim.engine.states import NONE, OUT
+
+INF = np.inf
+
+
+@dataclass
+class NewFamilies:
+    """Attributes of families about to be added (one entry per family)."""
+
+    factors: np.ndarray  # bool (n, n_factors)
+    frailty: np.ndarray  # float64 (n,), mean 1
+    youngest_age: np.ndarray  # float64 (n,), years
+    council: np.ndarray  # int16 (n,)
+
+
+class Families:
+    """Column store of every tracked family.
+
+    Clocks are absolute model times in years; ``inf`` means never:
+    ``t_haz`` is the next event of the memoryless competing hazards,
+    ``t_exit`` leaving the model (ageing out or other exit), ``t_prog`` the
+    earliest programme end, ``t_change`` the next time the family's hazards
+    change (a trigger window or a programme's after-effect ends).
+    """
+
+    _FLOAT_COLUMNS = (
+        "entry_mult",
+        "esc_mult",
+        "frailty",
+        "t_haz",
+        "t_exit",
+        "t_age_out",
+        "t_other_exit",
+        "t_prog",
+        "t_change",
+        "t_last",
+        "boost_until",
+    )
+
+    def __init__(self, n_factors: int, n_programmes: int, n_triggers: int, capacity: int) -> None:
+        self.n = 0
+        self.n_factors = n_factors
+        self.n_programmes = n_programmes
+        cap = max(capacity, 16)
+        self.state = np.full(cap, OUT, np.int8)
+        self.phase = np.zeros(cap, np.int8)
+        self.factors = np.zeros((cap, n_factors), bool)
+        self.trigger_rates = np.zeros((cap, n_triggers))
+        self.council = np.zeros(cap, np.int16)
+        self.last_trigger = np.zeros(cap, np.int8)
+        self.prog_ok = np.zeros((n_programmes, cap), bool)  # static eligibility (required factors)
+        self.prog_status = np.full((n_programmes, cap), NONE, np.int8)
+        self.prog_end = np.full((n_programmes, cap), INF)
+        self.prog_dropout = np.zeros((n_programmes, cap), bool)
+        self.after_until = np.full((n_programmes, cap), -INF)
+        self.waves = np.zeros(cap, np.uint16)
+        self.in_start_stock = np.zeros(cap, bool)
+        self.key_worker_received = np.zeros(cap, bool)
+        for name in self._FLOAT_COLUMNS:
+            setattr(self, name, np.full(cap, INF))
+        self.boost_until[:] = -INF
+
+    @property
+    def capacity(self) -> int:
+        return self.state.shape[0]
+
+    def _grow(self, needed: int) -> None:
+        new_cap = max(needed, int(self.capacity * 1.5) + 16)
+        for name, value in list(vars(self).items()):
+            if not isinstance(value, np.ndarray):
+                continue
+            axis = 1 if value.ndim == 2 and name.startswith(("prog_", "after_")) else 0
+            shape = list(value.shape)
+            extra = new_cap - shape[axis]
+            shape[axis] = extra
+            fill = _fill_value(name, value)
+            pad = np.full(shape, fill, value.dtype)
+            setattr(self, name, np.concatenate([value, pad], axis=axis))
+
+    def add(self, new: NewFamilies) -> np.ndarray:
+        """Append families; return their row indices. Clocks start at ``inf``."""
+        k = new.frailty.shape[0]
+        if self.n + k > self.capacity:
+            self._grow(self.n + k)
+        ids = np.arange(self.n, self.n + k)
+        self.factors[ids] = new.factors
+        self.frailty[ids] = new.frailty
+        self.council[ids] = new.council
+        self.n += k
+        return ids
+
+    def live(self) -> np.ndarray:
+        """Row indices of families still in the model."""
+        return np.flatnonzero(self.state[: self.n] != OUT)
+
+
+def _fill_value(name: str, value: np.ndarray):
+    if name == "state":
+        return OUT
+    if name in ("after_until", "boost_until"):
+        return -INF
+    if name == "prog_end" or (value.dtype.kind == "f" and name.startswith("t_")):
+        return INF
+    return 0

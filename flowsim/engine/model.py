@@ -1,0 +1,458 @@
+"""The family model: hazards, event handlers and one month's simulation.
+
+Every family has one clock for its memoryless competing hazards (ladder
+moves, triggers, identification, referrals) and deterministic timers for
+leaving the model, programme ends and hazard changes. A month is simulated
+by processing, in rounds, each family's earliest due event, so each
+family's events happen in time order; families interact only through
+programme queues, whose admissions are computed at exact times.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from flowsim.engine.families import INF, Families
+from flowsim.engine.population import EntrantSampler, PopulationModel, weighted_top
+from flowsim.engine.programmes import Programme, step_at, step_values
+from flowsim.engine.recorder import (
+    COMPLETED,
+    DECLINED,
+    DROPPED_OUT,
+    LEFT_MODEL,
+    REFERRED,
+    STARTED,
+    SUCCEEDED,
+    WITHDREW,
+    Recorder,
+)
+from flowsim.engine.states import (
+    AGED_OUT,
+    DEESCALATION,
+    ENROLLED,
+    ENTRY,
+    ESCALATION,
+    NONE,
+    OTHER_EXIT,
+    OUT,
+    OUTSIDE,
+    RELAPSE,
+    RESOLUTION,
+    SUSTAINED,
+    TRIGGER,
+    TURNED_AROUND,
+    WAITING,
+    G,
+    H,
+    R,
+    S,
+    T,
+)
+from flowsim.scenario.registry import PROGRAMMES, RISK_FACTORS, TRIGGERS
+from flowsim.timeline import end_of_day_years
+
+STREAMS = ("population", "ladder", "triggers", "inflow", "programmes", "entrants")
+EV_UP, EV_BOOST, EV_RESOLVE, EV_DOWN, EV_TRIGGER, EV_IDENTIFY, EV_REFER = range(7)
+_STATE_CODE = {"R": R, "H": H, "S": S}
+_BIRTH = [t.name for t in TRIGGERS].index("birth")
+_FACTOR_INDEX = {f.name: i for i, f in enumerate(RISK_FACTORS)}
+
+
+class Model:
+    """One replication's state. Built from a scenario and a seed; no I/O."""
+
+    def __init__(self, scenario, seed: int) -> None:
+        p = scenario.params
+        self.params = p
+        self.start = p.time.start
+        self.scale = p.population.scale
+        self.t_start = -(p.survey.waves - 1)
+        self.t_end = end_of_day_years(p.time.end, self.start)
+        self.t_deadline = end_of_day_years(p.time.deadline, self.start)
+        children = np.random.SeedSequence(seed).spawn(len(STREAMS))
+        self.rng = {name: np.random.default_rng(c) for name, c in zip(STREAMS, children)}
+        self.pop = PopulationModel.from_params(p)
+        d = p.dynamics
+        self.entry_rate = d.entry_rate_per_year
+        self.phases = d.resolution_phases
+        self.phase_rate = d.resolution_phases / d.resolution_mean_years
+        self.esc_rate = {R: d.escalation_R_per_year, H: d.escalation_H_per_year, T: d.relapse_per_year}
+        self.down_rate = {H: d.deescalation_H_per_year, S: d.deescalation_S_per_year, T: d.sustain_per_year}
+        self.boost = p.triggers.boost_per_year
+        self.window = p.triggers.window_years
+        self.other_exit = p.population.other_exit_rate_per_year
+        idn = p.identification
+        self.id_fip, self.id_new = idn.fip_rate_per_year, idn.new_approach_rate_per_year
+        self.rollout_t, self.rollout_share = step_values(idn.rollout, self.start)
+        self._build_programmes()
+        n0 = p.population.initial_at_risk * self.scale
+        self.families = Families(len(RISK_FACTORS), len(self.programmes), len(TRIGGERS), capacity=int(n0 * 4) + 1000)
+        self.recorder = Recorder(len(self.programmes))
+        pool = p.population.families_with_children * self.scale - n0
+        self.entrants = EntrantSampler(
+            self.pop, self.entry_rate, self.boost, self.window, max(pool, 0.0), self.rng["entrants"]
+        )
+        self._initial_population()
+
+    # --- set-up -------------------------------------------------------------------
+    def _build_programmes(self) -> None:
+        self.programmes: list[Programme] = []
+        self.prog_spec = []
+        for spec in PROGRAMMES:
+            cfg = getattr(self.params.programmes, spec.name)
+            if not cfg.enabled:
+                continue
+            st, staff = step_values(cfg.staff, self.start, self.scale * cfg.caseload)
+            pt, per_year = step_values(cfg.places_per_year, self.start, self.scale * cfg.duration_mean_years)
+            times = np.union1d(st, pt)
+            places = np.array([step_at(st, staff, t) + step_at(pt, per_year, t) for t in times])
+            self.programmes.append(
+                Programme(
+                    spec.name,
+                    len(self.programmes),
+                    times,
+                    places,
+                    cfg.duration_mean_years,
+                    cfg.duration_shape,
+                    cfg.p_dropout,
+                )
+            )
+            self.prog_spec.append(cfg)
+        names = [prog.name for prog in self.programmes]
+        self.key_worker = names.index("key_worker") if "key_worker" in names else -1
+        self.referred_programmes = [i for i, c in enumerate(self.prog_spec) if c.referral == "rate"]
+        self.prog_states = [np.array([_STATE_CODE[s] for s in c.eligible_states], np.int8) for c in self.prog_spec]
+        self.prog_open = [prog.capacity_times[0] if prog.capacity_times.size else INF for prog in self.programmes]
+
+    def change_times(self) -> list[float]:
+        """Times when hazards change for many families at once: roll-out steps, programmes opening."""
+        times = set(self.rollout_t.tolist()) | {t for t in self.prog_open if np.isfinite(t)}
+        return sorted(t for t in times if self.t_start < t < self.t_end)
+
+    def _initial_population(self) -> None:
+        """The at-risk families when the survey window opens, drawn from the population tilted by risk."""
+        p = self.params.population
+        rng = self.rng["population"]
+        n_s, n_h = round(p.initial_stock * self.scale), round(p.initial_flow_group * self.scale)
+        n_r = round(p.initial_at_risk * self.scale) - n_h - n_s
+        cand = self.pop.draw(4 * (n_r + n_h + n_s) + 64, rng)
+        entry, esc = self.pop.entry_mult(cand), self.pop.esc_mult(cand)
+        free = np.ones(entry.size, bool)
+        for state, n, weight in ((S, n_s, entry * esc**2), (H, n_h, entry * esc), (R, n_r, entry)):
+            idx = weighted_top(np.where(free, weight, 0.0), n, rng)
+            free[idx] = False
+            phase = rng.integers(0, self.phases, n) if state == R else 0
+            self._add(cand, idx, state, self.t_start, phase)
+
+    def _add(self, new, idx: np.ndarray, state: int, t: float | np.ndarray, phase=0) -> np.ndarray:
+        from flowsim.engine.population import subset
+
+        batch = subset(new, idx)
+        f = self.families
+        ids = f.add(batch)
+        f.state[ids] = state
+        f.phase[ids] = phase
+        f.entry_mult[ids] = self.pop.entry_mult(batch)
+        f.esc_mult[ids] = self.pop.esc_mult(batch)
+        f.trigger_rates[ids] = self.pop.trigger_rates(batch)
+        for i, cfg in enumerate(self.prog_spec):
+            req = [_FACTOR_INDEX[r] for r in cfg.requires]
+            f.prog_ok[i, ids] = batch.factors[:, req].all(axis=1) if req else True
+        t = np.broadcast_to(np.asarray(t, float), ids.shape)
+        f.t_age_out[ids] = t + (self.pop.child_age_limit - batch.youngest_age)
+        rng = self.rng["population"]
+        f.t_other_exit[ids] = t + (rng.exponential(1 / self.other_exit, ids.size) if self.other_exit > 0 else INF)
+        f.t_exit[ids] = np.minimum(f.t_age_out[ids], f.t_other_exit[ids])
+        f.t_last[ids] = t
+        f.t_prog[ids] = INF
+        f.t_change[ids] = INF
+        self._redraw(ids, t)
+        return ids
+
+    # --- hazards ------------------------------------------------------------------------
+    def _protection(self, ids: np.ndarray, t: np.ndarray) -> np.ndarray:
+        """Product of (1 - effect) over programmes the family is in or recently finished."""
+        f = self.families
+        out = np.ones(ids.size)
+        for i, cfg in enumerate(self.prog_spec):
+            if cfg.escalation_effect == 0:
+                continue
+            on = (f.prog_status[i, ids] == ENROLLED) | (f.after_until[i, ids] > t)
+            out[on] *= 1 - cfg.escalation_effect
+        return out
+
+    def rates(self, ids: np.ndarray, t: np.ndarray) -> np.ndarray:
+        """Hazards per year of every competing event, shape (len(ids), 7 + referral programmes - 1)."""
+        f = self.families
+        st = f.state[ids]
+        esc = f.esc_mult[ids] * self._protection(ids, t)
+        ent = f.entry_mult[ids]
+        out = np.zeros((ids.size, EV_REFER + len(self.referred_programmes)))
+        out[:, EV_UP] = np.select(
+            [st == G, st == R, st == H, st == T],
+            [self.entry_rate * ent, self.esc_rate[R] * esc, self.esc_rate[H] * esc, self.esc_rate[T] * esc],
+        )
+        boosted = (f.boost_until[ids] > t) & (st != S) & (st != OUT)
+        out[:, EV_BOOST] = np.where(boosted, self.boost * np.where(st == G, ent, esc), 0.0)
+        out[:, EV_RESOLVE] = np.where(st == R, self.phase_rate, 0.0)
+        out[:, EV_DOWN] = np.select(
+            [st == H, st == S, st == T], [self.down_rate[H], self.down_rate[S], self.down_rate[T]]
+        )
+        out[:, EV_TRIGGER] = np.where(st != OUT, f.trigger_rates[ids].sum(axis=1), 0.0)
+        kw = self.key_worker
+        if kw >= 0:
+            covered = f.council[ids] < self._coverage(t) * self.params.identification.councils
+            findable = (st == S) & (f.prog_status[kw, ids] == NONE) & (t >= self.prog_open[kw])
+            out[:, EV_IDENTIFY] = np.where(findable, self.id_fip + self.id_new * covered, 0.0)
+        for col, i in enumerate(self.referred_programmes, start=EV_REFER):
+            cfg = self.prog_spec[i]
+            ok = np.isin(st, self.prog_states[i]) & f.prog_ok[i, ids] & (f.prog_status[i, ids] == NONE)
+            out[:, col] = np.where(ok & (t >= self.prog_open[i]), cfg.referral_rate_per_year, 0.0)
+        return out
+
+    def _coverage(self, t: np.ndarray) -> np.ndarray:
+        i = np.searchsorted(self.rollout_t, t, side="right") - 1
+        return np.where(i >= 0, self.rollout_share[np.maximum(i, 0)], 0.0)
+
+    def _redraw(self, ids: np.ndarray, t: np.ndarray | float) -> None:
+        """Draw the next competing-hazard event from ``t`` (memoryless, so exact after any change)."""
+        if not ids.size:
+            return
+        t = np.broadcast_to(np.asarray(t, float), ids.shape)
+        total = self.rates(ids, t).sum(axis=1)
+        wait = self.rng["ladder"].exponential(1.0, ids.size)
+        with np.errstate(divide="ignore"):
+            self.families.t_haz[ids] = np.where(total > 0, t + wait / total, INF)
+
+    def _next_change(self, ids: np.ndarray, t: np.ndarray) -> None:
+        f = self.families
+        cand = np.where(f.boost_until[ids] > t, f.boost_until[ids], INF)
+        for i in range(len(self.programmes)):
+            a = f.after_until[i, ids]
+            cand = np.minimum(cand, np.where(a > t, a, INF))
+        f.t_change[ids] = cand
+
+    def t_next(self, ids: np.ndarray | slice) -> np.ndarray:
+        f = self.families
+        return np.minimum(np.minimum(f.t_haz[ids], f.t_exit[ids]), np.minimum(f.t_prog[ids], f.t_change[ids]))
+
+    # --- one month ------------------------------------------------------------------------
+    def run_slice(self, t0: float, t1: float) -> None:
+        """Simulate every event in ``[t0, t1)``."""
+        for prog in self.programmes:
+            prog.open_month(t0)
+        self._arrivals(t0, t1)
+        n = self.families.n
+        active = np.flatnonzero(self.t_next(slice(0, n)) < t1)
+        while True:
+            while active.size:
+                active = self._round(active, t1)
+            admitted = [self._admit(prog, t1) for prog in self.programmes]
+            admitted = np.concatenate(admitted) if admitted else np.empty(0, np.int64)
+            active = admitted[self.t_next(admitted) < t1] if admitted.size else admitted
+            if not active.size:
+                break
+
+    def _arrivals(self, t0: float, t1: float) -> None:
+        """Families newly at risk from the untracked general population arrive in ``[t0, t1)``."""
+        rng = self.rng["inflow"]
+        new, cause = self.entrants.draw(t1 - t0, rng)
+        if not cause.size:
+            return
+        t = t0 + rng.random(cause.size) * (t1 - t0)
+        ids = self._add(new, np.arange(cause.size), R, t)
+        by_trigger = cause >= 0
+        f = self.families
+        # A trigger-led entrant is still inside its trigger's window.
+        f.boost_until[ids[by_trigger]] = t[by_trigger] + self.window * rng.random(int(by_trigger.sum()))
+        f.last_trigger[ids[by_trigger]] = cause[by_trigger]
+        self._next_change(ids, t)
+        self._redraw(ids, t)
+        self.recorder.flow(t[~by_trigger], OUTSIDE, R, ENTRY, int((~by_trigger).sum()))
+        self.recorder.flow(t[by_trigger], OUTSIDE, R, TRIGGER, int(by_trigger.sum()))
+        self.recorder.events += cause.size
+
+    def _round(self, ids: np.ndarray, t1: float) -> np.ndarray:
+        """Process each family's earliest event; return those with another event before ``t1``."""
+        f = self.families
+        clocks = np.stack([f.t_haz[ids], f.t_exit[ids], f.t_prog[ids], f.t_change[ids]])
+        which = clocks.argmin(axis=0)
+        t = clocks[which, np.arange(ids.size)]
+        self.recorder.events += ids.size
+        for kind, handler in enumerate((self._on_hazard, self._on_exit, self._on_programme_end, None)):
+            sel = which == kind
+            if handler is not None and sel.any():
+                handler(ids[sel], t[sel])
+        live = f.state[ids] != OUT
+        ids, t = ids[live], t[live]
+        f.t_last[ids] = t
+        self._next_change(ids, t)
+        self._redraw(ids, t)
+        return ids[self.t_next(ids) < t1]
+
+    def _move(self, ids: np.ndarray, t: np.ndarray, to: int | np.ndarray, cause: int) -> None:
+        f = self.families
+        self.recorder.flow(t, f.state[ids], to, cause, ids.size)
+        f.state[ids] = to
+        gone_well = f.state[ids] == G
+        if gone_well.any():
+            self._withdraw(ids[gone_well], t[gone_well])
+
+    def _withdraw(self, ids: np.ndarray, t: np.ndarray) -> None:
+        """Families whose problems resolved leave every queue they wait in."""
+        f = self.families
+        for i in range(len(self.programmes)):
+            waiting = f.prog_status[i, ids] == WAITING
+            if waiting.any():
+                f.prog_status[i, ids[waiting]] = NONE
+                self.recorder.programme_event(i, t[waiting], WITHDREW, int(waiting.sum()))
+
+    def _on_hazard(self, ids: np.ndarray, t: np.ndarray) -> None:
+        f = self.families
+        rates = self.rates(ids, t)
+        cum = np.cumsum(rates, axis=1)
+        u = self.rng["ladder"].random(ids.size) * cum[:, -1]
+        event = np.minimum((cum <= u[:, None]).sum(axis=1), rates.shape[1] - 1)
+        st = f.state[ids]
+        for ev, cause_of in ((EV_UP, None), (EV_BOOST, TRIGGER)):
+            sel = event == ev
+            if sel.any():
+                s_ids, s_t, s_st = ids[sel], t[sel], st[sel]
+                for src, dst, cause in ((G, R, ENTRY), (R, H, ESCALATION), (H, S, ESCALATION), (T, S, RELAPSE)):
+                    m = s_st == src
+                    if m.any():
+                        f.phase[s_ids[m]] = 0
+                        self._move(s_ids[m], s_t[m], dst, cause_of if cause_of is not None else cause)
+        sel = event == EV_RESOLVE
+        if sel.any():
+            r_ids = ids[sel]
+            f.phase[r_ids] += 1
+            done = f.phase[r_ids] >= self.phases
+            f.phase[r_ids[done]] = 0
+            self._move(r_ids[done], t[sel][done], G, RESOLUTION)
+        sel = event == EV_DOWN
+        if sel.any():
+            d_ids, d_t, d_st = ids[sel], t[sel], st[sel]
+            for src, dst, cause in ((H, R, DEESCALATION), (S, H, DEESCALATION), (T, G, SUSTAINED)):
+                m = d_st == src
+                if m.any():
+                    f.phase[d_ids[m]] = 0
+                    self._move(d_ids[m], d_t[m], dst, cause)
+        sel = event == EV_TRIGGER
+        if sel.any():
+            self._on_trigger(ids[sel], t[sel])
+        sel = event == EV_IDENTIFY
+        if sel.any():
+            self._refer(self.key_worker, ids[sel], t[sel])
+        for col, i in enumerate(self.referred_programmes, start=EV_REFER):
+            sel = event == col
+            if sel.any():
+                self._refer(i, ids[sel], t[sel])
+
+    def _on_trigger(self, ids: np.ndarray, t: np.ndarray) -> None:
+        f = self.families
+        rates = f.trigger_rates[ids]
+        cum = np.cumsum(rates, axis=1)
+        u = self.rng["triggers"].random(ids.size) * cum[:, -1]
+        kind = np.minimum((cum <= u[:, None]).sum(axis=1), rates.shape[1] - 1).astype(np.int8)
+        f.last_trigger[ids] = kind
+        f.boost_until[ids] = np.maximum(f.boost_until[ids], t + self.window)
+        self.recorder.triggers.append((t.copy(), kind))
+        birth = ids[kind == _BIRTH]
+        if birth.size:
+            f.t_age_out[birth] = t[kind == _BIRTH] + self.pop.child_age_limit
+            f.t_exit[birth] = np.minimum(f.t_age_out[birth], f.t_other_exit[birth])
+
+    def _refer(self, i: int, ids: np.ndarray, t: np.ndarray) -> None:
+        f = self.families
+        accept = self.rng["programmes"].random(ids.size) < self.prog_spec[i].p_accept
+        self.recorder.programme_event(i, t, REFERRED, ids.size)
+        self.recorder.programme_event(i, t[~accept], DECLINED, int((~accept).sum()))
+        ids, t = ids[accept], t[accept]
+        f.prog_status[i, ids] = WAITING
+        self.programmes[i].join(ids, t)
+
+    def _admit(self, prog: Programme, t1: float) -> np.ndarray:
+        f = self.families
+        i = prog.index
+        adm = prog.admit(f.prog_status[i] == WAITING, t1, self.rng["programmes"])
+        if not adm.ids.size:
+            return adm.ids
+        ids = adm.ids
+        f.prog_status[i, ids] = ENROLLED
+        f.prog_end[i, ids] = adm.ends
+        f.prog_dropout[i, ids] = adm.dropout
+        f.t_prog[ids] = np.minimum(f.t_prog[ids], adm.ends)
+        if i == self.key_worker:
+            started = (adm.started >= 0) & (adm.started < self.t_deadline)
+            f.key_worker_received[ids[started]] = True
+        self.recorder.programme_event(i, adm.started, STARTED, ids.size)
+        self.recorder.waits.append((np.full(ids.size, i, np.int8), adm.arrived, adm.started))
+        # Hazards change from the start (or from the family's last event, if later).
+        t = np.maximum(adm.started, f.t_last[ids])
+        self._next_change(ids, t)
+        self._redraw(ids, t)
+        return ids
+
+    def _on_exit(self, ids: np.ndarray, t: np.ndarray) -> None:
+        f = self.families
+        aged = f.t_exit[ids] == f.t_age_out[ids]
+        self._move(ids[aged], t[aged], OUT, AGED_OUT)
+        self._move(ids[~aged], t[~aged], OUT, OTHER_EXIT)
+        for i, prog in enumerate(self.programmes):
+            status = f.prog_status[i, ids]
+            enrolled = status == ENROLLED
+            if enrolled.any():
+                e_ids = ids[enrolled]
+                early = np.array([int(x) in prog.released_early for x in e_ids], bool)
+                prog.release(t[enrolled][~early])
+                self.recorder.programme_event(i, t[enrolled], LEFT_MODEL, e_ids.size)
+            f.prog_status[i, ids] = NONE
+            f.prog_end[i, ids] = INF
+        for col in (f.t_haz, f.t_exit, f.t_prog, f.t_change):
+            col[ids] = INF
+
+    def _on_programme_end(self, ids: np.ndarray, t: np.ndarray) -> None:
+        f = self.families
+        for i, prog in enumerate(self.programmes):
+            ending = f.prog_end[i, ids] <= t
+            if not ending.any():
+                continue
+            e_ids, e_t = ids[ending], t[ending]
+            early = np.array([int(x) in prog.released_early for x in e_ids], bool)
+            prog.release(e_t[~early])
+            f.prog_status[i, e_ids] = NONE
+            f.prog_end[i, e_ids] = INF
+            completed = ~f.prog_dropout[i, e_ids]
+            self.recorder.programme_event(i, e_t[completed], COMPLETED, int(completed.sum()))
+            self.recorder.programme_event(i, e_t[~completed], DROPPED_OUT, int((~completed).sum()))
+            cfg = self.prog_spec[i]
+            if cfg.effect_years_after > 0:
+                f.after_until[i, e_ids[completed]] = e_t[completed] + cfg.effect_years_after
+            success = completed & (self.rng["programmes"].random(e_ids.size) < cfg.p_success)
+            success &= f.state[e_ids] != T
+            if success.any():
+                self.recorder.programme_event(i, e_t[success], SUCCEEDED, int(success.sum()))
+                self._move(e_ids[success], e_t[success], T, TURNED_AROUND)
+        f.t_prog[ids] = f.prog_end[:, ids].min(axis=0) if self.programmes else INF
+
+    # --- observation at slice boundaries ----------------------------------------------------------
+    def observe(self, t: float, wave: int | None) -> None:
+        """Record state counts and programme queues at boundary ``t``; mark survey wave ``wave``."""
+        f = self.families
+        st = f.state[: f.n]
+        counts = np.bincount(st, minlength=6)[:6]
+        self.recorder.boundary_t.append(t)
+        self.recorder.boundary_states.append(counts)
+        progs = np.zeros((len(self.programmes), 3), np.int64)
+        for i, prog in enumerate(self.programmes):
+            progs[i] = (prog.capacity(t), prog.occupied, int((f.prog_status[i, : f.n] == WAITING).sum()))
+        self.recorder.boundary_programmes.append(progs)
+        if wave is not None:
+            at_risk = (st == R) | (st == H) | (st == S)
+            f.waves[: f.n][at_risk] |= np.uint16(1 << wave)
+        if t == 0.0:
+            f.in_start_stock[: f.n] = st == S
+            if self.key_worker >= 0:
+                enrolled = f.prog_status[self.key_worker, : f.n] == ENROLLED
+                f.key_worker_received[: f.n] = enrolled

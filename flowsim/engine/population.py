@@ -1,0 +1,202 @@
+"""Drawing families: attributes, frailty, ages and councils; who enters risk.
+
+Risk factors are independent Bernoulli draws at their prevalences
+(assumption: the seeds give no joint distribution). A family's hazard
+multipliers are products of hazard ratios, normalised so the population
+average is 1, which keeps each base rate a population-average rate.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from flowsim.engine.families import NewFamilies
+from flowsim.scenario.registry import RISK_FACTORS, TRIGGERS
+
+
+@dataclass(frozen=True)
+class PopulationModel:
+    """What is needed to draw families and their static hazard multipliers."""
+
+    prevalence: np.ndarray  # (F,)
+    log_entry_hr: np.ndarray  # (F,)
+    log_esc_hr: np.ndarray  # (F,)
+    entry_norm: float
+    esc_norm: float
+    frailty_variance: float
+    child_age_limit: float
+    councils: int
+    trigger_base: np.ndarray  # (n_triggers,) per year
+    trigger_driver: np.ndarray  # (n_triggers,) factor index
+    trigger_driver_hr: np.ndarray  # (n_triggers,)
+
+    @classmethod
+    def from_params(cls, p) -> PopulationModel:
+        rf = p.risk_factors
+        prev = np.array([getattr(rf, f.name).prevalence for f in RISK_FACTORS])
+        entry = np.array([getattr(rf, f.name).entry_hr for f in RISK_FACTORS])
+        esc = np.array([getattr(rf, f.name).escalation_hr for f in RISK_FACTORS])
+        names = [f.name for f in RISK_FACTORS]
+        return cls(
+            prevalence=prev,
+            log_entry_hr=np.log(entry),
+            log_esc_hr=np.log(esc),
+            # With independent factors the population mean of a product of
+            # hazard ratios is the product of per-factor means.
+            entry_norm=float(np.prod(1 - prev + prev * entry)),
+            esc_norm=float(np.prod(1 - prev + prev * esc)),
+            frailty_variance=p.population.frailty_variance,
+            child_age_limit=p.population.child_age_limit_years,
+            councils=p.identification.councils,
+            trigger_base=np.array([getattr(p.triggers, t.name).rate_per_year for t in TRIGGERS]),
+            trigger_driver=np.array([names.index(t.driver) for t in TRIGGERS]),
+            trigger_driver_hr=np.array([getattr(p.triggers, t.name).driver_hr for t in TRIGGERS]),
+        )
+
+    def draw(self, n: int, rng: np.random.Generator) -> NewFamilies:
+        """Draw ``n`` families from the general population of families with children."""
+        factors = rng.random((n, self.prevalence.size)) < self.prevalence
+        v = self.frailty_variance
+        frailty = rng.gamma(1.0 / v, v, n) if v > 0 else np.ones(n)
+        under5 = factors[:, _UNDER5]
+        youngest = np.where(under5, rng.uniform(0, 5, n), rng.uniform(5, self.child_age_limit, n))
+        council = rng.integers(0, self.councils, n).astype(np.int16)
+        return NewFamilies(factors, frailty, youngest, council)
+
+    def entry_mult(self, new: NewFamilies) -> np.ndarray:
+        """Multiplier on the hazard of entering risk: risk factors x frailty, population mean 1."""
+        return np.exp(new.factors @ self.log_entry_hr) / self.entry_norm * new.frailty
+
+    def esc_mult(self, new: NewFamilies) -> np.ndarray:
+        """Multiplier on escalation hazards from risk factors, population mean 1."""
+        return np.exp(new.factors @ self.log_esc_hr) / self.esc_norm
+
+    def trigger_rates(self, new: NewFamilies) -> np.ndarray:
+        """Per-family hazards of each trigger event, (n, n_triggers), per year."""
+        has_driver = new.factors[:, self.trigger_driver]
+        return self.trigger_base * np.where(has_driver, self.trigger_driver_hr, 1.0)
+
+
+_UNDER5 = [f.name for f in RISK_FACTORS].index("child_under_5")
+
+
+def subset(new: NewFamilies, idx: np.ndarray) -> NewFamilies:
+    """Rows ``idx`` of a batch of new families."""
+    return NewFamilies(new.factors[idx], new.frailty[idx], new.youngest_age[idx], new.council[idx])
+
+
+def weighted_pick(weights: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+    """Indices drawn with replacement with probability proportional to ``weights``."""
+    cum = np.cumsum(weights)
+    return np.searchsorted(cum, rng.random(n) * cum[-1], side="right")
+
+
+class EntrantSampler:
+    """Families entering risk from the untracked general population (default universe).
+
+    An untracked family enters risk by drift, at hazard ``entry_rate x m`` with
+    ``m`` its entry multiplier (risk factors x frailty, mean 1), or through a
+    trigger event whose window leads to entry, at hazard
+    ``rate_k(x) x (1 - exp(-boost x m x window))``. Entrants are drawn exactly
+    from the population tilted by those hazards: drift entrants by tilting
+    each factor's prevalence and the gamma frailty (the hazard is a product),
+    trigger entrants by tilting the trigger's driver factor and then
+    rejection-sampling on the window probability.
+    """
+
+    def __init__(
+        self,
+        pop: PopulationModel,
+        entry_rate: float,
+        boost: float,
+        window: float,
+        pool_size: float,
+        rng: np.random.Generator,
+        mc_size: int = 200_000,
+    ) -> None:
+        self.pop = pop
+        self.boost = boost
+        self.window = window
+        hr = np.exp(pop.log_entry_hr)
+        self.tilted_prevalence = pop.prevalence * hr / (1 - pop.prevalence + pop.prevalence * hr)
+        self.drift_rate = pool_size * entry_rate
+        # Expected trigger-led entry hazard: no closed form, so a Monte Carlo
+        # average over a fixed-size sample (its own stream, so it is reproducible).
+        sample = pop.draw(mc_size, rng)
+        p_entry = 1 - np.exp(-boost * pop.entry_mult(sample) * window)
+        self.trigger_rates = pool_size * (pop.trigger_rates(sample) * p_entry[:, None]).mean(axis=0)
+
+    @property
+    def rate_per_year(self) -> float:
+        return float(self.drift_rate + self.trigger_rates.sum())
+
+    def draw(self, years: float, rng: np.random.Generator) -> tuple[NewFamilies, np.ndarray]:
+        """Entrants over ``years``: their attributes and trigger index (-1 for drift)."""
+        n_drift = rng.poisson(self.drift_rate * years)
+        batches = [self._drift(n_drift, rng)]
+        causes = [np.full(n_drift, -1, np.int8)]
+        for k, rate in enumerate(self.trigger_rates):
+            n = rng.poisson(rate * years)
+            batches.append(self._trigger(k, n, rng))
+            causes.append(np.full(n, k, np.int8))
+        new = NewFamilies(
+            np.concatenate([b.factors for b in batches]),
+            np.concatenate([b.frailty for b in batches]),
+            np.concatenate([b.youngest_age for b in batches]),
+            np.concatenate([b.council for b in batches]),
+        )
+        return new, np.concatenate(causes)
+
+    def _drift(self, n: int, rng: np.random.Generator) -> NewFamilies:
+        new = self.pop.draw(n, rng)
+        new.factors[:] = rng.random(new.factors.shape) < self.tilted_prevalence
+        v = self.pop.frailty_variance
+        if v > 0:  # size-biased gamma: shape + 1
+            new.frailty[:] = rng.gamma(1.0 / v + 1.0, v, n)
+        self._fix_ages(new, rng)
+        return new
+
+    def _trigger(self, k: int, n: int, rng: np.random.Generator) -> NewFamilies:
+        out: list[NewFamilies] = []
+        got = 0
+        d, hr = self.pop.trigger_driver[k], self.pop.trigger_driver_hr[k]
+        p = self.pop.prevalence[d]
+        p_driver = p * hr / (1 - p + p * hr)
+        while got < n:
+            m = max(2 * (n - got), 64)
+            cand = self.pop.draw(m, rng)
+            cand.factors[:, d] = rng.random(m) < p_driver
+            p_entry = 1 - np.exp(-self.boost * self.pop.entry_mult(cand) * self.window)
+            keep = np.flatnonzero(rng.random(m) < p_entry)[: n - got]
+            out.append(subset(cand, keep))
+            got += keep.size
+        new = NewFamilies(
+            np.concatenate([b.factors for b in out]) if out else np.zeros((0, self.pop.prevalence.size), bool),
+            np.concatenate([b.frailty for b in out]) if out else np.zeros(0),
+            np.concatenate([b.youngest_age for b in out]) if out else np.zeros(0),
+            np.concatenate([b.council for b in out]) if out else np.zeros(0, np.int16),
+        )
+        self._fix_ages(new, rng)
+        return new
+
+    def _fix_ages(self, new: NewFamilies, rng: np.random.Generator) -> None:
+        under5 = new.factors[:, _UNDER5]
+        n = under5.size
+        new.youngest_age[:] = np.where(under5, rng.uniform(0, 5, n), rng.uniform(5, self.pop.child_age_limit, n))
+
+
+def weighted_top(weights: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+    """``n`` distinct indices drawn without replacement with probability proportional to ``weights``.
+
+    Efraimidis-Spirakis: the n largest keys ``log(U) / w``. Zero weights are never drawn.
+    """
+    if n <= 0:
+        return np.empty(0, np.int64)
+    with np.errstate(divide="ignore"):
+        keys = np.log(rng.random(weights.size)) / weights
+    keys[weights <= 0] = -np.inf
+    if n >= weights.size:
+        return np.argsort(-keys)[:n]
+    return np.argpartition(-keys, n - 1)[:n]

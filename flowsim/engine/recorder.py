@@ -1,0 +1,71 @@
+"""What the engine records while it runs: flows, monthly snapshots, programme events."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+# Programme event kinds.
+REFERRED, DECLINED, STARTED, COMPLETED, DROPPED_OUT, SUCCEEDED, LEFT_MODEL, WITHDREW = range(8)
+PROGRAMME_EVENT_NAMES = (
+    "referred",
+    "declined",
+    "started",
+    "completed",
+    "dropped out",
+    "turned around",
+    "left model",
+    "withdrew",
+)
+
+
+@dataclass
+class Recorder:
+    """Append-only logs; turned into tables once the run ends."""
+
+    n_programmes: int
+    flows: list[tuple[np.ndarray, ...]] = field(default_factory=list)
+    boundary_t: list[float] = field(default_factory=list)
+    boundary_states: list[np.ndarray] = field(default_factory=list)
+    boundary_programmes: list[np.ndarray] = field(default_factory=list)  # (P, 3): capacity, occupied, waiting
+    programme_events: list[tuple[np.ndarray, ...]] = field(default_factory=list)
+    waits: list[tuple[np.ndarray, ...]] = field(default_factory=list)
+    triggers: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)
+    events: int = 0
+
+    def flow(self, t: np.ndarray | float, src: np.ndarray | int, dst: np.ndarray | int, cause: int, n: int) -> None:
+        if n:
+            self.flows.append(
+                (
+                    np.broadcast_to(np.asarray(t, float), (n,)).copy(),
+                    np.broadcast_to(np.asarray(src, np.int8), (n,)).copy(),
+                    np.broadcast_to(np.asarray(dst, np.int8), (n,)).copy(),
+                    np.full(n, cause, np.int8),
+                )
+            )
+
+    def programme_event(self, prog: int, t: np.ndarray | float, kind: int, n: int) -> None:
+        if n:
+            self.programme_events.append(
+                (
+                    np.full(n, prog, np.int8),
+                    np.broadcast_to(np.asarray(t, float), (n,)).copy(),
+                    np.full(n, kind, np.int8),
+                )
+            )
+
+    def concat_flows(self) -> tuple[np.ndarray, ...]:
+        if not self.flows:
+            return np.empty(0), *(np.empty(0, np.int8),) * 3
+        return tuple(np.concatenate(cols) for cols in zip(*self.flows))
+
+    def concat_programme_events(self) -> tuple[np.ndarray, ...]:
+        if not self.programme_events:
+            return np.empty(0, np.int8), np.empty(0), np.empty(0, np.int8)
+        return tuple(np.concatenate(cols) for cols in zip(*self.programme_events))
+
+    def concat_waits(self) -> tuple[np.ndarray, ...]:
+        if not self.waits:
+            return np.empty(0, np.int8), np.empty(0), np.empty(0)
+        return tuple(np.concatenate(cols) for cols in zip(*self.waits))

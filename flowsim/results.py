@@ -1,0 +1,221 @@
+"""From a replication's Results to a run directory: tidy tables, summary and manifest.
+
+Tables are long and tidy (one observation per row) and written as Parquet
+with pyarrow, so the run path never imports pandas.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import platform
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from flowsim import __version__
+from flowsim.engine import Results
+from flowsim.engine.recorder import PROGRAMME_EVENT_NAMES
+from flowsim.engine.states import CAUSE_NAMES, FLOW_STATE_NAMES, STATE_NAMES
+from flowsim.measures import headline, survey_moments, target_measures, turned_around_times
+from flowsim.timeline import month_start, to_date
+
+TABLES = ("states", "flows", "programmes", "targets", "waits")
+
+
+def _month_index(t: np.ndarray) -> np.ndarray:
+    return np.floor(np.asarray(t) * 12 + 1e-9).astype(np.int64)
+
+
+def _dates(index: np.ndarray, start: dt.date) -> list[dt.date]:
+    cache: dict[int, dt.date] = {}
+    return [cache.setdefault(int(i), month_start(int(i), start)) for i in index]
+
+
+def table_columns(res: Results) -> dict[str, dict[str, list | np.ndarray]]:
+    """Every table as a dict of equal-length columns."""
+    return {
+        "states": _states(res),
+        "flows": _flows(res),
+        "programmes": _programmes(res),
+        "targets": _targets(res),
+        "waits": _waits(res),
+    }
+
+
+def _period(t: np.ndarray) -> list[str]:
+    return ["survey" if x < 0 else "policy" for x in t]
+
+
+def _states(res: Results) -> dict:
+    b, k = res.boundary_states.shape
+    t = np.repeat(res.boundary_t, k)
+    return {
+        "date": [to_date(float(x), res.start) for x in t],
+        "t_years": t,
+        "period": _period(t),
+        "state": [STATE_NAMES[j] for j in range(k)] * b,
+        "families": res.boundary_states.reshape(-1).astype(np.int64),
+    }
+
+
+def _flows(res: Results) -> dict:
+    t, src, dst, cause = res.flows
+    month = _month_index(t)
+    key = np.stack([month, src.astype(np.int64), dst.astype(np.int64), cause.astype(np.int64)], axis=1)
+    rows, counts = np.unique(key, axis=0, return_counts=True) if key.size else (np.empty((0, 4), np.int64), np.empty(0))
+    return {
+        "month": _dates(rows[:, 0], res.start),
+        "period": _period(rows[:, 0] / 12),
+        "from_state": [FLOW_STATE_NAMES[i] for i in rows[:, 1]],
+        "to_state": [FLOW_STATE_NAMES[i] for i in rows[:, 2]],
+        "cause": [CAUSE_NAMES[i] for i in rows[:, 3]],
+        "families": counts.astype(np.int64),
+    }
+
+
+def _programmes(res: Results) -> dict:
+    cols: dict[str, list] = {"date": [], "programme": [], "measure": [], "value": []}
+
+    def add(dates, prog, measure, values):
+        cols["date"] += dates
+        cols["programme"] += [prog] * len(values)
+        cols["measure"] += [measure] * len(values)
+        cols["value"] += [float(v) for v in values]
+
+    bdates = [to_date(float(x), res.start) for x in res.boundary_t]
+    months = _month_index(res.boundary_t[:-1])
+    prog_i, t, kind = res.programme_events
+    w_prog, w_arr, w_start = res.waits
+    for i, name in enumerate(res.programme_names):
+        for j, measure in enumerate(("capacity", "occupied", "waiting")):
+            add(bdates, name, measure, res.boundary_programmes[:, i, j])
+        mine = prog_i == i
+        ev_month = _month_index(t[mine])
+        for code, measure in enumerate(PROGRAMME_EVENT_NAMES):
+            hits = ev_month[kind[mine] == code]
+            lo = months.min() if months.size else 0
+            counts = (
+                np.bincount(hits - lo, minlength=months.size)[: months.size] if hits.size else np.zeros(months.size)
+            )
+            add(_dates(months, res.start), name, measure, counts)
+        wm = w_prog == i
+        wait = w_start[wm] - w_arr[wm]
+        wmonth = _month_index(w_start[wm])
+        means = [float(wait[wmonth == m].mean()) if (wmonth == m).any() else float("nan") for m in months]
+        add(_dates(months, res.start), name, "mean_wait_years", means)
+    return cols
+
+
+def _targets(res: Results) -> dict:
+    policy = res.boundary_t[res.boundary_t >= 0]
+    times = turned_around_times(res)
+    cumulative = np.searchsorted(times, policy, side="left")
+    stock = res.boundary_states[res.boundary_t >= 0][:, 3]
+    n = policy.size
+    dates = [to_date(float(x), res.start) for x in policy]
+    return {
+        "date": dates * 3,
+        "measure": ["turned_around_cumulative"] * n + ["stock"] * n + ["target"] * n,
+        "value": np.concatenate([cumulative, stock, np.full(n, res.target_count)]).astype(float),
+    }
+
+
+def _waits(res: Results) -> dict:
+    prog, arrived, started = res.waits
+    return {
+        "programme": [res.programme_names[i] for i in prog],
+        "arrived_years": arrived,
+        "started_years": started,
+        "wait_years": started - arrived,
+    }
+
+
+def summary(res: Results, scenario) -> dict:
+    """The run's answers: headline, target measures, moments and programme totals."""
+    targets = target_measures(res)
+    prog_i, _, kind = res.programme_events
+    programmes = {}
+    w_prog, w_arr, w_start = res.waits
+    for i, name in enumerate(res.programme_names):
+        mine = kind[prog_i == i]
+        waits = (w_start - w_arr)[w_prog == i]
+        programmes[name] = {
+            **{
+                PROGRAMME_EVENT_NAMES[k].replace(" ", "_"): int((mine == k).sum())
+                for k in range(len(PROGRAMME_EVENT_NAMES))
+            },
+            "median_wait_years": float(np.median(waits)) if waits.size else None,
+        }
+    return {
+        "headline": headline(res, targets),
+        "scenario": scenario.name,
+        "scenario_sha256": scenario.sha256,
+        "seed": res.seed,
+        "scale": res.scale,
+        "target": targets,
+        "moments": survey_moments(res),
+        "programmes": programmes,
+        "families_tracked": res.families_tracked,
+        "events": res.events,
+    }
+
+
+def manifest(res: Results, scenario, started_at: dt.datetime, argv: list[str] | None = None) -> dict:
+    """What the run was: the resolved scenario, its hash, versions, seed and start time."""
+    import numpy
+    import simpy
+
+    return {
+        "flowsim_version": __version__,
+        "scenario_name": scenario.name,
+        "scenario_file": scenario.path,
+        "scenario_sha256": scenario.sha256,
+        "overrides": list(scenario.overrides),
+        "seed": res.seed,
+        "started_at": started_at.isoformat(timespec="seconds"),
+        "python": platform.python_version(),
+        "numpy": numpy.__version__,
+        "simpy": simpy.__version__,
+        "command": argv or [],
+        "scenario": scenario.resolved(),
+    }
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_run(
+    out_dir: Path, res: Results, scenario, started_at: dt.datetime, argv: list[str] | None = None, csv: bool = False
+) -> dict:
+    """Write tables, ``summary.json`` and ``manifest.json`` to ``out_dir``; return the summary."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for name, cols in table_columns(res).items():
+        table = pa.table(cols)
+        tmp = out_dir / f".{name}.parquet.tmp"
+        pq.write_table(table, tmp)
+        os.replace(tmp, out_dir / f"{name}.parquet")
+        if csv:
+            tmp = out_dir / f".{name}.csv.tmp"
+            pacsv.write_csv(table, tmp)
+            os.replace(tmp, out_dir / f"{name}.csv")
+    summ = summary(res, scenario)
+    _atomic_write(out_dir / "summary.json", (json.dumps(summ, indent=2) + "\n").encode())
+    _atomic_write(
+        out_dir / "manifest.json", (json.dumps(manifest(res, scenario, started_at, argv), indent=2) + "\n").encode()
+    )
+    return summ

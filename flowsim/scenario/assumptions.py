@@ -1,0 +1,45 @@
+"""The assumption log: every parameter's value, unit and source, and where it was set."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from flowsim.scenario.loader import Scenario
+from flowsim.scenario.registry import PARAMETERS
+
+
+def _get(model: Any, dotted: str) -> Any:
+    for part in dotted.split("."):
+        model = getattr(model, part)
+    return model
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, list):
+        return "[" + ", ".join(_fmt(v) for v in value) + "]"
+    if isinstance(value, tuple):
+        return "[" + ", ".join(_fmt(v) for v in value) + "]"
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, str):
+        return f'"{value}"'
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def assumption_log(scenario: Scenario) -> list[dict[str, str]]:
+    """One row per parameter: key, value, unit, source and the file or --set that set it ('' if default)."""
+    rows = []
+    for key, param in PARAMETERS.items():
+        rows.append(
+            {
+                "key": key,
+                "value": _fmt(_get(scenario.params, key)),
+                "unit": param.unit,
+                "source": param.source,
+                "set_in": scenario.origins.get(key, ""),
+            }
+        )
+    return rows

@@ -1,0 +1,741 @@
+"""The parameter registry: every scenario parameter declared once.
+
+Each :class:`Param` has a dotted path, a default, a unit, an allowed range
+and a source. A source is a seed reference (``seed 000 slide 4``), a
+published figure (``ref: <name>`` from REFERENCE_FIGURES.md), an
+``assumption: <reason>`` or ``calibrated``. The pydantic scenario models are
+built from this registry, so a parameter cannot exist without a source.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+D = dt.date
+
+#: A piecewise-constant schedule: ``[[date, value], ...]`` sorted by date.
+Schedule = list[tuple[dt.date, float]]
+
+LADDER_STATES = ("G", "R", "H", "S", "T")
+
+
+@dataclass(frozen=True)
+class Param:
+    """One scenario parameter.
+
+    Attributes:
+        path: dotted key, e.g. ``programmes.key_worker.caseload``.
+        default: value used when no scenario file sets it; its type is the
+            parameter's type (a list of ``(date, number)`` pairs is a schedule).
+        unit: unit in plain words, e.g. ``families per key worker``.
+        source: ``seed NNN ...``, ``ref: ...``, ``assumption: ...`` or ``calibrated``.
+        lo, hi: inclusive bounds for numbers (and for schedule values).
+        choices: allowed values for a string or list-of-strings parameter.
+        doc: one line saying what the parameter does.
+    """
+
+    path: str
+    default: Any
+    unit: str
+    source: str
+    doc: str
+    lo: float | None = None
+    hi: float | None = None
+    choices: tuple[str, ...] | None = None
+    is_schedule: bool = False
+
+    def __post_init__(self) -> None:
+        ok = self.source.startswith(("seed ", "ref: ", "assumption: ")) or (
+            self.source == "calibrated" or self.source.startswith("calibrated ")
+        )
+        if not ok:
+            raise ValueError(f"{self.path}: source {self.source!r} is not a seed, ref, assumption or calibrated")
+
+
+def _p(path: str, default: Any, unit: str, source: str, doc: str, lo=None, hi=None, choices=None) -> Param:
+    return Param(path, default, unit, source, doc, lo, hi, choices)
+
+
+def _sched(path: str, default: Schedule, unit: str, source: str, doc: str, lo=0.0, hi=None) -> Param:
+    return Param(path, default, unit, source, doc, lo, hi, None, True)
+
+
+_CORE: list[Param] = [
+    # --- time -------------------------------------------------------------
+    _p(
+        "time.start",
+        D(2010, 4, 1),
+        "date",
+        "seed 000 slide 2",
+        "Policy start: the campaign is measured from April 2010, the start of the Parliament's first full financial year.",
+    ),
+    _p(
+        "time.end",
+        D(2015, 5, 31),
+        "date",
+        "seed 000 slide 2",
+        "Last simulated day: the end of the Parliament (May 2015); may run on to 2020.",
+    ),
+    _p(
+        "time.deadline",
+        D(2015, 5, 31),
+        "date",
+        "seed 000 slide 2",
+        "The day by which every troubled family should be turned around.",
+    ),
+    # --- survey -------------------------------------------------------------
+    _p(
+        "survey.waves",
+        6,
+        "yearly waves",
+        "seed 000 slide 4",
+        "Families and Children Study waves observed before the start, with no new policy (the last wave is the start).",
+        lo=2,
+        hi=12,
+    ),
+    # --- target -------------------------------------------------------------
+    _p(
+        "target.count_families",
+        46_000,
+        "families",
+        "seed 000 slide 8",
+        "Families to turn around by the deadline: the stock of 40-50,000, central 46k.",
+    ),
+    # --- population -----------------------------------------------------------
+    _p(
+        "population.universe",
+        "at_risk",
+        "choice",
+        "seed 000 slide 4",
+        "'at_risk': the 290k at-risk families plus inflow from an untracked general population.",
+        choices=("at_risk",),
+    ),
+    _p(
+        "population.families_with_children",
+        5_800_000,
+        "families",
+        "seed 000 slide 4",
+        "Families with dependent children in England (290k is 5%).",
+        lo=1,
+        hi=2e7,
+    ),
+    _p(
+        "population.scale",
+        1.0,
+        "fraction of England",
+        "assumption: 1.0 simulates all of England; smaller values give quick runs",
+        "Every count and capacity is multiplied by this; results are in simulated families.",
+        lo=1e-4,
+        hi=1.0,
+    ),
+    _p(
+        "population.initial_at_risk",
+        290_000,
+        "families",
+        "seed 000 slide 4",
+        "Families at risk of social exclusion (R+H+S) when the survey window opens.",
+        lo=0,
+        hi=2e7,
+    ),
+    _p(
+        "population.initial_flow_group",
+        70_000,
+        "families",
+        "seed 000 slide 2",
+        "Families at greatest risk (H) when the survey window opens.",
+        lo=0,
+        hi=2e7,
+    ),
+    _p(
+        "population.initial_stock",
+        46_000,
+        "families",
+        "seed 000 slide 8",
+        "Families with multiple problems and child/youth problems (S) when the survey window opens.",
+        lo=0,
+        hi=2e7,
+    ),
+    _p(
+        "population.child_age_limit_years",
+        18.0,
+        "years",
+        "assumption: dependent children are under 18; a family leaves when its youngest child turns 18",
+        "Age of the youngest child at which a family leaves the model.",
+        lo=5,
+        hi=25,
+    ),
+    _p(
+        "population.other_exit_rate_per_year",
+        0.01,
+        "per family-year",
+        "assumption: emigration, death and care placements of the whole family are rare; 1% a year",
+        "Hazard of leaving the model for reasons other than ageing out.",
+        lo=0,
+        hi=1,
+    ),
+    _p(
+        "population.frailty_variance",
+        0.8,
+        "variance of a mean-1 gamma",
+        "calibrated",
+        "Unobserved heterogeneity: variance of a family's multiplier on its hazard of entering risk.",
+        lo=0,
+        hi=10,
+    ),
+    # --- ladder dynamics -----------------------------------------------------------
+    _p(
+        "dynamics.entry_rate_per_year",
+        0.018,
+        "per family-year",
+        "calibrated",
+        "Base hazard G->R for a family with population-average risk factors and frailty 1.",
+        lo=0,
+        hi=5,
+    ),
+    _p(
+        "dynamics.resolution_phases",
+        3,
+        "phases",
+        "calibrated",
+        "Exit from R passes through this many exponential phases (1 = memoryless; more = hazard rising with time at risk).",
+        lo=1,
+        hi=12,
+    ),
+    _p(
+        "dynamics.resolution_mean_years",
+        1.1,
+        "years",
+        "calibrated",
+        "Mean time in R before problems resolve (R->G), ignoring escalation.",
+        lo=0.05,
+        hi=20,
+    ),
+    _p(
+        "dynamics.escalation_R_per_year",
+        0.12,
+        "per family-year",
+        "calibrated",
+        "Base hazard R->H (at greatest risk) for population-average risk factors.",
+        lo=0,
+        hi=5,
+    ),
+    _p(
+        "dynamics.escalation_H_per_year",
+        0.12,
+        "per family-year",
+        "calibrated",
+        "Base hazard H->S (multiple problems and child/youth problems).",
+        lo=0,
+        hi=5,
+    ),
+    _p("dynamics.deescalation_H_per_year", 0.35, "per family-year", "calibrated", "Hazard H->R.", lo=0, hi=5),
+    _p(
+        "dynamics.deescalation_S_per_year",
+        0.16,
+        "per family-year",
+        "calibrated",
+        "Hazard S->H without intervention.",
+        lo=0,
+        hi=5,
+    ),
+    _p(
+        "dynamics.relapse_per_year",
+        0.15,
+        "per family-year",
+        "assumption: no published FIP relapse rate (REFERENCE_FIGURES FIP table); 15% a year",
+        "Hazard T->S for a population-average family.",
+        lo=0,
+        hi=5,
+    ),
+    _p(
+        "dynamics.sustain_per_year",
+        0.30,
+        "per family-year",
+        "assumption: a turned-around family that stays out of trouble rejoins the general population in ~3 years",
+        "Hazard T->G.",
+        lo=0,
+        hi=5,
+    ),
+    # --- triggers -----------------------------------------------------------------
+    _p(
+        "triggers.window_years",
+        1.0,
+        "years",
+        "assumption: seed 000 slide 4 says triggers move families into severe exclusion; the effect is taken to last a year",
+        "How long a trigger event raises the family's escalation hazard.",
+        lo=0,
+        hi=10,
+    ),
+    _p(
+        "triggers.boost_per_year",
+        0.30,
+        "per family-year",
+        "calibrated",
+        "Extra escalation hazard during a trigger window, for population-average risk factors.",
+        lo=0,
+        hi=20,
+    ),
+    # --- identification -----------------------------------------------------------
+    _p(
+        "identification.fip_rate_per_year",
+        0.30,
+        "per family-year",
+        "assumption: FIP referrals (12,850 in 4 years, ref: NatCen 2011) found stock families everywhere at a low rate",
+        "Hazard that a family in S is referred to key-worker intervention outside the new approach.",
+        lo=0,
+        hi=50,
+    ),
+    _p(
+        "identification.new_approach_rate_per_year",
+        1.5,
+        "per family-year",
+        "assumption: the new approach identifies stock families actively; mean time to be found ~8 months",
+        "Extra hazard of referral for a family in S in a council where the new approach operates.",
+        lo=0,
+        hi=50,
+    ),
+    _p(
+        "identification.councils",
+        152,
+        "upper-tier councils",
+        "ref: DCLG 2012",
+        "Councils in England; families are spread evenly among them.",
+        lo=1,
+        hi=500,
+    ),
+    _sched(
+        "identification.rollout",
+        [(D(2011, 4, 1), 0.20), (D(2012, 4, 1), 0.50), (D(2013, 4, 1), 0.90)],
+        "share of councils",
+        "seed 000 slides 5 and 13",
+        "Share of councils where the new approach operates, from each date.",
+        lo=0.0,
+        hi=1.0,
+    ),
+]
+
+
+@dataclass(frozen=True)
+class RiskFactor:
+    name: str
+    prevalence: float
+    entry_hr: float
+    escalation_hr: float
+    source: str
+
+
+# Seed 000 slide 4 (risk of social exclusion) and seed 001 (parent-based drivers
+# of poor child outcomes) name the factors; neither gives prevalences or hazard
+# ratios in a usable form, so every number here is an assumption with a reason.
+RISK_FACTORS: tuple[RiskFactor, ...] = (
+    RiskFactor("lone_parent", 0.25, 2.5, 1.2, "seed 000 slide 4"),
+    RiskFactor("workless", 0.15, 3.0, 1.2, "seed 000 slide 4"),
+    RiskFactor("four_plus_children", 0.04, 2.0, 1.2, "seed 000 slide 4"),
+    RiskFactor("child_under_5", 0.40, 1.4, 1.1, "seed 000 slide 4"),
+    RiskFactor("young_mother", 0.05, 2.0, 1.3, "seed 000 slide 4"),
+    RiskFactor("low_maternal_education", 0.15, 2.0, 1.2, "seed 000 slide 4"),
+    RiskFactor("social_tenant", 0.17, 2.0, 1.1, "seed 000 slide 4"),
+    RiskFactor("urban", 0.80, 1.3, 1.0, "seed 000 slide 4"),
+    RiskFactor("maternal_mental_health", 0.12, 1.5, 1.6, "seed 000 slide 4; seed 001"),
+    RiskFactor("parental_conflict", 0.10, 1.2, 1.5, "seed 000 slide 4"),
+    RiskFactor(
+        "substance_misuse", 0.05, 1.5, 1.8, "seed 001 (parental alcohol misuse in >50% of child protection cases)"
+    ),
+    RiskFactor("domestic_violence", 0.06, 1.5, 1.8, "seed 001 (1 in 4 children witnessing it have serious problems)"),
+    RiskFactor("parental_offending", 0.05, 1.5, 1.8, "seed 001 (63% of boys with convicted fathers are convicted)"),
+    RiskFactor("homelessness", 0.01, 3.0, 2.0, "seed 001 (child protection register risk 1% -> 12%)"),
+    RiskFactor("poor_home_learning", 0.15, 1.2, 1.4, "seed 000 slide 4"),
+    # protective factors (seed 001): hazard ratios below 1
+    RiskFactor("authoritative_parenting", 0.50, 0.8, 0.7, "seed 001 (protective)"),
+    RiskFactor("strong_family_relationships", 0.60, 0.8, 0.7, "seed 001 (protective)"),
+    RiskFactor("extended_family_support", 0.50, 0.9, 0.8, "seed 001 (protective)"),
+)
+
+
+def _risk_factor_params() -> list[Param]:
+    out = []
+    for f in RISK_FACTORS:
+        why = f"named in {f.source}; no prevalence or effect size given, so"
+        out += [
+            _p(
+                f"risk_factors.{f.name}.prevalence",
+                f.prevalence,
+                "share of families with children",
+                f"assumption: {why} a round figure for England's families with children; independent of other factors",
+                f"Share of families with children who have {f.name.replace('_', ' ')}.",
+                lo=0,
+                hi=1,
+            ),
+            _p(
+                f"risk_factors.{f.name}.entry_hr",
+                f.entry_hr,
+                "hazard ratio",
+                f"assumption: {why} a moderate hazard ratio on entering risk",
+                "Multiplies the hazard of entering risk (G->R).",
+                lo=0.01,
+                hi=100,
+            ),
+            _p(
+                f"risk_factors.{f.name}.escalation_hr",
+                f.escalation_hr,
+                "hazard ratio",
+                f"assumption: {why} a moderate hazard ratio on escalation",
+                "Multiplies escalation hazards (R->H, H->S, T->S, trigger escalation).",
+                lo=0.01,
+                hi=100,
+            ),
+        ]
+    return out
+
+
+@dataclass(frozen=True)
+class Trigger:
+    name: str
+    rate_per_year: float
+    driver: str
+    driver_hr: float
+    rate_reason: str
+
+
+# Seed 000 slide 4: "certain trigger events can move families into the severely
+# excluded group eg separation or the birth of a child".
+TRIGGERS: tuple[Trigger, ...] = (
+    Trigger("separation", 0.04, "parental_conflict", 3.0, "about 1 in 25 couples with children separate each year"),
+    Trigger("birth", 0.08, "young_mother", 2.0, "about 1 in 12 families with children has another baby each year"),
+    Trigger("job_loss", 0.04, "low_maternal_education", 2.0, "about 4% of working families lose their job each year"),
+    Trigger("eviction", 0.01, "social_tenant", 3.0, "about 1% of families are evicted or lose their home each year"),
+)
+
+
+def _trigger_params() -> list[Param]:
+    out = []
+    for t in TRIGGERS:
+        out += [
+            _p(
+                f"triggers.{t.name}.rate_per_year",
+                t.rate_per_year,
+                "per family-year",
+                f"assumption: seed 000 slide 4 names the trigger but gives no rate; {t.rate_reason}",
+                f"Hazard of a {t.name.replace('_', ' ')} for a family without the driver factor.",
+                lo=0,
+                hi=5,
+            ),
+            _p(
+                f"triggers.{t.name}.driver_hr",
+                t.driver_hr,
+                f"hazard ratio if {t.driver}",
+                f"assumption: {t.driver.replace('_', ' ')} makes a {t.name.replace('_', ' ')} more likely",
+                f"Multiplies the {t.name.replace('_', ' ')} hazard for families with {t.driver}.",
+                lo=0.01,
+                hi=100,
+            ),
+        ]
+    return out
+
+
+@dataclass(frozen=True)
+class ProgrammeDefaults:
+    """Defaults of one programme; every field becomes ``programmes.<name>.<field>``."""
+
+    name: str
+    title: str
+    enabled: bool
+    eligible_states: list[str]
+    requires: list[str]
+    referral: str  # "identification" (key worker) or "rate"
+    referral_rate_per_year: float
+    staff: Schedule
+    caseload: float
+    places_per_year: Schedule
+    p_accept: float
+    duration_mean_years: float
+    duration_shape: float
+    p_dropout: float
+    p_success: float
+    escalation_effect: float
+    effect_years_after: float
+    sources: dict[str, str]
+
+
+_SLIDE7 = "seed 000 slide 7 (early estimate of high-risk families supported each year)"
+_CAMPAIGN = "assumption: the campaign's earlier interventions start with the Community Budget areas, April 2011 (seed 000 slide 13)"
+_FLOW_REFERRAL = "assumption: services 'spot and offer help' (seed 000 slide 5); an eligible family is offered a place about once a year"
+
+PROGRAMMES: tuple[ProgrammeDefaults, ...] = (
+    ProgrammeDefaults(
+        "key_worker",
+        "Key-worker intensive family intervention",
+        True,
+        ["S"],
+        [],
+        "identification",
+        0.0,
+        staff=[
+            (D(2006, 4, 1), 150),
+            (D(2007, 4, 1), 200),
+            (D(2008, 4, 1), 250),
+            (D(2009, 4, 1), 300),
+            (D(2010, 4, 1), 450),
+            (D(2011, 4, 1), 900),
+            (D(2012, 4, 1), 1400),
+            (D(2013, 4, 1), 1700),
+        ],
+        caseload=6.0,
+        places_per_year=[(D(2011, 4, 1), 6000), (D(2015, 4, 1), 0)],
+        p_accept=0.78,
+        duration_mean_years=1.0,
+        duration_shape=4.0,
+        p_dropout=0.15,
+        p_success=0.6,
+        escalation_effect=0.5,
+        effect_years_after=0.0,
+        sources={
+            "staff": "assumption: FIPs from 2006 at ~1,500 families a year (ref: Home Office 2007) growing to the planned "
+            "provision of seed 000 slide 6, sized so the whole stock could be reached by 2015",
+            "caseload": "ref: NatCen 2011",
+            "places_per_year": "seed 000 slides 6 and 10 (extra 6,000 families a year through DWP ESF, 2011-14)",
+            "p_accept": "ref: NatCen 2008 (78% of referrals meet the criteria and agree to take part)",
+            "duration_mean_years": "ref: NatCen 2011",
+            "duration_shape": "assumption: most interventions last 6-18 months around the one-year mean",
+            "p_dropout": "assumption: NatCen reports planned and unplanned exits; 15% leave early",
+            "p_success": "calibrated",
+            "escalation_effect": "assumption: intensive support halves escalation while it lasts",
+            "effect_years_after": "assumption: the lasting effect of key-worker work is the move to T",
+        },
+    ),
+    ProgrammeDefaults(
+        "edge_of_care",
+        "Evidence-based programme for children on the edge of care",
+        True,
+        ["H", "S"],
+        [],
+        "rate",
+        1.0,
+        staff=[],
+        caseload=1.0,
+        places_per_year=[(D(2011, 4, 1), 500)],
+        p_accept=0.8,
+        duration_mean_years=0.5,
+        duration_shape=4.0,
+        p_dropout=0.15,
+        p_success=0.0,
+        escalation_effect=0.4,
+        effect_years_after=1.0,
+        sources={"places_per_year": _SLIDE7},
+    ),
+    ProgrammeDefaults(
+        "family_nurse_partnership",
+        "Family Nurse Partnership",
+        True,
+        ["R", "H"],
+        ["young_mother", "child_under_5"],
+        "rate",
+        1.0,
+        staff=[],
+        caseload=1.0,
+        places_per_year=[(D(2011, 4, 1), 2000)],
+        p_accept=0.8,
+        duration_mean_years=2.5,
+        duration_shape=8.0,
+        p_dropout=0.4,
+        p_success=0.0,
+        escalation_effect=0.05,
+        effect_years_after=0.0,
+        sources={
+            "places_per_year": _SLIDE7,
+            "duration_mean_years": "ref: Robling et al. 2016 (pregnancy to the child's 2nd birthday)",
+            "p_dropout": "ref: FNP licence (attrition standard 40% cumulative)",
+            "escalation_effect": "ref: Building Blocks, Robling et al. 2016 (no effect on primary outcomes); 5% kept for secondary effects",
+            "effect_years_after": "ref: Building Blocks, Robling et al. 2016 (no lasting effect found)",
+        },
+    ),
+    ProgrammeDefaults(
+        "early_intervention",
+        "Early intervention services and places",
+        True,
+        ["H"],
+        [],
+        "rate",
+        1.0,
+        staff=[],
+        caseload=1.0,
+        places_per_year=[(D(2011, 4, 1), 20_000)],
+        p_accept=0.8,
+        duration_mean_years=0.5,
+        duration_shape=4.0,
+        p_dropout=0.2,
+        p_success=0.0,
+        escalation_effect=0.25,
+        effect_years_after=1.0,
+        sources={"places_per_year": _SLIDE7},
+    ),
+    ProgrammeDefaults(
+        "childrens_centres",
+        "Children's centre targeted programmes",
+        True,
+        ["H"],
+        ["child_under_5"],
+        "rate",
+        1.0,
+        staff=[],
+        caseload=1.0,
+        places_per_year=[(D(2011, 4, 1), 56_000)],
+        p_accept=0.8,
+        duration_mean_years=0.25,
+        duration_shape=4.0,
+        p_dropout=0.25,
+        p_success=0.0,
+        escalation_effect=0.15,
+        effect_years_after=1.0,
+        sources={"places_per_year": _SLIDE7},
+    ),
+    ProgrammeDefaults(
+        "youth_offending",
+        "Youth Offending Team parenting and family interventions",
+        True,
+        ["H", "S"],
+        [],
+        "rate",
+        1.0,
+        staff=[],
+        caseload=1.0,
+        places_per_year=[(D(2011, 4, 1), 13_000)],
+        p_accept=0.8,
+        duration_mean_years=0.5,
+        duration_shape=4.0,
+        p_dropout=0.2,
+        p_success=0.0,
+        escalation_effect=0.25,
+        effect_years_after=1.0,
+        sources={"places_per_year": _SLIDE7},
+    ),
+)
+
+_PROGRAMME_FIELDS: dict[str, tuple[str, float | None, float | None, str, str]] = {
+    # field: (unit, lo, hi, default source, doc)
+    "enabled": ("switch", None, None, "assumption: part of the plan in seed 000", "Whether the programme runs."),
+    "eligible_states": (
+        "ladder states",
+        None,
+        None,
+        "seed 000 slides 2 and 7",
+        "Ladder states whose families can be referred (R, H, S; T and G are not).",
+    ),
+    "requires": (
+        "risk factors",
+        None,
+        None,
+        "assumption: the programme's stated target group",
+        "Risk factors a family must all have to be eligible.",
+    ),
+    "referral": (
+        "choice",
+        None,
+        None,
+        "seed 000 slide 5",
+        "'identification': referred when the family is identified; 'rate': offered at referral_rate_per_year.",
+    ),
+    "referral_rate_per_year": (
+        "per family-year",
+        0,
+        50,
+        _FLOW_REFERRAL,
+        "Hazard that an eligible family is referred (for referral = 'rate').",
+    ),
+    "staff": ("workers from each date", 0, 1e6, "assumption: no staff-based capacity", "Staff in post from each date."),
+    "caseload": (
+        "families per worker",
+        0.1,
+        100,
+        "assumption: places are counted directly",
+        "Families each worker holds at once.",
+    ),
+    "places_per_year": (
+        "families a year from each date",
+        0,
+        1e7,
+        "seed 000 slide 7",
+        "Families the programme can start a year, from each date; places = this x mean duration.",
+    ),
+    "p_accept": (
+        "probability",
+        0,
+        1,
+        "assumption: most families offered a place take it up",
+        "Probability a referred family agrees to take part.",
+    ),
+    "duration_mean_years": (
+        "years",
+        0.01,
+        10,
+        "assumption: a typical length for this kind of programme",
+        "Mean length of an intervention (gamma distributed).",
+    ),
+    "duration_shape": (
+        "gamma shape",
+        0.1,
+        100,
+        "assumption: most interventions last close to the mean",
+        "Shape of the gamma distribution of durations (1 = exponential).",
+    ),
+    "p_dropout": (
+        "probability",
+        0,
+        1,
+        "assumption: a minority leave early",
+        "Probability a family leaves early, at a uniform point.",
+    ),
+    "p_success": (
+        "probability",
+        0,
+        1,
+        "assumption: only key-worker intervention turns a family around",
+        "Probability that a completed intervention turns the family around (moves it to T).",
+    ),
+    "escalation_effect": (
+        "fraction",
+        0,
+        1,
+        "assumption: a modest effect typical of early help",
+        "Fractional reduction in escalation hazards while enrolled.",
+    ),
+    "effect_years_after": (
+        "years",
+        0,
+        20,
+        "assumption: effects of early help fade within about a year",
+        "How long the reduction lasts after the intervention ends.",
+    ),
+}
+
+
+def _programme_params() -> list[Param]:
+    out = []
+    for prog in PROGRAMMES:
+        for field, (unit, lo, hi, default_source, doc) in _PROGRAMME_FIELDS.items():
+            value = getattr(prog, field)
+            source = prog.sources.get(field, default_source)
+            if field == "places_per_year" and not value:
+                source = "assumption: no places-based capacity"
+            path = f"programmes.{prog.name}.{field}"
+            if field in ("staff", "places_per_year"):
+                out.append(_sched(path, value, unit, source, doc, lo=lo, hi=hi))
+            elif field == "eligible_states":
+                out.append(_p(path, value, unit, source, doc, choices=("R", "H", "S")))
+            elif field == "requires":
+                out.append(_p(path, value, unit, source, doc, choices=tuple(f.name for f in RISK_FACTORS)))
+            elif field == "referral":
+                out.append(_p(path, value, unit, source, doc, choices=("identification", "rate")))
+            else:
+                out.append(_p(path, value, unit, source, doc, lo=lo, hi=hi))
+    return out
+
+
+PARAMETERS: dict[str, Param] = {
+    p.path: p for p in (_CORE + _risk_factor_params() + _trigger_params() + _programme_params())
+}
+
+#: Keys allowed at the top level of a scenario file besides the parameter sections.
+META_KEYS = {"name": "scenario name", "description": "one-line description", "extends": "parent file"}
