@@ -35,7 +35,7 @@ def to_date(t_years: float, start: dt.date) -> dt.date:
     year = start.year + month_index // 12
     month = month_index % 12 + 1
     days_in_month = calendar.monthrange(year, month)[1]
-    day = 1 + int(frac * days_in_month + (start.day - 1))
+    day = 1 + int(frac * days_in_month + (start.day - 1) + 1e-9)  # guard 27.9999 -> 28
     return dt.date(year, month, min(day, days_in_month))
 
 

@@ -32,7 +32,8 @@ class Families:
     ``t_haz`` is the next event of the memoryless competing hazards,
     ``t_exit`` leaving the model (ageing out or other exit), ``t_prog`` the
     earliest programme end, ``t_change`` the next time the family's hazards
-    change (a trigger window or a programme's after-effect ends).
+    change (a trigger window or a programme's after-effect ends), and
+    ``t_resolve`` the end of its spell at risk (R, H or S).
     """
 
     _FLOAT_COLUMNS = (
@@ -45,6 +46,7 @@ class Families:
         "t_other_exit",
         "t_prog",
         "t_change",
+        "t_resolve",
         "t_last",
         "boost_until",
     )
@@ -55,7 +57,6 @@ class Families:
         self.n_programmes = n_programmes
         cap = max(capacity, 16)
         self.state = np.full(cap, OUT, np.int8)
-        self.phase = np.zeros(cap, np.int8)
         self.factors = np.zeros((cap, n_factors), bool)
         self.trigger_rates = np.zeros((cap, n_triggers))
         self.council = np.zeros(cap, np.int16)

@@ -52,7 +52,7 @@ from flowsim.scenario.registry import PROGRAMMES, RISK_FACTORS, TRIGGERS
 from flowsim.timeline import end_of_day_years
 
 STREAMS = ("population", "ladder", "triggers", "inflow", "programmes", "entrants")
-EV_UP, EV_BOOST, EV_RESOLVE, EV_DOWN, EV_TRIGGER, EV_IDENTIFY, EV_REFER = range(7)
+EV_UP, EV_BOOST, EV_DOWN, EV_TRIGGER, EV_IDENTIFY, EV_REFER = range(6)
 _STATE_CODE = {"R": R, "H": H, "S": S}
 _BIRTH = [t.name for t in TRIGGERS].index("birth")
 _FACTOR_INDEX = {f.name: i for i, f in enumerate(RISK_FACTORS)}
@@ -75,7 +75,7 @@ class Model:
         d = p.dynamics
         self.entry_rate = d.entry_rate_per_year
         self.phases = d.resolution_phases
-        self.phase_rate = d.resolution_phases / d.resolution_mean_years
+        self.phase_years = d.resolution_mean_years / d.resolution_phases
         self.esc_rate = {R: d.escalation_R_per_year, H: d.escalation_H_per_year, T: d.relapse_per_year}
         self.down_rate = {H: d.deescalation_H_per_year, S: d.deescalation_S_per_year, T: d.sustain_per_year}
         self.boost = p.triggers.boost_per_year
@@ -141,17 +141,18 @@ class Model:
         for state, n, weight in ((S, n_s, entry * esc**2), (H, n_h, entry * esc), (R, n_r, entry)):
             idx = weighted_top(np.where(free, weight, 0.0), n, rng)
             free[idx] = False
-            phase = rng.integers(0, self.phases, n) if state == R else 0
-            self._add(cand, idx, state, self.t_start, phase)
+            ids = self._add(cand, idx, state, self.t_start)
+            # Families part-way through a spell: a uniform number of phases still to go.
+            left = rng.integers(1, self.phases + 1, n)
+            self.families.t_resolve[ids] = self.t_start + rng.gamma(left, self.phase_years)
 
-    def _add(self, new, idx: np.ndarray, state: int, t: float | np.ndarray, phase=0) -> np.ndarray:
+    def _add(self, new, idx: np.ndarray, state: int, t: float | np.ndarray) -> np.ndarray:
         from flowsim.engine.population import subset
 
         batch = subset(new, idx)
         f = self.families
         ids = f.add(batch)
         f.state[ids] = state
-        f.phase[ids] = phase
         f.entry_mult[ids] = self.pop.entry_mult(batch)
         f.esc_mult[ids] = self.pop.esc_mult(batch)
         f.trigger_rates[ids] = self.pop.trigger_rates(batch)
@@ -166,8 +167,13 @@ class Model:
         f.t_last[ids] = t
         f.t_prog[ids] = INF
         f.t_change[ids] = INF
+        f.t_resolve[ids] = self._spell_end(t) if state in (R, H, S) else INF
         self._redraw(ids, t)
         return ids
+
+    def _spell_end(self, t: np.ndarray) -> np.ndarray:
+        """When a spell at risk starting at ``t`` resolves: ``resolution_phases`` exponential phases (Erlang)."""
+        return t + self.rng["ladder"].gamma(self.phases, self.phase_years, t.shape)
 
     # --- hazards ------------------------------------------------------------------------
     def _protection(self, ids: np.ndarray, t: np.ndarray) -> np.ndarray:
@@ -194,7 +200,6 @@ class Model:
         )
         boosted = (f.boost_until[ids] > t) & (st != S) & (st != OUT)
         out[:, EV_BOOST] = np.where(boosted, self.boost * np.where(st == G, ent, esc), 0.0)
-        out[:, EV_RESOLVE] = np.where(st == R, self.phase_rate, 0.0)
         out[:, EV_DOWN] = np.select(
             [st == H, st == S, st == T], [self.down_rate[H], self.down_rate[S], self.down_rate[T]]
         )
@@ -234,7 +239,10 @@ class Model:
 
     def t_next(self, ids: np.ndarray | slice) -> np.ndarray:
         f = self.families
-        return np.minimum(np.minimum(f.t_haz[ids], f.t_exit[ids]), np.minimum(f.t_prog[ids], f.t_change[ids]))
+        return np.minimum(
+            np.minimum(np.minimum(f.t_haz[ids], f.t_exit[ids]), np.minimum(f.t_prog[ids], f.t_change[ids])),
+            f.t_resolve[ids],
+        )
 
     # --- one month ------------------------------------------------------------------------
     def run_slice(self, t0: float, t1: float) -> None:
@@ -248,7 +256,8 @@ class Model:
             while active.size:
                 active = self._round(active, t1)
             admitted = [self._admit(prog, t1) for prog in self.programmes]
-            admitted = np.concatenate(admitted) if admitted else np.empty(0, np.int64)
+            # A family admitted to two programmes at once must be processed once.
+            admitted = np.unique(np.concatenate(admitted)) if admitted else np.empty(0, np.int64)
             active = admitted[self.t_next(admitted) < t1] if admitted.size else admitted
             if not active.size:
                 break
@@ -275,11 +284,13 @@ class Model:
     def _round(self, ids: np.ndarray, t1: float) -> np.ndarray:
         """Process each family's earliest event; return those with another event before ``t1``."""
         f = self.families
-        clocks = np.stack([f.t_haz[ids], f.t_exit[ids], f.t_prog[ids], f.t_change[ids]])
+        clocks = np.stack([f.t_haz[ids], f.t_exit[ids], f.t_prog[ids], f.t_change[ids], f.t_resolve[ids]])
         which = clocks.argmin(axis=0)
         t = clocks[which, np.arange(ids.size)]
         self.recorder.events += ids.size
-        for kind, handler in enumerate((self._on_hazard, self._on_exit, self._on_programme_end, None)):
+        for kind, handler in enumerate(
+            (self._on_hazard, self._on_exit, self._on_programme_end, None, self._on_resolve)
+        ):
             sel = which == kind
             if handler is not None and sel.any():
                 handler(ids[sel], t[sel])
@@ -290,10 +301,17 @@ class Model:
         self._redraw(ids, t)
         return ids[self.t_next(ids) < t1]
 
-    def _move(self, ids: np.ndarray, t: np.ndarray, to: int | np.ndarray, cause: int) -> None:
+    def _move(self, ids: np.ndarray, t: np.ndarray, to: int, cause: int) -> None:
         f = self.families
-        self.recorder.flow(t, f.state[ids], to, cause, ids.size)
+        src = f.state[ids]
+        self.recorder.flow(t, src, to, cause, ids.size)
         f.state[ids] = to
+        if to in (R, H, S):
+            starts = (src == G) | (src == T)  # a new spell at risk
+            if starts.any():
+                f.t_resolve[ids[starts]] = self._spell_end(t[starts])
+        else:
+            f.t_resolve[ids] = INF
         gone_well = f.state[ids] == G
         if gone_well.any():
             self._withdraw(ids[gone_well], t[gone_well])
@@ -321,22 +339,13 @@ class Model:
                 for src, dst, cause in ((G, R, ENTRY), (R, H, ESCALATION), (H, S, ESCALATION), (T, S, RELAPSE)):
                     m = s_st == src
                     if m.any():
-                        f.phase[s_ids[m]] = 0
                         self._move(s_ids[m], s_t[m], dst, cause_of if cause_of is not None else cause)
-        sel = event == EV_RESOLVE
-        if sel.any():
-            r_ids = ids[sel]
-            f.phase[r_ids] += 1
-            done = f.phase[r_ids] >= self.phases
-            f.phase[r_ids[done]] = 0
-            self._move(r_ids[done], t[sel][done], G, RESOLUTION)
         sel = event == EV_DOWN
         if sel.any():
             d_ids, d_t, d_st = ids[sel], t[sel], st[sel]
             for src, dst, cause in ((H, R, DEESCALATION), (S, H, DEESCALATION), (T, G, SUSTAINED)):
                 m = d_st == src
                 if m.any():
-                    f.phase[d_ids[m]] = 0
                     self._move(d_ids[m], d_t[m], dst, cause)
         sel = event == EV_TRIGGER
         if sel.any():
@@ -348,6 +357,10 @@ class Model:
             sel = event == col
             if sel.any():
                 self._refer(i, ids[sel], t[sel])
+
+    def _on_resolve(self, ids: np.ndarray, t: np.ndarray) -> None:
+        """The spell at risk ends: the family leaves R, H or S for the general population."""
+        self._move(ids, t, G, RESOLUTION)
 
     def _on_trigger(self, ids: np.ndarray, t: np.ndarray) -> None:
         f = self.families
@@ -409,7 +422,7 @@ class Model:
                 self.recorder.programme_event(i, t[enrolled], LEFT_MODEL, e_ids.size)
             f.prog_status[i, ids] = NONE
             f.prog_end[i, ids] = INF
-        for col in (f.t_haz, f.t_exit, f.t_prog, f.t_change):
+        for col in (f.t_haz, f.t_exit, f.t_prog, f.t_change, f.t_resolve):
             col[ids] = INF
 
     def _on_programme_end(self, ids: np.ndarray, t: np.ndarray) -> None:

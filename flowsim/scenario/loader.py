@@ -210,8 +210,10 @@ def _key_lines(text: str) -> dict[str, int]:
     for number, line in enumerate(text.splitlines(), start=1):
         header = _HEADER.match(line)
         if header:
-            table = ".".join(p.strip().strip("\"'") for p in header.group(1).split("."))
-            out.setdefault(table, number)
+            parts = [p.strip().strip("\"'") for p in header.group(1).split(".")]
+            table = ".".join(parts)
+            for n in range(1, len(parts) + 1):
+                out.setdefault(".".join(parts[:n]), number)
             continue
         assign = _ASSIGN.match(line)
         if assign:

@@ -102,6 +102,8 @@ _CORE: list[Param] = [
         "families",
         "seed 000 slide 8",
         "Families to turn around by the deadline: the stock of 40-50,000, central 46k.",
+        lo=0,
+        hi=2e7,
     ),
     # --- population -----------------------------------------------------------
     _p(
@@ -177,7 +179,7 @@ _CORE: list[Param] = [
     ),
     _p(
         "population.frailty_variance",
-        0.8,
+        0.0,
         "variance of a mean-1 gamma",
         "calibrated",
         "Unobserved heterogeneity: variance of a family's multiplier on its hazard of entering risk.",
@@ -187,7 +189,7 @@ _CORE: list[Param] = [
     # --- ladder dynamics -----------------------------------------------------------
     _p(
         "dynamics.entry_rate_per_year",
-        0.018,
+        0.0152,
         "per family-year",
         "calibrated",
         "Base hazard G->R for a family with population-average risk factors and frailty 1.",
@@ -196,16 +198,16 @@ _CORE: list[Param] = [
     ),
     _p(
         "dynamics.resolution_phases",
-        3,
+        12,
         "phases",
         "calibrated",
-        "Exit from R passes through this many exponential phases (1 = memoryless; more = hazard rising with time at risk).",
+        "An at-risk spell (R, H or S) ends after this many exponential phases (1 = memoryless; more = exit hazard rising with time at risk).",
         lo=1,
         hi=12,
     ),
     _p(
         "dynamics.resolution_mean_years",
-        1.1,
+        2.0,
         "years",
         "calibrated",
         "Mean time in R before problems resolve (R->G), ignoring escalation.",
@@ -214,7 +216,7 @@ _CORE: list[Param] = [
     ),
     _p(
         "dynamics.escalation_R_per_year",
-        0.12,
+        1.1,
         "per family-year",
         "calibrated",
         "Base hazard R->H (at greatest risk) for population-average risk factors.",
@@ -223,17 +225,17 @@ _CORE: list[Param] = [
     ),
     _p(
         "dynamics.escalation_H_per_year",
-        0.12,
+        0.95,
         "per family-year",
         "calibrated",
         "Base hazard H->S (multiple problems and child/youth problems).",
         lo=0,
         hi=5,
     ),
-    _p("dynamics.deescalation_H_per_year", 0.35, "per family-year", "calibrated", "Hazard H->R.", lo=0, hi=5),
+    _p("dynamics.deescalation_H_per_year", 1.8, "per family-year", "calibrated", "Hazard H->R.", lo=0, hi=5),
     _p(
         "dynamics.deescalation_S_per_year",
-        0.16,
+        1.3,
         "per family-year",
         "calibrated",
         "Hazard S->H without intervention.",
@@ -270,7 +272,7 @@ _CORE: list[Param] = [
     ),
     _p(
         "triggers.boost_per_year",
-        0.30,
+        0.05,
         "per family-year",
         "calibrated",
         "Extra escalation hazard during a trigger window, for population-average risk factors.",
