@@ -39,6 +39,7 @@ class Families:
     _FLOAT_COLUMNS = (
         "entry_mult",
         "esc_mult",
+        "entry_hazard",
         "frailty",
         "t_haz",
         "t_exit",

@@ -88,10 +88,15 @@ class Model:
         n0 = p.population.initial_at_risk * self.scale
         self.families = Families(len(RISK_FACTORS), len(self.programmes), len(TRIGGERS), capacity=int(n0 * 4) + 1000)
         self.recorder = Recorder(len(self.programmes))
-        pool = p.population.families_with_children * self.scale - n0
         self.entrants = EntrantSampler(
-            self.pop, self.entry_rate, self.boost, self.window, max(pool, 0.0), self.rng["entrants"]
+            self.pop,
+            self.entry_rate,
+            self.boost,
+            self.window,
+            p.population.families_with_children * self.scale,
+            self.rng["entrants"],
         )
+        self.tracked_hazard = 0.0  # sum of entry hazards of tracked families still in the model
         self._initial_population()
 
     # --- set-up -------------------------------------------------------------------
@@ -153,6 +158,8 @@ class Model:
         f = self.families
         ids = f.add(batch)
         f.state[ids] = state
+        f.entry_hazard[ids] = self.entrants.hazard(batch)
+        self.tracked_hazard += float(f.entry_hazard[ids].sum())
         f.entry_mult[ids] = self.pop.entry_mult(batch)
         f.esc_mult[ids] = self.pop.esc_mult(batch)
         f.trigger_rates[ids] = self.pop.trigger_rates(batch)
@@ -209,9 +216,14 @@ class Model:
             covered = f.council[ids] < self._coverage(t) * self.params.identification.councils
             findable = (st == S) & (f.prog_status[kw, ids] == NONE) & (t >= self.prog_open[kw])
             out[:, EV_IDENTIFY] = np.where(findable, self.id_fip + self.id_new * covered, 0.0)
+        # Earlier interventions: a family waits for or attends at most one at a time
+        # ("an earlier intervention appropriate to their need", seed 000 slide 2).
+        busy = np.zeros(ids.size, bool)
+        for i in self.referred_programmes:
+            busy |= f.prog_status[i, ids] != NONE
         for col, i in enumerate(self.referred_programmes, start=EV_REFER):
             cfg = self.prog_spec[i]
-            ok = np.isin(st, self.prog_states[i]) & f.prog_ok[i, ids] & (f.prog_status[i, ids] == NONE)
+            ok = np.isin(st, self.prog_states[i]) & f.prog_ok[i, ids] & ~busy
             out[:, col] = np.where(ok & (t >= self.prog_open[i]), cfg.referral_rate_per_year, 0.0)
         return out
 
@@ -265,7 +277,8 @@ class Model:
     def _arrivals(self, t0: float, t1: float) -> None:
         """Families newly at risk from the untracked general population arrive in ``[t0, t1)``."""
         rng = self.rng["inflow"]
-        new, cause = self.entrants.draw(t1 - t0, rng)
+        share = max(0.0, 1.0 - self.tracked_hazard / self.entrants.rate_per_year)
+        new, cause = self.entrants.draw(t1 - t0, rng, share)
         if not cause.size:
             return
         t = t0 + rng.random(cause.size) * (t1 - t0)
@@ -409,6 +422,7 @@ class Model:
 
     def _on_exit(self, ids: np.ndarray, t: np.ndarray) -> None:
         f = self.families
+        self.tracked_hazard -= float(f.entry_hazard[ids].sum())
         aged = f.t_exit[ids] == f.t_age_out[ids]
         self._move(ids[aged], t[aged], OUT, AGED_OUT)
         self._move(ids[~aged], t[~aged], OUT, OTHER_EXIT)

@@ -104,6 +104,11 @@ class EntrantSampler:
     each factor's prevalence and the gamma frailty (the hazard is a product),
     trigger entrants by tilting the trigger's driver factor and then
     rejection-sampling on the window probability.
+
+    The pool is the whole population less the families already tracked: its
+    intensity is ``N x E[h] - sum of h over tracked families still in the
+    model`` (see :meth:`draw`), so tracked families who leave risk and may
+    come back are not counted twice.
     """
 
     def __init__(
@@ -121,6 +126,7 @@ class EntrantSampler:
         self.window = window
         hr = np.exp(pop.log_entry_hr)
         self.tilted_prevalence = pop.prevalence * hr / (1 - pop.prevalence + pop.prevalence * hr)
+        self.entry_rate = entry_rate
         self.drift_rate = pool_size * entry_rate
         # Expected trigger-led entry hazard: no closed form, so a Monte Carlo
         # average over a fixed-size sample (its own stream, so it is reproducible).
@@ -130,15 +136,26 @@ class EntrantSampler:
 
     @property
     def rate_per_year(self) -> float:
+        """Intensity of entry into risk of the whole population, per year."""
         return float(self.drift_rate + self.trigger_rates.sum())
 
-    def draw(self, years: float, rng: np.random.Generator) -> tuple[NewFamilies, np.ndarray]:
-        """Entrants over ``years``: their attributes and trigger index (-1 for drift)."""
-        n_drift = rng.poisson(self.drift_rate * years)
+    def hazard(self, new: NewFamilies) -> np.ndarray:
+        """Each family's hazard of entering risk from G, drift and trigger-led (per year)."""
+        m = self.pop.entry_mult(new)
+        p_entry = 1 - np.exp(-self.boost * m * self.window)
+        return self.entry_rate * m + (self.pop.trigger_rates(new) * p_entry[:, None]).sum(axis=1)
+
+    def draw(self, years: float, rng: np.random.Generator, share: float = 1.0) -> tuple[NewFamilies, np.ndarray]:
+        """Entrants over ``years``: their attributes and trigger index (-1 for drift).
+
+        Args:
+            share: the untracked pool's share of the whole population's intensity.
+        """
+        n_drift = rng.poisson(self.drift_rate * share * years)
         batches = [self._drift(n_drift, rng)]
         causes = [np.full(n_drift, -1, np.int8)]
         for k, rate in enumerate(self.trigger_rates):
-            n = rng.poisson(rate * years)
+            n = rng.poisson(rate * share * years)
             batches.append(self._trigger(k, n, rng))
             causes.append(np.full(n, k, np.int8))
         new = NewFamilies(

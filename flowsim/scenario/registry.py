@@ -189,7 +189,7 @@ _CORE: list[Param] = [
     # --- ladder dynamics -----------------------------------------------------------
     _p(
         "dynamics.entry_rate_per_year",
-        0.0152,
+        0.0205,
         "per family-year",
         "calibrated",
         "Base hazard G->R for a family with population-average risk factors and frailty 1.",
@@ -463,7 +463,10 @@ class ProgrammeDefaults:
 
 _SLIDE7 = "seed 000 slide 7 (early estimate of high-risk families supported each year)"
 _CAMPAIGN = "assumption: the campaign's earlier interventions start with the Community Budget areas, April 2011 (seed 000 slide 13)"
-_FLOW_REFERRAL = "assumption: services 'spot and offer help' (seed 000 slide 5); an eligible family is offered a place about once a year"
+_FLOW_REFERRAL = (
+    "assumption: services 'spot and offer help' (seed 000 slide 5); offers to eligible families are spread "
+    "over the programmes in proportion to their places (seed 000 slide 7), about 0.8 offers a year in all"
+)
 
 PROGRAMMES: tuple[ProgrammeDefaults, ...] = (
     ProgrammeDefaults(
@@ -497,6 +500,7 @@ PROGRAMMES: tuple[ProgrammeDefaults, ...] = (
             "staff": "assumption: FIPs from 2006 at ~1,500 families a year (ref: Home Office 2007) growing to the planned "
             "provision of seed 000 slide 6, sized so the whole stock could be reached by 2015",
             "caseload": "ref: NatCen 2011",
+            "referral_rate_per_year": "assumption: unused here; key-worker referral follows identification (identification.*)",
             "places_per_year": "seed 000 slides 6 and 10 (extra 6,000 families a year through DWP ESF, 2011-14)",
             "p_accept": "ref: NatCen 2008 (78% of referrals meet the criteria and agree to take part)",
             "duration_mean_years": "ref: NatCen 2011",
@@ -514,7 +518,7 @@ PROGRAMMES: tuple[ProgrammeDefaults, ...] = (
         ["H", "S"],
         [],
         "rate",
-        1.0,
+        0.02,
         staff=[],
         caseload=1.0,
         places_per_year=[(D(2011, 4, 1), 500)],
@@ -560,7 +564,7 @@ PROGRAMMES: tuple[ProgrammeDefaults, ...] = (
         ["H"],
         [],
         "rate",
-        1.0,
+        0.45,
         staff=[],
         caseload=1.0,
         places_per_year=[(D(2011, 4, 1), 20_000)],
@@ -600,7 +604,7 @@ PROGRAMMES: tuple[ProgrammeDefaults, ...] = (
         ["H", "S"],
         [],
         "rate",
-        1.0,
+        0.3,
         staff=[],
         caseload=1.0,
         places_per_year=[(D(2011, 4, 1), 13_000)],
