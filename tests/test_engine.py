@@ -91,3 +91,28 @@ def test_survey_moments_are_measured_at_waves(small_run):
     assert 0 < m["persistence_1y"] < 1
     assert m["persistent_4_of_6"] <= m["ever_at_risk"]
     assert m["stock"] > 0 and m["flow_group"] > 0
+
+
+def _key_worker_starts(res) -> np.ndarray:
+    prog, _, started = res.waits
+    return started[prog == res.programme_names.index("key_worker")]
+
+
+def test_identification_only_where_the_new_approach_operates():
+    """With no FIP referrals, key-worker starts need councils covered by the roll-out."""
+    nowhere = [*SMALL, "identification.fip_rate_per_year=0", "identification.rollout=[]"]
+    assert _key_worker_starts(simulate(load_scenario(BASELINE, nowhere), seed=1)).size == 0
+    from_2011 = [*SMALL, "identification.fip_rate_per_year=0", "identification.rollout=[[2011-04-01, 1.0]]"]
+    starts = _key_worker_starts(simulate(load_scenario(BASELINE, from_2011), seed=1))
+    assert starts.size > 0 and starts.min() >= 1.0  # model years: 1.0 is 2011-04-01
+
+
+def test_triggers_move_families_only_when_they_raise_hazards():
+    from flowsim.engine.states import CAUSE_NAMES
+
+    trigger = CAUSE_NAMES.index("trigger")
+    on = simulate(load_scenario(BASELINE, SMALL), seed=1)
+    off = simulate(load_scenario(BASELINE, [*SMALL, "triggers.boost_per_year=0"]), seed=1)
+    assert (on.flows[3] == trigger).sum() > 0
+    assert (off.flows[3] == trigger).sum() == 0
+    assert off.triggers[0].size > 0  # the events still happen; they just no longer escalate

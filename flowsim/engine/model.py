@@ -228,6 +228,9 @@ class Model:
         return out
 
     def _coverage(self, t: np.ndarray) -> np.ndarray:
+        """Share of councils where the new approach operates at each time in ``t``."""
+        if not self.rollout_t.size:
+            return np.zeros(np.shape(t))
         i = np.searchsorted(self.rollout_t, t, side="right") - 1
         return np.where(i >= 0, self.rollout_share[np.maximum(i, 0)], 0.0)
 
