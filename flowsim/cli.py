@@ -109,8 +109,8 @@ class _progress:
         return self.update
 
     def update(self, fraction: float) -> None:
-        self.bar.n = round(100 * fraction, 1)
-        self.bar.refresh()
+        # tqdm checks its start-up delay only inside update(), so advance by the difference.
+        self.bar.update(round(100 * fraction, 1) - self.bar.n)
 
     def __exit__(self, *exc) -> None:
         if self.bar is not None:
