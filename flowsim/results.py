@@ -86,7 +86,7 @@ def _programmes(res: Results) -> dict:
         cols["value"] += [float(v) for v in values]
 
     bdates = [to_date(float(x), res.start) for x in res.boundary_t]
-    months = _month_index(res.boundary_t[:-1])
+    months = np.unique(_month_index(res.boundary_t[:-1]))  # a mid-month deadline adds a boundary
     prog_i, t, kind = res.programme_events
     w_prog, w_arr, w_start = res.waits
     for i, name in enumerate(res.programme_names):
@@ -104,8 +104,12 @@ def _programmes(res: Results) -> dict:
         wm = w_prog == i
         wait = w_start[wm] - w_arr[wm]
         wmonth = _month_index(w_start[wm])
-        means = [float(wait[wmonth == m].mean()) if (wmonth == m).any() else float("nan") for m in months]
-        add(_dates(months, res.start), name, "mean_wait_years", means)
+        lo = int(months.min()) if months.size else 0
+        inside = (wmonth >= lo) & (wmonth < lo + months.size)
+        total = np.bincount(wmonth[inside] - lo, weights=wait[inside], minlength=months.size)
+        count = np.bincount(wmonth[inside] - lo, minlength=months.size)
+        with np.errstate(invalid="ignore"):
+            add(_dates(months, res.start), name, "mean_wait_years", total / count)
     return cols
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from flowsim.engine.families import INF, Families
-from flowsim.engine.population import EntrantSampler, PopulationModel, weighted_top
+from flowsim.engine.population import EntrantSampler, PopulationModel, subset, weighted_top
 from flowsim.engine.programmes import Programme, step_at, step_values
 from flowsim.engine.recorder import (
     COMPLETED,
@@ -152,8 +152,6 @@ class Model:
             self.families.t_resolve[ids] = self.t_start + rng.gamma(left, self.phase_years)
 
     def _add(self, new, idx: np.ndarray, state: int, t: float | np.ndarray) -> np.ndarray:
-        from flowsim.engine.population import subset
-
         batch = subset(new, idx)
         f = self.families
         ids = f.add(batch)

@@ -87,10 +87,16 @@ def subset(new: NewFamilies, idx: np.ndarray) -> NewFamilies:
     return NewFamilies(new.factors[idx], new.frailty[idx], new.youngest_age[idx], new.council[idx])
 
 
-def weighted_pick(weights: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
-    """Indices drawn with replacement with probability proportional to ``weights``."""
-    cum = np.cumsum(weights)
-    return np.searchsorted(cum, rng.random(n) * cum[-1], side="right")
+def concat(batches: list[NewFamilies], n_factors: int) -> NewFamilies:
+    """One batch of new families from several."""
+    if not batches:
+        return NewFamilies(np.zeros((0, n_factors), bool), np.zeros(0), np.zeros(0), np.zeros(0, np.int16))
+    return NewFamilies(
+        np.concatenate([b.factors for b in batches]),
+        np.concatenate([b.frailty for b in batches]),
+        np.concatenate([b.youngest_age for b in batches]),
+        np.concatenate([b.council for b in batches]),
+    )
 
 
 class EntrantSampler:
@@ -158,12 +164,7 @@ class EntrantSampler:
             n = rng.poisson(rate * share * years)
             batches.append(self._trigger(k, n, rng))
             causes.append(np.full(n, k, np.int8))
-        new = NewFamilies(
-            np.concatenate([b.factors for b in batches]),
-            np.concatenate([b.frailty for b in batches]),
-            np.concatenate([b.youngest_age for b in batches]),
-            np.concatenate([b.council for b in batches]),
-        )
+        new = concat(batches, self.pop.prevalence.size)
         return new, np.concatenate(causes)
 
     def _drift(self, n: int, rng: np.random.Generator) -> NewFamilies:
@@ -189,12 +190,7 @@ class EntrantSampler:
             keep = np.flatnonzero(rng.random(m) < p_entry)[: n - got]
             out.append(subset(cand, keep))
             got += keep.size
-        new = NewFamilies(
-            np.concatenate([b.factors for b in out]) if out else np.zeros((0, self.pop.prevalence.size), bool),
-            np.concatenate([b.frailty for b in out]) if out else np.zeros(0),
-            np.concatenate([b.youngest_age for b in out]) if out else np.zeros(0),
-            np.concatenate([b.council for b in out]) if out else np.zeros(0, np.int16),
-        )
+        new = concat(out, self.pop.prevalence.size)
         self._fix_ages(new, rng)
         return new
 

@@ -56,16 +56,19 @@ class Recorder:
             )
 
     def concat_flows(self) -> tuple[np.ndarray, ...]:
-        if not self.flows:
-            return np.empty(0), *(np.empty(0, np.int8),) * 3
-        return tuple(np.concatenate(cols) for cols in zip(*self.flows))
+        """Flows as (t, from, to, cause) arrays."""
+        return _concat(self.flows, (float, np.int8, np.int8, np.int8))
 
     def concat_programme_events(self) -> tuple[np.ndarray, ...]:
-        if not self.programme_events:
-            return np.empty(0, np.int8), np.empty(0), np.empty(0, np.int8)
-        return tuple(np.concatenate(cols) for cols in zip(*self.programme_events))
+        """Programme events as (programme, t, kind) arrays."""
+        return _concat(self.programme_events, (np.int8, float, np.int8))
 
     def concat_waits(self) -> tuple[np.ndarray, ...]:
-        if not self.waits:
-            return np.empty(0, np.int8), np.empty(0), np.empty(0)
-        return tuple(np.concatenate(cols) for cols in zip(*self.waits))
+        """Admissions as (programme, arrived, started) arrays."""
+        return _concat(self.waits, (np.int8, float, float))
+
+
+def _concat(log: list[tuple[np.ndarray, ...]], dtypes: tuple) -> tuple[np.ndarray, ...]:
+    if not log:
+        return tuple(np.empty(0, d) for d in dtypes)
+    return tuple(np.concatenate(cols) for cols in zip(*log))
