@@ -1,0 +1,29 @@
+"""The benchmark script still runs end to end (tiny scale, one repeat). It checks nothing about speed."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from .conftest import ROOT
+
+PEER = ROOT.parent / "shared" / "bench" / "peer_naive_simpy.py"
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not PEER.is_file(), reason=f"the peer is not at {PEER}")
+def test_benchmark_runs_at_tiny_scale():
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "bench.py"), "--scale", "0.002", "--repeats", "1"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=300,
+    )
+    row = json.loads(out.stderr.strip().splitlines()[-1])
+    assert row["flowsim_events"] > 0 and row["peer_events"] > 0
+    assert row["flowsim_median_s"] > 0 and row["speedup"] > 0
+    assert "speedup" in out.stdout
