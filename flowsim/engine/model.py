@@ -193,7 +193,7 @@ class Model:
         return out
 
     def rates(self, ids: np.ndarray, t: np.ndarray) -> np.ndarray:
-        """Hazards per year of every competing event, shape (len(ids), 7 + referral programmes - 1)."""
+        """Hazards per year of every competing event, shape (len(ids), EV_REFER + number of referred programmes)."""
         f = self.families
         st = f.state[ids]
         esc = f.esc_mult[ids] * self._protection(ids, t)
