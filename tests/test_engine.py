@@ -75,12 +75,22 @@ def test_turned_around_needs_key_workers():
 
 
 def test_more_key_workers_turn_around_more_families():
-    """Doubling the caseload (same seed) raises the count: common random numbers keep noise small."""
-    base = load_scenario(BASELINE, SMALL)
-    more = load_scenario(BASELINE, [*SMALL, "programmes.key_worker.caseload=12"])
-    n_base = target_measures(simulate(base, seed=2))["count"]["turned_around"]
-    n_more = target_measures(simulate(more, seed=2))["count"]["turned_around"]
-    assert n_more > 1.3 * n_base
+    """Doubling the caseload raises the count, seed by seed (common random numbers).
+
+    Seeds 2, 3, 4 at 3% scale to April 2012: ~200 families turned around per
+    run. Places rise ~1.4x (ESF places are unchanged), so the ratio should be
+    near 1.4; 1.15 sits more than 3 standard errors (~0.07 per paired ratio) below.
+    """
+    sets = ["population.scale=0.03", "time.end=2012-04-30", "time.deadline=2012-04-30"]
+    base = load_scenario(BASELINE, sets)
+    more = load_scenario(BASELINE, [*sets, "programmes.key_worker.caseload=12"])
+    ratios = []
+    for seed in (2, 3, 4):
+        n_base = target_measures(simulate(base, seed=seed))["count"]["turned_around"]
+        n_more = target_measures(simulate(more, seed=seed))["count"]["turned_around"]
+        assert n_more > n_base, seed
+        ratios.append(n_more / n_base)
+    assert np.mean(ratios) > 1.15, ratios
 
 
 def test_survey_moments_are_measured_at_waves(small_run):

@@ -40,8 +40,8 @@ def test_wrong_type(write):
 
 
 def test_boolean_is_not_a_number(write):
-    err = _error(write("s.toml", "[dynamics]\nresolution_phases = true\n"))
-    assert err.key == "dynamics.resolution_phases" and "expected an integer" in str(err)
+    err = _error(write("s.toml", "[survey]\nwaves = true\n"))
+    assert err.key == "survey.waves" and "expected an integer" in str(err)
 
 
 def test_out_of_range(write):

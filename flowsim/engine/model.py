@@ -74,8 +74,8 @@ class Model:
         self.pop = PopulationModel.from_params(p)
         d = p.dynamics
         self.entry_rate = d.entry_rate_per_year
-        self.phases = d.resolution_phases
-        self.phase_years = d.resolution_mean_years / d.resolution_phases
+        self.spell_shape = d.spell_shape
+        self.spell_scale = d.spell_mean_years / d.spell_shape
         self.esc_rate = {R: d.escalation_R_per_year, H: d.escalation_H_per_year, T: d.relapse_per_year}
         self.down_rate = {H: d.deescalation_H_per_year, S: d.deescalation_S_per_year, T: d.sustain_per_year}
         self.boost = p.triggers.boost_per_year
@@ -147,9 +147,10 @@ class Model:
             idx = weighted_top(np.where(free, weight, 0.0), n, rng)
             free[idx] = False
             ids = self._add(cand, idx, state, self.t_start)
-            # Families part-way through a spell: a uniform number of phases still to go.
-            left = rng.integers(1, self.phases + 1, n)
-            self.families.t_resolve[ids] = self.t_start + rng.gamma(left, self.phase_years)
+            # Families part-way through a spell: the stationary residual of a gamma
+            # renewal process is U x (a length-biased draw, Gamma(shape + 1)).
+            biased = rng.gamma(self.spell_shape + 1, self.spell_scale, n)
+            self.families.t_resolve[ids] = self.t_start + rng.random(n) * biased
 
     def _add(self, new, idx: np.ndarray, state: int, t: float | np.ndarray) -> np.ndarray:
         batch = subset(new, idx)
@@ -177,8 +178,8 @@ class Model:
         return ids
 
     def _spell_end(self, t: np.ndarray) -> np.ndarray:
-        """When a spell at risk starting at ``t`` resolves: ``resolution_phases`` exponential phases (Erlang)."""
-        return t + self.rng["ladder"].gamma(self.phases, self.phase_years, t.shape)
+        """When a spell at risk starting at ``t`` resolves: a gamma-distributed length later."""
+        return t + self.rng["ladder"].gamma(self.spell_shape, self.spell_scale, t.shape)
 
     # --- hazards ------------------------------------------------------------------------
     def _protection(self, ids: np.ndarray, t: np.ndarray) -> np.ndarray:

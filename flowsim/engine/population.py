@@ -36,7 +36,7 @@ class PopulationModel:
     def from_params(cls, p) -> PopulationModel:
         rf = p.risk_factors
         prev = np.array([getattr(rf, f.name).prevalence for f in RISK_FACTORS])
-        entry = np.array([getattr(rf, f.name).entry_hr for f in RISK_FACTORS])
+        entry = np.array([getattr(rf, f.name).entry_hr for f in RISK_FACTORS]) ** p.population.entry_hr_exponent
         esc = np.array([getattr(rf, f.name).escalation_hr for f in RISK_FACTORS])
         names = [f.name for f in RISK_FACTORS]
         return cls(

@@ -186,6 +186,16 @@ _CORE: list[Param] = [
         lo=0,
         hi=10,
     ),
+    _p(
+        "population.entry_hr_exponent",
+        1.0,
+        "power",
+        "calibrated",
+        "Power applied to every risk factor's entry hazard ratio: 1 uses them as given; below 1 narrows how much "
+        "families differ in their hazard of entering (and re-entering) risk.",
+        lo=0,
+        hi=2,
+    ),
     # --- ladder dynamics -----------------------------------------------------------
     _p(
         "dynamics.entry_rate_per_year",
@@ -197,20 +207,21 @@ _CORE: list[Param] = [
         hi=5,
     ),
     _p(
-        "dynamics.resolution_phases",
-        12,
-        "phases",
+        "dynamics.spell_shape",
+        12.0,
+        "gamma shape",
         "calibrated",
-        "An at-risk spell (R, H or S) ends after this many exponential phases (1 = memoryless; more = exit hazard rising with time at risk).",
-        lo=1,
-        hi=12,
+        "Shape of the gamma-distributed length of a spell at risk (R, H or S): 1 = memoryless; larger = an exit "
+        "hazard rising more steeply with time at risk (an integer k is k exponential phases).",
+        lo=0.5,
+        hi=200,
     ),
     _p(
-        "dynamics.resolution_mean_years",
+        "dynamics.spell_mean_years",
         2.0,
         "years",
         "calibrated",
-        "Mean time in R before problems resolve (R->G), ignoring escalation.",
+        "Mean length of a spell at risk: from entering R until problems resolve (back to G), wherever on the ladder.",
         lo=0.05,
         hi=20,
     ),
