@@ -119,6 +119,65 @@ class _progress:
 
 @main.command()
 @click.argument("scenario", type=click.Path(path_type=Path))
+@click.option(
+    "--targets",
+    "targets_path",
+    type=click.Path(path_type=Path),
+    default=Path("calibration/targets.toml"),
+    show_default=True,
+    help="Targets file.",
+)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=Path("calibration/fitted.toml"),
+    show_default=True,
+    help="Scenario file to write the fitted values to (the baseline extends it).",
+)
+@click.option(
+    "--max-evaluations", type=int, default=None, help="Stop after this many evaluations [default: the targets file's]."
+)
+@click.option("--report-seeds", type=int, default=5, show_default=True, help="Replications for the report's intervals.")
+@_set_option
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+@_user_errors
+def calibrate(
+    scenario: Path,
+    targets_path: Path,
+    out: Path,
+    max_evaluations: int | None,
+    report_seeds: int,
+    overrides: tuple[str, ...],
+    quiet: bool,
+) -> None:
+    """Fit SCENARIO's calibrated parameters to the targets; write the fitted file and a report beside it."""
+    from flowsim import calibrate as cal
+    from flowsim.calibration_report import replicate, write_report
+
+    targets = cal.load_targets(targets_path)
+    limit = max_evaluations or targets.max_evaluations
+    with _progress(quiet) as bar:
+        update = (lambda n, best: bar(n / limit)) if bar else None
+        result = cal.fit(scenario, targets, out.parent / "runs", list(overrides), limit, update)
+    cal.write_fitted(out, result, targets, scenario)
+    best = result.best
+    click.echo(
+        f"Calibration run {result.run_id}: objective {best['objective']:.3f} after "
+        f"{len(result.evaluations)} evaluations; fitted values in {out}"
+    )
+    seeds = list(range(1001, 1001 + report_seeds))
+    values = [f"{k}={v!r}" for k, v in best["values"].items()]
+    rows = replicate(scenario, targets, seeds, list(overrides) + values)
+    report = write_report(out.parent, targets, rows, result, seeds, scenario)
+    misses = [t.name for t in targets.targets if abs(rows[t.name][0] - t.value) > t.tolerance]
+    click.echo(
+        f"  report: {report}"
+        + (f"; outside tolerance: {', '.join(misses)}" if misses else "; every target within tolerance")
+    )
+
+
+@main.command()
+@click.argument("scenario", type=click.Path(path_type=Path))
 @_set_option
 @_user_errors
 def validate(scenario: Path, overrides: tuple[str, ...]) -> None:

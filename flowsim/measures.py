@@ -97,3 +97,33 @@ def headline(res: Results, targets: dict | None = None) -> str:
         f"Target ({goal} turned around by {deadline_text}): not met — {m['turned_around']:,} by the deadline, "
         f"{m['shortfall']:,.0f} short"
     )
+
+
+def calibration_measures(res: Results) -> dict[str, float]:
+    """What ``calibration/targets.toml`` compares against, in England's families (counts divided by the scale).
+
+    The survey moments, the change in the number at risk between the first
+    and last wave (``at_risk_drift``), and the key-worker programme's record
+    before the start: families who started an intervention, and families
+    turned around (seed 000 slide 5; OSR21/2010).
+    """
+    m = survey_moments(res)
+    per = 1.0 / res.scale
+    bits = res.waves
+    first = int((bits & 1).sum())
+    last = int(((bits >> (res.wave_count - 1)) & 1).sum())
+    t, _, _, cause = res.flows
+    out = {
+        "at_risk": m["at_risk"] * per,
+        "persistence_1y": m["persistence_1y"],
+        "persistent_4_of_6": m["persistent_4_of_6"] * per,
+        "stock": m["stock"] * per,
+        "flow_group": m["flow_group"] * per,
+        "at_risk_drift": (last - first) / first if first else 0.0,
+        "turned_around_by_2010": float(((cause == TURNED_AROUND) & (t < 0)).sum()) * per,
+    }
+    prog, _, started = res.waits
+    if "key_worker" in res.programme_names:
+        kw = prog == res.programme_names.index("key_worker")
+        out["key_worker_started_by_2010"] = float((started[kw] < 0).sum()) * per
+    return out

@@ -9,7 +9,8 @@ from flowsim.scenario.loader import Scenario
 from flowsim.scenario.registry import PARAMETERS
 
 
-def _get(model: Any, dotted: str) -> Any:
+def value_of(model: Any, dotted: str) -> Any:
+    """The value at a dotted path of a parameters model."""
     for part in dotted.split("."):
         model = getattr(model, part)
     return model
@@ -29,6 +30,14 @@ def _fmt(value: Any) -> str:
     return str(value).lower() if isinstance(value, bool) else str(value)
 
 
+def _source(scenario: Scenario, key: str, source: str) -> str:
+    """A calibrated parameter's source names the calibration run that set it."""
+    cal = scenario.calibrated_by
+    if source == "calibrated" and cal is not None and scenario.origins.get(key) == cal[0]:
+        return f"calibrated ({cal[1]})"
+    return source
+
+
 def assumption_log(scenario: Scenario) -> list[dict[str, str]]:
     """One row per parameter: key, value, unit, source and the file or --set that set it ('' if default)."""
     rows = []
@@ -36,9 +45,9 @@ def assumption_log(scenario: Scenario) -> list[dict[str, str]]:
         rows.append(
             {
                 "key": key,
-                "value": _fmt(_get(scenario.params, key)),
+                "value": _fmt(value_of(scenario.params, key)),
                 "unit": param.unit,
-                "source": param.source,
+                "source": _source(scenario, key, param.source),
                 "set_in": scenario.origins.get(key, ""),
             }
         )

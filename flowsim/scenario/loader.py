@@ -43,6 +43,8 @@ class Scenario:
     origins: dict[str, str] = field(default_factory=dict)
     overrides: tuple[str, ...] = ()
     path: str | None = None
+    #: (file, text) of the calibration run that set the parameters in that file, if any.
+    calibrated_by: tuple[str, str] | None = None
 
     def resolved(self) -> dict[str, Any]:
         """The resolved scenario as JSON-ready data (dates as ISO strings)."""
@@ -75,7 +77,7 @@ def load_scenario(path: str | Path, overrides: list[str] | tuple[str, ...] = ())
         origins[key] = f"--set {text}"
         lines[(f"--set {text}", key)] = None
     meta = {k: doc.pop(k) for k in list(doc) if k in META_KEYS}
-    for key in ("name", "description"):
+    for key in ("name", "description", "calibrated_by"):
         if key in meta and not isinstance(meta[key], str):
             file, line = _locate(key, origins, lines)
             raise ScenarioError(f"expected a string, found {meta[key]!r}", file=file, line=line, key=key)
@@ -92,6 +94,7 @@ def load_scenario(path: str | Path, overrides: list[str] | tuple[str, ...] = ())
         origins=leaf_origins,
         overrides=tuple(overrides),
         path=str(path),
+        calibrated_by=(origins["calibrated_by"], meta["calibrated_by"]) if "calibrated_by" in meta else None,
     )
 
 

@@ -489,10 +489,10 @@ PROGRAMMES: tuple[ProgrammeDefaults, ...] = (
         "identification",
         0.0,
         staff=[
-            (D(2006, 4, 1), 150),
-            (D(2007, 4, 1), 200),
-            (D(2008, 4, 1), 250),
-            (D(2009, 4, 1), 300),
+            (D(2006, 4, 1), 100),
+            (D(2007, 4, 1), 130),
+            (D(2008, 4, 1), 165),
+            (D(2009, 4, 1), 200),
             (D(2010, 4, 1), 450),
             (D(2011, 4, 1), 900),
             (D(2012, 4, 1), 1400),
@@ -508,8 +508,11 @@ PROGRAMMES: tuple[ProgrammeDefaults, ...] = (
         escalation_effect=0.5,
         effect_years_after=0.0,
         sources={
-            "staff": "assumption: FIPs from 2006 at ~1,500 families a year (ref: Home Office 2007) growing to the planned "
-            "provision of seed 000 slide 6, sized so the whole stock could be reached by 2015",
+            "staff": (
+                "assumption: FIP key workers from April 2006, sized by hand so that 4,870 families had started "
+                "by 31 March 2010 (ref: OSR21/2010), then growing to the planned provision of seed 000 slide 6, "
+                "enough for the whole stock to be reached by 2015"
+            ),
             "caseload": "ref: NatCen 2011",
             "referral_rate_per_year": "assumption: unused here; key-worker referral follows identification (identification.*)",
             "places_per_year": "seed 000 slides 6 and 10 (extra 6,000 families a year through DWP ESF, 2011-14)",
@@ -755,4 +758,9 @@ PARAMETERS: dict[str, Param] = {
 }
 
 #: Keys allowed at the top level of a scenario file besides the parameter sections.
-META_KEYS = {"name": "scenario name", "description": "one-line description", "extends": "parent file"}
+META_KEYS = {
+    "name": "scenario name",
+    "description": "one-line description",
+    "extends": "parent file",
+    "calibrated_by": "the calibration run that wrote the file (calibration/fitted.toml)",
+}
