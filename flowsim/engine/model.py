@@ -61,7 +61,7 @@ _FACTOR_INDEX = {f.name: i for i, f in enumerate(RISK_FACTORS)}
 class Model:
     """One replication's state. Built from a scenario and a seed; no I/O."""
 
-    def __init__(self, scenario, seed: int) -> None:
+    def __init__(self, scenario, seed: int | np.random.SeedSequence) -> None:
         p = scenario.params
         self.params = p
         self.start = p.time.start
@@ -69,7 +69,8 @@ class Model:
         self.t_start = -(p.survey.waves - 1)
         self.t_end = end_of_day_years(p.time.end, self.start)
         self.t_deadline = end_of_day_years(p.time.deadline, self.start)
-        children = np.random.SeedSequence(seed).spawn(len(STREAMS))
+        root = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
+        children = root.spawn(len(STREAMS))
         self.rng = {name: np.random.default_rng(c) for name, c in zip(STREAMS, children)}
         self.pop = PopulationModel.from_params(p)
         d = p.dynamics

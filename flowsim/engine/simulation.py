@@ -50,9 +50,12 @@ class Results:
     key_worker_received: np.ndarray  # bool per family
     families_tracked: int
     events: int
+    replication: int | None = None
 
 
-def simulate(scenario, seed: int = 0, progress: Callable[[float], None] | None = None) -> Results:
+def simulate(
+    scenario, seed: int = 0, progress: Callable[[float], None] | None = None, replication: int | None = None
+) -> Results:
     """Run one replication of ``scenario`` with ``seed``.
 
     Args:
@@ -60,18 +63,24 @@ def simulate(scenario, seed: int = 0, progress: Callable[[float], None] | None =
         seed: root seed; each purpose (population, ladder, triggers, ...) gets
             its own stream spawned from it, so scenarios run with one seed
             share their random numbers.
+        replication: if given, run replication ``replication`` of ``seed``: its
+            streams come from ``SeedSequence(seed).spawn(...)[replication]``, so
+            replications are independent and the same index pairs across scenarios.
         progress: called with the fraction of simulated time done, after each month.
 
     Returns:
         The replication's :class:`Results`.
     """
-    model = Model(scenario, seed)
+    root = np.random.SeedSequence(seed)
+    model = Model(scenario, root if replication is None else root.spawn(replication + 1)[replication])
     env = simpy.Environment(initial_time=model.t_start)
     for t in model.change_times():
         env.process(_at(env, t, model))
     env.process(_sweep(env, model, progress))
     env.run()
-    return _results(scenario, seed, model)
+    res = _results(scenario, seed, model)
+    res.replication = replication
+    return res
 
 
 def boundaries(model: Model) -> np.ndarray:
