@@ -58,7 +58,9 @@ def simulate_queue(seed: int, slice_years: float = 1 / 12):
         for _, i in due:
             status[i] = 0
         prog.release(np.array([e for e, _ in due]))
-        adm = prog.admit(status == 1, t1, rng)
+        adm = prog.admit(
+            status == 1, t1, lambda ids: (rng.exponential(MEAN_SERVICE, ids.size), np.zeros(ids.size, bool))
+        )
         status[adm.ids] = 2
         for i, a, s, e in zip(adm.ids, adm.arrived, adm.started, adm.ends, strict=True):
             if e < t1:
@@ -101,24 +103,24 @@ def test_no_wait_when_capacity_is_ample():
     times = np.sort(rng.random(50) / 12)
     status = np.ones(50, np.int8)
     prog.join(ids, times)
-    adm = prog.admit(status == 1, 1 / 12, rng)
+    adm = prog.admit(status == 1, 1 / 12, lambda ids: (rng.exponential(1.0, ids.size), np.zeros(ids.size, bool)))
     assert adm.ids.size == 50
     np.testing.assert_allclose(adm.started, adm.arrived)
 
 
 def test_fifo_order_and_capacity_cut():
     """A single place serves families in arrival order; a capacity cut closes places as they free."""
-    rng = np.random.default_rng(1)
     prog = Programme("one", 0, np.array([0.0, 1.0]), np.array([1.0, 0.0]), 5.0, 100.0, 0.0)
     prog.open_month(0.0)
     status = np.ones(3, np.int8)
     prog.join(np.array([2, 0, 1]), np.array([0.03, 0.01, 0.02]))
-    adm = prog.admit(status == 1, 1 / 12, rng)
+    draw = lambda ids: (np.full(ids.size, 5.0), np.zeros(ids.size, bool))  # noqa: E731
+    adm = prog.admit(status == 1, 1 / 12, draw)
     assert adm.ids.tolist() == [0]  # the earliest arrival takes the only place
     assert adm.started[0] == pytest.approx(0.01)
     prog.occupied = 1
     prog.open_month(1.0)  # capacity now 0, one place occupied: deficit of one
     prog.release(np.array([1.05]))
     status[0] = 0
-    adm = prog.admit(status == 1, 1.0 + 1 / 12, rng)
+    adm = prog.admit(status == 1, 1.0 + 1 / 12, draw)
     assert adm.ids.size == 0 and prog.occupied == 0

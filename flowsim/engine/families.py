@@ -52,7 +52,7 @@ class Families:
         "boost_until",
     )
 
-    def __init__(self, n_factors: int, n_programmes: int, n_triggers: int, capacity: int) -> None:
+    def __init__(self, n_factors: int, n_programmes: int, n_triggers: int, capacity: int, n_purposes: int = 1) -> None:
         self.n = 0
         self.n_factors = n_factors
         self.n_programmes = n_programmes
@@ -68,6 +68,8 @@ class Families:
         self.prog_dropout = np.zeros((n_programmes, cap), bool)
         self.after_until = np.full((n_programmes, cap), -INF)
         self.waves = np.zeros(cap, np.uint16)
+        self.key = np.zeros(cap, np.uint64)  # identity for counter-based random numbers (engine.crn)
+        self.draws = np.zeros((cap, n_purposes), np.uint16)  # draws used per purpose
         self.in_start_stock = np.zeros(cap, bool)
         self.key_worker_received = np.zeros(cap, bool)
         for name in self._FLOAT_COLUMNS:
@@ -91,7 +93,7 @@ class Families:
             pad = np.full(shape, fill, value.dtype)
             setattr(self, name, np.concatenate([value, pad], axis=axis))
 
-    def add(self, new: NewFamilies) -> np.ndarray:
+    def add(self, new: NewFamilies, keys: np.ndarray) -> np.ndarray:
         """Append families; return their row indices. Clocks start at ``inf``."""
         k = new.frailty.shape[0]
         if self.n + k > self.capacity:
@@ -100,6 +102,7 @@ class Families:
         self.factors[ids] = new.factors
         self.frailty[ids] = new.frailty
         self.council[ids] = new.council
+        self.key[ids] = keys
         self.n += k
         return ids
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from flowsim.engine.crn import FamilyRandom, family_keys
 from flowsim.engine.families import INF, Families
 from flowsim.engine.population import EntrantSampler, PopulationModel, subset, weighted_top
 from flowsim.engine.programmes import Programme, step_at, step_values
@@ -51,7 +52,11 @@ from flowsim.engine.states import (
 from flowsim.scenario.registry import PROGRAMMES, RISK_FACTORS, TRIGGERS
 from flowsim.timeline import end_of_day_years
 
-STREAMS = ("population", "ladder", "triggers", "inflow", "programmes", "entrants")
+STREAMS = ("population", "entrants")
+# Purposes of per-family draws (engine.crn); each programme has _PER_PROGRAMME of its own after _FIRST_PROGRAMME.
+DRAW_CLOCK, DRAW_EVENT, DRAW_TRIGGER, DRAW_SPELL, DRAW_EXIT = range(5)
+DRAW_ACCEPT, DRAW_DURATION, DRAW_DROPOUT, DRAW_SUCCESS = range(4)
+_FIRST_PROGRAMME, _PER_PROGRAMME = 5, 4
 EV_UP, EV_BOOST, EV_DOWN, EV_TRIGGER, EV_IDENTIFY, EV_REFER = range(6)
 _STATE_CODE = {"R": R, "H": H, "S": S}
 _BIRTH = [t.name for t in TRIGGERS].index("birth")
@@ -72,6 +77,7 @@ class Model:
         root = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
         children = root.spawn(len(STREAMS))
         self.rng = {name: np.random.default_rng(c) for name, c in zip(STREAMS, children)}
+        self.seed64 = int(root.generate_state(1, np.uint64)[0])
         self.pop = PopulationModel.from_params(p)
         d = p.dynamics
         self.entry_rate = d.entry_rate_per_year
@@ -87,7 +93,11 @@ class Model:
         self.rollout_t, self.rollout_share = step_values(idn.rollout, self.start)
         self._build_programmes()
         n0 = p.population.initial_at_risk * self.scale
-        self.families = Families(len(RISK_FACTORS), len(self.programmes), len(TRIGGERS), capacity=int(n0 * 4) + 1000)
+        n_purposes = _FIRST_PROGRAMME + _PER_PROGRAMME * len(self.programmes)
+        self.families = Families(
+            len(RISK_FACTORS), len(self.programmes), len(TRIGGERS), capacity=int(n0 * 4) + 1000, n_purposes=n_purposes
+        )
+        self.rand = FamilyRandom(self.families, self.seed64)
         self.recorder = Recorder(len(self.programmes))
         self.entrants = EntrantSampler(
             self.pop,
@@ -147,16 +157,16 @@ class Model:
         for state, n, weight in ((S, n_s, entry * esc**2), (H, n_h, entry * esc), (R, n_r, entry)):
             idx = weighted_top(np.where(free, weight, 0.0), n, rng)
             free[idx] = False
-            ids = self._add(cand, idx, state, self.t_start)
+            ids = self._add(cand, idx, state, self.t_start, family_keys(self.seed64, 0, state, n))
             # Families part-way through a spell: the stationary residual of a gamma
             # renewal process is U x (a length-biased draw, Gamma(shape + 1)).
             biased = rng.gamma(self.spell_shape + 1, self.spell_scale, n)
             self.families.t_resolve[ids] = self.t_start + rng.random(n) * biased
 
-    def _add(self, new, idx: np.ndarray, state: int, t: float | np.ndarray) -> np.ndarray:
+    def _add(self, new, idx: np.ndarray, state: int, t: float | np.ndarray, keys: np.ndarray) -> np.ndarray:
         batch = subset(new, idx)
         f = self.families
-        ids = f.add(batch)
+        ids = f.add(batch, keys)
         f.state[ids] = state
         f.entry_hazard[ids] = self.entrants.hazard(batch)
         self.tracked_hazard += float(f.entry_hazard[ids].sum())
@@ -168,19 +178,24 @@ class Model:
             f.prog_ok[i, ids] = batch.factors[:, req].all(axis=1) if req else True
         t = np.broadcast_to(np.asarray(t, float), ids.shape)
         f.t_age_out[ids] = t + (self.pop.child_age_limit - batch.youngest_age)
-        rng = self.rng["population"]
-        f.t_other_exit[ids] = t + (rng.exponential(1 / self.other_exit, ids.size) if self.other_exit > 0 else INF)
+        f.t_other_exit[ids] = t + (
+            self.rand.exponential(ids, DRAW_EXIT) / self.other_exit if self.other_exit > 0 else INF
+        )
         f.t_exit[ids] = np.minimum(f.t_age_out[ids], f.t_other_exit[ids])
         f.t_last[ids] = t
         f.t_prog[ids] = INF
         f.t_change[ids] = INF
-        f.t_resolve[ids] = self._spell_end(t) if state in (R, H, S) else INF
+        f.t_resolve[ids] = self._spell_end(ids, t) if state in (R, H, S) else INF
         self._redraw(ids, t)
         return ids
 
-    def _spell_end(self, t: np.ndarray) -> np.ndarray:
+    def _spell_end(self, ids: np.ndarray, t: np.ndarray) -> np.ndarray:
         """When a spell at risk starting at ``t`` resolves: a gamma-distributed length later."""
-        return t + self.rng["ladder"].gamma(self.spell_shape, self.spell_scale, t.shape)
+        return t + self.rand.gamma(ids, DRAW_SPELL, self.spell_shape, self.spell_scale)
+
+    @staticmethod
+    def _purpose(programme: int, what: int) -> int:
+        return _FIRST_PROGRAMME + _PER_PROGRAMME * programme + what
 
     # --- hazards ------------------------------------------------------------------------
     def _protection(self, ids: np.ndarray, t: np.ndarray) -> np.ndarray:
@@ -240,7 +255,7 @@ class Model:
             return
         t = np.broadcast_to(np.asarray(t, float), ids.shape)
         total = self.rates(ids, t).sum(axis=1)
-        wait = self.rng["ladder"].exponential(1.0, ids.size)
+        wait = self.rand.exponential(ids, DRAW_CLOCK)
         with np.errstate(divide="ignore"):
             self.families.t_haz[ids] = np.where(total > 0, t + wait / total, INF)
 
@@ -279,17 +294,25 @@ class Model:
 
     def _arrivals(self, t0: float, t1: float) -> None:
         """Families newly at risk from the untracked general population arrive in ``[t0, t1)``."""
-        rng = self.rng["inflow"]
+        # Candidates come from the whole population's intensity and are thinned to the
+        # untracked pool's share, all from a stream of this month's own: scenarios
+        # sharing a seed see the same candidates, whatever their pools.
+        batch = int(round((t0 - self.t_start) * 12_000))
+        rng = np.random.default_rng([self.seed64 & 0xFFFFFFFF, self.seed64 >> 32, batch])
         share = max(0.0, 1.0 - self.tracked_hazard / self.entrants.rate_per_year)
-        new, cause = self.entrants.draw(t1 - t0, rng, share)
-        if not cause.size:
+        new, cause = self.entrants.draw(t1 - t0, rng)
+        n = cause.size
+        t = t0 + rng.random(n) * (t1 - t0)
+        window_left = self.window * rng.random(n)
+        keep = np.flatnonzero(rng.random(n) < share)
+        if not keep.size:
             return
-        t = t0 + rng.random(cause.size) * (t1 - t0)
-        ids = self._add(new, np.arange(cause.size), R, t)
+        cause, t, window_left = cause[keep], t[keep], window_left[keep]
+        ids = self._add(new, keep, R, t, family_keys(self.seed64, 1, batch, n)[keep])
         by_trigger = cause >= 0
         f = self.families
         # A trigger-led entrant is still inside its trigger's window.
-        f.boost_until[ids[by_trigger]] = t[by_trigger] + self.window * rng.random(int(by_trigger.sum()))
+        f.boost_until[ids[by_trigger]] = t[by_trigger] + window_left[by_trigger]
         f.last_trigger[ids[by_trigger]] = cause[by_trigger]
         self._next_change(ids, t)
         self._redraw(ids, t)
@@ -325,7 +348,7 @@ class Model:
         if to in (R, H, S):
             starts = (src == G) | (src == T)  # a new spell at risk
             if starts.any():
-                f.t_resolve[ids[starts]] = self._spell_end(t[starts])
+                f.t_resolve[ids[starts]] = self._spell_end(ids[starts], t[starts])
         else:
             f.t_resolve[ids] = INF
         gone_well = f.state[ids] == G
@@ -345,7 +368,7 @@ class Model:
         f = self.families
         rates = self.rates(ids, t)
         cum = np.cumsum(rates, axis=1)
-        u = self.rng["ladder"].random(ids.size) * cum[:, -1]
+        u = self.rand.uniform(ids, DRAW_EVENT) * cum[:, -1]
         event = np.minimum((cum <= u[:, None]).sum(axis=1), rates.shape[1] - 1)
         st = f.state[ids]
         for ev, cause_of in ((EV_UP, None), (EV_BOOST, TRIGGER)):
@@ -382,7 +405,7 @@ class Model:
         f = self.families
         rates = f.trigger_rates[ids]
         cum = np.cumsum(rates, axis=1)
-        u = self.rng["triggers"].random(ids.size) * cum[:, -1]
+        u = self.rand.uniform(ids, DRAW_TRIGGER) * cum[:, -1]
         kind = np.minimum((cum <= u[:, None]).sum(axis=1), rates.shape[1] - 1).astype(np.int8)
         f.last_trigger[ids] = kind
         f.boost_until[ids] = np.maximum(f.boost_until[ids], t + self.window)
@@ -394,7 +417,7 @@ class Model:
 
     def _refer(self, i: int, ids: np.ndarray, t: np.ndarray) -> None:
         f = self.families
-        accept = self.rng["programmes"].random(ids.size) < self.prog_spec[i].p_accept
+        accept = self.rand.uniform(ids, self._purpose(i, DRAW_ACCEPT)) < self.prog_spec[i].p_accept
         self.recorder.programme_event(i, t, REFERRED, ids.size)
         self.recorder.programme_event(i, t[~accept], DECLINED, int((~accept).sum()))
         ids, t = ids[accept], t[accept]
@@ -404,10 +427,11 @@ class Model:
     def _admit(self, prog: Programme, t1: float) -> np.ndarray:
         f = self.families
         i = prog.index
-        adm = prog.admit(f.prog_status[i] == WAITING, t1, self.rng["programmes"])
+        adm = prog.admit(f.prog_status[i] == WAITING, t1, lambda ids: self._durations(i, ids, advance=False))
         if not adm.ids.size:
             return adm.ids
         ids = adm.ids
+        self._durations(i, ids, advance=True)  # use up the draws the admitted families' durations came from
         f.prog_status[i, ids] = ENROLLED
         f.prog_end[i, ids] = adm.ends
         f.prog_dropout[i, ids] = adm.dropout
@@ -422,6 +446,20 @@ class Model:
         self._next_change(ids, t)
         self._redraw(ids, t)
         return ids
+
+    def _durations(self, i: int, ids: np.ndarray, advance: bool) -> tuple[np.ndarray, np.ndarray]:
+        """Each family's next intervention length in programme ``i`` and whether it drops out (years).
+
+        A drop-out leaves at a uniform point: the same uniform decides both,
+        since given u < p_dropout, u / p_dropout is uniform.
+        """
+        prog = self.programmes[i]
+        mean, shape = prog.duration_mean_years, prog.duration_shape
+        length = self.rand.gamma(ids, self._purpose(i, DRAW_DURATION), shape, mean / shape, advance=advance)
+        u = self.rand.uniform(ids, self._purpose(i, DRAW_DROPOUT), advance=advance)
+        dropout = u < prog.p_dropout
+        fraction = np.where(dropout, u / max(prog.p_dropout, 1e-300), 1.0)
+        return length * fraction, dropout
 
     def _on_exit(self, ids: np.ndarray, t: np.ndarray) -> None:
         f = self.families
@@ -459,7 +497,7 @@ class Model:
             cfg = self.prog_spec[i]
             if cfg.effect_years_after > 0:
                 f.after_until[i, e_ids[completed]] = e_t[completed] + cfg.effect_years_after
-            success = completed & (self.rng["programmes"].random(e_ids.size) < cfg.p_success)
+            success = completed & (self.rand.uniform(e_ids, self._purpose(i, DRAW_SUCCESS)) < cfg.p_success)
             success &= f.state[e_ids] != T
             if success.any():
                 self.recorder.programme_event(i, e_t[success], SUCCEEDED, int(success.sum()))

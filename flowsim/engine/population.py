@@ -113,8 +113,8 @@ class EntrantSampler:
 
     The pool is the whole population less the families already tracked: its
     intensity is ``N x E[h] - sum of h over tracked families still in the
-    model`` (see :meth:`draw`), so tracked families who leave risk and may
-    come back are not counted twice.
+    model`` (the model thins :meth:`draw`'s candidates to that share), so
+    tracked families who leave risk and may come back are not counted twice.
     """
 
     def __init__(
@@ -151,17 +151,16 @@ class EntrantSampler:
         p_entry = 1 - np.exp(-self.boost * m * self.window)
         return self.entry_rate * m + (self.pop.trigger_rates(new) * p_entry[:, None]).sum(axis=1)
 
-    def draw(self, years: float, rng: np.random.Generator, share: float = 1.0) -> tuple[NewFamilies, np.ndarray]:
-        """Entrants over ``years``: their attributes and trigger index (-1 for drift).
+    def draw(self, years: float, rng: np.random.Generator) -> tuple[NewFamilies, np.ndarray]:
+        """Entrants over ``years`` at the whole population's intensity: attributes and trigger index (-1 for drift).
 
-        Args:
-            share: the untracked pool's share of the whole population's intensity.
+        The caller thins them to the untracked pool's share.
         """
-        n_drift = rng.poisson(self.drift_rate * share * years)
+        n_drift = rng.poisson(self.drift_rate * years)
         batches = [self._drift(n_drift, rng)]
         causes = [np.full(n_drift, -1, np.int8)]
         for k, rate in enumerate(self.trigger_rates):
-            n = rng.poisson(rate * share * years)
+            n = rng.poisson(rate * years)
             batches.append(self._trigger(k, n, rng))
             causes.append(np.full(n, k, np.int8))
         new = concat(batches, self.pop.prevalence.size)

@@ -11,6 +11,7 @@ is reused within that month too.
 from __future__ import annotations
 
 import bisect
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -108,13 +109,21 @@ class Programme:
         self._queue_id, self._queue_t = [ids], [times]
         return ids, times
 
-    def admit(self, still_waiting: np.ndarray, t1: float, rng: np.random.Generator) -> Admission:
+    def admit(
+        self,
+        still_waiting: np.ndarray,
+        t1: float,
+        draw: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]],
+    ) -> Admission:
         """Admit waiting families to places that free up before ``t1``, in FIFO order.
 
         Args:
             still_waiting: bool per family row: True while the family waits here.
             t1: end of the month being simulated (years).
-            rng: stream for durations and drop-out.
+            draw: given the waiting families in queue order, each one's intervention
+                length if admitted now (years, shortened for a drop-out) and whether
+                it drops out. It must not use up random numbers: only the admitted
+                families' draws count, and the caller uses those up.
 
         Returns:
             The admitted families with exact start and end times.
@@ -123,9 +132,7 @@ class Programme:
         n_wait = ids.size
         if n_wait == 0 or not self._slots:
             return Admission(*(np.empty(0, np.int64),), *(np.empty(0),) * 3, np.empty(0, bool))
-        durations = rng.gamma(self.duration_shape, self.duration_mean_years / self.duration_shape, n_wait)
-        dropout = rng.random(n_wait) < self.p_dropout
-        durations = np.where(dropout, durations * rng.random(n_wait), durations)
+        durations, dropout = draw(ids)
         slots = list(self._slots)
         counted = 0  # admitted families whose in-month end is already a slot
         while True:
