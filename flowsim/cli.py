@@ -45,6 +45,14 @@ _set_option = click.option(
 @main.command()
 @click.argument("scenario", type=click.Path(path_type=Path))
 @click.option("--seed", type=int, default=1, show_default=True, help="Root random seed.")
+@click.option(
+    "--replications",
+    type=click.IntRange(1),
+    default=1,
+    show_default=True,
+    help="Independent replications (streams from SeedSequence(seed).spawn).",
+)
+@click.option("--jobs", type=click.IntRange(1), default=None, help="Worker processes [default: every core].")
 @_set_option
 @click.option(
     "--out", type=click.Path(path_type=Path), default=None, help="Run directory [default: outputs/<scenario name>/]."
@@ -52,45 +60,148 @@ _set_option = click.option(
 @click.option("--csv", is_flag=True, help="Also write every table as CSV.")
 @click.option("--quiet", is_flag=True, help="Print only the headline; no progress bar.")
 @_user_errors
-def run(scenario: Path, seed: int, overrides: tuple[str, ...], out: Path | None, csv: bool, quiet: bool) -> None:
-    """Run SCENARIO once and write a run directory that answers the 2015 question."""
-    from flowsim.engine import simulate
+def run(
+    scenario: Path,
+    seed: int,
+    replications: int,
+    jobs: int | None,
+    overrides: tuple[str, ...],
+    out: Path | None,
+    csv: bool,
+    quiet: bool,
+) -> None:
+    """Run SCENARIO and write a run directory that answers the 2015 question."""
     from flowsim.results import write_run
     from flowsim.scenario import load_scenario
 
     sc = load_scenario(scenario, list(overrides))
     started = dt.datetime.now(dt.UTC)
-    with _progress(quiet) as progress:
-        res = simulate(sc, seed=seed, progress=progress)
+    records = _simulate_records(scenario, sc, list(overrides), seed, replications, jobs, quiet)
     out_dir = out or Path("outputs") / sc.name
-    summ = write_run(out_dir, res, sc, started, argv=sys.argv, csv=csv)
+    summ = write_run(out_dir, records, sc, seed, started, argv=sys.argv, csv=csv)
     click.echo(summ["headline"])
-    if quiet:
-        return
+    if not quiet:
+        _print_details(summ, replications)
+        click.echo(f"  results: {out_dir}/")
+
+
+def _simulate_records(path: Path, sc, overrides: list[str], seed: int, n: int, jobs: int | None, quiet: bool) -> list:
+    """One replication in this process (progress by simulated time), or n over worker processes."""
+    if n == 1:
+        from flowsim.engine import simulate
+        from flowsim.results import replication_record
+
+        with _progress(quiet) as progress:
+            return [replication_record(simulate(sc, seed=seed, progress=progress), sc)]
+    from flowsim.replications import run_replications
+
+    with _progress(quiet, desc="replications") as progress:
+        return run_replications(path, overrides, seed, n, jobs, (lambda k: progress(k / n)) if progress else None)
+
+
+def _fmt(v, pattern: str) -> str:
+    """A plain number, or 'mean (95% interval lo–hi)' for a summarised one."""
+    if isinstance(v, dict):
+        return f"{format(v['mean'], pattern)} (95% interval {format(v['lo'], pattern)}–{format(v['hi'], pattern)})"
+    return format(v, pattern)
+
+
+def _print_details(summ: dict, replications: int) -> None:
     t, m = summ["target"], summ["moments"]
     click.echo(
-        f"  coverage: {t['coverage']['share']:.0%} of the {t['coverage']['start_stock']:,} families "
-        "in the stock at the start received key-worker intervention"
+        f"  coverage: {_fmt(t['coverage']['share'], '.0%')} of the families in the stock at the start "
+        "received key-worker intervention"
     )
     click.echo(
-        f"  prevalence: stock {t['prevalence']['stock_start']:,} at the start, "
-        f"{t['prevalence']['stock_end']:,} at the deadline"
+        f"  prevalence: stock {_fmt(t['prevalence']['stock_start'], ',.0f')} at the start, "
+        f"{_fmt(t['prevalence']['stock_end'], ',.0f')} at the deadline"
     )
     click.echo(
-        f"  survey moments: {m['at_risk']:,.0f} at risk, {m['persistence_1y']:.0%} still at risk a year on, "
-        f"{m['persistent_4_of_6']:,} at risk in 4+ of {res.wave_count} waves, "
-        f"stock {m['stock']:,.0f}, flow group {m['flow_group']:,.0f}"
+        f"  survey moments: {_fmt(m['at_risk'], ',.0f')} at risk, {_fmt(m['persistence_1y'], '.0%')} still at "
+        f"risk a year on, {_fmt(m['persistent_4_of_6'], ',.0f')} at risk in 4+ of 6 waves, "
+        f"stock {_fmt(m['stock'], ',.0f')}, flow group {_fmt(m['flow_group'], ',.0f')}"
     )
-    if res.scale != 1:
-        click.echo(f"  (population.scale = {res.scale:g}: counts are for the simulated share of England)")
-    click.echo(f"  results: {out_dir}/")
+    if summ["scale"] != 1:
+        click.echo(f"  (population.scale = {summ['scale']:g}: counts are for the simulated share of England)")
+
+
+@main.command()
+@click.argument("scenario_a", type=click.Path(path_type=Path))
+@click.argument("scenario_b", type=click.Path(path_type=Path))
+@click.option("--replications", type=click.IntRange(2), default=10, show_default=True)
+@click.option("--jobs", type=click.IntRange(1), default=None, help="Worker processes [default: every core].")
+@click.option("--seed", type=int, default=1, show_default=True, help="Root seed, shared by both scenarios.")
+@_set_option
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Where to write compare.json [default: outputs/compare_<A>_vs_<B>/].",
+)
+@click.option("--quiet", is_flag=True, help="Print only the headline; no progress bar.")
+@_user_errors
+def compare(
+    scenario_a: Path,
+    scenario_b: Path,
+    replications: int,
+    jobs: int | None,
+    seed: int,
+    overrides: tuple[str, ...],
+    out: Path | None,
+    quiet: bool,
+) -> None:
+    """Run A and B with common random numbers and report B - A, paired by replication, with 95% intervals."""
+    import json
+
+    from flowsim.replications import paired_differences, run_replications, summarise
+    from flowsim.scenario import load_scenario
+
+    a, b = load_scenario(scenario_a, list(overrides)), load_scenario(scenario_b, list(overrides))
+    runs = []
+    for path in (scenario_a, scenario_b):
+        with _progress(quiet, desc=f"replications of {path.stem}") as bar:
+            runs.append(
+                run_replications(
+                    path, list(overrides), seed, replications, jobs, (lambda k: bar(k / replications)) if bar else None
+                )
+            )
+    diffs = paired_differences(*runs)
+    count = diffs["target.count.turned_around"]
+    p = [summarise(r)["target"]["count"]["probability_met"]["mean"] for r in runs]
+    click.echo(
+        f"{b.name} vs {a.name}: {count['paired']['mean']:+,.0f} families turned around by the deadline "
+        f"(paired 95% interval {count['paired']['lo']:+,.0f} to {count['paired']['hi']:+,.0f}, {replications} "
+        f"replications with common random numbers); probability the target is met {p[0]:.2f} -> {p[1]:.2f}"
+    )
+    if not quiet:
+        click.echo(f"  {'measure':34} {a.name[:14]:>14} {b.name[:14]:>14} {'B - A (paired 95% interval)':>36}")
+        for key, d in diffs.items():
+            pr = d["paired"]
+            click.echo(
+                f"  {key:34} {d['a']:>14,.3f} {d['b']:>14,.3f} "
+                f"{pr['mean']:>+12,.3f} [{pr['lo']:+,.3f}, {pr['hi']:+,.3f}]"
+            )
+    out_dir = out or Path("outputs") / f"compare_{a.name}_vs_{b.name}"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    doc = {
+        "a": {"name": a.name, "scenario_sha256": a.sha256},
+        "b": {"name": b.name, "scenario_sha256": b.sha256},
+        "seed": seed,
+        "replications": replications,
+        "differences": diffs,
+        "summaries": {"a": summarise(runs[0]), "b": summarise(runs[1])},
+    }
+    (out_dir / "compare.json").write_text(json.dumps(doc, indent=2) + "\n")
+    if not quiet:
+        click.echo(f"  results: {out_dir}/compare.json")
 
 
 class _progress:
     """A tqdm bar on stderr after 2 s, only when stderr is a terminal and not --quiet."""
 
-    def __init__(self, quiet: bool) -> None:
+    def __init__(self, quiet: bool, desc: str = "simulating") -> None:
         self.enabled = not quiet and sys.stderr.isatty()
+        self.desc = desc
         self.bar = None
 
     def __enter__(self):

@@ -54,6 +54,8 @@ def target_measures(res: Results) -> dict:
             "share": covered / start_stock if start_stock else 0.0,
             "families_reached": covered,
             "start_stock": start_stock,
+            # Seed 000 slide 6: "every one of the stock ... could receive" an intervention.
+            "met": bool(start_stock > 0 and covered == start_stock),
         },
         "prevalence": {
             "stock_start": stock_start,

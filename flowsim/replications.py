@@ -38,21 +38,11 @@ MEASURES = (
 def run_one(path: str, overrides: list[str], seed: int, replication: int | None, keep_waits: bool) -> dict:
     """Run one replication in this process; return its summary and tables (picklable)."""
     from flowsim.engine import simulate
-    from flowsim.results import summary, table_columns
+    from flowsim.results import replication_record
     from flowsim.scenario import load_scenario
 
     scenario = load_scenario(path, overrides)
-    res = simulate(scenario, seed=seed, replication=replication)
-    tables = table_columns(res)
-    if not keep_waits:
-        tables.pop("waits")
-    return {
-        "replication": replication,
-        "summary": summary(res, scenario),
-        "tables": tables,
-        "wave_count": res.wave_count,
-        "scale": res.scale,
-    }
+    return replication_record(simulate(scenario, seed=seed, replication=replication), scenario, keep_waits)
 
 
 def run_replications(
@@ -103,7 +93,9 @@ def wilson(successes: int, n: int) -> dict:
     p = successes / n
     centre = (p + z * z / (2 * n)) / (1 + z * z / n)
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return {"mean": p, "lo": max(0.0, centre - half), "hi": min(1.0, centre + half)}
+    lo = 0.0 if successes == 0 else min(p, max(0.0, centre - half))
+    hi = 1.0 if successes == n else max(p, min(1.0, centre + half))
+    return {"mean": p, "lo": lo, "hi": hi}
 
 
 def _set(d: dict, dotted: str, value) -> None:

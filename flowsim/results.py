@@ -167,7 +167,7 @@ def summary(res: Results, scenario) -> dict:
     }
 
 
-def manifest(res: Results, scenario, started_at: dt.datetime, argv: list[str] | None = None) -> dict:
+def manifest(scenario, seed: int, replications: int, started_at: dt.datetime, argv: list[str] | None = None) -> dict:
     """What the run was: the resolved scenario, its hash, versions, seed and start time."""
     import numpy
     import simpy
@@ -178,7 +178,11 @@ def manifest(res: Results, scenario, started_at: dt.datetime, argv: list[str] | 
         "scenario_file": scenario.path,
         "scenario_sha256": scenario.sha256,
         "overrides": list(scenario.overrides),
-        "seed": res.seed,
+        "seed": seed,
+        "replications": replications,
+        "replication_streams": "SeedSequence(seed).spawn(n)[i] for replication i"
+        if replications > 1
+        else "SeedSequence(seed)",
         "started_at": started_at.isoformat(timespec="seconds"),
         "python": platform.python_version(),
         "numpy": numpy.__version__,
@@ -186,6 +190,14 @@ def manifest(res: Results, scenario, started_at: dt.datetime, argv: list[str] | 
         "command": argv or [],
         "scenario": scenario.resolved(),
     }
+
+
+def replication_record(res: Results, scenario, keep_waits: bool = True) -> dict:
+    """One replication's summary and tables: what a run directory is written from."""
+    tables = table_columns(res)
+    if not keep_waits:
+        tables.pop("waits")
+    return {"replication": res.replication, "summary": summary(res, scenario), "tables": tables}
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
@@ -200,16 +212,28 @@ def _atomic_write(path: Path, data: bytes) -> None:
 
 
 def write_run(
-    out_dir: Path, res: Results, scenario, started_at: dt.datetime, argv: list[str] | None = None, csv: bool = False
+    out_dir: Path,
+    records: list[dict],
+    scenario,
+    seed: int,
+    started_at: dt.datetime,
+    argv: list[str] | None = None,
+    csv: bool = False,
 ) -> dict:
-    """Write tables, ``summary.json`` and ``manifest.json`` to ``out_dir``; return the summary."""
+    """Write tables (with a ``replication`` column), ``summary.json`` and ``manifest.json``; return the summary.
+
+    With several replications the summary gives each measure as {mean, lo, hi}
+    and each target's probability of being met; ``waits`` holds replication 0 only.
+    """
     import pyarrow as pa
     import pyarrow.csv as pacsv
     import pyarrow.parquet as pq
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    for name, cols in table_columns(res).items():
-        table = pa.table(cols)
+    for name in TABLES:
+        parts = [(i, r["tables"][name]) for i, r in enumerate(records) if name in r["tables"]]
+        tables = [pa.table({"replication": np.full(len(next(iter(c.values()))), i, np.int32), **c}) for i, c in parts]
+        table = pa.concat_tables(tables)
         tmp = out_dir / f".{name}.parquet.tmp"
         pq.write_table(table, tmp)
         os.replace(tmp, out_dir / f"{name}.parquet")
@@ -217,9 +241,13 @@ def write_run(
             tmp = out_dir / f".{name}.csv.tmp"
             pacsv.write_csv(table, tmp)
             os.replace(tmp, out_dir / f"{name}.csv")
-    summ = summary(res, scenario)
+    if len(records) == 1:
+        summ = records[0]["summary"]
+    else:
+        from flowsim.replications import summarise
+
+        summ = summarise(records)
     _atomic_write(out_dir / "summary.json", (json.dumps(summ, indent=2) + "\n").encode())
-    _atomic_write(
-        out_dir / "manifest.json", (json.dumps(manifest(res, scenario, started_at, argv), indent=2) + "\n").encode()
-    )
+    man = manifest(scenario, seed, len(records), started_at, argv)
+    _atomic_write(out_dir / "manifest.json", (json.dumps(man, indent=2) + "\n").encode())
     return summ
