@@ -58,6 +58,7 @@ _set_option = click.option(
     "--out", type=click.Path(path_type=Path), default=None, help="Run directory [default: outputs/<scenario name>/]."
 )
 @click.option("--csv", is_flag=True, help="Also write every table as CSV.")
+@click.option("--no-report", is_flag=True, help="Write tables, summary and manifest only: no charts, report or brief.")
 @click.option("--quiet", is_flag=True, help="Print only the headline; no progress bar.")
 @_user_errors
 def run(
@@ -68,6 +69,7 @@ def run(
     overrides: tuple[str, ...],
     out: Path | None,
     csv: bool,
+    no_report: bool,
     quiet: bool,
 ) -> None:
     """Run SCENARIO and write a run directory that answers the 2015 question."""
@@ -80,9 +82,40 @@ def run(
     out_dir = out or Path("outputs") / sc.name
     summ = write_run(out_dir, records, sc, seed, started, argv=sys.argv, csv=csv)
     click.echo(summ["headline"])
+    if not no_report:
+        _write_report(out_dir)
     if not quiet:
         _print_details(summ, replications)
-        click.echo(f"  results: {out_dir}/")
+        click.echo(f"  results: {out_dir}/" + ("" if no_report else " (report.html, brief.pdf, charts/)"))
+
+
+def _write_report(run_dir: Path) -> Path:
+    from flowsim.charts import draw_run_charts
+    from flowsim.report import write_brief, write_report
+
+    charts = draw_run_charts(run_dir)
+    write_brief(run_dir)
+    return write_report(run_dir, charts)
+
+
+@main.command()
+@click.argument("run_dir", type=click.Path(path_type=Path, file_okay=False))
+@_user_errors
+def report(run_dir: Path) -> None:
+    """Draw RUN_DIR's charts and write its report.html and brief.pdf."""
+    from flowsim.errors import FlowsimError
+
+    missing = [
+        n
+        for n in ("summary.json", "manifest.json", "assumptions.json", "targets.parquet")
+        if not (run_dir / n).is_file()
+    ]
+    if missing:
+        raise FlowsimError(
+            f"{run_dir}: expected a run directory written by `flowsim run`, missing {', '.join(missing)}"
+        )
+    path = _write_report(run_dir)
+    click.echo(f"{path} (and brief.pdf, charts/)")
 
 
 def _simulate_records(path: Path, sc, overrides: list[str], seed: int, n: int, jobs: int | None, quiet: bool) -> list:
@@ -192,8 +225,17 @@ def compare(
         "summaries": {"a": summarise(runs[0]), "b": summarise(runs[1])},
     }
     (out_dir / "compare.json").write_text(json.dumps(doc, indent=2) + "\n")
+    from flowsim import __version__
+    from flowsim.charts import ChartMeta, save
+    from flowsim.charts.figures import compare as compare_chart
+    from flowsim.charts.figures import pyplot
+
+    meta = ChartMeta(f"{a.name} vs {b.name}", a.sha256, replications, __version__)
+    fig = compare_chart(doc["summaries"]["a"], doc["summaries"]["b"], meta)
+    save(fig, out_dir / "compare")
+    pyplot().close(fig)
     if not quiet:
-        click.echo(f"  results: {out_dir}/compare.json")
+        click.echo(f"  results: {out_dir}/compare.json, compare.png, compare.svg")
 
 
 class _progress:

@@ -110,6 +110,11 @@ def _programmes(res: Results) -> dict:
         count = np.bincount(wmonth[inside] - lo, minlength=months.size)
         with np.errstate(invalid="ignore"):
             add(_dates(months, res.start), name, "mean_wait_years", total / count)
+        order = np.argsort(wmonth, kind="stable")
+        sorted_month, sorted_wait = wmonth[order], wait[order]
+        cuts = np.searchsorted(sorted_month, np.append(months, months[-1] + 1 if months.size else 0))
+        medians = [float(np.median(sorted_wait[a:b])) if b > a else float("nan") for a, b in zip(cuts[:-1], cuts[1:])]
+        add(_dates(months, res.start), name, "median_wait_years", medians)
     return cols
 
 
@@ -250,4 +255,7 @@ def write_run(
     _atomic_write(out_dir / "summary.json", (json.dumps(summ, indent=2) + "\n").encode())
     man = manifest(scenario, seed, len(records), started_at, argv)
     _atomic_write(out_dir / "manifest.json", (json.dumps(man, indent=2) + "\n").encode())
+    from flowsim.scenario.assumptions import assumption_log
+
+    _atomic_write(out_dir / "assumptions.json", (json.dumps(assumption_log(scenario), indent=1) + "\n").encode())
     return summ

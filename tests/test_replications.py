@@ -103,4 +103,5 @@ def test_compare_command(tmp_path):
     assert result.exit_code == 0, result.output
     assert result.output.startswith("key_worker_plus20 vs baseline:")
     doc = json.loads((tmp_path / "compare.json").read_text())
+    assert (tmp_path / "compare.png").stat().st_size > 10_000 and (tmp_path / "compare.svg").exists()
     assert doc["replications"] == 3 and "target.count.turned_around" in doc["differences"]

@@ -1,0 +1,94 @@
+"""brief.pdf: one page for a minister: the headline answer, chart (b) and three key numbers, as selectable text."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import textwrap
+from pathlib import Path
+
+from matplotlib.transforms import Bbox
+
+from flowsim.charts import figures
+from flowsim.charts.common import ChartMeta
+from flowsim.charts.run_charts import read_tables
+
+
+def _num(v, pattern: str) -> tuple[str, str]:
+    if isinstance(v, dict):
+        return format(v["mean"], pattern), f"95% interval {format(v['lo'], pattern)} to {format(v['hi'], pattern)}"
+    return format(v, pattern), ""
+
+
+def write_brief(run_dir: Path) -> Path:
+    """Write ``run_dir/brief.pdf`` (A4, one page)."""
+    summary = json.loads((run_dir / "summary.json").read_text())
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    meta = ChartMeta(
+        manifest["scenario_name"], manifest["scenario_sha256"], manifest["replications"], manifest["flowsim_version"]
+    )
+    deadline = dt.date.fromisoformat(manifest["scenario"]["time"]["deadline"])
+    plt = figures.pyplot()
+    fig = plt.figure(figsize=(8.27, 11.69))
+    fig.text(0.07, 0.95, "Troubled families: can the target be met?", fontsize=18, fontweight="bold", va="top")
+    fig.text(
+        0.07,
+        0.915,
+        f"Brief from flowsim, scenario '{meta.scenario}', {manifest['started_at'][:10]}",
+        fontsize=10,
+        color="#555555",
+        va="top",
+    )
+    fig.text(
+        0.07,
+        0.87,
+        "\n".join(textwrap.wrap(summary["headline"], 62)),
+        fontsize=12.5,
+        fontweight="bold",
+        va="top",
+        color="#0072B2",
+    )
+    ax = fig.add_axes([0.1, 0.42, 0.82, 0.33])
+    figures.turned_around(read_tables(run_dir)["targets"], meta, deadline, ax=ax)
+    fig.texts[-1].remove()  # the chart's own footnote: the brief has one for the page
+    t = summary["target"]
+    goal = t["count"]["target"]
+    numbers = [
+        (
+            _num(t["count"]["turned_around"], ",.0f"),
+            f"families turned around by {deadline:%d %B %Y}, against a target of {goal:,.0f}",
+        ),
+        (
+            _num(t["coverage"]["share"], ".0%"),
+            "of the families in the stock in April 2010 received key-worker intervention",
+        ),
+        (
+            _num(t["prevalence"]["stock_end"], ",.0f"),
+            f"families in the stock at the deadline, against {_num(t['prevalence']['stock_start'], ',.0f')[0]} at the start",
+        ),
+    ]
+    y = 0.33
+    for (big, interval), words in numbers:
+        fig.text(0.07, y, big, fontsize=24, fontweight="bold", va="top", color="#D55E00")
+        fig.text(0.32, y - 0.004, "\n".join(textwrap.wrap(words, 55)), fontsize=11, va="top")
+        if interval:
+            fig.text(0.32, y - 0.04, interval, fontsize=9, va="top", color="#555555")
+        y -= 0.085
+    fig.text(
+        0.07,
+        0.04,
+        "\n".join(
+            textwrap.wrap(
+                meta.footnote()
+                + " Every parameter, its source and the full results are in report.html beside this file.",
+                110,
+            )
+        ),
+        fontsize=8,
+        color="#555555",
+        va="bottom",
+    )
+    path = run_dir / "brief.pdf"
+    fig.savefig(path, bbox_inches=Bbox([[0, 0], [8.27, 11.69]]))  # the whole A4 page, not the style's tight box
+    plt.close(fig)
+    return path

@@ -1,0 +1,144 @@
+"""report.html: the question and its answer first, then charts, target measures, the assumption log and the manifest.
+
+The file is self-contained: charts are embedded as base64 PNG, styles are
+inline, and nothing is fetched from the network, so it opens offline.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+from pathlib import Path
+
+from flowsim.charts.run_charts import CHARTS
+
+_CSS = """
+body { font-family: "DejaVu Sans", Arial, sans-serif; max-width: 980px; margin: 2em auto; color: #222; line-height: 1.45; }
+h1 { font-size: 1.5em; margin-bottom: 0.2em; }
+.headline { font-size: 1.25em; font-weight: bold; padding: 0.6em 0.8em; background: #eef4fa; border-left: 6px solid #0072B2; }
+table { border-collapse: collapse; width: 100%; margin: 0.6em 0 1.4em; font-size: 0.9em; }
+th, td { border-bottom: 1px solid #ddd; padding: 0.3em 0.5em; text-align: left; vertical-align: top; }
+th { background: #f4f4f4; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; }
+tr.override td { background: #fff3d6; }
+tr.set-flag td { background: #ffe1cc; }
+figure { margin: 1.2em 0 2em; }
+figure img { max-width: 100%; border: 1px solid #eee; }
+figcaption { font-size: 0.9em; color: #555; }
+pre { background: #f7f7f7; padding: 0.8em; overflow-x: auto; font-size: 0.8em; }
+.broken { color: #b00020; font-weight: bold; }
+"""
+
+# Marks each chart image once it has loaded (or says so when it has not), so a
+# reader, and the browser test, can see that every chart rendered.
+_SCRIPT = """
+window.addEventListener('load', function () {
+  var imgs = document.querySelectorAll('figure img'), ok = 0;
+  imgs.forEach(function (img) {
+    var good = img.complete && img.naturalWidth > 0;
+    img.dataset.rendered = good ? 'yes' : 'no';
+    if (good) { ok += 1; } else {
+      var p = document.createElement('p'); p.className = 'broken';
+      p.textContent = 'This chart did not render: ' + img.alt; img.after(p);
+    }
+  });
+  document.body.dataset.chartsRendered = ok + '/' + imgs.length;
+});
+"""
+
+
+def _e(x) -> str:
+    return html.escape(str(x))
+
+
+def _value(v, pattern: str) -> str:
+    if isinstance(v, dict) and "mean" in v:
+        return f"{format(v['mean'], pattern)} <small>(95% interval {format(v['lo'], pattern)}–{format(v['hi'], pattern)})</small>"
+    if v is None:
+        return "—"
+    return format(v, pattern) if isinstance(v, (int, float)) else _e(v)
+
+
+def _targets_table(summary: dict) -> str:
+    t = summary["target"]
+    rows = [
+        ("Count: families turned around by the deadline", _value(t["count"]["turned_around"], ",.0f")),
+        ("Count: target", _value(t["count"]["target"], ",.0f")),
+        (
+            "Count: date the target was met",
+            _value(t["count"].get("date_met"), "")
+            if not isinstance(t["count"].get("date_met"), dict)
+            else _e(t["count"]["date_met"]["median"] or "not met"),
+        ),
+        (
+            "Coverage: share of the start stock that received key-worker intervention",
+            _value(t["coverage"]["share"], ".1%"),
+        ),
+        ("Prevalence: stock at the start", _value(t["prevalence"]["stock_start"], ",.0f")),
+        ("Prevalence: stock at the deadline", _value(t["prevalence"]["stock_end"], ",.0f")),
+    ]
+    for name in ("count", "coverage", "prevalence"):
+        p = t[name].get("probability_met")
+        if p is not None:
+            rows.append((f"Probability the {name} target is met", _value(p, ".2f")))
+        else:
+            rows.append((f"{name.capitalize()} target met?", "yes" if t[name]["met"] else "no"))
+    body = "".join(f"<tr><td>{_e(k)}</td><td class='num'>{v}</td></tr>" for k, v in rows)
+    return f"<table><tr><th>Measure</th><th>Value</th></tr>{body}</table>"
+
+
+def _assumptions_table(rows: list[dict]) -> str:
+    out = ["<table><tr><th>Parameter</th><th>Value</th><th>Unit</th><th>Source</th><th>Set in</th></tr>"]
+    for r in rows:
+        cls = "set-flag" if r["set_in"].startswith("--set") else ("override" if r["set_in"] else "")
+        out.append(
+            f"<tr class='{cls}'><td><code>{_e(r['key'])}</code></td><td>{_e(r['value'])}</td>"
+            f"<td>{_e(r['unit'])}</td><td>{_e(r['source'])}</td><td>{_e(r['set_in'] or 'registry default')}</td></tr>"
+        )
+    out.append("</table>")
+    return "".join(out)
+
+
+def write_report(run_dir: Path, charts: dict[str, list[Path]]) -> Path:
+    """Write ``run_dir/report.html`` from the run's summary, manifest, assumption log and charts."""
+    summary = json.loads((run_dir / "summary.json").read_text())
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    assumptions = json.loads((run_dir / "assumptions.json").read_text())
+    deadline = manifest["scenario"]["time"]["deadline"]
+    figures = []
+    for name, title in CHARTS.items():
+        png = next(p for p in charts[name] if p.suffix == ".png")
+        data = base64.b64encode(png.read_bytes()).decode()
+        figures.append(
+            f"<figure id='chart-{name}'><img src='data:image/png;base64,{data}' alt='{_e(title)}'>"
+            f"<figcaption>{_e(title)} (also as <code>charts/{name}.svg</code>)</figcaption></figure>"
+        )
+    n_set = sum(1 for r in assumptions if r["set_in"])
+    doc = f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>flowsim: {_e(manifest["scenario_name"])}</title>
+<style>{_CSS}</style></head>
+<body data-charts-rendered="pending">
+<h1>Can every troubled family be turned around by {_e(deadline)}?</h1>
+<p class="headline" id="headline">{_e(summary["headline"])}</p>
+<p>Scenario <strong>{_e(manifest["scenario_name"])}</strong> (sha256 <code>{_e(manifest["scenario_sha256"][:12])}</code>),
+{manifest["replications"]} replication(s), seed {manifest["seed"]}, flowsim {_e(manifest["flowsim_version"])},
+run {_e(manifest["started_at"])}.</p>
+<h2>Target measures</h2>
+{_targets_table(summary)}
+<h2>Charts</h2>
+{"".join(figures)}
+<h2>Assumption log</h2>
+<p>Every parameter with its value, unit and source. Highlighted rows were set by a scenario file ({n_set} in all);
+orange rows were set on the command line with <code>--set</code>.</p>
+{_assumptions_table(assumptions)}
+<h2>Manifest</h2>
+<pre>{_e(json.dumps(manifest, indent=2))}</pre>
+<script>{_SCRIPT}</script>
+</body></html>
+"""
+    path = run_dir / "report.html"
+    tmp = path.with_suffix(".html.tmp")
+    tmp.write_text(doc, encoding="utf-8")
+    tmp.replace(path)
+    return path

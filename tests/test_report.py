@@ -1,0 +1,157 @@
+"""The report and the brief, checked the way a reader sees them: in a real browser and as PDF text."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import shutil
+import socket
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from flowsim.cli import main
+
+from .conftest import BASELINE
+
+SETS = ["population.scale=0.005", "time.end=2012-04-30", "time.deadline=2012-04-30"]
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMEDRIVER = shutil.which("chromedriver")
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--window-size=1280,2000",
+]
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("run")
+    args = ["run", str(BASELINE), "--replications", "2", "--jobs", "2", "--out", str(out), "--quiet"]
+    result = CliRunner().invoke(main, args + [a for s in SETS for a in ("--set", s)])
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def test_run_writes_report_brief_and_charts(run_dir):
+    for name in ("population", "turned_around", "programmes", "waterfall", "waiting"):
+        assert (run_dir / "charts" / f"{name}.png").stat().st_size > 10_000
+        assert (run_dir / "charts" / f"{name}.svg").read_text().lstrip().startswith("<?xml")
+    page = (run_dir / "report.html").read_text()
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert page.index(summary["headline"].split(" — ")[0]) < page.index("<h2>")  # the answer comes first
+    assert "http://" not in page and "https://" not in page  # nothing fetched: it opens offline
+    assert page.count("data:image/png;base64,") == 5
+    assert "programmes.key_worker.caseload" in page and "Source: " not in page.split("<h2>Manifest")[0][:0]
+
+
+def test_report_command_rebuilds_and_refuses_a_non_run(run_dir, tmp_path):
+    (run_dir / "report.html").unlink()
+    result = CliRunner().invoke(main, ["report", str(run_dir)])
+    assert result.exit_code == 0 and (run_dir / "report.html").exists()
+    bad = CliRunner().invoke(main, ["report", str(tmp_path)])
+    assert bad.exit_code == 2 and "expected a run directory" in bad.output
+
+
+def test_brief_is_one_page_with_selectable_text(run_dir):
+    pdf = (run_dir / "brief.pdf").read_bytes()
+    assert pdf.count(b"/Type /Page\n") + pdf.count(b"/Type /Page ") + pdf.count(b"/Type /Page>") == 1 or (
+        pdf.count(b"/Type /Pages") == 1
+    )
+    if shutil.which("pdftotext") is None:
+        pytest.skip("pdftotext (poppler-utils) is not installed; .ci/run installs it")
+    text = subprocess.run(["pdftotext", str(run_dir / "brief.pdf"), "-"], capture_output=True, text=True, check=True)
+    pages = subprocess.run(["pdfinfo", str(run_dir / "brief.pdf")], capture_output=True, text=True, check=True)
+    assert "Pages:           1" in pages.stdout and "A4" in pages.stdout
+    assert "Troubled families: can the target be met?" in text.stdout
+    assert "turned around by" in text.stdout
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _call(base: str, method: str, path: str, body: dict | None = None) -> dict:
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(base + path, data=data, method=method, headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=60) as resp:
+        return json.loads(resp.read())
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    not (CHROMIUM and CHROMEDRIVER),
+    reason="Debian's chromium and chromium-driver are not installed "
+    "(apt-get install chromium chromium-driver); .ci/run installs them",
+)
+def test_report_renders_in_headless_chromium(run_dir, tmp_path):
+    port = _free_port()
+    driver = subprocess.Popen([CHROMEDRIVER, f"--port={port}"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(100):
+            try:
+                if _call(base, "GET", "/status")["value"]["ready"]:
+                    break
+            except OSError:
+                time.sleep(0.1)
+        caps = {
+            "capabilities": {
+                "alwaysMatch": {
+                    "browserName": "chrome",
+                    "goog:chromeOptions": {
+                        "binary": CHROMIUM,
+                        "args": [*FLAGS, f"--user-data-dir={tmp_path / 'profile'}"],
+                    },
+                }
+            }
+        }
+        session = _call(base, "POST", "/session", caps)["value"]["sessionId"]
+        try:
+            _call(base, "POST", f"/session/{session}/url", {"url": (run_dir / "report.html").resolve().as_uri()})
+            state = {}
+            for _ in range(50):  # the page's load handler marks each chart once it has rendered
+                state = _call(
+                    base,
+                    "POST",
+                    f"/session/{session}/execute/sync",
+                    {
+                        "script": """
+                    return {headline: document.getElementById('headline').innerText,
+                            rendered: document.body.dataset.chartsRendered,
+                            widths: Array.from(document.querySelectorAll('figure img')).map(i => i.naturalWidth),
+                            broken: document.querySelectorAll('.broken').length};""",
+                        "args": [],
+                    },
+                )["value"]
+                if state["rendered"] != "pending":
+                    break
+                time.sleep(0.1)
+            shot = base64.b64decode(_call(base, "GET", f"/session/{session}/screenshot")["value"])
+        finally:
+            _call(base, "DELETE", f"/session/{session}")
+    finally:
+        driver.terminate()
+        driver.wait(10)
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert state["headline"] == summary["headline"]
+    assert state["rendered"] == "5/5" and state["broken"] == 0
+    assert len(state["widths"]) == 5 and min(state["widths"]) > 500
+    (tmp_path / "screenshot.png").write_bytes(shot)
+    import matplotlib.image as mpimg
+
+    pixels = mpimg.imread(io.BytesIO(shot), format="png")
+    assert pixels.shape[0] > 500 and pixels.shape[1] > 800
+    assert pixels[..., :3].std() > 0.05  # the page drew something, not a blank screen
