@@ -83,8 +83,18 @@ class Model:
         self.entry_rate = d.entry_rate_per_year
         self.spell_shape = d.spell_shape
         self.spell_scale = d.spell_mean_years / d.spell_shape
-        self.esc_rate = {R: d.escalation_R_per_year, H: d.escalation_H_per_year, T: d.relapse_per_year}
-        self.down_rate = {H: d.deescalation_H_per_year, S: d.deescalation_S_per_year, T: d.sustain_per_year}
+        # Per-state lookup tables (index = state code) keep the hazard matrix free of np.select.
+        self.up_lut = np.zeros(OUT + 1)
+        self.up_lut[[G, R, H, T]] = [
+            d.entry_rate_per_year,
+            d.escalation_R_per_year,
+            d.escalation_H_per_year,
+            d.relapse_per_year,
+        ]
+        self.down_lut = np.zeros(OUT + 1)
+        self.down_lut[[H, S, T]] = [d.deescalation_H_per_year, d.deescalation_S_per_year, d.sustain_per_year]
+        self.boostable = np.zeros(OUT + 1, bool)
+        self.boostable[[G, R, H, T]] = True
         self.boost = p.triggers.boost_per_year
         self.window = p.triggers.window_years
         self.other_exit = p.population.other_exit_rate_per_year
@@ -137,7 +147,12 @@ class Model:
         names = [prog.name for prog in self.programmes]
         self.key_worker = names.index("key_worker") if "key_worker" in names else -1
         self.referred_programmes = [i for i, c in enumerate(self.prog_spec) if c.referral == "rate"]
-        self.prog_states = [np.array([_STATE_CODE[s] for s in c.eligible_states], np.int8) for c in self.prog_spec]
+        self.prog_states = []
+        for c in self.prog_spec:
+            lut = np.zeros(OUT + 1, bool)
+            lut[[_STATE_CODE[s] for s in c.eligible_states]] = True
+            self.prog_states.append(lut)
+        self.after_max = np.full(len(self.programmes), -INF)  # latest after-effect end set, per programme
         self.prog_open = [prog.capacity_times[0] if prog.capacity_times.size else INF for prog in self.programmes]
 
     def change_times(self) -> list[float]:
@@ -205,6 +220,8 @@ class Model:
         for i, cfg in enumerate(self.prog_spec):
             if cfg.escalation_effect == 0:
                 continue
+            if self.programmes[i].occupied <= 0 and self.after_max[i] <= t.min():
+                continue  # nobody in this programme or still protected by it
             on = (f.prog_status[i, ids] == ENROLLED) | (f.after_until[i, ids] > t)
             out[on] *= 1 - cfg.escalation_effect
         return out
@@ -216,15 +233,11 @@ class Model:
         esc = f.esc_mult[ids] * self._protection(ids, t)
         ent = f.entry_mult[ids]
         out = np.zeros((ids.size, EV_REFER + len(self.referred_programmes)))
-        out[:, EV_UP] = np.select(
-            [st == G, st == R, st == H, st == T],
-            [self.entry_rate * ent, self.esc_rate[R] * esc, self.esc_rate[H] * esc, self.esc_rate[T] * esc],
-        )
-        boosted = (f.boost_until[ids] > t) & (st != S) & (st != OUT)
-        out[:, EV_BOOST] = np.where(boosted, self.boost * np.where(st == G, ent, esc), 0.0)
-        out[:, EV_DOWN] = np.select(
-            [st == H, st == S, st == T], [self.down_rate[H], self.down_rate[S], self.down_rate[T]]
-        )
+        mult = np.where(st == G, ent, esc)
+        out[:, EV_UP] = self.up_lut[st] * mult
+        boosted = (f.boost_until[ids] > t) & self.boostable[st]
+        out[:, EV_BOOST] = np.where(boosted, self.boost * mult, 0.0)
+        out[:, EV_DOWN] = self.down_lut[st]
         out[:, EV_TRIGGER] = np.where(st != OUT, f.trigger_rates[ids].sum(axis=1), 0.0)
         kw = self.key_worker
         if kw >= 0:
@@ -238,7 +251,7 @@ class Model:
             busy |= f.prog_status[i, ids] != NONE
         for col, i in enumerate(self.referred_programmes, start=EV_REFER):
             cfg = self.prog_spec[i]
-            ok = np.isin(st, self.prog_states[i]) & f.prog_ok[i, ids] & ~busy
+            ok = self.prog_states[i][st] & f.prog_ok[i, ids] & ~busy
             out[:, col] = np.where(ok & (t >= self.prog_open[i]), cfg.referral_rate_per_year, 0.0)
         return out
 
@@ -495,8 +508,9 @@ class Model:
             self.recorder.programme_event(i, e_t[completed], COMPLETED, int(completed.sum()))
             self.recorder.programme_event(i, e_t[~completed], DROPPED_OUT, int((~completed).sum()))
             cfg = self.prog_spec[i]
-            if cfg.effect_years_after > 0:
+            if cfg.effect_years_after > 0 and completed.any():
                 f.after_until[i, e_ids[completed]] = e_t[completed] + cfg.effect_years_after
+                self.after_max[i] = max(self.after_max[i], float(e_t[completed].max()) + cfg.effect_years_after)
             success = completed & (self.rand.uniform(e_ids, self._purpose(i, DRAW_SUCCESS)) < cfg.p_success)
             success &= f.state[e_ids] != T
             if success.any():

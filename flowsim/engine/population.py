@@ -139,6 +139,8 @@ class EntrantSampler:
         sample = pop.draw(mc_size, rng)
         p_entry = 1 - np.exp(-boost * pop.entry_mult(sample) * window)
         self.trigger_rates = pool_size * (pop.trigger_rates(sample) * p_entry[:, None]).mean(axis=0)
+        # How often a trigger candidate is kept: sizes the rejection sampler's batches.
+        self.keep_rate = max(float(p_entry.mean()), 1e-3)
 
     @property
     def rate_per_year(self) -> float:
@@ -182,7 +184,7 @@ class EntrantSampler:
         p = self.pop.prevalence[d]
         p_driver = p * hr / (1 - p + p * hr)
         while got < n:
-            m = max(2 * (n - got), 64)
+            m = int(1.3 * (n - got) / self.keep_rate) + 64
             cand = self.pop.draw(m, rng)
             cand.factors[:, d] = rng.random(m) < p_driver
             p_entry = 1 - np.exp(-self.boost * self.pop.entry_mult(cand) * self.window)
