@@ -64,8 +64,11 @@ def _states(res: Results) -> dict:
 def _flows(res: Results) -> dict:
     t, src, dst, cause = res.flows
     month = _month_index(t)
-    key = np.stack([month, src.astype(np.int64), dst.astype(np.int64), cause.astype(np.int64)], axis=1)
-    rows, counts = np.unique(key, axis=0, return_counts=True) if key.size else (np.empty((0, 4), np.int64), np.empty(0))
+    # One integer key per (month, from, to, cause): np.unique on 1-D is far faster than on rows.
+    lo = int(month.min()) if month.size else 0
+    key = (((month - lo) * 8 + src.astype(np.int64)) * 8 + dst.astype(np.int64)) * 16 + cause.astype(np.int64)
+    uniq, counts = np.unique(key, return_counts=True)
+    rows = np.stack([uniq // 1024 + lo, uniq // 128 % 8, uniq // 16 % 8, uniq % 16], axis=1)
     return {
         "month": _dates(rows[:, 0], res.start),
         "period": _period(rows[:, 0] / 12),
