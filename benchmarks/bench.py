@@ -56,6 +56,7 @@ def bench(scale: float, repeats: int, peer: Path) -> dict:
                 "run",
                 str(ROOT / "scenarios" / "baseline.toml"),
                 "--quiet",
+                "--no-report",  # tables, summary and manifest only, as issue #7 measures
                 "--set",
                 f"population.scale={scale}",
                 "--out",
