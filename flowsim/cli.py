@@ -238,6 +238,260 @@ def compare(
         click.echo(f"  results: {out_dir}/compare.json, compare.png, compare.svg")
 
 
+def _chart_meta(name: str, sha: str, replications: int):
+    from flowsim import __version__
+    from flowsim.charts import ChartMeta
+
+    return ChartMeta(name, sha, replications, __version__)
+
+
+@main.command()
+@click.argument("sweep_file", type=click.Path(path_type=Path))
+@click.option("--jobs", type=click.IntRange(1), default=None, help="Workers [default: every core].")
+@click.option("--executor", type=click.Choice(["local", "dask"]), default="local", show_default=True)
+@click.option(
+    "--scheduler", default=None, help="Dask scheduler address, e.g. tcp://10.0.0.5:8786 [default: a LocalCluster]."
+)
+@click.option("--out", type=click.Path(path_type=Path), default=None, help="[default: outputs/sweeps/<name>/]")
+@click.option("--quiet", is_flag=True)
+@_user_errors
+def sweep(
+    sweep_file: Path, jobs: int | None, executor: str, scheduler: str | None, out: Path | None, quiet: bool
+) -> None:
+    """Run every run of SWEEP_FILE that has not finished yet (resumable), then chart the result."""
+    import time
+
+    from flowsim.sweep import load_sweep, run_sweep, sweep_table
+    from flowsim.sweep.analysis import by_point, sweep_chart
+    from flowsim.sweep.executors import make_executor
+
+    spec = load_sweep(sweep_file)
+    out_dir = out or Path("outputs") / "sweeps" / spec.name
+    ex = make_executor(executor, jobs, scheduler)
+    started = time.perf_counter()
+    try:
+        with _counter(quiet, "runs") as bar:
+            counts = run_sweep(spec, out_dir, ex, bar)
+    finally:
+        ex.close()
+    table = sweep_table(out_dir)
+    params = [p.key for p in spec.parameters]
+    pts = by_point(table, params)
+    best = pts.sort_values("p_met", ascending=False).iloc[0]
+    click.echo(
+        f"Sweep {spec.name}: {counts['total']} runs ({counts['run']} run now, {counts['skipped']} already done) "
+        f"in {time.perf_counter() - started:.1f} s; the target is met with probability up to "
+        f"{best['p_met']:.2f} across {len(pts)} design points"
+    )
+    sweep_chart(
+        table,
+        params,
+        _chart_meta(spec.name, str(table["scenario_sha256"].iloc[0]), spec.replications),
+        out_dir / "sweep",
+    )
+    if not quiet:
+        cols = [*params, "turned_around", "p_met", "p_met_lo", "p_met_hi"]
+        click.echo(
+            pts[cols].to_string(index=False, float_format=lambda v: f"{v:,.0f}" if abs(v) >= 100 else f"{v:.3g}")
+        )
+        click.echo(f"  results: {out_dir}/ (runs/*.parquet, sweep.json, sweep.png)")
+
+
+@main.command("sweep-results")
+@click.argument("out_dir", type=click.Path(path_type=Path, file_okay=False))
+@click.option("--csv", "csv_path", type=click.Path(path_type=Path), default=None, help="Write the table as CSV here.")
+@_user_errors
+def sweep_results(out_dir: Path, csv_path: Path | None) -> None:
+    """One tidy table of a sweep's runs: run_id, design values, seed and each target measure."""
+    from flowsim.errors import FlowsimError
+    from flowsim.sweep import sweep_table
+
+    if not (out_dir / "runs").is_dir():
+        raise FlowsimError(f"{out_dir}: expected a sweep directory written by `flowsim sweep` (with runs/)")
+    table = sweep_table(out_dir)
+    if csv_path:
+        table.to_csv(csv_path, index=False)
+        click.echo(f"{len(table)} runs written to {csv_path}")
+    else:
+        click.echo(table.to_csv(index=False), nl=False)
+
+
+@main.command()
+@click.argument("sweep_file", type=click.Path(path_type=Path))
+@click.option("--method", type=click.Choice(["sobol", "morris"]), default="sobol", show_default=True)
+@click.option(
+    "--points",
+    type=click.IntRange(1),
+    default=None,
+    help="Sobol: base samples N (runs = N x (parameters + 2)); Morris: trajectories (runs = r x (parameters + 1)). [default: the sweep file's points]",
+)
+@click.option("--jobs", type=click.IntRange(1), default=None)
+@click.option("--executor", type=click.Choice(["local", "dask"]), default="local", show_default=True)
+@click.option("--scheduler", default=None)
+@click.option("--out", type=click.Path(path_type=Path), default=None, help="[default: outputs/sweeps/<name>_<method>/]")
+@click.option("--quiet", is_flag=True)
+@_user_errors
+def sensitivity(
+    sweep_file: Path,
+    method: str,
+    points: int | None,
+    jobs: int | None,
+    executor: str,
+    scheduler: str | None,
+    out: Path | None,
+    quiet: bool,
+) -> None:
+    """Sobol or Morris sensitivity indices of each target measure over SWEEP_FILE's parameter ranges (SALib)."""
+    import dataclasses
+    import json
+
+    from flowsim.sweep import load_sweep, run_sweep, sweep_table
+    from flowsim.sweep.analysis import sensitivity_indices, tornado
+    from flowsim.sweep.executors import make_executor
+
+    spec = load_sweep(sweep_file)
+    if any(p.low is None for p in spec.parameters):
+        from flowsim.errors import FlowsimError
+
+        raise FlowsimError(f"{sweep_file}: sensitivity needs range = [low, high] for every parameter")
+    spec = dataclasses.replace(spec, design="saltelli" if method == "sobol" else "morris", points=points or spec.points)
+    out_dir = out or Path("outputs") / "sweeps" / f"{spec.name}_{method}"
+    ex = make_executor(executor, jobs, scheduler)
+    try:
+        with _counter(quiet, "runs") as bar:
+            counts = run_sweep(spec, out_dir, ex, bar)
+    finally:
+        ex.close()
+    table = sweep_table(out_dir)
+    indices = sensitivity_indices(spec, table, method)
+    from flowsim.sweep.designs import design_rows
+
+    doc = {
+        "method": method,
+        "design_rows": len(design_rows(spec)),
+        "replications": spec.replications,
+        "runs": counts["total"],
+        "indices": indices,
+    }
+    (out_dir / "sensitivity.json").write_text(json.dumps(doc, indent=2) + "\n")
+    meta = _chart_meta(spec.name, str(table["scenario_sha256"].iloc[0]), spec.replications)
+    tornado(indices, method, meta, out_dir / "tornado")
+    key = "ST" if method == "sobol" else "mu_star"
+    top = max(indices["turned_around"].items(), key=lambda kv: kv[1][key])
+    click.echo(
+        f"Sensitivity ({method}, {counts['total']} runs): families turned around depend most on {top[0]} "
+        f"({key} {top[1][key]:.3g})"
+    )
+    if not quiet:
+        for outcome, rows in indices.items():
+            click.echo(f"  {outcome}: " + ", ".join(f"{k} {v[key]:.3g}" for k, v in rows.items()))
+        click.echo(f"  results: {out_dir}/ (sensitivity.json, tornado.png)")
+
+
+@main.command()
+@click.argument("scenario", type=click.Path(path_type=Path))
+@click.option("--target", type=click.Choice(["count", "coverage", "prevalence"]), default="count", show_default=True)
+@click.option("--probability", type=click.FloatRange(0, 1, min_open=True), default=0.8, show_default=True)
+@click.option("--vary", "param", required=True, help="Parameter to vary, e.g. programmes.key_worker.caseload.")
+@click.option("--range", "bounds", nargs=2, type=float, required=True, metavar="A B")
+@click.option(
+    "--replications",
+    type=click.IntRange(2),
+    default=20,
+    show_default=True,
+    help="Replications per trial value (the same streams at every value).",
+)
+@click.option("--seed", type=int, default=1, show_default=True)
+@click.option("--jobs", type=click.IntRange(1), default=None)
+@_set_option
+@click.option("--quiet", is_flag=True)
+@_user_errors
+def solve(
+    scenario: Path,
+    target: str,
+    probability: float,
+    param: str,
+    bounds: tuple[float, float],
+    replications: int,
+    seed: int,
+    jobs: int | None,
+    overrides: tuple[str, ...],
+    quiet: bool,
+) -> None:
+    """Find the smallest value of a parameter at which the target is met with the given probability."""
+    from flowsim.solve import solve as solve_for
+
+    def show(t):
+        if not quiet:
+            p = t.probability
+            click.echo(
+                f"  {param} = {t.value:g}: met in {t.met}/{t.n} replications "
+                f"(P {p['mean']:.2f}, 95% interval {p['lo']:.2f}-{p['hi']:.2f}); "
+                f"{t.turned_around:,.0f} turned around on average",
+                err=True,
+            )
+
+    sol = solve_for(
+        scenario,
+        target,
+        probability,
+        param,
+        bounds[0],
+        bounds[1],
+        replications,
+        seed,
+        list(overrides),
+        jobs,
+        progress=show,
+    )
+    if not sol.found:
+        p = sol.below.probability
+        click.echo(
+            f"Not reachable in the range: even at {param} = {bounds[1]:g} the {target} target is met with "
+            f"probability {p['mean']:.2f} (95% interval {p['lo']:.2f}-{p['hi']:.2f}), below {probability:g}"
+        )
+        return
+    at = sol.at.probability
+    below = (
+        (
+            f"; at {sol.below.value:g} it is {sol.below.probability['mean']:.2f} "
+            f"(95% interval {sol.below.probability['lo']:.2f}-{sol.below.probability['hi']:.2f})"
+        )
+        if sol.below
+        else ""
+    )
+    click.echo(
+        f"{param} = {sol.answer:g} is the smallest value at which the {target} target is met with probability "
+        f">= {probability:g}: {at['mean']:.2f} (95% interval {at['lo']:.2f}-{at['hi']:.2f}, "
+        f"{sol.at.n} replications with common random numbers){below}"
+    )
+
+
+class _counter:
+    """A tqdm bar counting runs (with ETA) on stderr, only when stderr is a terminal and not --quiet."""
+
+    def __init__(self, quiet: bool, unit: str) -> None:
+        self.enabled = not quiet and sys.stderr.isatty()
+        self.unit = unit
+        self.bar = None
+
+    def __enter__(self):
+        if not self.enabled:
+            return None
+        return self.update
+
+    def update(self, done: int, total: int) -> None:
+        if self.bar is None:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, initial=done, file=sys.stderr, unit=self.unit, desc="sweep")
+        self.bar.update(done - self.bar.n)
+
+    def __exit__(self, *exc) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
 class _progress:
     """A tqdm bar on stderr after 2 s, only when stderr is a terminal and not --quiet."""
 

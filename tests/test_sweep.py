@@ -1,0 +1,188 @@
+"""Sweeps: designs, a store that survives kill -9, the results table, Dask, sensitivity and the solver."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from flowsim.cli import main
+from flowsim.sweep import load_sweep, run_sweep, sweep_table
+from flowsim.sweep.designs import design_rows
+from flowsim.sweep.executors import LocalExecutor
+from flowsim.sweep.run import plan
+
+from .conftest import BASELINE, SCENARIOS
+
+TINY = '["population.scale=0.004", "time.end=2011-04-30", "time.deadline=2011-04-30"]'
+
+
+def _sweep_file(tmp_path: Path, design: str = "grid", extra: str = "", points: int = 4) -> Path:
+    path = tmp_path / "sweep.toml"
+    path.write_text(f"""
+name = "tiny"
+base = "{BASELINE}"
+design = "{design}"
+points = {points}
+replications = 1
+seed = 3
+set = {TINY}
+[parameters."programmes.key_worker.caseload"]
+{"values = [6, 12]" if design == "grid" else "range = [6.0, 12.0]"}
+[parameters."identification.new_approach_rate_per_year"]
+range = [1.0, 3.0]
+steps = 2
+{extra}
+""")
+    return path
+
+
+def test_designs_are_deterministic_and_inside_their_ranges(tmp_path):
+    for design, n_rows in (("grid", 4), ("lhs", 4), ("sobol", 4), ("morris", 4 * 3)):
+        spec = load_sweep(_sweep_file(tmp_path, design))
+        rows = design_rows(spec)
+        assert len(rows) == n_rows, design
+        assert rows == design_rows(spec)  # the same seed gives the same design, so a resumed sweep matches
+        for row in rows:
+            assert 6 <= row["programmes.key_worker.caseload"] <= 12
+            assert 1 <= row["identification.new_approach_rate_per_year"] <= 3
+
+
+def test_bad_sweep_files_name_the_key(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text(
+        f'base = "{BASELINE}"\ndesign = "latin"\n[parameters."programmes.key_worker.caseload"]\nvalues = [6]\n'
+    )
+    result = CliRunner().invoke(main, ["sweep", str(bad)])
+    assert result.exit_code == 2 and "key design" in result.output and "grid" in result.output
+    bad.write_text(f'base = "{BASELINE}"\n[parameters."programmes.key_worker.caseloda"]\nvalues = [6]\n')
+    result = CliRunner().invoke(main, ["sweep", str(bad)])
+    assert result.exit_code == 2 and "caseloda" in result.output
+
+
+def test_killed_sweep_resumes_with_every_run_exactly_once(tmp_path):
+    """kill -9 a real sweep process (and its workers) part-way, restart it, and count the runs."""
+    spec_path = tmp_path / "kill.toml"
+    spec_path.write_text(f"""
+name = "kill"
+base = "{BASELINE}"
+replications = 2
+seed = 9
+set = {TINY}
+[parameters."programmes.key_worker.caseload"]
+range = [6.0, 12.0]
+steps = 6
+""")
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "flowsim", "sweep", str(spec_path), "--jobs", "2", "--out", str(out), "--quiet"]
+    proc = subprocess.Popen(cmd, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while (
+        time.time() < deadline and len(list((out / "runs").glob("*.parquet"))) < 3 if (out / "runs").exists() else True
+    ):
+        if proc.poll() is not None:
+            break
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    before = len(list((out / "runs").glob("*.parquet")))
+    assert 0 < before < 12, f"the kill should land part-way (runs done: {before})"
+    subprocess.run(cmd, check=True, timeout=300, stdout=subprocess.DEVNULL)
+    planned = {r["run_id"] for r in json.loads((out / "sweep.json").read_text())["runs"]}
+    files = {p.stem for p in (out / "runs").glob("*.parquet")}
+    assert len(planned) == 12 and files == planned
+    table = sweep_table(out)
+    assert len(table) == 12 and table["run_id"].is_unique
+
+
+def test_rerun_skips_and_results_table_and_csv(tmp_path):
+    spec = load_sweep(_sweep_file(tmp_path))
+    out = tmp_path / "out"
+    assert run_sweep(spec, out, LocalExecutor(2))["run"] == 4
+    assert run_sweep(spec, out, LocalExecutor(2)) == {"total": 4, "skipped": 4, "run": 0}
+    table = sweep_table(out)
+    assert list(table.columns[:4]) == ["run_id", "design_point", "replication", "seed"]
+    assert {"programmes.key_worker.caseload", "turned_around", "count_met", "stock_end"} <= set(table.columns)
+    csv = tmp_path / "t.csv"
+    result = CliRunner().invoke(main, ["sweep-results", str(out), "--csv", str(csv)])
+    assert result.exit_code == 0 and len(csv.read_text().splitlines()) == 5
+
+
+def test_dask_local_cluster_matches_local_executor_run_for_run(tmp_path):
+    pytest.importorskip("distributed")
+    from flowsim.sweep.executors import DaskExecutor
+
+    spec = load_sweep(_sweep_file(tmp_path))
+    run_sweep(spec, tmp_path / "local", LocalExecutor(2))
+    dask = DaskExecutor(None, jobs=2)
+    try:
+        run_sweep(spec, tmp_path / "dask", dask)
+    finally:
+        dask.close()
+    a = sweep_table(tmp_path / "local").sort_values("run_id").reset_index(drop=True)
+    b = sweep_table(tmp_path / "dask").sort_values("run_id").reset_index(drop=True)
+    assert list(a["run_id"]) == list(b["run_id"]) == sorted(t["run_id"] for t in plan(spec))
+    assert a.equals(b)
+
+
+def test_sweep_command_writes_chart(tmp_path):
+    result = CliRunner().invoke(
+        main, ["sweep", str(_sweep_file(tmp_path)), "--jobs", "2", "--out", str(tmp_path / "o")]
+    )
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("Sweep tiny: 4 runs")
+    assert (tmp_path / "o" / "sweep.png").stat().st_size > 5000
+
+
+@pytest.mark.slow
+def test_morris_sensitivity_and_tornado(tmp_path):
+    # Two years of policy at 1% scale: key-worker interventions last about a year, so one year shows no effect yet.
+    path = _sweep_file(tmp_path, "morris", points=3)
+    path.write_text(path.read_text().replace("2011-04-30", "2012-04-30").replace("0.004", "0.01"))
+    result = CliRunner().invoke(
+        main,
+        [
+            "sensitivity",
+            str(path),
+            "--method",
+            "morris",
+            "--jobs",
+            "2",
+            "--out",
+            str(tmp_path / "s"),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    doc = json.loads((tmp_path / "s" / "sensitivity.json").read_text())
+    assert doc["design_rows"] == 3 * (2 + 1)  # Morris: trajectories x (parameters + 1)
+    assert 1 <= doc["runs"] <= doc["design_rows"]  # trajectories that revisit a point share its run
+    caseload = doc["indices"]["turned_around"]["programmes.key_worker.caseload"]["mu_star"]
+    assert caseload > 0  # more places, more families turned around
+    assert (tmp_path / "s" / "tornado.png").exists()
+
+
+@pytest.mark.slow
+def test_solver_brackets_the_probability():
+    """Seed 1, 4 replications per trial at 0.4% scale to April 2012: the answer's probability is >= p, the one below it < p."""
+    from flowsim.solve import solve
+
+    sets = ["population.scale=0.004", "time.end=2012-04-30", "time.deadline=2012-04-30", "target.count_families=3000"]
+    sol = solve(
+        BASELINE, "count", 0.75, "programmes.key_worker.caseload", 6, 30, replications=4, overrides=sets, jobs=2
+    )
+    assert sol.found and 6 <= sol.answer <= 30
+    assert sol.at.met / sol.at.n >= 0.75
+    if sol.below is not None:
+        assert sol.below.met / sol.below.n < 0.75 and sol.below.value < sol.answer
+
+
+def test_shipped_sweep_file_is_valid():
+    spec = load_sweep(SCENARIOS / "sweeps" / "key_worker_capacity.toml")
+    assert len(plan(spec)) == 8
