@@ -121,11 +121,10 @@ def report(run_dir: Path) -> None:
 def _simulate_records(path: Path, sc, overrides: list[str], seed: int, n: int, jobs: int | None, quiet: bool) -> list:
     """One replication in this process (progress by simulated time), or n over worker processes."""
     if n == 1:
-        from flowsim.engine import simulate
-        from flowsim.results import replication_record
+        from flowsim.replications import simulate_record
 
         with _progress(quiet) as progress:
-            return [replication_record(simulate(sc, seed=seed, progress=progress), sc)]
+            return [simulate_record(sc, path, overrides, seed, None, True, progress)]
     from flowsim.replications import run_replications
 
     with _progress(quiet, desc="replications") as progress:
@@ -154,6 +153,15 @@ def _print_details(summ: dict, replications: int) -> None:
         f"risk a year on, {_fmt(m['persistent_4_of_6'], ',.0f')} at risk in 4+ of 6 waves, "
         f"stock {_fmt(m['stock'], ',.0f')}, flow group {_fmt(m['flow_group'], ',.0f')}"
     )
+    if "results" in summ:
+        r = summ["results"]
+        paid = sum((row["attachment_paid_gbp"] or 0) + (row["results_paid_gbp"] or 0) for row in summ["finance"])
+        click.echo(
+            f"  payment by results: {_fmt(r['attached'], ',.0f')} families attached, "
+            f"{_fmt(r['claimed'], ',.0f')} results claimed by the deadline, of which "
+            f"{_fmt(r['additional'], ',.0f')} additional (deadweight {_fmt(r['deadweight_share'], '.0%')}); "
+            f"£{paid:,.0f} paid"
+        )
     if summ["scale"] != 1:
         click.echo(f"  (population.scale = {summ['scale']:g}: counts are for the simulated share of England)")
 

@@ -37,12 +37,27 @@ MEASURES = (
 
 def run_one(path: str, overrides: list[str], seed: int, replication: int | None, keep_waits: bool) -> dict:
     """Run one replication in this process; return its summary and tables (picklable)."""
+    from flowsim.scenario import load_scenario
+
+    return simulate_record(load_scenario(path, overrides), path, overrides, seed, replication, keep_waits)
+
+
+def simulate_record(
+    scenario, path, overrides: list[str], seed: int, replication: int | None, keep_waits: bool, progress=None
+) -> dict:
+    """Simulate one replication (and, under payment by results, its counterfactual) and return its record."""
     from flowsim.engine import simulate
     from flowsim.results import replication_record
     from flowsim.scenario import load_scenario
 
-    scenario = load_scenario(path, overrides)
-    return replication_record(simulate(scenario, seed=seed, replication=replication), scenario, keep_waits)
+    res = simulate(scenario, seed=seed, progress=progress, replication=replication)
+    counterfactual = None
+    if res.finance:
+        from flowsim.finance import counterfactual_overrides
+
+        cf_scenario = load_scenario(path, [*overrides, *counterfactual_overrides(scenario)])
+        counterfactual = simulate(cf_scenario, seed=seed, replication=replication)
+    return replication_record(res, scenario, keep_waits, counterfactual)
 
 
 def run_replications(
@@ -127,6 +142,21 @@ def summarise(reps: list[dict]) -> dict:
         for name, prog in first["programmes"].items()
     }
     out["events"] = int(sum(r["summary"]["events"] for r in reps))
+    if "results" in first:
+        numeric = [k for k, v in first["results"].items() if isinstance(v, (int, float))]
+        out["results"] = {k: mean_interval([r["summary"]["results"][k] for r in reps]) for k in numeric}
+        out["results"]["counterfactual"] = first["results"].get("counterfactual")
+        out["finance"] = [
+            {
+                k: (
+                    v
+                    if isinstance(v, str) or v is None
+                    else float(np.mean([r["summary"]["finance"][i][k] or 0.0 for r in reps]))
+                )
+                for k, v in row.items()
+            }
+            for i, row in enumerate(first["finance"])
+        ]
     out["headline"] = headline_many(out, first)
     return out
 

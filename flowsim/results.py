@@ -200,12 +200,37 @@ def manifest(scenario, seed: int, replications: int, started_at: dt.datetime, ar
     }
 
 
-def replication_record(res: Results, scenario, keep_waits: bool = True) -> dict:
-    """One replication's summary and tables: what a run directory is written from."""
+def replication_record(res: Results, scenario, keep_waits: bool = True, counterfactual: Results | None = None) -> dict:
+    """One replication's summary and tables: what a run directory is written from.
+
+    With payment by results switched on, ``counterfactual`` is the same
+    replication with every programme's effect switched off; results claimed
+    there would have happened anyway.
+    """
     tables = table_columns(res)
     if not keep_waits:
         tables.pop("waits")
-    return {"replication": res.replication, "summary": summary(res, scenario), "tables": tables}
+    summ = summary(res, scenario)
+    if res.finance:
+        from flowsim.finance import COUNTERFACTUAL, finance_by_year, results_counts
+
+        fin = scenario.params.finance
+        rows = finance_by_year(res, fin)
+        summ["finance"] = rows
+        tables["finance"] = {k: [r[k] for r in rows] for k in (rows[0] if rows else {})}
+        counts = results_counts(res)
+        if counterfactual is not None:
+            cf = results_counts(counterfactual)["claimed"]
+            counts.update(
+                {
+                    "counterfactual_claimed": cf,
+                    "additional": counts["claimed"] - cf,
+                    "deadweight_share": cf / counts["claimed"] if counts["claimed"] else 0.0,
+                    "counterfactual": COUNTERFACTUAL,
+                }
+            )
+        summ["results"] = counts
+    return {"replication": res.replication, "summary": summ, "tables": tables}
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
@@ -238,8 +263,10 @@ def write_run(
     import pyarrow.parquet as pq
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    for name in TABLES:
-        parts = [(i, r["tables"][name]) for i, r in enumerate(records) if name in r["tables"]]
+    for name in (*TABLES, "finance"):
+        parts = [(i, r["tables"][name]) for i, r in enumerate(records) if r["tables"].get(name)]
+        if not parts:
+            continue
         tables = [pa.table({"replication": np.full(len(next(iter(c.values()))), i, np.int32), **c}) for i, c in parts]
         table = pa.concat_tables(tables)
         tmp = out_dir / f".{name}.parquet.tmp"

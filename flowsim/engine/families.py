@@ -68,6 +68,12 @@ class Families:
         self.prog_dropout = np.zeros((n_programmes, cap), bool)
         self.after_until = np.full((n_programmes, cap), -INF)
         self.waves = np.zeros(cap, np.uint16)
+        self.domains = np.zeros(cap, np.uint8)  # problem flags: bit 0 crime/ASB, 1 education, 2 worklessness
+        self.domain_since = np.zeros((cap, 3), np.float64)  # when each flag last changed (years)
+        self.t_attached = np.full(cap, INF)  # attached to the payment-by-results programme
+        self.attached_year = np.zeros(cap, np.int8)  # programme year of attachment (0, 1, 2, ...)
+        self.attached_domains = np.zeros(cap, np.uint8)
+        self.claimed = np.zeros(cap, np.uint8)  # results claimed: bit 0 crime/education, 1 employment, 2 progress
         self.key = np.zeros(cap, np.uint64)  # identity for counter-based random numbers (engine.crn)
         self.draws = np.zeros((cap, n_purposes), np.uint16)  # draws used per purpose
         self.in_start_stock = np.zeros(cap, bool)

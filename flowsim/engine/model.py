@@ -49,14 +49,16 @@ from flowsim.engine.states import (
     S,
     T,
 )
-from flowsim.scenario.registry import PROGRAMMES, RISK_FACTORS, TRIGGERS
-from flowsim.timeline import end_of_day_years
+from flowsim.scenario.registry import DOMAINS, PROGRAMMES, RISK_FACTORS, TRIGGERS
+from flowsim.timeline import end_of_day_years, to_years
 
 STREAMS = ("population", "entrants")
 # Purposes of per-family draws (engine.crn); each programme has _PER_PROGRAMME of its own after _FIRST_PROGRAMME.
-DRAW_CLOCK, DRAW_EVENT, DRAW_TRIGGER, DRAW_SPELL, DRAW_EXIT = range(5)
+DRAW_CLOCK, DRAW_EVENT, DRAW_TRIGGER, DRAW_SPELL, DRAW_EXIT, DRAW_DOMAIN = range(6)
 DRAW_ACCEPT, DRAW_DURATION, DRAW_DROPOUT, DRAW_SUCCESS = range(4)
-_FIRST_PROGRAMME, _PER_PROGRAMME = 5, 4
+_FIRST_PROGRAMME, _PER_PROGRAMME = 6, 4
+CRIME, EDUCATION, WORKLESS = 1, 2, 4  # outcome-domain bits
+CLAIM_CRIME_EDUCATION, CLAIM_EMPLOYMENT, CLAIM_PROGRESS = 1, 2, 4
 EV_UP, EV_BOOST, EV_DOWN, EV_TRIGGER, EV_IDENTIFY, EV_REFER = range(6)
 _STATE_CODE = {"R": R, "H": H, "S": S}
 _BIRTH = [t.name for t in TRIGGERS].index("birth")
@@ -102,6 +104,15 @@ class Model:
         self.id_fip, self.id_new = idn.fip_rate_per_year, idn.new_approach_rate_per_year
         self.rollout_t, self.rollout_share = step_values(idn.rollout, self.start)
         self._build_programmes()
+        self.domain_share = np.zeros((OUT + 1, len(DOMAINS)))
+        for j, domain in enumerate(DOMAINS):
+            for name, code in (("G", G), ("R", R), ("H", H), ("S", S), ("T", T)):
+                self.domain_share[code, j] = getattr(getattr(p.outcomes, domain), f"share_{name}")
+        fin = p.finance
+        self.finance = fin.enabled and self.key_worker >= 0
+        self.fin_start = to_years(fin.programme_start, self.start)
+        self.fin_end = end_of_day_years(fin.programme_end, self.start)
+        self.attach_t, _ = step_values(fin.attachment_share, self.start)
         n0 = p.population.initial_at_risk * self.scale
         n_purposes = _FIRST_PROGRAMME + _PER_PROGRAMME * len(self.programmes)
         self.families = Families(
@@ -201,8 +212,22 @@ class Model:
         f.t_prog[ids] = INF
         f.t_change[ids] = INF
         f.t_resolve[ids] = self._spell_end(ids, t) if state in (R, H, S) else INF
+        self._set_domains(ids, t)
         self._redraw(ids, t)
         return ids
+
+    def _set_domains(self, ids: np.ndarray, t: np.ndarray) -> None:
+        """Redraw each family's problem flags from its ladder state; note when a flag changes."""
+        f = self.families
+        share = self.domain_share[f.state[ids]]
+        new = np.zeros(ids.size, np.uint8)
+        for j in range(len(DOMAINS)):
+            new |= (self.rand.uniform(ids, DRAW_DOMAIN) < share[:, j]).astype(np.uint8) << j
+        changed = (new ^ f.domains[ids]).astype(np.uint8)
+        for j in range(len(DOMAINS)):
+            hit = (changed >> j) & 1 == 1
+            f.domain_since[ids[hit], j] = t[hit]
+        f.domains[ids] = new
 
     def _spell_end(self, ids: np.ndarray, t: np.ndarray) -> np.ndarray:
         """When a spell at risk starting at ``t`` resolves: a gamma-distributed length later."""
@@ -358,11 +383,16 @@ class Model:
         src = f.state[ids]
         self.recorder.flow(t, src, to, cause, ids.size)
         f.state[ids] = to
+        if to != OUT:
+            self._set_domains(ids, t)
         if to in (R, H, S):
-            starts = (src == G) | (src == T)  # a new spell at risk
+            # A new spell at risk starts from G; a relapse from T resumes the spell still running.
+            starts = (src == G) | ~np.isfinite(f.t_resolve[ids])
             if starts.any():
                 f.t_resolve[ids[starts]] = self._spell_end(ids[starts], t[starts])
-        else:
+        elif to != T:
+            # Being turned around does not stop the family's disadvantages resolving in their own time:
+            # the spell's clock runs on in T and ends in G like anyone else's.
             f.t_resolve[ids] = INF
         gone_well = f.state[ids] == G
         if gone_well.any():
@@ -411,7 +441,7 @@ class Model:
                 self._refer(i, ids[sel], t[sel])
 
     def _on_resolve(self, ids: np.ndarray, t: np.ndarray) -> None:
-        """The spell at risk ends: the family leaves R, H or S for the general population."""
+        """The spell at risk ends: the family leaves R, H, S (or T) for the general population."""
         self._move(ids, t, G, RESOLUTION)
 
     def _on_trigger(self, ids: np.ndarray, t: np.ndarray) -> None:
@@ -452,6 +482,8 @@ class Model:
         if i == self.key_worker:
             started = (adm.started >= 0) & (adm.started < self.t_deadline)
             f.key_worker_received[ids[started]] = True
+            if self.finance:
+                self._attach(ids, adm.started)
         self.recorder.programme_event(i, adm.started, STARTED, ids.size)
         self.recorder.waits.append((np.full(ids.size, i, np.int8), adm.arrived, adm.started))
         # Hazards change from the start (or from the family's last event, if later).
@@ -459,6 +491,77 @@ class Model:
         self._next_change(ids, t)
         self._redraw(ids, t)
         return ids
+
+    def _attach(self, ids: np.ndarray, started: np.ndarray) -> None:
+        """Key-worker starts inside the programme window, by families with enough problems, are attachments."""
+        f = self.families
+        problems = np.zeros(ids.size, np.int64)
+        for j in range(len(DOMAINS)):
+            problems += (f.domains[ids] >> j) & 1
+        ok = (
+            (started >= self.fin_start)
+            & (started < self.fin_end)
+            & ~np.isfinite(f.t_attached[ids])
+            & (problems >= self.params.finance.min_problems)
+        )
+        ids, started = ids[ok], started[ok]
+        f.t_attached[ids] = started
+        f.attached_year[ids] = np.maximum(np.searchsorted(self.attach_t, started, side="right") - 1, 0)
+        f.attached_domains[ids] = f.domains[ids]
+
+    def claim(self, t: float) -> None:
+        """A results claim window at ``t``: attached families whose outcomes are evidenced are claimed for.
+
+        Employment (an adult out of worklessness for ``employment_weeks``) is
+        claimed in preference to the crime/ASB and education result (both
+        problems gone for ``evidence_years``); each family earns one of them
+        once. Progress to work is claimed once for an attached workless family
+        still out of work half a year on (assumption: joining the Work
+        Programme or similar is that common among them).
+        """
+        f = self.families
+        fin = self.params.finance
+        ids = np.flatnonzero(np.isfinite(f.t_attached[: f.n]) & (f.t_attached[: f.n] < t) & (f.state[: f.n] != OUT))
+        if not ids.size:
+            return
+        dom, had, since, done = f.domains[ids], f.attached_domains[ids], f.domain_since[ids], f.claimed[ids]
+        result_done = (done & (CLAIM_CRIME_EDUCATION | CLAIM_EMPLOYMENT)) != 0
+        emp = ((had & WORKLESS) != 0) & ((dom & WORKLESS) == 0) & (since[:, 2] <= t - fin.employment_weeks / 52.18)
+        ce = (
+            ((had & (CRIME | EDUCATION)) != 0)
+            & ((dom & (CRIME | EDUCATION)) == 0)
+            & (since[:, 0] <= t - fin.evidence_years)
+            & (since[:, 1] <= t - fin.evidence_years)
+        )
+        emp &= ~result_done
+        ce &= ~result_done & ~emp
+        progress = (
+            ((had & WORKLESS) != 0)
+            & ((dom & WORKLESS) != 0)
+            & ((done & CLAIM_PROGRESS) == 0)
+            & (f.t_attached[ids] <= t - 0.5)
+            & ~emp
+        )
+        for mask, route in ((emp, CLAIM_EMPLOYMENT), (ce, CLAIM_CRIME_EDUCATION), (progress, CLAIM_PROGRESS)):
+            if mask.any():
+                f.claimed[ids[mask]] |= np.uint8(route)
+                self.recorder.claims.append(
+                    (
+                        np.full(int(mask.sum()), t),
+                        np.full(int(mask.sum()), route, np.int8),
+                        f.attached_year[ids[mask]].copy(),
+                        ids[mask].copy(),
+                    )
+                )
+
+    def claim_times(self) -> list[float]:
+        """Claim windows: from the first claim date every claim interval, while the run lasts."""
+        if not self.finance:
+            return []
+        first = to_years(self.params.finance.first_claim, self.start)
+        step = self.params.finance.claim_interval_years
+        n = int(np.floor((self.t_end - first) / step)) + 1 if first < self.t_end else 0
+        return [first + k * step for k in range(max(n, 0)) if first + k * step > self.t_start]
 
     def _durations(self, i: int, ids: np.ndarray, advance: bool) -> tuple[np.ndarray, np.ndarray]:
         """Each family's next intervention length in programme ``i`` and whether it drops out (years).

@@ -32,6 +32,7 @@ class Recorder:
     programme_events: list[tuple[np.ndarray, ...]] = field(default_factory=list)
     waits: list[tuple[np.ndarray, ...]] = field(default_factory=list)
     triggers: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)
+    claims: list[tuple[np.ndarray, ...]] = field(default_factory=list)  # (t, route, programme year, family)
     events: int = 0
 
     def flow(self, t: np.ndarray | float, src: np.ndarray | int, dst: np.ndarray | int, cause: int, n: int) -> None:
@@ -62,6 +63,10 @@ class Recorder:
     def concat_programme_events(self) -> tuple[np.ndarray, ...]:
         """Programme events as (programme, t, kind) arrays."""
         return _concat(self.programme_events, (np.int8, float, np.int8))
+
+    def concat_claims(self) -> tuple[np.ndarray, ...]:
+        """Results claims as (t, route bit, programme year of attachment, family row) arrays."""
+        return _concat(self.claims, (float, np.int8, np.int8, np.int64))
 
     def concat_waits(self) -> tuple[np.ndarray, ...]:
         """Admissions as (programme, arrived, started) arrays."""

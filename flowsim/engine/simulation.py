@@ -50,6 +50,10 @@ class Results:
     key_worker_received: np.ndarray  # bool per family
     families_tracked: int
     events: int
+    attached_t: np.ndarray  # attachment times of attached families (years)
+    attached_year: np.ndarray  # their programme year (index into finance.attachment_share)
+    claims: tuple[np.ndarray, ...]  # results claims: t, route bit, programme year
+    finance: bool = False
     replication: int | None = None
 
 
@@ -76,6 +80,8 @@ def simulate(
     env = simpy.Environment(initial_time=model.t_start)
     for t in model.change_times():
         env.process(_at(env, t, model))
+    for t in model.claim_times():
+        env.process(_claim_window(env, t, model))
     env.process(_sweep(env, model, progress))
     env.run()
     res = _results(scenario, seed, model)
@@ -98,6 +104,12 @@ def _at(env: simpy.Environment, t: float, model: Model) -> Generator:
     f = model.families
     ids = f.live()
     model._redraw(ids, np.maximum(t, f.t_last[ids]))
+
+
+def _claim_window(env: simpy.Environment, t: float, model: Model) -> Generator:
+    """A six-monthly payment-by-results claim window (seed 004), on the calendar like the roll-out."""
+    yield env.timeout(t - env.now)
+    model.claim(t)
 
 
 def _sweep(env: simpy.Environment, model: Model, progress: Callable[[float], None] | None) -> Generator:
@@ -145,6 +157,10 @@ def _results(scenario, seed: int, model: Model) -> Results:
         in_start_stock=f.in_start_stock[:n].copy(),
         key_worker_received=f.key_worker_received[:n].copy(),
         families_tracked=n,
+        attached_t=f.t_attached[:n][np.isfinite(f.t_attached[:n])].copy(),
+        attached_year=f.attached_year[:n][np.isfinite(f.t_attached[:n])].copy(),
+        claims=rec.concat_claims(),
+        finance=model.finance,
         events=rec.events,
     )
 

@@ -753,8 +753,153 @@ def _programme_params() -> list[Param]:
     return out
 
 
+#: Outcome domains a family can have problems in (REFERENCE_FIGURES: DCLG Financial Framework 2012).
+DOMAINS = ("crime_asb", "education", "workless")
+
+# Share of families with each problem, by ladder state. The seeds give no numbers:
+# DCLG's criteria make nearly every stock family have two or three of them, and the
+# flow group fewer. For T, OSR14/2011's falls between entry and exit (crime/ASB -50%,
+# education -53%, no adult in work -14%) are put down to the ~60% of families turned
+# around: 0.75 x (1 - 0.50 / 0.6) = 0.13, 0.80 x (1 - 0.53 / 0.6) = 0.09, 0.85 x (1 - 0.14 / 0.6) = 0.65.
+_DOMAIN_PREVALENCE = {
+    "crime_asb": {"G": 0.02, "R": 0.15, "H": 0.40, "S": 0.75, "T": 0.13},
+    "education": {"G": 0.03, "R": 0.20, "H": 0.45, "S": 0.80, "T": 0.09},
+    "workless": {"G": 0.08, "R": 0.45, "H": 0.60, "S": 0.85, "T": 0.65},
+}
+
+
+def _outcome_params() -> list[Param]:
+    out = []
+    for domain, by_state in _DOMAIN_PREVALENCE.items():
+        for state, value in by_state.items():
+            out.append(
+                _p(
+                    f"outcomes.{domain}.share_{state}",
+                    value,
+                    "share of families in the state",
+                    "assumption: DCLG's criteria (ref: DCLG Financial Framework 2012) put two or three problems in "
+                    "nearly every stock family and fewer in the flow group; reductions after intervention follow "
+                    "ref: OSR14/2011 (crime/ASB -50%, education -53%, worklessness -14%)",
+                    f"Share of families in {state} with a {domain.replace('_', '/')} problem; redrawn at each ladder move.",
+                    lo=0,
+                    hi=1,
+                )
+            )
+    return out
+
+
+_FINANCE: list[Param] = [
+    _p(
+        "finance.enabled",
+        False,
+        "switch",
+        "assumption: payment by results applies only to the 2012 programme scenarios",
+        "Whether attachments, results claims and money are simulated and reported.",
+    ),
+    _p(
+        "finance.programme_start",
+        D(2012, 4, 1),
+        "date",
+        "ref: DCLG 2012",
+        "First day a key-worker start counts as an attachment to the payment-by-results programme.",
+    ),
+    _p("finance.programme_end", D(2015, 3, 31), "date", "ref: DCLG 2012", "Last day a start counts as an attachment."),
+    _p(
+        "finance.max_per_family_gbp",
+        4000.0,
+        "GBP per family",
+        "seed 004 section 2.7",
+        "Most a council can earn for one family: attachment fee plus results payments.",
+        lo=0,
+        hi=1e6,
+    ),
+    _sched(
+        "finance.attachment_share",
+        [(D(2012, 4, 1), 0.8), (D(2013, 4, 1), 0.6), (D(2014, 4, 1), 0.4)],
+        "share of the money paid on attachment, by programme year",
+        "seed 004 section 2.3; seed 003 section 7",
+        "The attachment fee's share of the £4,000 for families attached from each date; the rest is paid on results.",
+        lo=0.0,
+        hi=1.0,
+    ),
+    _p(
+        "finance.funded_share",
+        5 / 6,
+        "share of nominated families",
+        "seed 004 section 2.3",
+        "Share of attached families the grant pays for (one sixth of results assumed to happen anyway).",
+        lo=0,
+        hi=1,
+    ),
+    _p(
+        "finance.min_problems",
+        2,
+        "problems (of crime/ASB, education, worklessness)",
+        "ref: DCLG Financial Framework 2012",
+        "Problems a family must have when its key-worker intervention starts to be attached.",
+        lo=0,
+        hi=3,
+    ),
+    _p(
+        "finance.first_claim",
+        D(2013, 1, 1),
+        "date",
+        "seed 004 section 2.4",
+        "The first results claim window; later windows follow every claim_interval_years.",
+        lo=None,
+        hi=None,
+    ),
+    _p(
+        "finance.claim_interval_years",
+        0.5,
+        "years",
+        "seed 004 section 2.4",
+        "Time between results claim windows (six-monthly).",
+        lo=0.05,
+        hi=5,
+    ),
+    _p(
+        "finance.evidence_years",
+        0.5,
+        "years",
+        "ref: DCLG Financial Framework 2012",
+        "How long crime/ASB and education problems must have been gone before a result can be claimed "
+        "(6 months of offending and ASB; attendance over three terms is taken as the same window).",
+        lo=0,
+        hi=5,
+    ),
+    _p(
+        "finance.employment_weeks",
+        13.0,
+        "weeks",
+        "ref: DCLG Financial Framework 2012",
+        "Continuous work needed for the employment result (seed 003 mentions 6 months locally).",
+        lo=0,
+        hi=104,
+    ),
+    _p(
+        "finance.crime_education_share",
+        0.875,
+        "share of the results money",
+        "seed 004 section 2.7",
+        "The crime/ASB and education result's share of the results money (£700 of £800 in year one).",
+        lo=0,
+        hi=1,
+    ),
+    _p(
+        "finance.progress_share",
+        0.125,
+        "share of the results money",
+        "seed 004 section 2.7",
+        "The progress-to-work payment's share of the results money (£100 of £800 in year one).",
+        lo=0,
+        hi=1,
+    ),
+]
+
 PARAMETERS: dict[str, Param] = {
-    p.path: p for p in (_CORE + _risk_factor_params() + _trigger_params() + _programme_params())
+    p.path: p
+    for p in (_CORE + _risk_factor_params() + _trigger_params() + _programme_params() + _outcome_params() + _FINANCE)
 }
 
 #: Keys allowed at the top level of a scenario file besides the parameter sections.
