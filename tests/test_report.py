@@ -51,7 +51,7 @@ def test_run_writes_report_brief_and_charts(run_dir):
     summary = json.loads((run_dir / "summary.json").read_text())
     assert page.index(summary["headline"].split(" — ")[0]) < page.index("<h2>")  # the answer comes first
     assert "http://" not in page and "https://" not in page  # nothing fetched: it opens offline
-    assert page.count("data:image/png;base64,") == 5
+    assert page.count("data:image/png;base64,") == 5  # no money chart: this run has no payment by results
     assert "programmes.key_worker.caseload" in page and "Source: " not in page.split("<h2>Manifest")[0][:0]
 
 

@@ -226,3 +226,31 @@ def compare(summary_a: dict, summary_b: dict, meta: ChartMeta):
     fig.tight_layout()
     finish(fig, meta, "Bars: mean over replications; whiskers: 95% intervals of the mean.")
     return fig
+
+
+def money(finance, meta: ChartMeta):
+    """(g) Payment by results by financial year: attachment fees and results paid, and money still at risk."""
+    plt = pyplot()
+    by_year = finance.groupby("financial_year", sort=True)[
+        ["attachment_paid_gbp", "results_paid_gbp", "money_at_risk_gbp"]
+    ].mean()
+    fig, ax = plt.subplots()
+    x = np.arange(len(by_year))
+    ax.bar(x - 0.2, by_year["attachment_paid_gbp"] / 1e6, width=0.4, color=OKABE_ITO[0], label="attachment fees paid")
+    ax.bar(x + 0.2, by_year["results_paid_gbp"] / 1e6, width=0.4, color=OKABE_ITO[2], label="results payments")
+    ax.plot(
+        x,
+        by_year["money_at_risk_gbp"] / 1e6,
+        color=OKABE_ITO[1],
+        marker="o",
+        label="results money not yet earned (at the year's end)",
+    )
+    ax.set_xticks(x, by_year.index)
+    ax.set_xlabel("Financial year")
+    ax.set_ylabel("£ million")
+    ax.set_title("Payment by results: money paid and money at risk")
+    ax.legend(loc="upper right")
+    finish(
+        fig, meta, "Mean over replications. Only the funded share (5/6) of attached families is paid for (seed 004)."
+    )
+    return fig

@@ -15,6 +15,7 @@ CHARTS = {
     "programmes": "Programme capacity, occupancy and waiting lists",
     "waterfall": "Flows in and out of the stock by year and cause",
     "waiting": "Families waiting and the median wait",
+    "money": "Payment by results: money paid and money at risk",
 }
 
 
@@ -24,7 +25,8 @@ def read_tables(run_dir: Path) -> dict:
 
     return {
         name: pq.read_table(run_dir / f"{name}.parquet").to_pandas()
-        for name in ("states", "flows", "programmes", "targets")
+        for name in ("states", "flows", "programmes", "targets", "finance")
+        if (run_dir / f"{name}.parquet").exists()
     }
 
 
@@ -46,6 +48,8 @@ def draw_run_charts(run_dir: Path) -> dict[str, list[Path]]:
         "waterfall": figures.waterfall(t["flows"], t["states"], meta, start),
         "waiting": figures.waiting(t["programmes"], meta),
     }
+    if "finance" in t:
+        made["money"] = figures.money(t["finance"], meta)
     out = {}
     for name, fig in made.items():
         out[name] = save(fig, run_dir / "charts" / name)

@@ -88,6 +88,44 @@ def _targets_table(summary: dict) -> str:
     return f"<table><tr><th>Measure</th><th>Value</th></tr>{body}</table>"
 
 
+def _finance_section(summary: dict) -> str:
+    """Payment by results: claimed against additional results, and money by financial year."""
+    if "results" not in summary:
+        return ""
+    r = summary["results"]
+    rows = [
+        ("Families attached", _value(r["attached"], ",.0f")),
+        ("Results claimed by the deadline (crime/education or employment)", _value(r["claimed"], ",.0f")),
+        ("Results that would have happened anyway (counterfactual)", _value(r.get("counterfactual_claimed"), ",.0f")),
+        ("Additional results (claimed minus counterfactual)", _value(r.get("additional"), ",.0f")),
+        ("Deadweight share", _value(r.get("deadweight_share"), ".0%")),
+    ]
+    body = "".join(f"<tr><td>{_e(k)}</td><td class='num'>{v}</td></tr>" for k, v in rows)
+    cols = [
+        "financial_year",
+        "families_attached",
+        "attachment_paid_gbp",
+        "results_paid_gbp",
+        "money_at_risk_gbp",
+        "families_turned_around_to_date",
+        "cost_per_family_turned_around_gbp",
+    ]
+    head = "".join(f"<th>{_e(c.replace('_', ' '))}</th>" for c in cols)
+    money = "".join(
+        "<tr>"
+        + "".join(
+            f"<td class='num'>{_e(row[c]) if c == 'financial_year' else _value(row.get(c), ',.0f')}</td>" for c in cols
+        )
+        + "</tr>"
+        for row in summary["finance"]
+    )
+    return (
+        f"<h2>Payment by results</h2><p>Counterfactual: {_e(r.get('counterfactual', ''))}.</p>"
+        f"<table><tr><th>Measure</th><th>Value</th></tr>{body}</table>"
+        f"<table><tr>{head}</tr>{money}</table>"
+    )
+
+
 def _assumptions_table(rows: list[dict]) -> str:
     out = ["<table><tr><th>Parameter</th><th>Value</th><th>Unit</th><th>Source</th><th>Set in</th></tr>"]
     for r in rows:
@@ -108,6 +146,8 @@ def write_report(run_dir: Path, charts: dict[str, list[Path]]) -> Path:
     deadline = manifest["scenario"]["time"]["deadline"]
     figures = []
     for name, title in CHARTS.items():
+        if name not in charts:
+            continue
         png = next(p for p in charts[name] if p.suffix == ".png")
         data = base64.b64encode(png.read_bytes()).decode()
         figures.append(
@@ -126,6 +166,7 @@ def write_report(run_dir: Path, charts: dict[str, list[Path]]) -> Path:
 run {_e(manifest["started_at"])}.</p>
 <h2>Target measures</h2>
 {_targets_table(summary)}
+{_finance_section(summary)}
 <h2>Charts</h2>
 {"".join(figures)}
 <h2>Assumption log</h2>
