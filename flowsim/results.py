@@ -135,6 +135,54 @@ def _targets(res: Results) -> dict:
     }
 
 
+def _statistics(res: Results, costs: dict[str, float] | None = None) -> dict:
+    """The annual statistics release: by financial year and programme, families starting, supported and leaving.
+
+    Seed 000 slide 2: progress is measured "through data published annually on
+    the number of families supported and measures of family outcomes". Families
+    supported in a year are those in a place at its start plus those starting
+    in it; exits are counted by how the intervention ended.
+    """
+    from flowsim.engine.recorder import COMPLETED, DROPPED_OUT, LEFT_MODEL, STARTED, SUCCEEDED
+    from flowsim.timeline import financial_year
+
+    prog, t, kind = res.programme_events
+    fy_of = np.array([financial_year(to_date(float(x), res.start)) for x in t]) if t.size else np.empty(0, str)
+    first = int(np.floor(max(res.t_start, 0.0)))
+    years = [financial_year(to_date(float(y), res.start)) for y in range(first, int(np.ceil(res.t_end)))]
+    cols: dict[str, list] = {
+        k: []
+        for k in (
+            "financial_year",
+            "programme",
+            "families_starting",
+            "families_supported",
+            "exits_completed",
+            "exits_dropped_out",
+            "exits_turned_around",
+            "exits_left_the_model",
+            "cost_gbp",
+        )
+    }
+    for i, name in enumerate(res.programme_names):
+        mine = prog == i
+        for y, fy in enumerate(years, start=first):
+            in_year = mine & (fy_of == fy)
+            b = int(np.searchsorted(res.boundary_t, float(y)))
+            at_start = int(res.boundary_programmes[b, i, 1]) if b < res.boundary_t.size else 0
+            starting = int((in_year & (kind == STARTED)).sum())
+            cols["financial_year"].append(fy)
+            cols["programme"].append(name)
+            cols["families_starting"].append(starting)
+            cols["families_supported"].append(at_start + starting)
+            cols["exits_completed"].append(int((in_year & (kind == COMPLETED)).sum()))
+            cols["exits_dropped_out"].append(int((in_year & (kind == DROPPED_OUT)).sum()))
+            cols["exits_turned_around"].append(int((in_year & (kind == SUCCEEDED)).sum()))
+            cols["exits_left_the_model"].append(int((in_year & (kind == LEFT_MODEL)).sum()))
+            cols["cost_gbp"].append(starting * (costs or {}).get(name, 0.0))
+    return cols
+
+
 def _waits(res: Results) -> dict:
     prog, arrived, started = res.waits
     return {
@@ -210,7 +258,11 @@ def replication_record(res: Results, scenario, keep_waits: bool = True, counterf
     tables = table_columns(res)
     if not keep_waits:
         tables.pop("waits")
+    costs = {name: getattr(scenario.params.programmes, name).cost_per_family_gbp for name in res.programme_names}
+    tables["statistics"] = _statistics(res, costs)
     summ = summary(res, scenario)
+    for name, prog in summ["programmes"].items():
+        prog["cost_gbp"] = prog["started"] * costs[name]
     if res.finance:
         from flowsim.finance import COUNTERFACTUAL, finance_by_year, results_counts
 
@@ -263,7 +315,7 @@ def write_run(
     import pyarrow.parquet as pq
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    for name in (*TABLES, "finance"):
+    for name in (*TABLES, "statistics", "finance"):
         parts = [(i, r["tables"][name]) for i, r in enumerate(records) if r["tables"].get(name)]
         if not parts:
             continue

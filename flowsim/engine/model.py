@@ -55,8 +55,8 @@ from flowsim.timeline import end_of_day_years, to_years
 STREAMS = ("population", "entrants")
 # Purposes of per-family draws (engine.crn); each programme has _PER_PROGRAMME of its own after _FIRST_PROGRAMME.
 DRAW_CLOCK, DRAW_EVENT, DRAW_TRIGGER, DRAW_SPELL, DRAW_EXIT, DRAW_DOMAIN = range(6)
-DRAW_ACCEPT, DRAW_DURATION, DRAW_DROPOUT, DRAW_SUCCESS = range(4)
-_FIRST_PROGRAMME, _PER_PROGRAMME = 6, 4
+DRAW_ACCEPT, DRAW_DURATION, DRAW_DROPOUT, DRAW_SUCCESS, DRAW_EFFECT = range(5)
+_FIRST_PROGRAMME, _PER_PROGRAMME = 6, 5
 CRIME, EDUCATION, WORKLESS = 1, 2, 4  # outcome-domain bits
 CLAIM_CRIME_EDUCATION, CLAIM_EMPLOYMENT, CLAIM_PROGRESS = 1, 2, 4
 EV_UP, EV_BOOST, EV_DOWN, EV_TRIGGER, EV_IDENTIFY, EV_REFER = range(6)
@@ -164,7 +164,21 @@ class Model:
             lut[[_STATE_CODE[s] for s in c.eligible_states]] = True
             self.prog_states.append(lut)
         self.after_max = np.full(len(self.programmes), -INF)  # latest after-effect end set, per programme
-        self.prog_open = [prog.capacity_times[0] if prog.capacity_times.size else INF for prog in self.programmes]
+        # A programme takes referrals from the first time it has places; one that never has any changes nothing.
+        self.prog_open = []
+        for prog in self.programmes:
+            has = np.flatnonzero(prog.capacity_places > 0)
+            self.prog_open.append(float(prog.capacity_times[has[0]]) if has.size else INF)
+        index = {prog.name: i for i, prog in enumerate(self.programmes)}
+        self.groups: dict[str, list[int]] = {}
+        for i, c in enumerate(self.prog_spec):
+            if c.exclusive_group:
+                self.groups.setdefault(c.exclusive_group, []).append(i)
+        # Programmes a family must be in for each programme (only those running), and problems it must have.
+        self.prog_needs = [[index[n] for n in c.requires_programmes if n in index] for c in self.prog_spec]
+        self.prog_needs_any = [bool(c.requires_programmes) for c in self.prog_spec]
+        self.prog_domains = [np.uint8(sum(1 << DOMAINS.index(d) for d in c.requires_domains)) for c in self.prog_spec]
+        self.down_boosters = [i for i, c in enumerate(self.prog_spec) if c.deescalation_multiplier != 1.0]
 
     def change_times(self) -> list[float]:
         """Times when hazards change for many families at once: roll-out steps, programmes opening."""
@@ -263,20 +277,41 @@ class Model:
         boosted = (f.boost_until[ids] > t) & self.boostable[st]
         out[:, EV_BOOST] = np.where(boosted, self.boost * mult, 0.0)
         out[:, EV_DOWN] = self.down_lut[st]
+        for i in self.down_boosters:
+            on = f.prog_status[i, ids] == ENROLLED
+            if on.any():
+                out[on, EV_DOWN] *= self.prog_spec[i].deescalation_multiplier
         out[:, EV_TRIGGER] = np.where(st != OUT, f.trigger_rates[ids].sum(axis=1), 0.0)
+        # A family waits for or attends at most one programme of a group at a time: one earlier
+        # intervention "appropriate to their need" (seed 000 slide 2), one lead or key worker.
+        busy = {}
+        for group, members in self.groups.items():
+            b = np.zeros(ids.size, bool)
+            for i in members:
+                b |= f.prog_status[i, ids] != NONE
+            busy[group] = b
         kw = self.key_worker
         if kw >= 0:
             covered = f.council[ids] < self._coverage(t) * self.params.identification.councils
             findable = (st == S) & (f.prog_status[kw, ids] == NONE) & (t >= self.prog_open[kw])
+            group = self.prog_spec[kw].exclusive_group
+            if group:
+                findable &= ~busy[group]
             out[:, EV_IDENTIFY] = np.where(findable, self.id_fip + self.id_new * covered, 0.0)
-        # Earlier interventions: a family waits for or attends at most one at a time
-        # ("an earlier intervention appropriate to their need", seed 000 slide 2).
-        busy = np.zeros(ids.size, bool)
-        for i in self.referred_programmes:
-            busy |= f.prog_status[i, ids] != NONE
         for col, i in enumerate(self.referred_programmes, start=EV_REFER):
+            if not np.isfinite(self.prog_open[i]):
+                continue
             cfg = self.prog_spec[i]
-            ok = self.prog_states[i][st] & f.prog_ok[i, ids] & ~busy
+            ok = self.prog_states[i][st] & f.prog_ok[i, ids] & (f.prog_status[i, ids] == NONE)
+            if cfg.exclusive_group:
+                ok &= ~busy[cfg.exclusive_group]
+            if self.prog_needs_any[i]:
+                enrolled = np.zeros(ids.size, bool)
+                for j in self.prog_needs[i]:
+                    enrolled |= f.prog_status[j, ids] == ENROLLED
+                ok &= enrolled
+            if self.prog_domains[i]:
+                ok &= (f.domains[ids] & self.prog_domains[i]) == self.prog_domains[i]
             out[:, col] = np.where(ok & (t >= self.prog_open[i]), cfg.referral_rate_per_year, 0.0)
         return out
 
@@ -577,6 +612,20 @@ class Model:
         fraction = np.where(dropout, u / max(prog.p_dropout, 1e-300), 1.0)
         return length * fraction, dropout
 
+    def _domain_effects(self, i: int, cfg, ids: np.ndarray, t: np.ndarray) -> None:
+        """A completed intervention may end a crime/ASB, education or worklessness problem (its *_effect chances)."""
+        effects = (cfg.crime_effect, cfg.education_effect, cfg.work_effect)
+        if not ids.size or not any(effects):
+            return
+        f = self.families
+        u = self.rand.uniform(ids, self._purpose(i, DRAW_EFFECT))
+        for j, chance in enumerate(effects):
+            if chance <= 0:
+                continue
+            ends = ((f.domains[ids] >> j) & 1 == 1) & (u < chance)
+            f.domains[ids[ends]] &= np.uint8(~(1 << j) & 0xFF)
+            f.domain_since[ids[ends], j] = t[ends]
+
     def _on_exit(self, ids: np.ndarray, t: np.ndarray) -> None:
         f = self.families
         self.tracked_hazard -= float(f.entry_hazard[ids].sum())
@@ -614,6 +663,7 @@ class Model:
             if cfg.effect_years_after > 0 and completed.any():
                 f.after_until[i, e_ids[completed]] = e_t[completed] + cfg.effect_years_after
                 self.after_max[i] = max(self.after_max[i], float(e_t[completed].max()) + cfg.effect_years_after)
+            self._domain_effects(i, cfg, e_ids[completed], e_t[completed])
             success = completed & (self.rand.uniform(e_ids, self._purpose(i, DRAW_SUCCESS)) < cfg.p_success)
             success &= f.state[e_ids] != T
             if success.any():

@@ -126,6 +126,40 @@ def _finance_section(summary: dict) -> str:
     )
 
 
+def _statistics_section(run_dir: Path) -> str:
+    """The annual statistics view (seed 000 slide 2): families starting, supported and leaving, by year and programme."""
+    path = run_dir / "statistics.parquet"
+    if not path.exists():
+        return ""
+    import pyarrow.parquet as pq
+
+    t = pq.read_table(path).to_pandas()
+    cols = [
+        "families_starting",
+        "families_supported",
+        "exits_completed",
+        "exits_dropped_out",
+        "exits_turned_around",
+        "exits_left_the_model",
+        "cost_gbp",
+    ]
+    t = t.groupby(["financial_year", "programme"], sort=False)[cols].mean().reset_index()
+    t = t[t.groupby("programme")["families_supported"].transform("sum") > 0]
+    head = "".join(f"<th>{_e(c.replace('_', ' '))}</th>" for c in ["financial_year", "programme", *cols])
+    rows = "".join(
+        f"<tr><td>{_e(r.financial_year)}</td><td>{_e(r.programme.replace('_', ' '))}</td>"
+        + "".join(f"<td class='num'>{getattr(r, c):,.0f}</td>" for c in cols)
+        + "</tr>"
+        for r in t.itertuples(index=False)
+    )
+    return (
+        "<h2>Annual statistics</h2><p>As an official release would show them: by financial year and programme, "
+        "families starting, families supported during the year, and how interventions ended "
+        "(mean over replications).</p>"
+        f"<table><tr>{head}</tr>{rows}</table>"
+    )
+
+
 def _assumptions_table(rows: list[dict]) -> str:
     out = ["<table><tr><th>Parameter</th><th>Value</th><th>Unit</th><th>Source</th><th>Set in</th></tr>"]
     for r in rows:
@@ -169,6 +203,7 @@ run {_e(manifest["started_at"])}.</p>
 {_finance_section(summary)}
 <h2>Charts</h2>
 {"".join(figures)}
+{_statistics_section(run_dir)}
 <h2>Assumption log</h2>
 <p>Every parameter with its value, unit and source. Highlighted rows were set by a scenario file ({n_set} in all);
 orange rows were set on the command line with <code>--set</code>.</p>

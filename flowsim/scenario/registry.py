@@ -10,7 +10,7 @@ built from this registry, so a parameter cannot exist without a source.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 D = dt.date
@@ -470,6 +470,14 @@ class ProgrammeDefaults:
     escalation_effect: float
     effect_years_after: float
     sources: dict[str, str]
+    cost_per_family_gbp: float = 0.0
+    requires_programmes: list[str] = field(default_factory=list)
+    requires_domains: list[str] = field(default_factory=list)
+    exclusive_group: str = ""
+    deescalation_multiplier: float = 1.0
+    crime_effect: float = 0.0
+    education_effect: float = 0.0
+    work_effect: float = 0.0
 
 
 _SLIDE7 = "seed 000 slide 7 (early estimate of high-risk families supported each year)"
@@ -633,6 +641,302 @@ PROGRAMMES: tuple[ProgrammeDefaults, ...] = (
     ),
 )
 
+_EARLY_HELP = ("edge_of_care", "family_nurse_partnership", "early_intervention", "childrens_centres", "youth_offending")
+_COSTS = {  # GBP per family supported
+    "key_worker": (14_000.0, "ref: DCSF 2009 (£8,000-£20,000 a family a year; mid-point, about a year)"),
+    "edge_of_care": (
+        10_000.0,
+        "assumption: an evidence-based edge-of-care programme costs about as much as intensive family work",
+    ),
+    "family_nurse_partnership": (7_500.0, "assumption: about £3,000 a year over 2.5 years"),
+    "early_intervention": (1_500.0, "assumption: a targeted early-help package"),
+    "childrens_centres": (500.0, "assumption: a children's centre targeted programme"),
+    "youth_offending": (2_000.0, "assumption: a YOT parenting or family intervention"),
+}
+_WORKERS = ("key_worker", "lead_worker", "enhanced_lead_worker")
+_S003 = "seed 003"
+
+# Services named in seeds 000, 001 and 003-004 beyond the six of the DfE plan. Each is off
+# in the baseline (the June 2011 plan) and a scenario switches it on, sizes it and funds it.
+_MORE_PROGRAMMES: tuple[ProgrammeDefaults, ...] = (
+    ProgrammeDefaults(
+        "iapt",
+        "IAPT psychological therapy for parents",
+        False,
+        ["R", "H", "S"],
+        ["maternal_mental_health"],
+        "rate",
+        4.0,
+        staff=[],
+        caseload=1.0,
+        places_per_year=[(D(2012, 4, 1), 2_200)],
+        p_accept=0.7,
+        duration_mean_years=0.25,
+        duration_shape=4.0,
+        p_dropout=0.3,
+        p_success=0.0,
+        escalation_effect=0.2,
+        effect_years_after=1.0,
+        cost_per_family_gbp=800.0,
+        requires_programmes=list(_WORKERS),
+        sources={
+            "requires": "seed 003 (parents with mild to moderate mental health problems); seed 001 (maternal mental health)",
+            "requires_programmes": "seed 003 (supported by their outreach or lead worker)",
+            "places_per_year": (
+                "calibrated by hand so that referrals from key workers wait 8-18 weeks (seed 003): 10th-90th "
+                "percentiles 10.6-14.9 weeks (scale 0.1, seed 1); waiting families whose problems resolve leave "
+                "the list, which keeps the wait steady"
+            ),
+            "referral_rate_per_year": "assumption: workers identify mental health concerns within about three months",
+            "p_accept": "assumption: a supported referral raises attendance (seed 003) from about half to 70%",
+            "duration_mean_years": "assumption: time-limited therapy of about three months (seed 003)",
+            "escalation_effect": "assumption: treating maternal mental health lowers escalation (seed 001) by a fifth",
+            "cost_per_family_gbp": "assumption: a course of low- or high-intensity therapy",
+        },
+    ),
+    ProgrammeDefaults(
+        "lead_worker",
+        "Family CAF and lead-worker coordination",
+        False,
+        ["H", "S"],
+        [],
+        "rate",
+        1.0,
+        staff=[(D(2012, 4, 1), 1_064)],
+        caseload=20.0,
+        places_per_year=[],
+        p_accept=0.6,
+        duration_mean_years=0.75,
+        duration_shape=4.0,
+        p_dropout=0.2,
+        p_success=0.3,
+        escalation_effect=0.2,
+        effect_years_after=0.5,
+        cost_per_family_gbp=3_000.0,
+        exclusive_group="family_support",
+        sources={
+            "staff": "seed 003 (Rotherham's seven coordinators) x 152 councils (ref: DCLG 2012)",
+            "caseload": "assumption: a coordinator oversees about 20 Teams Around the Family at once",
+            "p_accept": "assumption: lead workers from existing services are often reluctant to do more direct work (seed 003)",
+            "p_success": "assumption: lighter touch than key-worker intervention, so fewer turned around",
+            "escalation_effect": "assumption: lower than intensive key-worker work (seed 003)",
+            "cost_per_family_gbp": "assumption: coordination plus existing practitioners' time",
+        },
+    ),
+    ProgrammeDefaults(
+        "enhanced_lead_worker",
+        "Enhanced lead worker (commissioned family support)",
+        False,
+        ["H", "S"],
+        [],
+        "rate",
+        1.0,
+        staff=[],
+        caseload=1.0,
+        places_per_year=[(D(2013, 6, 1), 15_000)],
+        p_accept=0.78,
+        duration_mean_years=0.75,
+        duration_shape=4.0,
+        p_dropout=0.15,
+        p_success=0.45,
+        escalation_effect=0.35,
+        effect_years_after=0.5,
+        cost_per_family_gbp=5_000.0,
+        exclusive_group="family_support",
+        sources={
+            "places_per_year": "assumption: seed 003's YWCA family support service from June 2013, ~100 families a year "
+            "per council x 152",
+            "p_accept": "ref: NatCen 2008 (78% agree to take part in intensive family support)",
+            "p_success": "assumption: between lead-worker coordination and intensive key-worker work",
+            "escalation_effect": "assumption: between lead-worker coordination and intensive key-worker work",
+            "cost_per_family_gbp": "assumption: a commissioned family support service",
+        },
+    ),
+    ProgrammeDefaults(
+        "cp_intensive_support",
+        "Intensive family support alongside a child protection plan",
+        False,
+        ["S"],
+        [],
+        "rate",
+        0.5,
+        staff=[],
+        caseload=1.0,
+        places_per_year=[(D(2013, 5, 1), 2_000)],
+        p_accept=0.8,
+        duration_mean_years=0.5,
+        duration_shape=4.0,
+        p_dropout=0.15,
+        p_success=0.0,
+        escalation_effect=0.3,
+        effect_years_after=0.5,
+        cost_per_family_gbp=6_000.0,
+        deescalation_multiplier=1.5,
+        requires_programmes=list(_WORKERS),
+        sources={
+            "places_per_year": "assumption: seed 003's MIND service from May 2013, ~13 families a year per council",
+            "requires_programmes": "seed 003 (families subject to a plan and part of the Families for Change cohort)",
+            "deescalation_multiplier": "assumption: aims to shorten the time a child spends on a plan (seed 003)",
+            "cost_per_family_gbp": "assumption: six months of intensive whole-family support",
+        },
+    ),
+    ProgrammeDefaults(
+        "parenting_in_schools",
+        "Accredited parenting programmes in schools",
+        False,
+        ["R", "H", "S"],
+        [],
+        "rate",
+        1.0,
+        staff=[],
+        caseload=1.0,
+        places_per_year=[(D(2013, 1, 1), 10_800)],
+        p_accept=0.6,
+        duration_mean_years=0.25,
+        duration_shape=8.0,
+        p_dropout=0.25,
+        p_success=0.0,
+        escalation_effect=0.1,
+        effect_years_after=1.0,
+        cost_per_family_gbp=400.0,
+        requires_domains=["education"],
+        education_effect=0.25,
+        sources={
+            "places_per_year": "seed 004 (90 parents a quarter per council running them) x 30 councils (assumption)",
+            "requires_domains": "seed 004 (repeat fixed-term exclusions or high unauthorised absence)",
+            "education_effect": "assumption: a quarter of children's attendance problems resolve after the course",
+            "cost_per_family_gbp": "assumption: a place on a group course",
+        },
+    ),
+    ProgrammeDefaults(
+        "family_group_conferencing",
+        "Family Group Conferencing",
+        False,
+        ["H", "S"],
+        [],
+        "rate",
+        0.3,
+        staff=[],
+        caseload=1.0,
+        places_per_year=[(D(2011, 4, 1), 5_000)],
+        p_accept=0.7,
+        duration_mean_years=0.25,
+        duration_shape=4.0,
+        p_dropout=0.1,
+        p_success=0.0,
+        escalation_effect=0.15,
+        effect_years_after=1.0,
+        cost_per_family_gbp=1_500.0,
+        sources={
+            "places_per_year": "assumption: seed 001 names FGC without numbers; a few thousand conferences a year",
+            "escalation_effect": "assumption: family-led plans draw on extended-family support (seed 001)",
+            "cost_per_family_gbp": "assumption: a coordinator's time for one conference and its review",
+        },
+    ),
+    ProgrammeDefaults(
+        "multi_systemic_therapy",
+        "Multi-systemic Therapy",
+        False,
+        ["H", "S"],
+        [],
+        "rate",
+        0.3,
+        staff=[],
+        caseload=1.0,
+        places_per_year=[(D(2011, 4, 1), 1_500)],
+        p_accept=0.75,
+        duration_mean_years=0.4,
+        duration_shape=6.0,
+        p_dropout=0.15,
+        p_success=0.0,
+        escalation_effect=0.3,
+        effect_years_after=1.0,
+        cost_per_family_gbp=7_500.0,
+        requires_domains=["crime_asb"],
+        crime_effect=0.3,
+        sources={
+            "places_per_year": "assumption: seed 001 names MST without numbers; ~30 teams of ~50 families a year",
+            "requires_domains": "seed 001 (MST works with young people's behaviour across school, peers and community)",
+            "crime_effect": "assumption: about a third of youth offending or ASB stops after therapy",
+            "cost_per_family_gbp": "assumption: 3-5 months of intensive therapy",
+        },
+    ),
+    ProgrammeDefaults(
+        "esf_employment",
+        "DWP ESF employment provision for families with multiple problems",
+        False,
+        ["R", "H", "S"],
+        [],
+        "rate",
+        1.0,
+        staff=[],
+        caseload=1.0,
+        places_per_year=[(D(2011, 12, 1), 6_000), (D(2015, 4, 1), 0)],
+        p_accept=0.7,
+        duration_mean_years=0.5,
+        duration_shape=4.0,
+        p_dropout=0.3,
+        p_success=0.0,
+        escalation_effect=0.0,
+        effect_years_after=0.0,
+        cost_per_family_gbp=11_000.0,
+        requires_domains=["workless"],
+        work_effect=0.25,
+        sources={
+            "places_per_year": "seed 000 slides 6 and 10 (6,000 families a year, ESF 2011-14); if switched on, take the "
+            "ESF line out of programmes.key_worker.places_per_year so the families are not counted twice",
+            "work_effect": "assumption: about a quarter of workless adults supported move into work",
+            "cost_per_family_gbp": "seed 000 slide 10 (£200m, 2011-14) over ~18,000 families",
+        },
+    ),
+    ProgrammeDefaults(
+        "jcp_adviser",
+        "Job Centre Plus seconded employment adviser",
+        False,
+        ["R", "H", "S"],
+        [],
+        "rate",
+        2.0,
+        staff=[(D(2013, 6, 1), 152)],
+        caseload=40.0,
+        places_per_year=[],
+        p_accept=0.8,
+        duration_mean_years=0.5,
+        duration_shape=4.0,
+        p_dropout=0.2,
+        p_success=0.0,
+        escalation_effect=0.0,
+        effect_years_after=0.0,
+        cost_per_family_gbp=500.0,
+        requires_programmes=list(_WORKERS),
+        requires_domains=["workless"],
+        work_effect=0.15,
+        sources={
+            "staff": "seed 003 (one seconded adviser per council from mid-June 2013) x 152 councils",
+            "caseload": "assumption: an adviser works with about 40 families at once",
+            "requires_programmes": "seed 003 (for families already worked with: part of the Team Around the Family)",
+            "work_effect": "assumption: integrated welfare-to-work advice moves about 15% of workless adults into work",
+            "cost_per_family_gbp": "assumption: a share of one adviser's salary",
+        },
+    ),
+)
+
+PROGRAMMES = (
+    tuple(
+        replace(
+            p,
+            exclusive_group="early_help"
+            if p.name in _EARLY_HELP
+            else ("family_support" if p.name == "key_worker" else ""),
+            cost_per_family_gbp=_COSTS[p.name][0],
+            sources={**p.sources, "cost_per_family_gbp": _COSTS[p.name][1]},
+        )
+        for p in PROGRAMMES
+    )
+    + _MORE_PROGRAMMES
+)
+PROGRAMME_NAMES = tuple(p.name for p in PROGRAMMES)
+
 _PROGRAMME_FIELDS: dict[str, tuple[str, float | None, float | None, str, str]] = {
     # field: (unit, lo, hi, default source, doc)
     "enabled": ("switch", None, None, "assumption: part of the plan in seed 000", "Whether the programme runs."),
@@ -721,6 +1025,62 @@ _PROGRAMME_FIELDS: dict[str, tuple[str, float | None, float | None, str, str]] =
         "assumption: a modest effect typical of early help",
         "Fractional reduction in escalation hazards while enrolled.",
     ),
+    "cost_per_family_gbp": (
+        "GBP per family supported",
+        0,
+        1e6,
+        "assumption: a typical cost for this kind of service",
+        "What supporting one family costs (for cost per result).",
+    ),
+    "requires_programmes": (
+        "programmes",
+        None,
+        None,
+        "assumption: open to any eligible family",
+        "The family must be in at least one of these programmes to be referred (empty: any family).",
+    ),
+    "requires_domains": (
+        "outcome domains",
+        None,
+        None,
+        "assumption: no outcome-domain condition",
+        "Problems (crime_asb, education, workless) the family must all have to be referred.",
+    ),
+    "exclusive_group": (
+        "group name",
+        None,
+        None,
+        "assumption: families can be in several programmes at once",
+        "A family waits for or attends at most one programme of a group at a time ('' for none).",
+    ),
+    "deescalation_multiplier": (
+        "hazard ratio",
+        0,
+        20,
+        "assumption: no effect on de-escalation",
+        "Multiplies the family's de-escalation hazard while enrolled.",
+    ),
+    "crime_effect": (
+        "probability",
+        0,
+        1,
+        "assumption: no direct effect on offending or ASB",
+        "Chance that a completed intervention ends the family's crime/ASB problem.",
+    ),
+    "education_effect": (
+        "probability",
+        0,
+        1,
+        "assumption: no direct effect on school attendance",
+        "Chance that a completed intervention ends the family's education problem.",
+    ),
+    "work_effect": (
+        "probability",
+        0,
+        1,
+        "assumption: no direct effect on employment",
+        "Chance that a completed intervention moves a workless family's adult into work.",
+    ),
     "effect_years_after": (
         "years",
         0,
@@ -734,19 +1094,23 @@ _PROGRAMME_FIELDS: dict[str, tuple[str, float | None, float | None, str, str]] =
 def _programme_params() -> list[Param]:
     out = []
     for prog in PROGRAMMES:
-        for field, (unit, lo, hi, default_source, doc) in _PROGRAMME_FIELDS.items():
-            value = getattr(prog, field)
-            source = prog.sources.get(field, default_source)
-            if field == "places_per_year" and not value:
+        for attr, (unit, lo, hi, default_source, doc) in _PROGRAMME_FIELDS.items():
+            value = getattr(prog, attr)
+            source = prog.sources.get(attr, default_source)
+            if attr == "places_per_year" and not value:
                 source = "assumption: no places-based capacity"
-            path = f"programmes.{prog.name}.{field}"
-            if field in ("staff", "places_per_year"):
+            path = f"programmes.{prog.name}.{attr}"
+            if attr in ("staff", "places_per_year"):
                 out.append(_sched(path, value, unit, source, doc, lo=lo, hi=hi))
-            elif field == "eligible_states":
+            elif attr == "eligible_states":
                 out.append(_p(path, value, unit, source, doc, choices=("R", "H", "S")))
-            elif field == "requires":
+            elif attr == "requires":
                 out.append(_p(path, value, unit, source, doc, choices=tuple(f.name for f in RISK_FACTORS)))
-            elif field == "referral":
+            elif attr == "requires_programmes":
+                out.append(_p(path, value, unit, source, doc, choices=PROGRAMME_NAMES))
+            elif attr == "requires_domains":
+                out.append(_p(path, value, unit, source, doc, choices=DOMAINS))
+            elif attr == "referral":
                 out.append(_p(path, value, unit, source, doc, choices=("identification", "rate")))
             else:
                 out.append(_p(path, value, unit, source, doc, lo=lo, hi=hi))
