@@ -23,6 +23,16 @@ from flowsim.measures import headline, survey_moments, target_measures, turned_a
 from flowsim.timeline import month_start, to_date
 
 TABLES = ("states", "flows", "programmes", "targets", "waits")
+#: The annual statistics view's measures, by financial year and programme.
+STATISTICS_COLUMNS = (
+    "families_starting",
+    "families_supported",
+    "exits_completed",
+    "exits_dropped_out",
+    "exits_turned_around",
+    "exits_left_the_model",
+    "cost_gbp",
+)
 
 
 def _month_index(t: np.ndarray) -> np.ndarray:
@@ -150,20 +160,7 @@ def _statistics(res: Results, costs: dict[str, float] | None = None) -> dict:
     fy_of = np.array([financial_year(to_date(float(x), res.start)) for x in t]) if t.size else np.empty(0, str)
     first = int(np.floor(max(res.t_start, 0.0)))
     years = [financial_year(to_date(float(y), res.start)) for y in range(first, int(np.ceil(res.t_end)))]
-    cols: dict[str, list] = {
-        k: []
-        for k in (
-            "financial_year",
-            "programme",
-            "families_starting",
-            "families_supported",
-            "exits_completed",
-            "exits_dropped_out",
-            "exits_turned_around",
-            "exits_left_the_model",
-            "cost_gbp",
-        )
-    }
+    cols: dict[str, list] = {k: [] for k in ("financial_year", "programme", *STATISTICS_COLUMNS)}
     for i, name in enumerate(res.programme_names):
         mine = prog == i
         for y, fy in enumerate(years, start=first):

@@ -134,15 +134,9 @@ def _statistics_section(run_dir: Path) -> str:
     import pyarrow.parquet as pq
 
     t = pq.read_table(path).to_pandas()
-    cols = [
-        "families_starting",
-        "families_supported",
-        "exits_completed",
-        "exits_dropped_out",
-        "exits_turned_around",
-        "exits_left_the_model",
-        "cost_gbp",
-    ]
+    from flowsim.results import STATISTICS_COLUMNS
+
+    cols = list(STATISTICS_COLUMNS)
     t = t.groupby(["financial_year", "programme"], sort=False)[cols].mean().reset_index()
     t = t[t.groupby("programme")["families_supported"].transform("sum") > 0]
     head = "".join(f"<th>{_e(c.replace('_', ' '))}</th>" for c in ["financial_year", "programme", *cols])
