@@ -13,15 +13,11 @@ from flowsim.scenario import load_scenario
 
 
 def interval(values: list[float]) -> tuple[float, float, float]:
-    """Mean and 95% t-interval of the mean over replications."""
-    from scipy import stats
+    """Mean and 95% t-interval of the mean over replications, as a (mean, lo, hi) tuple."""
+    from flowsim.replications import mean_interval
 
-    x = np.asarray(values, float)
-    mean = float(x.mean())
-    if x.size < 2:
-        return mean, mean, mean
-    half = float(stats.t.ppf(0.975, x.size - 1) * x.std(ddof=1) / math.sqrt(x.size))
-    return mean, mean - half, mean + half
+    m = mean_interval(values)
+    return m["mean"], m["lo"], m["hi"]
 
 
 def replicate(

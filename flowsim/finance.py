@@ -16,7 +16,7 @@ import numpy as np
 
 from flowsim.engine import Results
 from flowsim.engine.model import CLAIM_CRIME_EDUCATION, CLAIM_EMPLOYMENT, CLAIM_PROGRESS
-from flowsim.timeline import financial_year, to_date
+from flowsim.timeline import financial_year, financial_year_starts, to_date
 
 COUNTERFACTUAL = "every programme's effect switched off (escalation effects 0, key-worker success 0), same seed"
 
@@ -80,15 +80,19 @@ def finance_by_year(res: Results, fin) -> list[dict]:
     end = to_date(res.t_end, res.start)
     first = start.year if start.month >= 4 else start.year - 1
     last = end.year if end.month >= 4 else end.year - 1
+    pay_t = np.array([p[0] for p in pay])
+    pay_gbp = np.array([p[1] for p in pay])
+    is_results = np.array([p[2] == "results" for p in pay])
+    pay_fy = financial_year_starts(pay_t, res.start)
     rows, paid_total, results_total = [], 0.0, 0
     for y in range(first, last + 1):
         fy = financial_year(dt.date(y, 4, 1))
-        year_pay = [(t, g, k) for t, g, k in pay if financial_year(to_date(t, res.start)) == fy]
-        attach = sum(g for _, g, k in year_pay if k == "attachment")
-        results = sum(g for _, g, k in year_pay if k == "results")
+        in_year = pay_fy == y
+        attach = float(pay_gbp[in_year & ~is_results].sum())
+        results = float(pay_gbp[in_year & is_results].sum())
         paid_total += attach + results
         fy_end = (y + 1 - res.start.year) + (4 - res.start.month) / 12  # 1 April of the next year, in model years
-        earned = sum(g for t, g, k in pay if k == "results" and t < fy_end)
+        earned = float(pay_gbp[is_results & (pay_t < fy_end)].sum())
         at_risk = float(results_money[res.attached_t < fy_end].sum()) - earned
         results_total = int((results_t < fy_end).sum())
         rows.append(

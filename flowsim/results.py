@@ -154,17 +154,19 @@ def _statistics(res: Results, costs: dict[str, float] | None = None) -> dict:
     in it; exits are counted by how the intervention ended.
     """
     from flowsim.engine.recorder import COMPLETED, DROPPED_OUT, LEFT_MODEL, STARTED, SUCCEEDED
-    from flowsim.timeline import financial_year
+    from flowsim.timeline import financial_year, financial_year_starts
 
     prog, t, kind = res.programme_events
-    fy_of = np.array([financial_year(to_date(float(x), res.start)) for x in t]) if t.size else np.empty(0, str)
+    fy_of = financial_year_starts(t, res.start)
     first = int(np.floor(max(res.t_start, 0.0)))
-    years = [financial_year(to_date(float(y), res.start)) for y in range(first, int(np.ceil(res.t_end)))]
+    model_years = np.arange(first, int(np.ceil(res.t_end)))
+    years = zip(model_years, financial_year_starts(model_years, res.start), strict=True)
+    years = [(int(y), int(fy_start), financial_year(dt.date(int(fy_start), 4, 1))) for y, fy_start in years]
     cols: dict[str, list] = {k: [] for k in ("financial_year", "programme", *STATISTICS_COLUMNS)}
     for i, name in enumerate(res.programme_names):
         mine = prog == i
-        for y, fy in enumerate(years, start=first):
-            in_year = mine & (fy_of == fy)
+        for y, fy_start, fy in years:
+            in_year = mine & (fy_of == fy_start)
             b = int(np.searchsorted(res.boundary_t, float(y)))
             at_start = int(res.boundary_programmes[b, i, 1]) if b < res.boundary_t.size else 0
             starting = int((in_year & (kind == STARTED)).sum())

@@ -10,6 +10,8 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 
+import numpy as np
+
 MONTHS_PER_YEAR = 12
 
 
@@ -43,6 +45,16 @@ def month_start(index: int, start: dt.date) -> dt.date:
     """First day of the month ``index`` months after the start's month."""
     month_index = start.month - 1 + index
     return dt.date(start.year + month_index // 12, month_index % 12 + 1, 1)
+
+
+def financial_year_starts(t_years, start: dt.date) -> np.ndarray:
+    """For each model time, the calendar year its April-March financial year begins in (vectorised).
+
+    Equal to ``financial_year(to_date(t, start))``'s first year, without a Python loop over times.
+    """
+    months = np.floor(np.asarray(t_years, float) * MONTHS_PER_YEAR + 1e-9).astype(np.int64)
+    absolute = months + start.year * 12 + (start.month - 1)
+    return absolute // 12 - (absolute % 12 + 1 < 4)
 
 
 def financial_year(day: dt.date) -> str:

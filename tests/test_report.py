@@ -52,7 +52,7 @@ def test_run_writes_report_brief_and_charts(run_dir):
     assert page.index(summary["headline"].split(" — ")[0]) < page.index("<h2>")  # the answer comes first
     assert "http://" not in page and "https://" not in page  # nothing fetched: it opens offline
     assert page.count("data:image/png;base64,") == 5  # no money chart: this run has no payment by results
-    assert "programmes.key_worker.caseload" in page and "Source: " not in page.split("<h2>Manifest")[0][:0]
+    assert "programmes.key_worker.caseload" in page  # the assumption log is there
 
 
 def test_report_command_rebuilds_and_refuses_a_non_run(run_dir, tmp_path):
@@ -64,10 +64,11 @@ def test_report_command_rebuilds_and_refuses_a_non_run(run_dir, tmp_path):
 
 
 def test_brief_is_one_page_with_selectable_text(run_dir):
+    import re
+
     pdf = (run_dir / "brief.pdf").read_bytes()
-    assert pdf.count(b"/Type /Page\n") + pdf.count(b"/Type /Page ") + pdf.count(b"/Type /Page>") == 1 or (
-        pdf.count(b"/Type /Pages") == 1
-    )
+    assert pdf.startswith(b"%PDF")
+    assert len(re.findall(rb"/Type\s*/Page\b(?!s)", pdf)) == 1  # one page object
     if shutil.which("pdftotext") is None:
         pytest.skip("pdftotext (poppler-utils) is not installed; .ci/run installs it")
     text = subprocess.run(["pdftotext", str(run_dir / "brief.pdf"), "-"], capture_output=True, text=True, check=True)

@@ -84,10 +84,8 @@ steps = 6
     cmd = [sys.executable, "-m", "flowsim", "sweep", str(spec_path), "--jobs", "2", "--out", str(out), "--quiet"]
     proc = subprocess.Popen(cmd, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 120
-    while (
-        time.time() < deadline and len(list((out / "runs").glob("*.parquet"))) < 3 if (out / "runs").exists() else True
-    ):
-        if proc.poll() is not None:
+    while time.time() < deadline and proc.poll() is None:
+        if len(list((out / "runs").glob("*.parquet"))) >= 3:
             break
         time.sleep(0.05)
     os.killpg(proc.pid, signal.SIGKILL)
