@@ -67,6 +67,7 @@ class Families:
         self.prog_end = np.full((n_programmes, cap), INF)
         self.prog_dropout = np.zeros((n_programmes, cap), bool)
         self.after_until = np.full((n_programmes, cap), -INF)
+        self.released_early = np.zeros((n_programmes, cap), bool)  # place already reused this month
         self.waves = np.zeros(cap, np.uint16)
         self.domains = np.zeros(cap, np.uint8)  # problem flags: bit 0 crime/ASB, 1 education, 2 worklessness
         self.domain_since = np.zeros((cap, 3), np.float64)  # when each flag last changed (years)
@@ -91,7 +92,7 @@ class Families:
         for name, value in list(vars(self).items()):
             if not isinstance(value, np.ndarray):
                 continue
-            axis = 1 if value.ndim == 2 and name.startswith(("prog_", "after_")) else 0
+            axis = 1 if value.ndim == 2 and name.startswith(("prog_", "after_", "released_")) else 0
             shape = list(value.shape)
             extra = new_cap - shape[axis]
             shape[axis] = extra

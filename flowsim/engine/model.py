@@ -1,68 +1,48 @@
-"""The family model: hazards, event handlers and one month's simulation.
+"""The family model: set-up, arrivals, programme admissions and one month's simulation.
 
 Every family has one clock for its memoryless competing hazards (ladder
 moves, triggers, identification, referrals) and deterministic timers for
 leaving the model, programme ends and hazard changes. A month is simulated
-by processing, in rounds, each family's earliest due event, so each
-family's events happen in time order; families interact only through
-programme queues, whose admissions are computed at exact times.
+by processing each family's events in time order, family by family, in the
+compiled kernel (:mod:`flowsim.engine.kernel`); families interact only
+through programme queues, whose admissions are computed afterwards at exact
+times, and admitted families then run on to the end of the month.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from flowsim.engine import kernel
 from flowsim.engine.crn import FamilyRandom, family_keys
 from flowsim.engine.families import INF, Families
+from flowsim.engine.kernel import (
+    DRAW_DROPOUT,
+    DRAW_DURATION,
+    DRAW_EXIT,
+    DRAW_SPELL,
+)
+from flowsim.engine.kernel import (
+    FIRST_PROGRAMME as _FIRST_PROGRAMME,
+)
+from flowsim.engine.kernel import (
+    PER_PROGRAMME as _PER_PROGRAMME,
+)
 from flowsim.engine.population import EntrantSampler, PopulationModel, subset, weighted_top
 from flowsim.engine.programmes import Programme, step_at, step_values
-from flowsim.engine.recorder import (
-    COMPLETED,
-    DECLINED,
-    DROPPED_OUT,
-    LEFT_MODEL,
-    REFERRED,
-    STARTED,
-    SUCCEEDED,
-    WITHDREW,
-    Recorder,
-)
-from flowsim.engine.states import (
-    AGED_OUT,
-    DEESCALATION,
-    ENROLLED,
-    ENTRY,
-    ESCALATION,
-    NONE,
-    OTHER_EXIT,
-    OUT,
-    OUTSIDE,
-    RELAPSE,
-    RESOLUTION,
-    SUSTAINED,
-    TRIGGER,
-    TURNED_AROUND,
-    WAITING,
-    G,
-    H,
-    R,
-    S,
-    T,
-)
+from flowsim.engine.recorder import STARTED, Recorder
+from flowsim.engine.states import ENROLLED, ENTRY, OUT, OUTSIDE, TRIGGER, WAITING, G, H, R, S, T
 from flowsim.scenario.registry import DOMAINS, PROGRAMMES, RISK_FACTORS, TRIGGERS
 from flowsim.timeline import end_of_day_years, to_years
 
 STREAMS = ("population", "entrants")
-# Purposes of per-family draws (engine.crn); each programme has _PER_PROGRAMME of its own after _FIRST_PROGRAMME.
-DRAW_CLOCK, DRAW_EVENT, DRAW_TRIGGER, DRAW_SPELL, DRAW_EXIT, DRAW_DOMAIN = range(6)
-DRAW_ACCEPT, DRAW_DURATION, DRAW_DROPOUT, DRAW_SUCCESS, DRAW_EFFECT = range(5)
-_FIRST_PROGRAMME, _PER_PROGRAMME = 6, 5
 CRIME, EDUCATION, WORKLESS = 1, 2, 4  # outcome-domain bits
 CLAIM_CRIME_EDUCATION, CLAIM_EMPLOYMENT, CLAIM_PROGRESS = 1, 2, 4
-EV_UP, EV_BOOST, EV_DOWN, EV_TRIGGER, EV_IDENTIFY, EV_REFER = range(6)
 _STATE_CODE = {"R": R, "H": H, "S": S}
 _BIRTH = [t.name for t in TRIGGERS].index("birth")
 _FACTOR_INDEX = {f.name: i for i, f in enumerate(RISK_FACTORS)}
+# Kernel buffer size (flows per flush); a month of the full baseline writes about 20,000 flows.
+_BUFFER = 1 << 16
 
 
 class Model:
@@ -119,6 +99,10 @@ class Model:
             len(RISK_FACTORS), len(self.programmes), len(TRIGGERS), capacity=int(n0 * 4) + 1000, n_purposes=n_purposes
         )
         self.rand = FamilyRandom(self.families, self.seed64)
+        self.const = self._constants()
+        self.buf = kernel.new_buffers(_BUFFER, len(self.programmes), len(self.referred_programmes))
+        self._cols: kernel.FamilyColumns | None = None
+        self._early = [np.empty(0, np.int64) for _ in self.programmes]  # reused places, per programme
         self.recorder = Recorder(len(self.programmes))
         self.entrants = EntrantSampler(
             self.pop,
@@ -230,18 +214,79 @@ class Model:
         self._redraw(ids, t)
         return ids
 
-    def _set_domains(self, ids: np.ndarray, t: np.ndarray) -> None:
-        """Redraw each family's problem flags from its ladder state; note when a flag changes."""
+    # --- the compiled kernel's view of the model ------------------------------------------------
+    def _constants(self) -> kernel.Constants:
+        d, p = self.params.dynamics, self.params
+        n = len(self.programmes)
+        specs = self.prog_spec
+        group_names = sorted(self.groups)
+        needs = np.zeros((n, n), bool)
+        for i, js in enumerate(self.prog_needs):
+            needs[i, js] = True
+        n_purposes = _FIRST_PROGRAMME + _PER_PROGRAMME * n
+        salt = np.array([(k * 0xD1B54A32D192ED03) & 0xFFFFFFFFFFFFFFFF for k in range(n_purposes)], np.uint64)
+        return kernel.Constants(
+            seed=np.uint64(self.seed64 & 0xFFFFFFFFFFFFFFFF),
+            salt=salt,
+            up=self.up_lut,
+            down=self.down_lut,
+            boostable=self.boostable,
+            boost=float(self.boost),
+            window=float(self.window),
+            id_fip=float(self.id_fip),
+            id_new=float(self.id_new),
+            councils=float(p.identification.councils),
+            rollout_t=np.asarray(self.rollout_t, float),
+            rollout_share=np.asarray(self.rollout_share, float),
+            spell_shape=float(d.spell_shape),
+            spell_scale=float(self.spell_scale),
+            child_age_limit=float(self.pop.child_age_limit),
+            birth=_BIRTH,
+            domain_share=self.domain_share,
+            key_worker=self.key_worker,
+            referred=np.array(self.referred_programmes, np.int64),
+            open_t=np.array(self.prog_open, float),
+            group=np.array(
+                [group_names.index(s.exclusive_group) if s.exclusive_group else -1 for s in specs], np.int64
+            ),
+            eligible=np.array([lut for lut in self.prog_states], bool).reshape(n, OUT + 1),
+            needs=needs,
+            needs_any=np.array(self.prog_needs_any, bool),
+            needs_domains=np.array(self.prog_domains, np.uint8),
+            referral_rate=np.array([s.referral_rate_per_year for s in specs], float),
+            p_accept=np.array([s.p_accept for s in specs], float),
+            escalation_effect=np.array([s.escalation_effect for s in specs], float),
+            deescalation_multiplier=np.array([s.deescalation_multiplier for s in specs], float),
+            effect_years_after=np.array([s.effect_years_after for s in specs], float),
+            domain_effect=np.array([(s.crime_effect, s.education_effect, s.work_effect) for s in specs], float).reshape(
+                n, 3
+            ),
+            p_success=np.array([s.p_success for s in specs], float),
+        )
+
+    def _columns(self) -> kernel.FamilyColumns:
+        """The family columns, rebuilt when the store grows (its arrays are replaced)."""
         f = self.families
-        share = self.domain_share[f.state[ids]]
-        new = np.zeros(ids.size, np.uint8)
-        for j in range(len(DOMAINS)):
-            new |= (self.rand.uniform(ids, DRAW_DOMAIN) < share[:, j]).astype(np.uint8) << j
-        changed = (new ^ f.domains[ids]).astype(np.uint8)
-        for j in range(len(DOMAINS)):
-            hit = (changed >> j) & 1 == 1
-            f.domain_since[ids[hit], j] = t[hit]
-        f.domains[ids] = new
+        if self._cols is None or self._cols.state is not f.state:
+            self._cols = kernel.FamilyColumns(*(getattr(f, name) for name in kernel.FamilyColumns._fields))
+        return self._cols
+
+    def _redraw(self, ids: np.ndarray, t: np.ndarray | float) -> None:
+        """Draw the next competing-hazard event from ``t`` (memoryless, so exact after any change)."""
+        if ids.size:
+            t = np.ascontiguousarray(np.broadcast_to(np.asarray(t, float), ids.shape))
+            kernel.redraw_many(self._columns(), self.const, ids.astype(np.int64, copy=False), t, self.buf.scratch)
+
+    def _next_change(self, ids: np.ndarray, t: np.ndarray) -> None:
+        if ids.size:
+            t = np.ascontiguousarray(np.broadcast_to(np.asarray(t, float), ids.shape))
+            kernel.next_change_many(self._columns(), self.const, ids.astype(np.int64, copy=False), t)
+
+    def _set_domains(self, ids: np.ndarray, t: np.ndarray) -> None:
+        """Draw each family's problem flags from its ladder state; note when a flag changes."""
+        if ids.size:
+            t = np.ascontiguousarray(np.broadcast_to(np.asarray(t, float), ids.shape))
+            kernel.set_domains_many(self._columns(), self.const, ids.astype(np.int64, copy=False), t)
 
     def _spell_end(self, ids: np.ndarray, t: np.ndarray) -> np.ndarray:
         """When a spell at risk starting at ``t`` resolves: a gamma-distributed length later."""
@@ -251,94 +296,24 @@ class Model:
     def _purpose(programme: int, what: int) -> int:
         return _FIRST_PROGRAMME + _PER_PROGRAMME * programme + what
 
-    # --- hazards ------------------------------------------------------------------------
-    def _protection(self, ids: np.ndarray, t: np.ndarray) -> np.ndarray:
-        """Product of (1 - effect) over programmes the family is in or recently finished."""
+    # --- one month ------------------------------------------------------------------------
+    def run_slice(self, t0: float, t1: float) -> None:
+        """Simulate every event in ``[t0, t1)``."""
         f = self.families
-        out = np.ones(ids.size)
-        for i, cfg in enumerate(self.prog_spec):
-            if cfg.escalation_effect == 0:
-                continue
-            if self.programmes[i].occupied <= 0 and self.after_max[i] <= t.min():
-                continue  # nobody in this programme or still protected by it
-            on = (f.prog_status[i, ids] == ENROLLED) | (f.after_until[i, ids] > t)
-            out[on] *= 1 - cfg.escalation_effect
-        return out
-
-    def rates(self, ids: np.ndarray, t: np.ndarray) -> np.ndarray:
-        """Hazards per year of every competing event, shape (len(ids), EV_REFER + number of referred programmes)."""
-        f = self.families
-        st = f.state[ids]
-        esc = f.esc_mult[ids] * self._protection(ids, t)
-        ent = f.entry_mult[ids]
-        out = np.zeros((ids.size, EV_REFER + len(self.referred_programmes)))
-        mult = np.where(st == G, ent, esc)
-        out[:, EV_UP] = self.up_lut[st] * mult
-        boosted = (f.boost_until[ids] > t) & self.boostable[st]
-        out[:, EV_BOOST] = np.where(boosted, self.boost * mult, 0.0)
-        out[:, EV_DOWN] = self.down_lut[st]
-        for i in self.down_boosters:
-            on = f.prog_status[i, ids] == ENROLLED
-            if on.any():
-                out[on, EV_DOWN] *= self.prog_spec[i].deescalation_multiplier
-        out[:, EV_TRIGGER] = np.where(st != OUT, f.trigger_rates[ids].sum(axis=1), 0.0)
-        # A family waits for or attends at most one programme of a group at a time: one earlier
-        # intervention "appropriate to their need" (seed 000 slide 2), one lead or key worker.
-        busy = {}
-        for group, members in self.groups.items():
-            b = np.zeros(ids.size, bool)
-            for i in members:
-                b |= f.prog_status[i, ids] != NONE
-            busy[group] = b
-        kw = self.key_worker
-        if kw >= 0:
-            covered = f.council[ids] < self._coverage(t) * self.params.identification.councils
-            findable = (st == S) & (f.prog_status[kw, ids] == NONE) & (t >= self.prog_open[kw])
-            group = self.prog_spec[kw].exclusive_group
-            if group:
-                findable &= ~busy[group]
-            out[:, EV_IDENTIFY] = np.where(findable, self.id_fip + self.id_new * covered, 0.0)
-        for col, i in enumerate(self.referred_programmes, start=EV_REFER):
-            if not np.isfinite(self.prog_open[i]):
-                continue
-            cfg = self.prog_spec[i]
-            ok = self.prog_states[i][st] & f.prog_ok[i, ids] & (f.prog_status[i, ids] == NONE)
-            if cfg.exclusive_group:
-                ok &= ~busy[cfg.exclusive_group]
-            if self.prog_needs_any[i]:
-                enrolled = np.zeros(ids.size, bool)
-                for j in self.prog_needs[i]:
-                    enrolled |= f.prog_status[j, ids] == ENROLLED
-                ok &= enrolled
-            if self.prog_domains[i]:
-                ok &= (f.domains[ids] & self.prog_domains[i]) == self.prog_domains[i]
-            out[:, col] = np.where(ok & (t >= self.prog_open[i]), cfg.referral_rate_per_year, 0.0)
-        return out
-
-    def _coverage(self, t: np.ndarray) -> np.ndarray:
-        """Share of councils where the new approach operates at each time in ``t``."""
-        if not self.rollout_t.size:
-            return np.zeros(np.shape(t))
-        i = np.searchsorted(self.rollout_t, t, side="right") - 1
-        return np.where(i >= 0, self.rollout_share[np.maximum(i, 0)], 0.0)
-
-    def _redraw(self, ids: np.ndarray, t: np.ndarray | float) -> None:
-        """Draw the next competing-hazard event from ``t`` (memoryless, so exact after any change)."""
-        if not ids.size:
-            return
-        t = np.broadcast_to(np.asarray(t, float), ids.shape)
-        total = self.rates(ids, t).sum(axis=1)
-        wait = self.rand.exponential(ids, DRAW_CLOCK)
-        with np.errstate(divide="ignore"):
-            self.families.t_haz[ids] = np.where(total > 0, t + wait / total, INF)
-
-    def _next_change(self, ids: np.ndarray, t: np.ndarray) -> None:
-        f = self.families
-        cand = np.where(f.boost_until[ids] > t, f.boost_until[ids], INF)
-        for i in range(len(self.programmes)):
-            a = f.after_until[i, ids]
-            cand = np.minimum(cand, np.where(a > t, a, INF))
-        f.t_change[ids] = cand
+        for i, prog in enumerate(self.programmes):
+            prog.open_month(t0)
+            f.released_early[i, self._early[i]] = False
+            self._early[i] = np.empty(0, np.int64)
+        self._arrivals(t0, t1)
+        active = kernel.due_before(self._columns(), f.n, t1)
+        while True:
+            self._run(active, t1)
+            admitted = [self._admit(prog, t1) for prog in self.programmes]
+            # A family admitted to two programmes at once must be processed once.
+            admitted = np.unique(np.concatenate(admitted)) if admitted else np.empty(0, np.int64)
+            active = admitted[self.t_next(admitted) < t1] if admitted.size else admitted
+            if not active.size:
+                break
 
     def t_next(self, ids: np.ndarray | slice) -> np.ndarray:
         f = self.families
@@ -347,23 +322,44 @@ class Model:
             f.t_resolve[ids],
         )
 
-    # --- one month ------------------------------------------------------------------------
-    def run_slice(self, t0: float, t1: float) -> None:
-        """Simulate every event in ``[t0, t1)``."""
-        for prog in self.programmes:
-            prog.open_month(t0)
-        self._arrivals(t0, t1)
-        n = self.families.n
-        active = np.flatnonzero(self.t_next(slice(0, n)) < t1)
-        while True:
-            while active.size:
-                active = self._round(active, t1)
-            admitted = [self._admit(prog, t1) for prog in self.programmes]
-            # A family admitted to two programmes at once must be processed once.
-            admitted = np.unique(np.concatenate(admitted)) if admitted else np.empty(0, np.int64)
-            active = admitted[self.t_next(admitted) < t1] if admitted.size else admitted
-            if not active.size:
-                break
+    def _run(self, ids: np.ndarray, t1: float) -> None:
+        """Every event before ``t1`` of families ``ids``, in the kernel; then its buffers are emptied."""
+        ids = ids.astype(np.int64, copy=False)
+        pos = 0
+        while pos < ids.size:
+            pos = kernel.run_families(self._columns(), self.const, self.buf, ids, pos, t1)
+            self._flush()
+
+    def _flush(self) -> None:
+        """Move what the kernel wrote to its buffers into the recorder and the programme queues."""
+        b, rec = self.buf, self.recorder
+        n = b.n
+        k = n[kernel.N_FLOW]
+        if k:
+            rec.flows.append(
+                (b.flow_t[:k].copy(), b.flow_src[:k].copy(), b.flow_dst[:k].copy(), b.flow_cause[:k].copy())
+            )
+        k = n[kernel.N_PROG_EVENT]
+        if k:
+            rec.programme_events.append((b.pe_prog[:k].copy(), b.pe_t[:k].copy(), b.pe_kind[:k].copy()))
+        k = n[kernel.N_TRIGGER]
+        if k:
+            rec.triggers.append((b.trig_t[:k].copy(), b.trig_kind[:k].copy()))
+        k = n[kernel.N_RELEASE]
+        if k:
+            progs, times = b.rel_prog[:k], b.rel_t[:k]
+            for i in np.unique(progs):
+                self.programmes[i].release(times[progs == i])
+        k = n[kernel.N_JOIN]
+        if k:
+            progs, ids, times = b.join_prog[:k], b.join_id[:k], b.join_t[:k]
+            for i in np.unique(progs):
+                sel = progs == i
+                self.programmes[i].join(ids[sel].copy(), times[sel].copy())
+        rec.events += int(n[kernel.N_EVENTS])
+        self.tracked_hazard -= float(b.hazard_removed[0])
+        b.hazard_removed[0] = 0.0
+        n[:] = 0
 
     def _arrivals(self, t0: float, t1: float) -> None:
         """Families newly at risk from the untracked general population arrive in ``[t0, t1)``."""
@@ -393,115 +389,6 @@ class Model:
         self.recorder.flow(t[by_trigger], OUTSIDE, R, TRIGGER, int(by_trigger.sum()))
         self.recorder.events += cause.size
 
-    def _round(self, ids: np.ndarray, t1: float) -> np.ndarray:
-        """Process each family's earliest event; return those with another event before ``t1``."""
-        f = self.families
-        clocks = np.stack([f.t_haz[ids], f.t_exit[ids], f.t_prog[ids], f.t_change[ids], f.t_resolve[ids]])
-        which = clocks.argmin(axis=0)
-        t = clocks[which, np.arange(ids.size)]
-        self.recorder.events += ids.size
-        for kind, handler in enumerate(
-            (self._on_hazard, self._on_exit, self._on_programme_end, None, self._on_resolve)
-        ):
-            sel = which == kind
-            if handler is not None and sel.any():
-                handler(ids[sel], t[sel])
-        live = f.state[ids] != OUT
-        ids, t = ids[live], t[live]
-        f.t_last[ids] = t
-        self._next_change(ids, t)
-        self._redraw(ids, t)
-        return ids[self.t_next(ids) < t1]
-
-    def _move(self, ids: np.ndarray, t: np.ndarray, to: int, cause: int) -> None:
-        f = self.families
-        src = f.state[ids]
-        self.recorder.flow(t, src, to, cause, ids.size)
-        f.state[ids] = to
-        if to != OUT:
-            self._set_domains(ids, t)
-        if to in (R, H, S):
-            # A new spell at risk starts from G; a relapse from T resumes the spell still running.
-            starts = (src == G) | ~np.isfinite(f.t_resolve[ids])
-            if starts.any():
-                f.t_resolve[ids[starts]] = self._spell_end(ids[starts], t[starts])
-        elif to != T:
-            # Being turned around does not stop the family's disadvantages resolving in their own time:
-            # the spell's clock runs on in T and ends in G like anyone else's.
-            f.t_resolve[ids] = INF
-        gone_well = f.state[ids] == G
-        if gone_well.any():
-            self._withdraw(ids[gone_well], t[gone_well])
-
-    def _withdraw(self, ids: np.ndarray, t: np.ndarray) -> None:
-        """Families whose problems resolved leave every queue they wait in."""
-        f = self.families
-        for i in range(len(self.programmes)):
-            waiting = f.prog_status[i, ids] == WAITING
-            if waiting.any():
-                f.prog_status[i, ids[waiting]] = NONE
-                self.recorder.programme_event(i, t[waiting], WITHDREW, int(waiting.sum()))
-
-    def _on_hazard(self, ids: np.ndarray, t: np.ndarray) -> None:
-        f = self.families
-        rates = self.rates(ids, t)
-        cum = np.cumsum(rates, axis=1)
-        u = self.rand.uniform(ids, DRAW_EVENT) * cum[:, -1]
-        event = np.minimum((cum <= u[:, None]).sum(axis=1), rates.shape[1] - 1)
-        st = f.state[ids]
-        for ev, cause_of in ((EV_UP, None), (EV_BOOST, TRIGGER)):
-            sel = event == ev
-            if sel.any():
-                s_ids, s_t, s_st = ids[sel], t[sel], st[sel]
-                for src, dst, cause in ((G, R, ENTRY), (R, H, ESCALATION), (H, S, ESCALATION), (T, S, RELAPSE)):
-                    m = s_st == src
-                    if m.any():
-                        self._move(s_ids[m], s_t[m], dst, cause_of if cause_of is not None else cause)
-        sel = event == EV_DOWN
-        if sel.any():
-            d_ids, d_t, d_st = ids[sel], t[sel], st[sel]
-            for src, dst, cause in ((H, R, DEESCALATION), (S, H, DEESCALATION), (T, G, SUSTAINED)):
-                m = d_st == src
-                if m.any():
-                    self._move(d_ids[m], d_t[m], dst, cause)
-        sel = event == EV_TRIGGER
-        if sel.any():
-            self._on_trigger(ids[sel], t[sel])
-        sel = event == EV_IDENTIFY
-        if sel.any():
-            self._refer(self.key_worker, ids[sel], t[sel])
-        for col, i in enumerate(self.referred_programmes, start=EV_REFER):
-            sel = event == col
-            if sel.any():
-                self._refer(i, ids[sel], t[sel])
-
-    def _on_resolve(self, ids: np.ndarray, t: np.ndarray) -> None:
-        """The spell at risk ends: the family leaves R, H, S (or T) for the general population."""
-        self._move(ids, t, G, RESOLUTION)
-
-    def _on_trigger(self, ids: np.ndarray, t: np.ndarray) -> None:
-        f = self.families
-        rates = f.trigger_rates[ids]
-        cum = np.cumsum(rates, axis=1)
-        u = self.rand.uniform(ids, DRAW_TRIGGER) * cum[:, -1]
-        kind = np.minimum((cum <= u[:, None]).sum(axis=1), rates.shape[1] - 1).astype(np.int8)
-        f.last_trigger[ids] = kind
-        f.boost_until[ids] = np.maximum(f.boost_until[ids], t + self.window)
-        self.recorder.triggers.append((t.copy(), kind))
-        birth = ids[kind == _BIRTH]
-        if birth.size:
-            f.t_age_out[birth] = t[kind == _BIRTH] + self.pop.child_age_limit
-            f.t_exit[birth] = np.minimum(f.t_age_out[birth], f.t_other_exit[birth])
-
-    def _refer(self, i: int, ids: np.ndarray, t: np.ndarray) -> None:
-        f = self.families
-        accept = self.rand.uniform(ids, self._purpose(i, DRAW_ACCEPT)) < self.prog_spec[i].p_accept
-        self.recorder.programme_event(i, t, REFERRED, ids.size)
-        self.recorder.programme_event(i, t[~accept], DECLINED, int((~accept).sum()))
-        ids, t = ids[accept], t[accept]
-        f.prog_status[i, ids] = WAITING
-        self.programmes[i].join(ids, t)
-
     def _admit(self, prog: Programme, t1: float) -> np.ndarray:
         f = self.families
         i = prog.index
@@ -514,6 +401,8 @@ class Model:
         f.prog_end[i, ids] = adm.ends
         f.prog_dropout[i, ids] = adm.dropout
         f.t_prog[ids] = np.minimum(f.t_prog[ids], adm.ends)
+        f.released_early[i, ids[adm.reused]] = True
+        self._early[i] = np.concatenate([self._early[i], ids[adm.reused]])
         if i == self.key_worker:
             started = (adm.started >= 0) & (adm.started < self.t_deadline)
             f.key_worker_received[ids[started]] = True
@@ -611,65 +500,6 @@ class Model:
         dropout = u < prog.p_dropout
         fraction = np.where(dropout, u / max(prog.p_dropout, 1e-300), 1.0)
         return length * fraction, dropout
-
-    def _domain_effects(self, i: int, cfg, ids: np.ndarray, t: np.ndarray) -> None:
-        """A completed intervention may end a crime/ASB, education or worklessness problem (its *_effect chances)."""
-        effects = (cfg.crime_effect, cfg.education_effect, cfg.work_effect)
-        if not ids.size or not any(effects):
-            return
-        f = self.families
-        u = self.rand.uniform(ids, self._purpose(i, DRAW_EFFECT))
-        for j, chance in enumerate(effects):
-            if chance <= 0:
-                continue
-            ends = ((f.domains[ids] >> j) & 1 == 1) & (u < chance)
-            f.domains[ids[ends]] &= np.uint8(~(1 << j) & 0xFF)
-            f.domain_since[ids[ends], j] = t[ends]
-
-    def _on_exit(self, ids: np.ndarray, t: np.ndarray) -> None:
-        f = self.families
-        self.tracked_hazard -= float(f.entry_hazard[ids].sum())
-        aged = f.t_exit[ids] == f.t_age_out[ids]
-        self._move(ids[aged], t[aged], OUT, AGED_OUT)
-        self._move(ids[~aged], t[~aged], OUT, OTHER_EXIT)
-        for i, prog in enumerate(self.programmes):
-            status = f.prog_status[i, ids]
-            enrolled = status == ENROLLED
-            if enrolled.any():
-                e_ids = ids[enrolled]
-                early = np.array([int(x) in prog.released_early for x in e_ids], bool)
-                prog.release(t[enrolled][~early])
-                self.recorder.programme_event(i, t[enrolled], LEFT_MODEL, e_ids.size)
-            f.prog_status[i, ids] = NONE
-            f.prog_end[i, ids] = INF
-        for col in (f.t_haz, f.t_exit, f.t_prog, f.t_change, f.t_resolve):
-            col[ids] = INF
-
-    def _on_programme_end(self, ids: np.ndarray, t: np.ndarray) -> None:
-        f = self.families
-        for i, prog in enumerate(self.programmes):
-            ending = f.prog_end[i, ids] <= t
-            if not ending.any():
-                continue
-            e_ids, e_t = ids[ending], t[ending]
-            early = np.array([int(x) in prog.released_early for x in e_ids], bool)
-            prog.release(e_t[~early])
-            f.prog_status[i, e_ids] = NONE
-            f.prog_end[i, e_ids] = INF
-            completed = ~f.prog_dropout[i, e_ids]
-            self.recorder.programme_event(i, e_t[completed], COMPLETED, int(completed.sum()))
-            self.recorder.programme_event(i, e_t[~completed], DROPPED_OUT, int((~completed).sum()))
-            cfg = self.prog_spec[i]
-            if cfg.effect_years_after > 0 and completed.any():
-                f.after_until[i, e_ids[completed]] = e_t[completed] + cfg.effect_years_after
-                self.after_max[i] = max(self.after_max[i], float(e_t[completed].max()) + cfg.effect_years_after)
-            self._domain_effects(i, cfg, e_ids[completed], e_t[completed])
-            success = completed & (self.rand.uniform(e_ids, self._purpose(i, DRAW_SUCCESS)) < cfg.p_success)
-            success &= f.state[e_ids] != T
-            if success.any():
-                self.recorder.programme_event(i, e_t[success], SUCCEEDED, int(success.sum()))
-                self._move(e_ids[success], e_t[success], T, TURNED_AROUND)
-        f.t_prog[ids] = f.prog_end[:, ids].min(axis=0) if self.programmes else INF
 
     # --- observation at slice boundaries ----------------------------------------------------------
     def observe(self, t: float, wave: int | None) -> None:

@@ -42,6 +42,7 @@ class Admission:
     started: np.ndarray
     ends: np.ndarray
     dropout: np.ndarray
+    reused: np.ndarray  # bool: the family's place was freed and reused within the month already
 
 
 @dataclass
@@ -68,7 +69,6 @@ class Programme:
     _queue_id: list[np.ndarray] = field(default_factory=list)
     _slots: list[float] = field(default_factory=list)
     _deficit: int = 0
-    released_early: set[int] = field(default_factory=set)
 
     def capacity(self, t: float) -> int:
         """Places (families at once) at model time ``t``."""
@@ -79,7 +79,6 @@ class Programme:
         free = self.capacity(t0) - self.occupied
         self._slots = [t0] * max(free, 0)
         self._deficit = max(-free, 0)
-        self.released_early.clear()
 
     def join(self, ids: np.ndarray, times: np.ndarray) -> None:
         """Families join the back of the queue at ``times``."""
@@ -131,7 +130,7 @@ class Programme:
         ids, arrived = self.waiting(still_waiting)
         n_wait = ids.size
         if n_wait == 0 or not self._slots:
-            return Admission(*(np.empty(0, np.int64),), *(np.empty(0),) * 3, np.empty(0, bool))
+            return Admission(np.empty(0, np.int64), *(np.empty(0),) * 3, np.empty(0, bool), np.empty(0, bool))
         durations, dropout = draw(ids)
         slots = list(self._slots)
         counted = 0  # admitted families whose in-month end is already a slot
@@ -149,9 +148,9 @@ class Programme:
             for t in ends[inside]:
                 bisect.insort(slots, float(t))
             counted = inside.size
-        for j in inside:
-            self.released_early.add(int(ids[j]))
+        reused = np.zeros(m, bool)
+        reused[inside] = True
         self._slots = slots[m:]
         self.occupied += m - counted  # families whose end falls in-month have already left
         self._queue_id, self._queue_t = [ids[m:]], [arrived[m:]]
-        return Admission(ids[:m], arrived[:m], starts, ends, dropout[:m])
+        return Admission(ids[:m], arrived[:m], starts, ends, dropout[:m], reused)
