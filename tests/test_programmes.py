@@ -75,9 +75,9 @@ def test_programmes_in_a_group_exclude_each_other():
         model.programmes.index(next(p for p in model.programmes if p.name == "key_worker")),
         model.programmes.index(next(p for p in model.programmes if p.name == "lead_worker")),
     )
-    both = (f.prog_status[kw, : f.n] != 0) & (f.prog_status[lw, : f.n] != 0)
+    both = (f.prog_status[: f.n, kw] != 0) & (f.prog_status[: f.n, lw] != 0)
     assert not both.any()
-    assert (f.prog_status[lw, : f.n] != 0).any()
+    assert (f.prog_status[: f.n, lw] != 0).any()
 
 
 @pytest.mark.slow

@@ -62,12 +62,13 @@ class Families:
         self.trigger_rates = np.zeros((cap, n_triggers))
         self.council = np.zeros(cap, np.int16)
         self.last_trigger = np.zeros(cap, np.int8)
-        self.prog_ok = np.zeros((n_programmes, cap), bool)  # static eligibility (required factors)
-        self.prog_status = np.full((n_programmes, cap), NONE, np.int8)
-        self.prog_end = np.full((n_programmes, cap), INF)
-        self.prog_dropout = np.zeros((n_programmes, cap), bool)
-        self.after_until = np.full((n_programmes, cap), -INF)
-        self.released_early = np.zeros((n_programmes, cap), bool)  # place already reused this month
+        # Per family and programme, (family, programme): one family's programmes share a cache line.
+        self.prog_ok = np.zeros((cap, n_programmes), bool)  # static eligibility (required factors)
+        self.prog_status = np.full((cap, n_programmes), NONE, np.int8)
+        self.prog_end = np.full((cap, n_programmes), INF)
+        self.prog_dropout = np.zeros((cap, n_programmes), bool)
+        self.after_until = np.full((cap, n_programmes), -INF)
+        self.released_early = np.zeros((cap, n_programmes), bool)  # place already reused this month
         self.waves = np.zeros(cap, np.uint16)
         self.domains = np.zeros(cap, np.uint8)  # problem flags: bit 0 crime/ASB, 1 education, 2 worklessness
         self.domain_since = np.zeros((cap, 3), np.float64)  # when each flag last changed (years)
@@ -92,13 +93,10 @@ class Families:
         for name, value in list(vars(self).items()):
             if not isinstance(value, np.ndarray):
                 continue
-            axis = 1 if value.ndim == 2 and name.startswith(("prog_", "after_", "released_")) else 0
             shape = list(value.shape)
-            extra = new_cap - shape[axis]
-            shape[axis] = extra
-            fill = _fill_value(name, value)
-            pad = np.full(shape, fill, value.dtype)
-            setattr(self, name, np.concatenate([value, pad], axis=axis))
+            shape[0] = new_cap - shape[0]
+            pad = np.full(shape, _fill_value(name, value), value.dtype)
+            setattr(self, name, np.concatenate([value, pad]))
 
     def add(self, new: NewFamilies, keys: np.ndarray) -> np.ndarray:
         """Append families; return their row indices. Clocks start at ``inf``."""

@@ -116,10 +116,10 @@ Constants = namedtuple(
         "key_worker",  # programme index, -1 if not running
         "referred",  # programme indices referred at a rate, in rate-vector order
         "open_t",  # (P,) first time with places (inf: never)
-        "group",  # (P,) exclusive group index, -1 for none
+        "group_mask",  # (P,) int64 bits: programme p and the others of its exclusive group
         "eligible",  # (P, 6) bool by state
-        "needs",  # (P, P) bool: programme i needs enrolment in j
-        "needs_any",  # (P,) bool
+        "needs_mask",  # (P,) int64 bits: programmes p needs the family to attend (any one)
+        "needs_any",  # (P,) bool: p needs one of needs_mask (none running: never referred)
         "needs_domains",  # (P,) uint8 problem bits that must all be present
         "referral_rate",
         "p_accept",
@@ -243,31 +243,31 @@ def _purpose(p, what):
 
 # --- hazards -------------------------------------------------------------------------------------
 @njit(cache=True, inline="always", _nrt=False)
-def _busy(fam, c, i, g):
-    """Whether family ``i`` waits for or attends a programme of exclusive group ``g``."""
-    for q in range(c.group.size):
-        if c.group[q] == g and fam.prog_status[q, i] != NONE:
-            return True
-    return False
-
-
-@njit(cache=True, inline="always", _nrt=False)
 def rates(fam, c, i, t, out):
     """Family ``i``'s competing hazards per year at ``t``, written to ``out``; returns their sum."""
     st = fam.state[i]
-    n_prog = c.open_t.size
+    # One pass over the programmes: which the family waits for or attends (bit p), which it
+    # attends, and what they do to its escalation and de-escalation hazards.
+    involved = 0
+    enrolled = 0
     prot = 1.0
-    for p in range(n_prog):
-        e = c.escalation_effect[p]
-        if e != 0 and (fam.prog_status[p, i] == ENROLLED or fam.after_until[p, i] > t):
-            prot *= 1 - e
+    down = c.down[st]
+    for p in range(c.open_t.size):
+        status = fam.prog_status[i, p]
+        if status == NONE:
+            if c.escalation_effect[p] != 0 and fam.after_until[i, p] > t:
+                prot *= 1 - c.escalation_effect[p]
+            continue
+        involved |= 1 << p
+        if status == ENROLLED:
+            enrolled |= 1 << p
+            prot *= 1 - c.escalation_effect[p]
+            down *= c.deescalation_multiplier[p]
+        elif c.escalation_effect[p] != 0 and fam.after_until[i, p] > t:
+            prot *= 1 - c.escalation_effect[p]
     mult = fam.entry_mult[i] if st == G else fam.esc_mult[i] * prot
     out[EV_UP] = c.up[st] * mult
     out[EV_BOOST] = c.boost * mult if (fam.boost_until[i] > t and c.boostable[st]) else 0.0
-    down = c.down[st]
-    for p in range(n_prog):
-        if c.deescalation_multiplier[p] != 1.0 and fam.prog_status[p, i] == ENROLLED:
-            down *= c.deescalation_multiplier[p]
     out[EV_DOWN] = down
     trig = 0.0
     if st != OUT:
@@ -276,29 +276,22 @@ def rates(fam, c, i, t, out):
     out[EV_TRIGGER] = trig
     out[EV_IDENTIFY] = 0.0
     kw = c.key_worker
-    if kw >= 0 and st == S and fam.prog_status[kw, i] == NONE and t >= c.open_t[kw]:
-        if c.group[kw] < 0 or not _busy(fam, c, i, c.group[kw]):
-            share = 0.0  # the roll-out step in force at t (a handful of steps: a scan beats np.searchsorted)
-            for j in range(c.rollout_t.size):
-                if c.rollout_t[j] <= t:
-                    share = c.rollout_share[j]
-            covered = 1.0 if fam.council[i] < share * c.councils else 0.0
-            out[EV_IDENTIFY] = c.id_fip + c.id_new * covered
+    if kw >= 0 and st == S and (involved & c.group_mask[kw]) == 0 and t >= c.open_t[kw]:
+        share = 0.0  # the roll-out step in force at t (a handful of steps: a scan beats np.searchsorted)
+        for j in range(c.rollout_t.size):
+            if c.rollout_t[j] <= t:
+                share = c.rollout_share[j]
+        covered = 1.0 if fam.council[i] < share * c.councils else 0.0
+        out[EV_IDENTIFY] = c.id_fip + c.id_new * covered
     for col in range(c.referred.size):
         p = c.referred[col]
         ok = (
             t >= c.open_t[p]
             and c.eligible[p, st]
-            and fam.prog_ok[p, i]
-            and fam.prog_status[p, i] == NONE
-            and (c.group[p] < 0 or not _busy(fam, c, i, c.group[p]))
+            and fam.prog_ok[i, p]
+            and (involved & c.group_mask[p]) == 0
+            and (not c.needs_any[p] or (enrolled & c.needs_mask[p]) != 0)
         )
-        if ok and c.needs_any[p]:
-            enrolled = False
-            for q in range(n_prog):
-                if c.needs[p, q] and fam.prog_status[q, i] == ENROLLED:
-                    enrolled = True
-            ok = enrolled
         m = c.needs_domains[p]
         if ok and m != 0:
             ok = (fam.domains[i] & m) == m
@@ -322,8 +315,8 @@ def next_change(fam, c, i, t):
     """When family ``i``'s hazards next change by themselves: a trigger window or an after-effect ends."""
     b = fam.boost_until[i]
     cand = b if b > t else INF
-    for p in range(fam.after_until.shape[0]):
-        a = fam.after_until[p, i]
+    for p in range(fam.after_until.shape[1]):
+        a = fam.after_until[i, p]
         if a > t and a < cand:
             cand = a
     fam.t_change[i] = cand
@@ -365,7 +358,7 @@ def _programme_event(buf, p, t, kind):
 @njit(cache=True, inline="always", _nrt=False)
 def _release(buf, fam, p, i, t):
     """A place in programme ``p`` frees at ``t`` unless admission already reused it within the month."""
-    if fam.released_early[p, i]:
+    if fam.released_early[i, p]:
         return
     k = buf.n[N_RELEASE]
     buf.rel_prog[k] = p
@@ -395,9 +388,9 @@ def move(fam, c, buf, i, t, to, cause):
         fam.t_resolve[i] = INF
     if to == G:
         # Families whose problems resolved leave every queue they wait in.
-        for p in range(fam.prog_status.shape[0]):
-            if fam.prog_status[p, i] == WAITING:
-                fam.prog_status[p, i] = NONE
+        for p in range(fam.prog_status.shape[1]):
+            if fam.prog_status[i, p] == WAITING:
+                fam.prog_status[i, p] = NONE
                 _programme_event(buf, p, t, WITHDREW)
 
 
@@ -421,7 +414,7 @@ def refer(fam, c, buf, p, i, t):
     if not accept:
         _programme_event(buf, p, t, DECLINED)
         return
-    fam.prog_status[p, i] = WAITING
+    fam.prog_status[i, p] = WAITING
     k = buf.n[N_JOIN]
     buf.join_prog[k] = p
     buf.join_id[k] = i
@@ -483,12 +476,12 @@ def on_hazard(fam, c, buf, i, t, scratch):
 def on_exit(fam, c, buf, i, t):
     buf.hazard_removed[0] += fam.entry_hazard[i]
     move(fam, c, buf, i, t, OUT, AGED_OUT if fam.t_exit[i] == fam.t_age_out[i] else OTHER_EXIT)
-    for p in range(fam.prog_status.shape[0]):
-        if fam.prog_status[p, i] == ENROLLED:
+    for p in range(fam.prog_status.shape[1]):
+        if fam.prog_status[i, p] == ENROLLED:
             _release(buf, fam, p, i, t)
             _programme_event(buf, p, t, LEFT_MODEL)
-        fam.prog_status[p, i] = NONE
-        fam.prog_end[p, i] = INF
+        fam.prog_status[i, p] = NONE
+        fam.prog_end[i, p] = INF
     fam.t_haz[i] = INF
     fam.t_exit[i] = INF
     fam.t_prog[i] = INF
@@ -498,17 +491,17 @@ def on_exit(fam, c, buf, i, t):
 
 @njit(cache=True, inline="always", _nrt=False)
 def on_programme_end(fam, c, buf, i, t):
-    n_prog = fam.prog_status.shape[0]
+    n_prog = fam.prog_status.shape[1]
     for p in range(n_prog):
-        if not fam.prog_end[p, i] <= t:
+        if not fam.prog_end[i, p] <= t:
             continue
         _release(buf, fam, p, i, t)
-        fam.prog_status[p, i] = NONE
-        fam.prog_end[p, i] = INF
-        completed = not fam.prog_dropout[p, i]
+        fam.prog_status[i, p] = NONE
+        fam.prog_end[i, p] = INF
+        completed = not fam.prog_dropout[i, p]
         _programme_event(buf, p, t, COMPLETED if completed else DROPPED_OUT)
         if completed and c.effect_years_after[p] > 0:
-            fam.after_until[p, i] = t + c.effect_years_after[p]
+            fam.after_until[i, p] = t + c.effect_years_after[p]
         effects = c.domain_effect[p]
         if completed and (effects[0] != 0 or effects[1] != 0 or effects[2] != 0):
             # A completed intervention may end a crime/ASB, education or worklessness problem.
@@ -523,7 +516,7 @@ def on_programme_end(fam, c, buf, i, t):
             move(fam, c, buf, i, t, T, TURNED_AROUND)
     first = INF
     for p in range(n_prog):
-        first = min(first, fam.prog_end[p, i])
+        first = min(first, fam.prog_end[i, p])
     fam.t_prog[i] = first
 
 
@@ -558,7 +551,7 @@ def run_families(fam, c, buf, ids, start, t1):
     Returns the position in ``ids`` to resume from once the buffers are
     emptied, or ``ids.size`` when every family is done.
     """
-    n_prog = fam.prog_status.shape[0]
+    n_prog = fam.prog_status.shape[1]
     room_flow = buf.flow_t.size - 2
     room_pe = buf.pe_t.size - (3 * n_prog + 2)
     room_rel = buf.rel_t.size - n_prog
@@ -609,3 +602,17 @@ def due_before(fam, n, t1):
             out[k] = i
             k += 1
     return out[:k]
+
+
+@njit(cache=True, _nrt=False)
+def census(fam, n, states, waiting):
+    """Families by state (``states``, indexed by state code) and waiting per programme, rows below ``n``."""
+    states[:] = 0
+    waiting[:] = 0
+    for i in range(n):
+        states[fam.state[i]] += 1
+    n_prog = fam.prog_status.shape[1]
+    for i in range(n):
+        for p in range(n_prog):
+            if fam.prog_status[i, p] == WAITING:
+                waiting[p] += 1

@@ -93,16 +93,6 @@ class Model:
         self.fin_start = to_years(fin.programme_start, self.start)
         self.fin_end = end_of_day_years(fin.programme_end, self.start)
         self.attach_t, _ = step_values(fin.attachment_share, self.start)
-        n0 = p.population.initial_at_risk * self.scale
-        n_purposes = _FIRST_PROGRAMME + _PER_PROGRAMME * len(self.programmes)
-        self.families = Families(
-            len(RISK_FACTORS), len(self.programmes), len(TRIGGERS), capacity=int(n0 * 4) + 1000, n_purposes=n_purposes
-        )
-        self.rand = FamilyRandom(self.families, self.seed64)
-        self.const = self._constants()
-        self.buf = kernel.new_buffers(_BUFFER, len(self.programmes), len(self.referred_programmes))
-        self._cols: kernel.FamilyColumns | None = None
-        self._early = [np.empty(0, np.int64) for _ in self.programmes]  # reused places, per programme
         self.recorder = Recorder(len(self.programmes))
         self.entrants = EntrantSampler(
             self.pop,
@@ -112,6 +102,23 @@ class Model:
             p.population.families_with_children * self.scale,
             self.rng["entrants"],
         )
+        # Rows for the initial families and every arrival the whole population's entry
+        # intensity could bring (arrivals are thinned from it), so the store rarely grows.
+        n0 = p.population.initial_at_risk * self.scale
+        expected = n0 + self.entrants.rate_per_year * (self.t_end - self.t_start)
+        n_purposes = _FIRST_PROGRAMME + _PER_PROGRAMME * len(self.programmes)
+        self.families = Families(
+            len(RISK_FACTORS),
+            len(self.programmes),
+            len(TRIGGERS),
+            capacity=int(expected + 6 * np.sqrt(expected)) + 1000,
+            n_purposes=n_purposes,
+        )
+        self.rand = FamilyRandom(self.families, self.seed64)
+        self.const = self._constants()
+        self.buf = kernel.new_buffers(_BUFFER, len(self.programmes), len(self.referred_programmes))
+        self._cols: kernel.FamilyColumns | None = None
+        self._early = [np.empty(0, np.int64) for _ in self.programmes]  # reused places, per programme
         self.tracked_hazard = 0.0  # sum of entry hazards of tracked families still in the model
         self._initial_population()
 
@@ -199,7 +206,7 @@ class Model:
         f.trigger_rates[ids] = self.pop.trigger_rates(batch)
         for i, cfg in enumerate(self.prog_spec):
             req = [_FACTOR_INDEX[r] for r in cfg.requires]
-            f.prog_ok[i, ids] = batch.factors[:, req].all(axis=1) if req else True
+            f.prog_ok[ids, i] = batch.factors[:, req].all(axis=1) if req else True
         t = np.broadcast_to(np.asarray(t, float), ids.shape)
         f.t_age_out[ids] = t + (self.pop.child_age_limit - batch.youngest_age)
         f.t_other_exit[ids] = t + (
@@ -219,10 +226,14 @@ class Model:
         d, p = self.params.dynamics, self.params
         n = len(self.programmes)
         specs = self.prog_spec
-        group_names = sorted(self.groups)
-        needs = np.zeros((n, n), bool)
-        for i, js in enumerate(self.prog_needs):
-            needs[i, js] = True
+        if n > 62:
+            raise ValueError("the kernel's programme bit masks hold at most 62 programmes")
+        # A programme outside any group excludes only itself (a family is referred once at a time).
+        group_mask = np.array([1 << i for i in range(n)], np.int64)
+        for members in self.groups.values():
+            bits = sum(1 << j for j in members)
+            group_mask[members] = bits
+        needs_mask = np.array([sum(1 << j for j in js) for js in self.prog_needs], np.int64)
         n_purposes = _FIRST_PROGRAMME + _PER_PROGRAMME * n
         salt = np.array([(k * 0xD1B54A32D192ED03) & 0xFFFFFFFFFFFFFFFF for k in range(n_purposes)], np.uint64)
         return kernel.Constants(
@@ -246,11 +257,9 @@ class Model:
             key_worker=self.key_worker,
             referred=np.array(self.referred_programmes, np.int64),
             open_t=np.array(self.prog_open, float),
-            group=np.array(
-                [group_names.index(s.exclusive_group) if s.exclusive_group else -1 for s in specs], np.int64
-            ),
+            group_mask=group_mask,
             eligible=np.array([lut for lut in self.prog_states], bool).reshape(n, OUT + 1),
-            needs=needs,
+            needs_mask=needs_mask,
             needs_any=np.array(self.prog_needs_any, bool),
             needs_domains=np.array(self.prog_domains, np.uint8),
             referral_rate=np.array([s.referral_rate_per_year for s in specs], float),
@@ -302,7 +311,7 @@ class Model:
         f = self.families
         for i, prog in enumerate(self.programmes):
             prog.open_month(t0)
-            f.released_early[i, self._early[i]] = False
+            f.released_early[self._early[i], i] = False
             self._early[i] = np.empty(0, np.int64)
         self._arrivals(t0, t1)
         active = kernel.due_before(self._columns(), f.n, t1)
@@ -392,16 +401,18 @@ class Model:
     def _admit(self, prog: Programme, t1: float) -> np.ndarray:
         f = self.families
         i = prog.index
-        adm = prog.admit(f.prog_status[i] == WAITING, t1, lambda ids: self._durations(i, ids, advance=False))
+        adm = prog.admit(
+            lambda ids: f.prog_status[ids, i] == WAITING, t1, lambda ids: self._durations(i, ids, advance=False)
+        )
         if not adm.ids.size:
             return adm.ids
         ids = adm.ids
         self._durations(i, ids, advance=True)  # use up the draws the admitted families' durations came from
-        f.prog_status[i, ids] = ENROLLED
-        f.prog_end[i, ids] = adm.ends
-        f.prog_dropout[i, ids] = adm.dropout
+        f.prog_status[ids, i] = ENROLLED
+        f.prog_end[ids, i] = adm.ends
+        f.prog_dropout[ids, i] = adm.dropout
         f.t_prog[ids] = np.minimum(f.t_prog[ids], adm.ends)
-        f.released_early[i, ids[adm.reused]] = True
+        f.released_early[ids[adm.reused], i] = True
         self._early[i] = np.concatenate([self._early[i], ids[adm.reused]])
         if i == self.key_worker:
             started = (adm.started >= 0) & (adm.started < self.t_deadline)
@@ -505,19 +516,21 @@ class Model:
     def observe(self, t: float, wave: int | None) -> None:
         """Record state counts and programme queues at boundary ``t``; mark survey wave ``wave``."""
         f = self.families
-        st = f.state[: f.n]
-        counts = np.bincount(st, minlength=6)[:6]
+        counts = np.zeros(OUT + 1, np.int64)
+        waiting = np.zeros(len(self.programmes), np.int64)
+        kernel.census(self._columns(), f.n, counts, waiting)
         self.recorder.boundary_t.append(t)
         self.recorder.boundary_states.append(counts)
         progs = np.zeros((len(self.programmes), 3), np.int64)
         for i, prog in enumerate(self.programmes):
-            progs[i] = (prog.capacity(t), prog.occupied, int((f.prog_status[i, : f.n] == WAITING).sum()))
+            progs[i] = (prog.capacity(t), prog.occupied, waiting[i])
         self.recorder.boundary_programmes.append(progs)
+        st = f.state[: f.n]
         if wave is not None:
             at_risk = (st == R) | (st == H) | (st == S)
             f.waves[: f.n][at_risk] |= np.uint16(1 << wave)
         if t == 0.0:
             f.in_start_stock[: f.n] = st == S
             if self.key_worker >= 0:
-                enrolled = f.prog_status[self.key_worker, : f.n] == ENROLLED
+                enrolled = f.prog_status[: f.n, self.key_worker] == ENROLLED
                 f.key_worker_received[: f.n] = enrolled

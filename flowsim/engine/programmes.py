@@ -95,13 +95,13 @@ class Programme:
             else:
                 bisect.insort(self._slots, float(t))
 
-    def waiting(self, still_waiting: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def waiting(self, still_waiting: np.ndarray | Callable[[np.ndarray], np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         """Compact the queue to families still waiting; return (ids, arrival times) in FIFO order."""
         if not self._queue_id:
             return np.empty(0, np.int64), np.empty(0)
         ids = np.concatenate(self._queue_id)
         times = np.concatenate(self._queue_t)
-        keep = still_waiting[ids]
+        keep = still_waiting(ids) if callable(still_waiting) else still_waiting[ids]
         ids, times = ids[keep], times[keep]
         order = np.argsort(times, kind="stable")
         ids, times = ids[order], times[order]
@@ -110,14 +110,15 @@ class Programme:
 
     def admit(
         self,
-        still_waiting: np.ndarray,
+        still_waiting: np.ndarray | Callable[[np.ndarray], np.ndarray],
         t1: float,
         draw: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]],
     ) -> Admission:
         """Admit waiting families to places that free up before ``t1``, in FIFO order.
 
         Args:
-            still_waiting: bool per family row: True while the family waits here.
+            still_waiting: bool per family row, True while the family waits here; or a
+                function giving that for an array of rows (cheaper for a large population).
             t1: end of the month being simulated (years).
             draw: given the waiting families in queue order, each one's intervention
                 length if admitted now (years, shortened for a drop-out) and whether
