@@ -108,8 +108,8 @@ class EntrantSampler:
     ``rate_k(x) x (1 - exp(-boost x m x window))``. Entrants are drawn exactly
     from the population tilted by those hazards: drift entrants by tilting
     each factor's prevalence and the gamma frailty (the hazard is a product),
-    trigger entrants by tilting the trigger's driver factor and then
-    rejection-sampling on the window probability.
+    trigger entrants by also tilting the trigger's driver factor and then
+    rejection-sampling on the ratio of the window probability to ``m``.
 
     The pool is the whole population less the families already tracked: its
     intensity is ``N x E[h] - sum of h over tracked families still in the
@@ -139,8 +139,9 @@ class EntrantSampler:
         sample = pop.draw(mc_size, rng)
         p_entry = 1 - np.exp(-boost * pop.entry_mult(sample) * window)
         self.trigger_rates = pool_size * (pop.trigger_rates(sample) * p_entry[:, None]).mean(axis=0)
-        # How often a trigger candidate is kept: sizes the rejection sampler's batches.
-        self.keep_rate = max(float(p_entry.mean()), 1e-3)
+        # How often a trigger candidate (drawn tilted by m) is accepted: sizes the rejection sampler's batches.
+        x = boost * window * pop.entry_mult(sample)
+        self.accept_rate = max(float(-np.expm1(-x).sum() / x.sum()), 1e-3) if x.sum() > 0 else 1.0
 
     @property
     def rate_per_year(self) -> float:
@@ -168,31 +169,49 @@ class EntrantSampler:
         new = concat(batches, self.pop.prevalence.size)
         return new, np.concatenate(causes)
 
-    def _drift(self, n: int, rng: np.random.Generator) -> NewFamilies:
-        new = self.pop.draw(n, rng)
-        new.factors[:] = rng.random(new.factors.shape) < self.tilted_prevalence
+    def _tilted(self, n: int, rng: np.random.Generator) -> NewFamilies:
+        """``n`` families drawn with probability proportional to their entry multiplier ``m``.
+
+        ``m`` is a product of per-factor hazard ratios and the frailty, so tilting by it
+        tilts each factor's prevalence and size-biases the gamma frailty (shape + 1).
+        """
+        factors = rng.random((n, self.tilted_prevalence.size)) < self.tilted_prevalence
         v = self.pop.frailty_variance
-        if v > 0:  # size-biased gamma: shape + 1
-            new.frailty[:] = rng.gamma(1.0 / v + 1.0, v, n)
+        frailty = rng.gamma(1.0 / v + 1.0, v, n) if v > 0 else np.ones(n)
+        council = rng.integers(0, self.pop.councils, n).astype(np.int16)
+        new = NewFamilies(factors, frailty, np.empty(n), council)
         self._fix_ages(new, rng)
         return new
 
+    def _drift(self, n: int, rng: np.random.Generator) -> NewFamilies:
+        return self._tilted(n, rng)
+
     def _trigger(self, k: int, n: int, rng: np.random.Generator) -> NewFamilies:
+        """Entrants through trigger ``k``: density proportional to ``rate_k(x) x (1 - exp(-c m))``, c = boost x window.
+
+        Exact rejection sampling: propose from the population tilted by ``rate_k(x) x m``
+        (the driver factor tilted by its hazard ratio on top of the entry tilt) and accept
+        with probability ``(1 - exp(-c m)) / (c m)``, which is at most 1 and close to it
+        when the window's chance of entry is small, so few proposals are wasted.
+        """
+        c = self.boost * self.window
+        if n == 0 or c <= 0:
+            return concat([], self.pop.prevalence.size)
         out: list[NewFamilies] = []
         got = 0
         d, hr = self.pop.trigger_driver[k], self.pop.trigger_driver_hr[k]
-        p = self.pop.prevalence[d]
+        p = self.tilted_prevalence[d]
         p_driver = p * hr / (1 - p + p * hr)
         while got < n:
-            m = int(1.3 * (n - got) / self.keep_rate) + 64
-            cand = self.pop.draw(m, rng)
+            m = int(1.2 * (n - got) / self.accept_rate) + 16
+            cand = self._tilted(m, rng)
             cand.factors[:, d] = rng.random(m) < p_driver
-            p_entry = 1 - np.exp(-self.boost * self.pop.entry_mult(cand) * self.window)
-            keep = np.flatnonzero(rng.random(m) < p_entry)[: n - got]
+            x = c * self.pop.entry_mult(cand)
+            keep = np.flatnonzero(rng.random(m) * x < -np.expm1(-x))[: n - got]
             out.append(subset(cand, keep))
             got += keep.size
         new = concat(out, self.pop.prevalence.size)
-        self._fix_ages(new, rng)
+        self._fix_ages(new, rng)  # the driver may be the youngest child's age group
         return new
 
     def _fix_ages(self, new: NewFamilies, rng: np.random.Generator) -> None:
