@@ -34,69 +34,88 @@ class Families:
     earliest programme end, ``t_change`` the next time the family's hazards
     change (a trigger window or a programme's after-effect ends), and
     ``t_resolve`` the end of its spell at risk (R, H or S).
-    """
 
-    _FLOAT_COLUMNS = (
-        "entry_mult",
-        "esc_mult",
-        "entry_hazard",
-        "frailty",
-        "t_haz",
-        "t_exit",
-        "t_age_out",
-        "t_other_exit",
-        "t_prog",
-        "t_change",
-        "t_resolve",
-        "t_last",
-        "boost_until",
-    )
+    Most columns the event kernel reads and writes live side by side in one
+    record per family (each column is a strided view of it), so one family's
+    events touch a few adjacent cache lines instead of one line per column.
+    Columns scanned over every family each month (state, programme status and
+    ``t_due``, the earliest of the clocks) and those used only for results and
+    claims are plain arrays.
+    """
 
     def __init__(self, n_factors: int, n_programmes: int, n_triggers: int, capacity: int, n_purposes: int = 1) -> None:
         self.n = 0
         self.n_factors = n_factors
         self.n_programmes = n_programmes
-        cap = max(capacity, 16)
-        self.state = np.full(cap, OUT, np.int8)
-        self.factors = np.zeros((cap, n_factors), bool)
-        self.trigger_rates = np.zeros((cap, n_triggers))
-        self.council = np.zeros(cap, np.int16)
-        self.last_trigger = np.zeros(cap, np.int8)
-        # Per family and programme, (family, programme): one family's programmes share a cache line.
-        self.prog_ok = np.zeros((cap, n_programmes), bool)  # static eligibility (required factors)
-        self.prog_status = np.full((cap, n_programmes), NONE, np.int8)
-        self.prog_end = np.full((cap, n_programmes), INF)
-        self.prog_dropout = np.zeros((cap, n_programmes), bool)
-        self.after_until = np.full((cap, n_programmes), -INF)
-        self.released_early = np.zeros((cap, n_programmes), bool)  # place already reused this month
-        self.waves = np.zeros(cap, np.uint16)
-        self.domains = np.zeros(cap, np.uint8)  # problem flags: bit 0 crime/ASB, 1 education, 2 worklessness
-        self.domain_since = np.zeros((cap, 3), np.float64)  # when each flag last changed (years)
-        self.t_attached = np.full(cap, INF)  # attached to the payment-by-results programme
-        self.attached_year = np.zeros(cap, np.int8)  # programme year of attachment (0, 1, 2, ...)
-        self.attached_domains = np.zeros(cap, np.uint8)
-        self.claimed = np.zeros(cap, np.uint8)  # results claimed: bit 0 crime/education, 1 employment, 2 progress
-        self.key = np.zeros(cap, np.uint64)  # identity for counter-based random numbers (engine.crn)
-        self.draws = np.zeros((cap, n_purposes), np.uint16)  # draws used per purpose
-        self.in_start_stock = np.zeros(cap, bool)
-        self.key_worker_received = np.zeros(cap, bool)
-        for name in self._FLOAT_COLUMNS:
-            setattr(self, name, np.full(cap, INF))
-        self.boost_until[:] = -INF
+        P = n_programmes
+        # (name, dtype, shape per family, initial value); the clocks first, in one cache line.
+        self._hot = [
+            ("t_haz", np.float64, (), INF),
+            ("t_exit", np.float64, (), INF),
+            ("t_prog", np.float64, (), INF),
+            ("t_change", np.float64, (), INF),
+            ("t_resolve", np.float64, (), INF),
+            ("t_last", np.float64, (), INF),
+            ("boost_until", np.float64, (), -INF),
+            ("esc_mult", np.float64, (), INF),
+            ("entry_mult", np.float64, (), INF),
+            ("key", np.uint64, (), 0),  # identity for counter-based random numbers (engine.crn)
+            ("t_age_out", np.float64, (), INF),
+            ("t_other_exit", np.float64, (), INF),
+            ("entry_hazard", np.float64, (), INF),
+            ("trigger_rates", np.float64, (n_triggers,), 0.0),
+            ("domain_since", np.float64, (3,), 0.0),  # when each problem flag last changed (years)
+            ("prog_end", np.float64, (P,), INF),
+            ("after_until", np.float64, (P,), -INF),
+            ("draws", np.uint16, (n_purposes,), 0),  # draws used per purpose
+            ("prog_ok", np.bool_, (P,), False),  # static eligibility (required factors)
+            ("prog_dropout", np.bool_, (P,), False),
+            ("released_early", np.bool_, (P,), False),  # place already reused this month
+            ("council", np.int16, (), 0),
+            ("last_trigger", np.int8, (), 0),
+            ("domains", np.uint8, (), 0),  # problem flags: bit 0 crime/ASB, 1 education, 2 worklessness
+        ]
+        # Columns scanned over every family each month stay contiguous.
+        self._cold = [
+            ("state", np.int8, (), OUT),
+            ("prog_status", np.int8, (P,), NONE),
+            ("t_due", np.float64, (), INF),  # the earliest clock, kept up to date by the kernel
+            ("factors", np.bool_, (n_factors,), False),
+            ("frailty", np.float64, (), INF),
+            ("waves", np.uint16, (), 0),
+            ("t_attached", np.float64, (), INF),  # attached to the payment-by-results programme
+            ("attached_year", np.int8, (), 0),  # programme year of attachment (0, 1, 2, ...)
+            ("attached_domains", np.uint8, (), 0),
+            ("claimed", np.uint8, (), 0),  # results claimed: bit 0 crime/education, 1 employment, 2 progress
+            ("in_start_stock", np.bool_, (), False),
+            ("key_worker_received", np.bool_, (), False),
+        ]
+        self._dtype = np.dtype([(name, dt, shape) for name, dt, shape, _ in self._hot], align=True)
+        self._allocate(max(capacity, 16))
+
+    def _allocate(self, cap: int) -> None:
+        """(Re)allocate for ``cap`` families, keeping the first ``n`` rows."""
+        old = getattr(self, "records", None)
+        records = np.empty(cap, self._dtype)
+        for name, _, _, fill in self._hot:
+            records[name][self.n :] = fill
+        if old is not None:
+            records[: self.n] = old[: self.n]
+        self.records = records
+        for name, *_ in self._hot:
+            setattr(self, name, records[name])
+        for name, dt, shape, fill in self._cold:
+            column = np.full((cap, *shape), fill, dt)
+            if old is not None:
+                column[: self.n] = getattr(self, name)[: self.n]
+            setattr(self, name, column)
 
     @property
     def capacity(self) -> int:
-        return self.state.shape[0]
+        return self.records.shape[0]
 
     def _grow(self, needed: int) -> None:
-        new_cap = max(needed, int(self.capacity * 1.5) + 16)
-        for name, value in list(vars(self).items()):
-            if not isinstance(value, np.ndarray):
-                continue
-            shape = list(value.shape)
-            shape[0] = new_cap - shape[0]
-            pad = np.full(shape, _fill_value(name, value), value.dtype)
-            setattr(self, name, np.concatenate([value, pad]))
+        self._allocate(max(needed, int(self.capacity * 1.5) + 16))
 
     def add(self, new: NewFamilies, keys: np.ndarray) -> np.ndarray:
         """Append families; return their row indices. Clocks start at ``inf``."""
@@ -114,13 +133,3 @@ class Families:
     def live(self) -> np.ndarray:
         """Row indices of families still in the model."""
         return np.flatnonzero(self.state[: self.n] != OUT)
-
-
-def _fill_value(name: str, value: np.ndarray):
-    if name == "state":
-        return OUT
-    if name in ("after_until", "boost_until"):
-        return -INF
-    if name == "prog_end" or (value.dtype.kind == "f" and name.startswith("t_")):
-        return INF
-    return 0

@@ -89,6 +89,7 @@ FamilyColumns = namedtuple(
         "t_change",
         "t_resolve",
         "t_last",
+        "t_due",
     ],
 )
 
@@ -559,7 +560,11 @@ def run_families(fam, c, buf, ids, start, t1):
     scratch = buf.scratch
     for j in range(start, ids.size):
         i = ids[j]
-        while t_next(fam, i) < t1:
+        while True:
+            due = t_next(fam, i)
+            fam.t_due[i] = due
+            if due >= t1:
+                break
             n = buf.n
             if (
                 n[N_FLOW] > room_flow
@@ -578,12 +583,14 @@ def redraw_many(fam, c, ids, t, scratch):
     """Redraw the hazard clocks of families ``ids`` from times ``t``."""
     for j in range(ids.size):
         redraw(fam, c, ids[j], t[j], scratch)
+        fam.t_due[ids[j]] = t_next(fam, ids[j])
 
 
 @njit(cache=True, _nrt=False)
 def next_change_many(fam, c, ids, t):
     for j in range(ids.size):
         next_change(fam, c, ids[j], t[j])
+        fam.t_due[ids[j]] = t_next(fam, ids[j])
 
 
 @njit(cache=True, _nrt=False)
@@ -592,13 +599,20 @@ def set_domains_many(fam, c, ids, t):
         set_domains(fam, c, ids[j], t[j])
 
 
+@njit(cache=True, _nrt=False)
+def refresh_many(fam, ids):
+    """Bring ``t_due`` up to date after clocks were set outside the kernel."""
+    for j in range(ids.size):
+        fam.t_due[ids[j]] = t_next(fam, ids[j])
+
+
 @njit(cache=True)
 def due_before(fam, n, t1):
-    """Rows below ``n`` with an event before ``t1``."""
+    """Rows below ``n`` with an event before ``t1``, by ``t_due``: every clock change updates it."""
     out = np.empty(n, np.int64)
     k = 0
     for i in range(n):
-        if t_next(fam, i) < t1:
+        if fam.t_due[i] < t1:
             out[k] = i
             k += 1
     return out[:k]

@@ -193,6 +193,7 @@ class Model:
             # renewal process is U x (a length-biased draw, Gamma(shape + 1)).
             biased = rng.gamma(self.spell_shape + 1, self.spell_scale, n)
             self.families.t_resolve[ids] = self.t_start + rng.random(n) * biased
+            kernel.refresh_many(self._columns(), ids)
 
     def _add(self, new, idx: np.ndarray, state: int, t: float | np.ndarray, keys: np.ndarray) -> np.ndarray:
         batch = subset(new, idx)
