@@ -83,13 +83,19 @@ def test_programmes_in_a_group_exclude_each_other():
 @pytest.mark.slow
 def test_iapt_waits_lie_in_the_seed_range():
     """Seed 003: IAPT's waiting list runs 8-18 weeks. With the shipped places (referrals matching capacity), the
-    10th-90th percentiles of waits from April 2013 lie inside it (seed 1, 10% scale)."""
+    10th-90th percentiles of waits from April 2013, pooled over seeds 1-3 at 10% scale, lie inside it.
+
+    One seed is not enough: the queue's length wanders, and single-seed 10th percentiles range from 7 to 13 weeks.
+    """
     sc = load_scenario(BASELINE, ["population.scale=0.1", "programmes.iapt.enabled=true"])
-    res = simulate(sc, seed=1)
-    prog, arrived, started = res.waits
-    iapt = (prog == res.programme_names.index("iapt")) & (started >= 3.0)
-    weeks = (started - arrived)[iapt] * 52.18
-    assert weeks.size > 200
+    pooled = []
+    for seed in (1, 2, 3):
+        res = simulate(sc, seed=seed)
+        prog, arrived, started = res.waits
+        iapt = (prog == res.programme_names.index("iapt")) & (started >= 3.0)
+        pooled.append((started - arrived)[iapt] * 52.18)
+    weeks = np.concatenate(pooled)
+    assert weeks.size > 600
     lo, hi = np.percentile(weeks, [10, 90])
     assert lo >= 8 and hi <= 18, (lo, hi)
 

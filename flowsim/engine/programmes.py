@@ -120,7 +120,7 @@ class Programme:
             still_waiting: bool per family row, True while the family waits here; or a
                 function giving that for an array of rows (cheaper for a large population).
             t1: end of the month being simulated (years).
-            draw: given the waiting families in queue order, each one's intervention
+            draw: given waiting families in queue order (the head of the queue), each one's intervention
                 length if admitted now (years, shortened for a drop-out) and whether
                 it drops out. It must not use up random numbers: only the admitted
                 families' draws count, and the caller uses those up.
@@ -132,11 +132,17 @@ class Programme:
         n_wait = ids.size
         if n_wait == 0 or not self._slots:
             return Admission(np.empty(0, np.int64), *(np.empty(0),) * 3, np.empty(0, bool), np.empty(0, bool))
-        durations, dropout = draw(ids)
+        # Lengths are drawn only for the head of the queue that places could reach
+        # (a long queue would otherwise cost a draw per waiting family every month).
+        durations, dropout = np.empty(0), np.empty(0, bool)
         slots = list(self._slots)
         counted = 0  # admitted families whose in-month end is already a slot
         while True:
             m = min(len(slots), n_wait)
+            if m > durations.size:
+                k = min(n_wait, max(m, 2 * durations.size))
+                more, out = draw(ids[durations.size : k])
+                durations, dropout = np.concatenate([durations, more]), np.concatenate([dropout, out])
             starts = np.maximum(arrived[:m], np.asarray(slots[:m]))
             m = int(np.searchsorted(starts, t1, side="left"))  # starts are non-decreasing
             starts = starts[:m]
