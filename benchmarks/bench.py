@@ -1,13 +1,19 @@
 """Whole process against whole process: the naive simpy peer against `flowsim run`.
 
 Usage:
-    python benchmarks/bench.py [--scale 1.0] [--repeats 3] [--peer PATH]
+    python benchmarks/bench.py [--scale 0.1 1.0 10.0] [--repeats 3] [--peer PATH] [--peer-max-scale 1.0]
 
 For each scale it runs the peer (`python peer_naive_simpy.py SCALE`) and
 `flowsim run scenarios/baseline.toml --quiet --set population.scale=SCALE`
 REPEATS times each, alternating, and prints the median wall time of each,
 their ratio, flowsim's events per second and each one's peak resident memory
 (from os.wait4, per child process). Speed is measured here, never in tests.
+
+Before timing, one tiny flowsim run makes sure numba's compiled kernel is in
+its on-disk cache (the first run after installing compiles it, about 25 s).
+Above ``--peer-max-scale`` the peer is not run (it takes ~26 s per 290k
+families). With several scales it also prints how time grows with size: the
+ratio of times over the ratio of sizes, 1.00 meaning exactly linear.
 """
 
 from __future__ import annotations
@@ -41,44 +47,55 @@ def timed_wait4(cmd: list[str]) -> tuple[float, float, str]:
         return wall, usage.ru_maxrss / 1024, out.read()
 
 
-def bench(scale: float, repeats: int, peer: Path) -> dict:
-    peer_times, peer_mem, flow_times, flow_mem, events = [], [], [], [], 0
+def flowsim_cmd(scale: float, out: str) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "flowsim",
+        "run",
+        str(ROOT / "scenarios" / "baseline.toml"),
+        "--quiet",
+        "--no-report",  # tables, summary and manifest only, as issue #7 measures
+        "--set",
+        f"population.scale={scale}",
+        "--out",
+        out,
+    ]
+
+
+def bench(scale: float, repeats: int, peer: Path | None) -> dict:
+    peer_times, peer_mem, flow_times, flow_mem, events, peer_events = [], [], [], [], 0, None
     with tempfile.TemporaryDirectory() as tmp:
         for _ in range(repeats):
-            w, m, out = timed_wait4([sys.executable, str(peer), str(scale), "1"])
-            peer_times.append(w)
-            peer_mem.append(m)
-            peer_events = int(re.search(r"events=(\d+)", out).group(1))
-            cmd = [
-                sys.executable,
-                "-m",
-                "flowsim",
-                "run",
-                str(ROOT / "scenarios" / "baseline.toml"),
-                "--quiet",
-                "--no-report",  # tables, summary and manifest only, as issue #7 measures
-                "--set",
-                f"population.scale={scale}",
-                "--out",
-                tmp,
-            ]
+            if peer is not None:
+                w, m, out = timed_wait4([sys.executable, str(peer), str(scale), "1"])
+                peer_times.append(w)
+                peer_mem.append(m)
+                peer_events = int(re.search(r"events=(\d+)", out).group(1))
+            cmd = flowsim_cmd(scale, tmp)
             w, m, _ = timed_wait4(cmd)
             flow_times.append(w)
             flow_mem.append(m)
             events = json.loads((Path(tmp) / "summary.json").read_text())["events"]
-    peer_med, flow_med = statistics.median(peer_times), statistics.median(flow_times)
+    flow_med = statistics.median(flow_times)
+    peer_med = statistics.median(peer_times) if peer_times else None
     return {
         "scale": scale,
         "families": round(290_000 * scale),
-        "peer_median_s": round(peer_med, 3),
+        "repeats": repeats,
+        "peer_median_s": round(peer_med, 3) if peer_med else None,
         "flowsim_median_s": round(flow_med, 3),
-        "speedup": round(peer_med / flow_med, 2),
+        "speedup": round(peer_med / flow_med, 2) if peer_med else None,
         "peer_events": peer_events,
         "flowsim_events": events,
         "flowsim_events_per_s": round(events / flow_med),
-        "peer_peak_mb": round(max(peer_mem)),
+        "peer_peak_mb": round(max(peer_mem)) if peer_mem else None,
         "flowsim_peak_mb": round(max(flow_mem)),
     }
+
+
+def _fmt(x, spec: str) -> str:
+    return "-" if x is None else format(x, spec)
 
 
 def main() -> None:
@@ -86,19 +103,34 @@ def main() -> None:
     parser.add_argument("--scale", type=float, nargs="+", default=[1.0], help="population scales (1.0 = 290k families)")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--peer", type=Path, default=DEFAULT_PEER)
+    parser.add_argument("--peer-max-scale", type=float, default=1.0, help="do not run the peer above this scale")
     args = parser.parse_args()
     if not args.peer.is_file():
         raise SystemExit(f"peer not found at {args.peer}; pass --peer PATH")
+    with tempfile.TemporaryDirectory() as tmp:  # warm numba's on-disk cache before timing anything
+        subprocess.run(flowsim_cmd(0.001, tmp), check=True, stdout=subprocess.DEVNULL)
     print(
-        f"{'families':>9} {'peer s':>8} {'flowsim s':>9} {'speedup':>7} {'flowsim ev/s':>12} {'peer MB':>8} {'flowsim MB':>10}"
+        f"{'families':>10} {'peer s':>8} {'flowsim s':>9} {'speedup':>7} {'flowsim events':>14} "
+        f"{'flowsim ev/s':>12} {'peer MB':>8} {'flowsim MB':>10}"
     )
+    rows = []
     for scale in args.scale:
-        r = bench(scale, args.repeats, args.peer)
+        r = bench(scale, args.repeats, args.peer if scale <= args.peer_max_scale else None)
+        rows.append(r)
         print(
-            f"{r['families']:>9,} {r['peer_median_s']:>8.2f} {r['flowsim_median_s']:>9.2f} {r['speedup']:>7.2f} "
-            f"{r['flowsim_events_per_s']:>12,} {r['peer_peak_mb']:>8} {r['flowsim_peak_mb']:>10}"
+            f"{r['families']:>10,} {_fmt(r['peer_median_s'], '>8.2f')} {r['flowsim_median_s']:>9.2f} "
+            f"{_fmt(r['speedup'], '>7.2f')} {r['flowsim_events']:>14,} {r['flowsim_events_per_s']:>12,} "
+            f"{_fmt(r['peer_peak_mb'], '>8')} {r['flowsim_peak_mb']:>10}",
+            flush=True,
         )
         print(json.dumps(r), file=sys.stderr)
+    if len(rows) > 1:
+        print("\nscaling (time ratio / size ratio; 1.00 = linear, within 0.80-1.20 counts as linear):")
+        for a, b in zip(rows[:-1], rows[1:]):
+            size = b["families"] / a["families"]
+            ratio = (b["flowsim_median_s"] / a["flowsim_median_s"]) / size
+            verdict = "linear" if 0.8 <= ratio <= 1.2 else ("sublinear" if ratio < 0.8 else "superlinear")
+            print(f"  {a['families']:>10,} -> {b['families']:>10,}: x{size:g} families, {ratio:.2f} ({verdict})")
 
 
 if __name__ == "__main__":

@@ -120,6 +120,7 @@ def report(run_dir: Path) -> None:
 
 def _simulate_records(path: Path, sc, overrides: list[str], seed: int, n: int, jobs: int | None, quiet: bool) -> list:
     """One replication in this process (progress by simulated time), or n over worker processes."""
+    _note_compile(quiet)
     if n == 1:
         from flowsim.replications import simulate_record
 
@@ -129,6 +130,14 @@ def _simulate_records(path: Path, sc, overrides: list[str], seed: int, n: int, j
 
     with _progress(quiet, desc="replications") as progress:
         return run_replications(path, overrides, seed, n, jobs, (lambda k: progress(k / n)) if progress else None)
+
+
+def _note_compile(quiet: bool) -> None:
+    """Say so when this run must first compile the event kernel (the first run after installing)."""
+    from flowsim.engine.kernel import compiled_on_disk
+
+    if not quiet and not compiled_on_disk():
+        click.echo("flowsim: compiling the event kernel, once after installing (about 30 s)...", err=True)
 
 
 def _fmt(v, pattern: str) -> str:

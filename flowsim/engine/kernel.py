@@ -630,3 +630,14 @@ def census(fam, n, states, waiting):
         for p in range(n_prog):
             if fam.prog_status[i, p] == WAITING:
                 waiting[p] += 1
+
+
+def compiled_on_disk() -> bool:
+    """Whether numba's on-disk cache already holds the event kernel (False: the next run compiles it, ~25 s).
+
+    Reads numba's cache index; if that internal layout ever changes, says True (no message beats a wrong one).
+    """
+    try:
+        return bool(run_families._cache._cache_file._load_index())
+    except Exception:
+        return True

@@ -126,11 +126,12 @@ _CORE: list[Param] = [
     _p(
         "population.scale",
         1.0,
-        "fraction of England",
-        "assumption: 1.0 simulates all of England; smaller values give quick runs",
+        "multiple of England",
+        "assumption: 1.0 simulates all of England; smaller values give quick runs, larger ones "
+        "(up to 10) an imaginary larger country for scaling benchmarks",
         "Every count and capacity is multiplied by this; results are in simulated families.",
         lo=1e-4,
-        hi=1.0,
+        hi=10.0,
     ),
     _p(
         "population.initial_at_risk",
