@@ -154,7 +154,6 @@ class Model:
             lut = np.zeros(OUT + 1, bool)
             lut[[_STATE_CODE[s] for s in c.eligible_states]] = True
             self.prog_states.append(lut)
-        self.after_max = np.full(len(self.programmes), -INF)  # latest after-effect end set, per programme
         # A programme takes referrals from the first time it has places; one that never has any changes nothing.
         self.prog_open = []
         for prog in self.programmes:
@@ -169,7 +168,6 @@ class Model:
         self.prog_needs = [[index[n] for n in c.requires_programmes if n in index] for c in self.prog_spec]
         self.prog_needs_any = [bool(c.requires_programmes) for c in self.prog_spec]
         self.prog_domains = [np.uint8(sum(1 << DOMAINS.index(d) for d in c.requires_domains)) for c in self.prog_spec]
-        self.down_boosters = [i for i, c in enumerate(self.prog_spec) if c.deescalation_multiplier != 1.0]
 
     def change_times(self) -> list[float]:
         """Times when hazards change for many families at once: roll-out steps, programmes opening."""
@@ -259,7 +257,7 @@ class Model:
             referred=np.array(self.referred_programmes, np.int64),
             open_t=np.array(self.prog_open, float),
             group_mask=group_mask,
-            eligible=np.array([lut for lut in self.prog_states], bool).reshape(n, OUT + 1),
+            eligible=np.array(self.prog_states, bool).reshape(n, OUT + 1),
             needs_mask=needs_mask,
             needs_any=np.array(self.prog_needs_any, bool),
             needs_domains=np.array(self.prog_domains, np.uint8),
@@ -281,22 +279,23 @@ class Model:
             self._cols = kernel.FamilyColumns(*(getattr(f, name) for name in kernel.FamilyColumns._fields))
         return self._cols
 
+    def _per_family(self, fn, ids: np.ndarray, t: np.ndarray | float, *extra) -> None:
+        """Call kernel function ``fn`` for families ``ids`` at times ``t`` (an array, or one time for all)."""
+        if ids.size:
+            t = np.ascontiguousarray(np.broadcast_to(np.asarray(t, float), ids.shape))
+            fn(self._columns(), self.const, ids.astype(np.int64, copy=False), t, *extra)
+
     def _redraw(self, ids: np.ndarray, t: np.ndarray | float) -> None:
         """Draw the next competing-hazard event from ``t`` (memoryless, so exact after any change)."""
-        if ids.size:
-            t = np.ascontiguousarray(np.broadcast_to(np.asarray(t, float), ids.shape))
-            kernel.redraw_many(self._columns(), self.const, ids.astype(np.int64, copy=False), t, self.buf.scratch)
+        self._per_family(kernel.redraw_many, ids, t, self.buf.scratch)
 
     def _next_change(self, ids: np.ndarray, t: np.ndarray) -> None:
-        if ids.size:
-            t = np.ascontiguousarray(np.broadcast_to(np.asarray(t, float), ids.shape))
-            kernel.next_change_many(self._columns(), self.const, ids.astype(np.int64, copy=False), t)
+        """When each family's hazards next change by themselves (a trigger window or after-effect ends)."""
+        self._per_family(kernel.next_change_many, ids, t)
 
     def _set_domains(self, ids: np.ndarray, t: np.ndarray) -> None:
         """Draw each family's problem flags from its ladder state; note when a flag changes."""
-        if ids.size:
-            t = np.ascontiguousarray(np.broadcast_to(np.asarray(t, float), ids.shape))
-            kernel.set_domains_many(self._columns(), self.const, ids.astype(np.int64, copy=False), t)
+        self._per_family(kernel.set_domains_many, ids, t)
 
     def _spell_end(self, ids: np.ndarray, t: np.ndarray) -> np.ndarray:
         """When a spell at risk starting at ``t`` resolves: a gamma-distributed length later."""
