@@ -63,4 +63,5 @@ def test_due_times_never_lag_the_clocks():
         m.observe(t0, None)
         m.run_slice(t0, t0 + 1 / 12)
         n = f.n
-        np.testing.assert_array_equal(f.t_due[:n], m.t_next(slice(0, n)))
+        clocks = np.stack([f.t_haz[:n], f.t_exit[:n], f.t_prog[:n], f.t_change[:n], f.t_resolve[:n]])
+        np.testing.assert_array_equal(f.t_due[:n], clocks.min(axis=0))

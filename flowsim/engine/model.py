@@ -320,16 +320,9 @@ class Model:
             admitted = [self._admit(prog, t1) for prog in self.programmes]
             # A family admitted to two programmes at once must be processed once.
             admitted = np.unique(np.concatenate(admitted)) if admitted else np.empty(0, np.int64)
-            active = admitted[self.t_next(admitted) < t1] if admitted.size else admitted
+            active = admitted[self.families.t_due[admitted] < t1] if admitted.size else admitted
             if not active.size:
                 break
-
-    def t_next(self, ids: np.ndarray | slice) -> np.ndarray:
-        f = self.families
-        return np.minimum(
-            np.minimum(np.minimum(f.t_haz[ids], f.t_exit[ids]), np.minimum(f.t_prog[ids], f.t_change[ids])),
-            f.t_resolve[ids],
-        )
 
     def _run(self, ids: np.ndarray, t1: float) -> None:
         """Every event before ``t1`` of families ``ids``, in the kernel; then its buffers are emptied."""
