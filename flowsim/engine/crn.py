@@ -45,7 +45,7 @@ class FamilyRandom:
 
     Args:
         families: the column store; its ``key`` and ``draws`` columns are used
-            (``draws`` has one uint16 counter per purpose).
+            (``draws`` holds uint16 counters; by default purpose ``k`` counts in column ``k``).
         seed: the run's seed (replications and scenarios with one seed share it).
     """
 
@@ -58,24 +58,37 @@ class FamilyRandom:
         x = self.families.key[ids] ^ mix(counter.astype(np.uint64) + salt)
         return _unit(mix(x ^ self.seed))
 
-    def uniform(self, ids: np.ndarray, purpose: int, advance: bool = True) -> np.ndarray:
-        """One uniform in (0, 1) per family; ``advance=False`` peeks without using it up."""
+    def uniform(self, ids: np.ndarray, purpose: int, advance: bool = True, counter: int | None = None) -> np.ndarray:
+        """One uniform in (0, 1) per family; ``advance=False`` peeks without using it up.
+
+        ``counter`` names the ``draws`` column to count in, when several purposes share one.
+        """
         draws = self.families.draws
-        k = draws[ids, purpose]
+        col = purpose if counter is None else counter
+        k = draws[ids, col]
         if advance:
-            draws[ids, purpose] = k + 1
+            draws[ids, col] = k + 1
         return self._raw(ids, purpose, k)
 
     def exponential(self, ids: np.ndarray, purpose: int) -> np.ndarray:
         """Exponential(1) variates."""
         return -np.log(self.uniform(ids, purpose))
 
-    def gamma(self, ids: np.ndarray, purpose: int, shape: float, scale: float, advance: bool = True) -> np.ndarray:
+    def gamma(
+        self,
+        ids: np.ndarray,
+        purpose: int,
+        shape: float,
+        scale: float,
+        advance: bool = True,
+        counter: int | None = None,
+    ) -> np.ndarray:
         """Gamma(shape, scale) variates, exact (Marsaglia-Tsang); one counter step per family per call."""
         draws = self.families.draws
-        k = draws[ids, purpose].astype(np.uint64)
+        col = purpose if counter is None else counter
+        k = draws[ids, col].astype(np.uint64)
         if advance:
-            draws[ids, purpose] += 1
+            draws[ids, col] += 1
         # Each call owns a block of 2**16 sub-counters: attempt j of call k uses k * 65536 + 4j + {0,1,2,3}.
         base = k << np.uint64(16)
         a = shape + 1.0 if shape < 1 else shape

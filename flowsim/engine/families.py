@@ -43,9 +43,8 @@ class Families:
     claims are plain arrays.
     """
 
-    def __init__(self, n_factors: int, n_programmes: int, n_triggers: int, capacity: int, n_purposes: int = 1) -> None:
+    def __init__(self, n_programmes: int, capacity: int, n_counters: int = 1) -> None:
         self.n = 0
-        self.n_factors = n_factors
         self.n_programmes = n_programmes
         P = n_programmes
         # (name, dtype, shape per family, initial value); the clocks first, in one cache line.
@@ -62,16 +61,15 @@ class Families:
             ("key", np.uint64, (), 0),  # identity for counter-based random numbers (engine.crn)
             ("t_age_out", np.float64, (), INF),
             ("t_other_exit", np.float64, (), INF),
-            ("entry_hazard", np.float64, (), INF),
-            ("trigger_rates", np.float64, (n_triggers,), 0.0),
             ("domain_since", np.float64, (3,), 0.0),  # when each problem flag last changed (years)
             ("prog_end", np.float64, (P,), INF),
             ("after_until", np.float64, (P,), -INF),
-            ("draws", np.uint16, (n_purposes,), 0),  # draws used per purpose
+            ("draws", np.uint16, (n_counters,), 0),  # draw counters (kernel.FIRST_PROGRAMME explains them)
             ("prog_ok", np.bool_, (P,), False),  # static eligibility (required factors)
             ("prog_dropout", np.bool_, (P,), False),
             ("released_early", np.bool_, (P,), False),  # place already reused this month
             ("council", np.int16, (), 0),
+            ("drivers", np.uint8, (), 0),  # bit k: has trigger k's driver factor (PopulationModel.driver_bits)
             ("last_trigger", np.int8, (), 0),
             ("domains", np.uint8, (), 0),  # problem flags: bit 0 crime/ASB, 1 education, 2 worklessness
         ]
@@ -80,8 +78,6 @@ class Families:
             ("state", np.int8, (), OUT),
             ("prog_status", np.int8, (P,), NONE),
             ("t_due", np.float64, (), INF),  # the earliest clock, kept up to date by the kernel
-            ("factors", np.bool_, (n_factors,), False),
-            ("frailty", np.float64, (), INF),
             ("waves", np.uint16, (), 0),
             ("t_attached", np.float64, (), INF),  # attached to the payment-by-results programme
             ("attached_year", np.int8, (), 0),  # programme year of attachment (0, 1, 2, ...)
@@ -123,8 +119,6 @@ class Families:
         if self.n + k > self.capacity:
             self._grow(self.n + k)
         ids = np.arange(self.n, self.n + k)
-        self.factors[ids] = new.factors
-        self.frailty[ids] = new.frailty
         self.council[ids] = new.council
         self.key[ids] = keys
         self.n += k

@@ -52,6 +52,10 @@ INF = np.inf
 DRAW_CLOCK, DRAW_EVENT, DRAW_TRIGGER, DRAW_SPELL, DRAW_EXIT, DRAW_DOMAIN = range(6)
 DRAW_ACCEPT, DRAW_DURATION, DRAW_DROPOUT, DRAW_SUCCESS, DRAW_EFFECT = range(5)
 FIRST_PROGRAMME, PER_PROGRAMME = 6, 5
+# A family's draws for the family-level purposes each have a counter (columns 0-5 of ``draws``); a
+# programme's five purposes share one counter, column FIRST_PROGRAMME + i: it counts the family's
+# referrals to programme i, and every draw of one referral (accept, length, drop-out, success,
+# effect) uses it, each purpose with its own salt.
 # Competing hazards: columns of the rate vector; referred programmes follow EV_REFER.
 EV_UP, EV_BOOST, EV_DOWN, EV_TRIGGER, EV_IDENTIFY, EV_REFER = range(6)
 # Programme event kinds (as in engine.recorder).
@@ -66,9 +70,8 @@ FamilyColumns = namedtuple(
         "state",
         "esc_mult",
         "entry_mult",
-        "entry_hazard",
         "boost_until",
-        "trigger_rates",
+        "drivers",
         "last_trigger",
         "council",
         "domains",
@@ -113,6 +116,8 @@ Constants = namedtuple(
         "spell_scale",
         "child_age_limit",
         "birth",  # trigger index of a birth
+        "trigger_table",  # (2**K, K) per-year rate of each trigger, by the family's driver bits
+        "trigger_total",  # (2**K,) their sum
         "domain_share",  # (6, 3) chance of each problem by state
         "key_worker",  # programme index, -1 if not running
         "referred",  # programme indices referred at a rate, in rate-vector order
@@ -138,6 +143,7 @@ Buffers = namedtuple(
     [
         "n",  # int64 counters (N_FLOW, ...)
         "hazard_removed",  # float64 (1,): entry hazard of families that left the model
+        "waiting",  # int64 (P,): families waiting per programme (kept across flushes; admission lowers it)
         "flow_t",
         "flow_src",
         "flow_dst",
@@ -163,6 +169,7 @@ def new_buffers(size: int, n_programmes: int, n_referred: int) -> Buffers:
     return Buffers(
         np.zeros(8, np.int64),
         np.zeros(1),
+        np.zeros(n_programmes, np.int64),
         np.empty(size),
         np.empty(size, np.int8),
         np.empty(size, np.int8),
@@ -210,6 +217,12 @@ def uniform(fam, c, i, purpose):
     k = fam.draws[i, purpose]
     fam.draws[i, purpose] = k + 1
     return _raw(fam, c, i, purpose, np.uint64(k))
+
+
+@njit(cache=True, inline="always", _nrt=False)
+def episode_uniform(fam, c, i, p, what):
+    """A uniform for draw ``what`` of family ``i``'s current referral to programme ``p`` (see ``draws``)."""
+    return _raw(fam, c, i, _purpose(p, what), np.uint64(fam.draws[i, FIRST_PROGRAMME + p]))
 
 
 @njit(cache=True, inline="always", _nrt=False)
@@ -270,11 +283,7 @@ def rates(fam, c, i, t, out):
     out[EV_UP] = c.up[st] * mult
     out[EV_BOOST] = c.boost * mult if (fam.boost_until[i] > t and c.boostable[st]) else 0.0
     out[EV_DOWN] = down
-    trig = 0.0
-    if st != OUT:
-        for k in range(fam.trigger_rates.shape[1]):
-            trig += fam.trigger_rates[i, k]
-    out[EV_TRIGGER] = trig
+    out[EV_TRIGGER] = c.trigger_total[fam.drivers[i]] if st != OUT else 0.0
     out[EV_IDENTIFY] = 0.0
     kw = c.key_worker
     if kw >= 0 and st == S and (involved & c.group_mask[kw]) == 0 and t >= c.open_t[kw]:
@@ -392,6 +401,7 @@ def move(fam, c, buf, i, t, to, cause):
         for p in range(fam.prog_status.shape[1]):
             if fam.prog_status[i, p] == WAITING:
                 fam.prog_status[i, p] = NONE
+                buf.waiting[p] -= 1
                 _programme_event(buf, p, t, WITHDREW)
 
 
@@ -410,12 +420,14 @@ def _pick(weights, total, u):
 
 @njit(cache=True, inline="always", _nrt=False)
 def refer(fam, c, buf, p, i, t):
-    accept = uniform(fam, c, i, _purpose(p, DRAW_ACCEPT)) < c.p_accept[p]
+    fam.draws[i, FIRST_PROGRAMME + p] += 1  # a new referral: its draws use the next counter
+    accept = episode_uniform(fam, c, i, p, DRAW_ACCEPT) < c.p_accept[p]
     _programme_event(buf, p, t, REFERRED)
     if not accept:
         _programme_event(buf, p, t, DECLINED)
         return
     fam.prog_status[i, p] = WAITING
+    buf.waiting[p] += 1
     k = buf.n[N_JOIN]
     buf.join_prog[k] = p
     buf.join_id[k] = i
@@ -425,11 +437,8 @@ def refer(fam, c, buf, p, i, t):
 
 @njit(cache=True, inline="always", _nrt=False)
 def on_trigger(fam, c, buf, i, t):
-    n_kinds = fam.trigger_rates.shape[1]
-    total = 0.0
-    for k in range(n_kinds):
-        total += fam.trigger_rates[i, k]
-    kind = _pick(fam.trigger_rates[i], total, uniform(fam, c, i, DRAW_TRIGGER))
+    bits = fam.drivers[i]
+    kind = _pick(c.trigger_table[bits], c.trigger_total[bits], uniform(fam, c, i, DRAW_TRIGGER))
     fam.last_trigger[i] = kind
     fam.boost_until[i] = max(fam.boost_until[i], t + c.window)
     k = buf.n[N_TRIGGER]
@@ -474,13 +483,22 @@ def on_hazard(fam, c, buf, i, t, scratch):
 
 
 @njit(cache=True, inline="always", _nrt=False)
+def entry_hazard(fam, c, i):
+    """Family ``i``'s hazard of entering risk from G, by drift and through triggers (EntrantSampler.hazard)."""
+    m = fam.entry_mult[i]
+    return c.up[G] * m + c.trigger_total[fam.drivers[i]] * -np.expm1(-c.boost * m * c.window)
+
+
+@njit(cache=True, inline="always", _nrt=False)
 def on_exit(fam, c, buf, i, t):
-    buf.hazard_removed[0] += fam.entry_hazard[i]
+    buf.hazard_removed[0] += entry_hazard(fam, c, i)
     move(fam, c, buf, i, t, OUT, AGED_OUT if fam.t_exit[i] == fam.t_age_out[i] else OTHER_EXIT)
     for p in range(fam.prog_status.shape[1]):
         if fam.prog_status[i, p] == ENROLLED:
             _release(buf, fam, p, i, t)
             _programme_event(buf, p, t, LEFT_MODEL)
+        elif fam.prog_status[i, p] == WAITING:
+            buf.waiting[p] -= 1
         fam.prog_status[i, p] = NONE
         fam.prog_end[i, p] = INF
     fam.t_haz[i] = INF
@@ -506,12 +524,12 @@ def on_programme_end(fam, c, buf, i, t):
         effects = c.domain_effect[p]
         if completed and (effects[0] != 0 or effects[1] != 0 or effects[2] != 0):
             # A completed intervention may end a crime/ASB, education or worklessness problem.
-            u = uniform(fam, c, i, _purpose(p, DRAW_EFFECT))
+            u = episode_uniform(fam, c, i, p, DRAW_EFFECT)
             for j in range(3):
                 if effects[j] > 0 and (fam.domains[i] >> j) & 1 and u < effects[j]:
                     fam.domains[i] &= np.uint8(~(1 << j) & 0xFF)
                     fam.domain_since[i, j] = t
-        success = uniform(fam, c, i, _purpose(p, DRAW_SUCCESS)) < c.p_success[p]
+        success = episode_uniform(fam, c, i, p, DRAW_SUCCESS) < c.p_success[p]
         if completed and success and fam.state[i] != T:
             _programme_event(buf, p, t, SUCCEEDED)
             move(fam, c, buf, i, t, T, TURNED_AROUND)
@@ -619,17 +637,14 @@ def due_before(fam, n, t1):
 
 
 @njit(cache=True, _nrt=False)
-def census(fam, n, states, waiting):
-    """Families by state (``states``, indexed by state code) and waiting per programme, rows below ``n``."""
+def census(fam, n, states):
+    """Families by state (``states``, indexed by state code), rows below ``n``.
+
+    Families waiting per programme need no scan: ``Buffers.waiting`` counts them.
+    """
     states[:] = 0
-    waiting[:] = 0
     for i in range(n):
         states[fam.state[i]] += 1
-    n_prog = fam.prog_status.shape[1]
-    for i in range(n):
-        for p in range(n_prog):
-            if fam.prog_status[i, p] == WAITING:
-                waiting[p] += 1
 
 
 def compiled_on_disk() -> bool:

@@ -106,13 +106,10 @@ class Model:
         # intensity could bring (arrivals are thinned from it), so the store rarely grows.
         n0 = p.population.initial_at_risk * self.scale
         expected = n0 + self.entrants.rate_per_year * (self.t_end - self.t_start)
-        n_purposes = _FIRST_PROGRAMME + _PER_PROGRAMME * len(self.programmes)
         self.families = Families(
-            len(RISK_FACTORS),
             len(self.programmes),
-            len(TRIGGERS),
             capacity=int(expected + 6 * np.sqrt(expected)) + 1000,
-            n_purposes=n_purposes,
+            n_counters=_FIRST_PROGRAMME + len(self.programmes),
         )
         self.rand = FamilyRandom(self.families, self.seed64)
         self.const = self._constants()
@@ -174,6 +171,21 @@ class Model:
         times = set(self.rollout_t.tolist()) | {t for t in self.prog_open if np.isfinite(t)}
         return sorted(t for t in times if self.t_start < t < self.t_end)
 
+    def changed_states(self, t: float) -> np.ndarray:
+        """Bool per state code: whose hazards change at calendar time ``t`` (see :meth:`change_times`).
+
+        A roll-out step or the key-worker programme opening changes the identification
+        hazard of families in S; a programme opening to referrals changes the referral
+        hazard of the states it takes. No other hazard depends on the calendar.
+        """
+        lut = np.zeros(OUT + 1, bool)
+        if self.key_worker >= 0 and (t in self.rollout_t.tolist() or t == self.prog_open[self.key_worker]):
+            lut[S] = True
+        for i in self.referred_programmes:
+            if t == self.prog_open[i]:
+                lut |= self.prog_states[i]
+        return lut
+
     def _initial_population(self) -> None:
         """The at-risk families when the survey window opens, drawn from the population tilted by risk."""
         p = self.params.population
@@ -198,11 +210,10 @@ class Model:
         f = self.families
         ids = f.add(batch, keys)
         f.state[ids] = state
-        f.entry_hazard[ids] = self.entrants.hazard(batch)
-        self.tracked_hazard += float(f.entry_hazard[ids].sum())
+        self.tracked_hazard += float(self.entrants.hazard(batch).sum())
         f.entry_mult[ids] = self.pop.entry_mult(batch)
         f.esc_mult[ids] = self.pop.esc_mult(batch)
-        f.trigger_rates[ids] = self.pop.trigger_rates(batch)
+        f.drivers[ids] = self.pop.driver_bits(batch)
         for i, cfg in enumerate(self.prog_spec):
             req = [_FACTOR_INDEX[r] for r in cfg.requires]
             f.prog_ok[ids, i] = batch.factors[:, req].all(axis=1) if req else True
@@ -235,6 +246,7 @@ class Model:
         needs_mask = np.array([sum(1 << j for j in js) for js in self.prog_needs], np.int64)
         n_purposes = _FIRST_PROGRAMME + _PER_PROGRAMME * n
         salt = np.array([(k * 0xD1B54A32D192ED03) & 0xFFFFFFFFFFFFFFFF for k in range(n_purposes)], np.uint64)
+        trigger_table = self.pop.trigger_table()
         return kernel.Constants(
             seed=np.uint64(self.seed64 & 0xFFFFFFFFFFFFFFFF),
             salt=salt,
@@ -252,6 +264,8 @@ class Model:
             spell_scale=float(self.spell_scale),
             child_age_limit=float(self.pop.child_age_limit),
             birth=_BIRTH,
+            trigger_table=trigger_table,
+            trigger_total=trigger_table.sum(axis=1),
             domain_share=self.domain_share,
             key_worker=self.key_worker,
             referred=np.array(self.referred_programmes, np.int64),
@@ -394,14 +408,12 @@ class Model:
     def _admit(self, prog: Programme, t1: float) -> np.ndarray:
         f = self.families
         i = prog.index
-        adm = prog.admit(
-            lambda ids: f.prog_status[ids, i] == WAITING, t1, lambda ids: self._durations(i, ids, advance=False)
-        )
+        adm = prog.admit(lambda ids: f.prog_status[ids, i] == WAITING, t1, lambda ids: self._durations(i, ids))
         if not adm.ids.size:
             return adm.ids
         ids = adm.ids
-        self._durations(i, ids, advance=True)  # use up the draws the admitted families' durations came from
         f.prog_status[ids, i] = ENROLLED
+        self.buf.waiting[i] -= ids.size
         f.prog_end[ids, i] = adm.ends
         f.prog_dropout[ids, i] = adm.dropout
         f.t_prog[ids] = np.minimum(f.t_prog[ids], adm.ends)
@@ -491,16 +503,19 @@ class Model:
         n = int(np.floor((self.t_end - first) / step)) + 1 if first < self.t_end else 0
         return [first + k * step for k in range(max(n, 0)) if first + k * step > self.t_start]
 
-    def _durations(self, i: int, ids: np.ndarray, advance: bool) -> tuple[np.ndarray, np.ndarray]:
-        """Each family's next intervention length in programme ``i`` and whether it drops out (years).
+    def _durations(self, i: int, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Each family's intervention length in programme ``i`` and whether it drops out (years).
 
-        A drop-out leaves at a uniform point: the same uniform decides both,
-        since given u < p_dropout, u / p_dropout is uniform.
+        The draws are those of the family's current referral (``kernel.episode_uniform``):
+        the same whenever they are asked for, so the queue's head can be looked at
+        month after month. A drop-out leaves at a uniform point: the same uniform
+        decides both, since given u < p_dropout, u / p_dropout is uniform.
         """
         prog = self.programmes[i]
         mean, shape = prog.duration_mean_years, prog.duration_shape
-        length = self.rand.gamma(ids, self._purpose(i, DRAW_DURATION), shape, mean / shape, advance=advance)
-        u = self.rand.uniform(ids, self._purpose(i, DRAW_DROPOUT), advance=advance)
+        col = _FIRST_PROGRAMME + i
+        length = self.rand.gamma(ids, self._purpose(i, DRAW_DURATION), shape, mean / shape, False, col)
+        u = self.rand.uniform(ids, self._purpose(i, DRAW_DROPOUT), False, col)
         dropout = u < prog.p_dropout
         fraction = np.where(dropout, u / max(prog.p_dropout, 1e-300), 1.0)
         return length * fraction, dropout
@@ -510,8 +525,8 @@ class Model:
         """Record state counts and programme queues at boundary ``t``; mark survey wave ``wave``."""
         f = self.families
         counts = np.zeros(OUT + 1, np.int64)
-        waiting = np.zeros(len(self.programmes), np.int64)
-        kernel.census(self._columns(), f.n, counts, waiting)
+        kernel.census(self._columns(), f.n, counts)
+        waiting = self.buf.waiting
         self.recorder.boundary_t.append(t)
         self.recorder.boundary_states.append(counts)
         progs = np.zeros((len(self.programmes), 3), np.int64)

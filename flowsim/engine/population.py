@@ -78,6 +78,19 @@ class PopulationModel:
         has_driver = new.factors[:, self.trigger_driver]
         return self.trigger_base * np.where(has_driver, self.trigger_driver_hr, 1.0)
 
+    def driver_bits(self, new: NewFamilies) -> np.ndarray:
+        """Bit k set when a family has trigger k's driver factor (uint8): indexes :meth:`trigger_table`."""
+        has_driver = new.factors[:, self.trigger_driver].astype(np.uint8)
+        return (has_driver << np.arange(self.trigger_base.size, dtype=np.uint8)).sum(axis=1, dtype=np.uint8)
+
+    def trigger_table(self) -> np.ndarray:
+        """Hazard of each trigger (columns) for every combination of driver bits (rows), per year."""
+        k = self.trigger_base.size
+        if k > 8:
+            raise ValueError("driver bits hold at most 8 triggers")
+        bits = (np.arange(1 << k)[:, None] >> np.arange(k)) & 1
+        return self.trigger_base * np.where(bits == 1, self.trigger_driver_hr, 1.0)
+
 
 _UNDER5 = [f.name for f in RISK_FACTORS].index("child_under_5")
 
@@ -151,7 +164,7 @@ class EntrantSampler:
     def hazard(self, new: NewFamilies) -> np.ndarray:
         """Each family's hazard of entering risk from G, drift and trigger-led (per year)."""
         m = self.pop.entry_mult(new)
-        p_entry = 1 - np.exp(-self.boost * m * self.window)
+        p_entry = -np.expm1(-self.boost * m * self.window)
         return self.entry_rate * m + (self.pop.trigger_rates(new) * p_entry[:, None]).sum(axis=1)
 
     def draw(self, years: float, rng: np.random.Generator) -> tuple[NewFamilies, np.ndarray]:

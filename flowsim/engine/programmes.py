@@ -122,8 +122,8 @@ class Programme:
             t1: end of the month being simulated (years).
             draw: given waiting families in queue order (the head of the queue), each one's intervention
                 length if admitted now (years, shortened for a drop-out) and whether
-                it drops out. It must not use up random numbers: only the admitted
-                families' draws count, and the caller uses those up.
+                it drops out. It must give the same answer each time it is asked (the
+                caller's draws belong to the family's referral, not to the asking).
 
         Returns:
             The admitted families with exact start and end times.

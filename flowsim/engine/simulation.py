@@ -99,10 +99,13 @@ def boundaries(model: Model) -> np.ndarray:
 
 
 def _at(env: simpy.Environment, t: float, model: Model) -> Generator:
-    """At ``t``, hazards change for many families (roll-out, a programme opens): redraw their clocks."""
+    """At ``t``, hazards change for many families (roll-out, a programme opens): redraw their clocks.
+
+    Only families in the states whose hazards change are redrawn (the others' clocks stay exact).
+    """
     yield env.timeout(t - env.now)
     f = model.families
-    ids = f.live()
+    ids = np.flatnonzero(model.changed_states(t)[f.state[: f.n]])
     model._redraw(ids, np.maximum(t, f.t_last[ids]))
 
 
