@@ -1,7 +1,9 @@
 """Families as numpy columns: attributes, ladder state and event clocks.
 
-One row per family ever tracked. Rows are appended as families arrive and
-never removed; a family that leaves the model keeps its row in state ``OUT``.
+One row per family. Rows are appended as families arrive; a family that
+leaves the model keeps its row in state ``OUT``, unless the universe
+replaces it with a new family, which then takes over the row
+(:meth:`Families.reuse`).
 """
 
 from __future__ import annotations
@@ -23,6 +25,17 @@ class NewFamilies:
     frailty: np.ndarray  # float64 (n,), mean 1
     youngest_age: np.ndarray  # float64 (n,), years
     council: np.ndarray  # int16 (n,)
+
+
+@dataclass
+class Departed:
+    """Per-family results of families whose rows were reused (``Families.reuse``)."""
+
+    waves: np.ndarray
+    in_start_stock: np.ndarray
+    key_worker_received: np.ndarray
+    t_attached: np.ndarray
+    attached_year: np.ndarray
 
 
 class Families:
@@ -61,9 +74,11 @@ class Families:
             ("key", np.uint64, (), 0),  # identity for counter-based random numbers (engine.crn)
             ("t_age_out", np.float64, (), INF),
             ("t_other_exit", np.float64, (), INF),
-            ("domain_since", np.float64, (3,), 0.0),  # when each problem flag last changed (years)
-            ("prog_end", np.float64, (P,), INF),
-            ("after_until", np.float64, (P,), -INF),
+            # Times kept per programme or per problem are float32 (resolution under a minute over
+            # a decade): they are most of a family's bytes, and universe "all" holds 5.8M families.
+            ("domain_since", np.float32, (3,), 0.0),  # when each problem flag last changed (years)
+            ("prog_end", np.float32, (P,), INF),
+            ("after_until", np.float32, (P,), -INF),
             ("draws", np.uint16, (n_counters,), 0),  # draw counters (kernel.FIRST_PROGRAMME explains them)
             ("prog_ok", np.bool_, (P,), False),  # static eligibility (required factors)
             ("prog_dropout", np.bool_, (P,), False),
@@ -87,14 +102,16 @@ class Families:
             ("key_worker_received", np.bool_, (), False),
         ]
         self._dtype = np.dtype([(name, dt, shape) for name, dt, shape, _ in self._hot], align=True)
+        self._blank = np.zeros((), self._dtype)  # a blank record: every field at its initial value
+        for name, _, _, fill in self._hot:
+            self._blank[name] = fill
         self._allocate(max(capacity, 16))
 
     def _allocate(self, cap: int) -> None:
         """(Re)allocate for ``cap`` families, keeping the first ``n`` rows."""
         old = getattr(self, "records", None)
         records = np.empty(cap, self._dtype)
-        for name, _, _, fill in self._hot:
-            records[name][self.n :] = fill
+        records[self.n :] = self._blank  # one pass over the rows (a pass per field would be one per column)
         if old is not None:
             records[: self.n] = old[: self.n]
         self.records = records
@@ -114,15 +131,40 @@ class Families:
         self._allocate(max(needed, int(self.capacity * 1.5) + 16))
 
     def add(self, new: NewFamilies, keys: np.ndarray) -> np.ndarray:
-        """Append families; return their row indices. Clocks start at ``inf``."""
+        """Append blank rows for families ``new`` with ``keys``; return their row indices. Clocks start at ``inf``."""
         k = new.frailty.shape[0]
         if self.n + k > self.capacity:
             self._grow(self.n + k)
         ids = np.arange(self.n, self.n + k)
-        self.council[ids] = new.council
         self.key[ids] = keys
         self.n += k
         return ids
+
+    def reuse(self, ids: np.ndarray, keys: np.ndarray) -> Departed:
+        """Make rows ``ids`` (families that left) blank rows for new families with ``keys``.
+
+        Returns what the departed families leave behind for the run's results:
+        survey waves, start stock, key-worker receipt and attachment, for those
+        with any of them (the rest have nothing to report).
+        """
+        keep = ids[
+            (self.waves[ids] != 0)
+            | self.in_start_stock[ids]
+            | self.key_worker_received[ids]
+            | np.isfinite(self.t_attached[ids])
+        ]
+        gone = Departed(
+            self.waves[keep].copy(),
+            self.in_start_stock[keep].copy(),
+            self.key_worker_received[keep].copy(),
+            self.t_attached[keep].copy(),
+            self.attached_year[keep].copy(),
+        )
+        self.records[ids] = self._blank
+        for name, _, _, fill in self._cold:
+            getattr(self, name)[ids] = fill
+        self.key[ids] = keys
+        return gone
 
     def live(self) -> np.ndarray:
         """Row indices of families still in the model."""

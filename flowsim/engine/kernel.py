@@ -61,7 +61,7 @@ EV_UP, EV_BOOST, EV_DOWN, EV_TRIGGER, EV_IDENTIFY, EV_REFER = range(6)
 # Programme event kinds (as in engine.recorder).
 REFERRED, DECLINED, COMPLETED, DROPPED_OUT, SUCCEEDED, LEFT_MODEL, WITHDREW = 0, 1, 3, 4, 5, 6, 7
 # Counters in Buffers.n.
-N_FLOW, N_PROG_EVENT, N_RELEASE, N_JOIN, N_TRIGGER, N_EVENTS = range(6)
+N_FLOW, N_PROG_EVENT, N_RELEASE, N_JOIN, N_TRIGGER, N_EVENTS, N_EXIT = range(7)
 
 #: The family columns the kernel reads and writes (views of ``Families``' arrays).
 FamilyColumns = namedtuple(
@@ -158,6 +158,8 @@ Buffers = namedtuple(
         "join_t",
         "trig_t",
         "trig_kind",
+        "exit_id",  # families that left the model (a universe that replaces them reuses their rows)
+        "exit_t",
         "scratch",  # (EV_REFER + referred programmes,) the rate vector
     ],
 )
@@ -184,6 +186,8 @@ def new_buffers(size: int, n_programmes: int, n_referred: int) -> Buffers:
         np.empty(size),
         np.empty(size),
         np.empty(size, np.int8),
+        np.empty(size, np.int64),
+        np.empty(size),
         np.empty(EV_REFER + n_referred),
     )
 
@@ -492,6 +496,10 @@ def entry_hazard(fam, c, i):
 @njit(cache=True, inline="always", _nrt=False)
 def on_exit(fam, c, buf, i, t):
     buf.hazard_removed[0] += entry_hazard(fam, c, i)
+    k = buf.n[N_EXIT]
+    buf.exit_id[k] = i
+    buf.exit_t[k] = t
+    buf.n[N_EXIT] = k + 1
     move(fam, c, buf, i, t, OUT, AGED_OUT if fam.t_exit[i] == fam.t_age_out[i] else OTHER_EXIT)
     for p in range(fam.prog_status.shape[1]):
         if fam.prog_status[i, p] == ENROLLED:
@@ -590,6 +598,7 @@ def run_families(fam, c, buf, ids, start, t1):
                 or n[N_RELEASE] > room_rel
                 or n[N_JOIN] > room_one
                 or n[N_TRIGGER] > room_one
+                or n[N_EXIT] > room_one
             ):
                 return j
             step(fam, c, buf, i, scratch)

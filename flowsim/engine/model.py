@@ -14,8 +14,8 @@ from __future__ import annotations
 import numpy as np
 
 from flowsim.engine import kernel
-from flowsim.engine.crn import FamilyRandom, family_keys
-from flowsim.engine.families import INF, Families
+from flowsim.engine.crn import FamilyRandom, family_keys, mix
+from flowsim.engine.families import INF, Departed, Families
 from flowsim.engine.kernel import (
     DRAW_DROPOUT,
     DRAW_DURATION,
@@ -31,7 +31,7 @@ from flowsim.engine.kernel import (
 from flowsim.engine.population import EntrantSampler, PopulationModel, subset, weighted_top
 from flowsim.engine.programmes import Programme, step_at, step_values
 from flowsim.engine.recorder import STARTED, Recorder
-from flowsim.engine.states import ENROLLED, ENTRY, OUT, OUTSIDE, TRIGGER, WAITING, G, H, R, S, T
+from flowsim.engine.states import ENROLLED, ENTRY, FORMED, OUT, OUTSIDE, TRIGGER, WAITING, G, H, R, S, T
 from flowsim.scenario.registry import DOMAINS, PROGRAMMES, RISK_FACTORS, TRIGGERS
 from flowsim.timeline import end_of_day_years, to_years
 
@@ -43,6 +43,8 @@ _BIRTH = [t.name for t in TRIGGERS].index("birth")
 _FACTOR_INDEX = {f.name: i for i, f in enumerate(RISK_FACTORS)}
 # Kernel buffer size (flows per flush); a month of the full baseline writes about 20,000 flows.
 _BUFFER = 1 << 16
+_CHUNK = 1 << 18  # families set up at once in universe "all"
+_NEW_FAMILY = np.uint64(0x5851F42D4C957F2D)  # a replacement's key is mix(key of the family it replaces ^ this)
 
 
 class Model:
@@ -93,24 +95,35 @@ class Model:
         self.fin_start = to_years(fin.programme_start, self.start)
         self.fin_end = end_of_day_years(fin.programme_end, self.start)
         self.attach_t, _ = step_values(fin.attachment_share, self.start)
-        self.recorder = Recorder(len(self.programmes))
-        self.entrants = EntrantSampler(
-            self.pop,
-            self.entry_rate,
-            self.boost,
-            self.window,
-            p.population.families_with_children * self.scale,
-            self.rng["entrants"],
-        )
-        # Rows for the initial families and every arrival the whole population's entry
-        # intensity could bring (arrivals are thinned from it), so the store rarely grows.
-        n0 = p.population.initial_at_risk * self.scale
-        expected = n0 + self.entrants.rate_per_year * (self.t_end - self.t_start)
+        self.recorder = Recorder(len(self.programmes), len(TRIGGERS))
+        # Universe "all" tracks every family with children and replaces each that leaves by a
+        # new one in its row; "at_risk" tracks the families at risk and those arriving from an
+        # untracked general population, drawn by the entrant sampler.
+        self.replaces = p.population.universe == "all"
+        n_all = round(p.population.families_with_children * self.scale)
+        if self.replaces:
+            self.entrants = None
+            capacity = n_all + 1000
+        else:
+            self.entrants = EntrantSampler(
+                self.pop,
+                self.entry_rate,
+                self.boost,
+                self.window,
+                p.population.families_with_children * self.scale,
+                self.rng["entrants"],
+            )
+            # Rows for the initial families and every arrival the whole population's entry
+            # intensity could bring (arrivals are thinned from it), so the store rarely grows.
+            n0 = p.population.initial_at_risk * self.scale
+            expected = n0 + self.entrants.rate_per_year * (self.t_end - self.t_start)
+            capacity = int(expected + 6 * np.sqrt(expected)) + 1000
         self.families = Families(
-            len(self.programmes),
-            capacity=int(expected + 6 * np.sqrt(expected)) + 1000,
-            n_counters=_FIRST_PROGRAMME + len(self.programmes),
+            len(self.programmes), capacity=capacity, n_counters=_FIRST_PROGRAMME + len(self.programmes)
         )
+        self._exits: list[tuple[np.ndarray, np.ndarray]] = []  # families that left, to replace (universe "all")
+        self._departed: list[Departed] = []  # what replaced families left for the results
+        self.replaced = 0
         self.rand = FamilyRandom(self.families, self.seed64)
         self.const = self._constants()
         self.buf = kernel.new_buffers(_BUFFER, len(self.programmes), len(self.referred_programmes))
@@ -192,6 +205,10 @@ class Model:
         rng = self.rng["population"]
         n_s, n_h = round(p.initial_stock * self.scale), round(p.initial_flow_group * self.scale)
         n_r = round(p.initial_at_risk * self.scale) - n_h - n_s
+        if self.replaces:
+            self._whole_population(rng, n_s, n_h, n_r)
+            return
+        # Four candidates for each family at risk.
         cand = self.pop.draw(4 * (n_r + n_h + n_s) + 64, rng)
         entry, esc = self.pop.entry_mult(cand), self.pop.esc_mult(cand)
         free = np.ones(entry.size, bool)
@@ -199,18 +216,55 @@ class Model:
             idx = weighted_top(np.where(free, weight, 0.0), n, rng)
             free[idx] = False
             ids = self._add(cand, idx, state, self.t_start, family_keys(self.seed64, 0, state, n))
-            # Families part-way through a spell: the stationary residual of a gamma
-            # renewal process is U x (a length-biased draw, Gamma(shape + 1)).
-            biased = rng.gamma(self.spell_shape + 1, self.spell_scale, n)
-            self.families.t_resolve[ids] = self.t_start + rng.random(n) * biased
-            kernel.refresh_many(self._columns(), ids)
+            self._mid_spell(ids, rng)
+
+    def _mid_spell(self, ids: np.ndarray, rng: np.random.Generator) -> None:
+        """Families at risk when the survey window opens are part-way through a spell.
+
+        The stationary residual of a gamma renewal process is U x (a length-biased draw, Gamma(shape + 1)).
+        """
+        n = ids.size
+        biased = rng.gamma(self.spell_shape + 1, self.spell_scale, n)
+        self.families.t_resolve[ids] = self.t_start + rng.random(n) * biased
+        kernel.refresh_many(self._columns(), ids)
+
+    def _whole_population(self, rng: np.random.Generator, n_s: int, n_h: int, n_r: int) -> None:
+        """Universe "all": every family with children, drawn in chunks into G; then those at risk are picked.
+
+        The families in S, H and R are drawn from the whole population tilted by risk,
+        as the default universe draws them from candidates, and start part-way through a spell.
+        """
+        f = self.families
+        n_all = round(self.params.population.families_with_children * self.scale)
+        keys = family_keys(self.seed64, 0, G, n_all)
+        for lo in range(0, n_all, _CHUNK):  # in chunks: the whole population's attributes are large
+            batch = self.pop.draw(min(_CHUNK, n_all - lo), rng)
+            self._start(f.add(batch, keys[lo : lo + batch.frailty.size]), batch, G, self.t_start)
+        entry, esc = f.entry_mult[: f.n], f.esc_mult[: f.n]
+        free = np.ones(f.n, bool)
+        for state, n, power in ((S, n_s, 2), (H, n_h, 1), (R, n_r, 0)):
+            idx = weighted_top(np.where(free, entry * esc**power, 0.0), n, rng)
+            free[idx] = False
+            t = np.full(idx.size, self.t_start)
+            f.state[idx] = state
+            self._set_domains(idx, t)
+            self._redraw(idx, t)
+            self._mid_spell(idx, rng)
 
     def _add(self, new, idx: np.ndarray, state: int, t: float | np.ndarray, keys: np.ndarray) -> np.ndarray:
+        """Append families ``new[idx]`` in ``state`` from time(s) ``t``; return their rows."""
         batch = subset(new, idx)
+        ids = self.families.add(batch, keys)
+        self._start(ids, batch, state, t)
+        return ids
+
+    def _start(self, ids: np.ndarray, batch, state: int, t: float | np.ndarray) -> None:
+        """Families ``batch`` start in rows ``ids`` (blank rows) in ``state`` at time(s) ``t``: attributes and clocks."""
         f = self.families
-        ids = f.add(batch, keys)
+        f.council[ids] = batch.council
         f.state[ids] = state
-        self.tracked_hazard += float(self.entrants.hazard(batch).sum())
+        if self.entrants is not None:
+            self.tracked_hazard += float(self.entrants.hazard(batch).sum())
         f.entry_mult[ids] = self.pop.entry_mult(batch)
         f.esc_mult[ids] = self.pop.esc_mult(batch)
         f.drivers[ids] = self.pop.driver_bits(batch)
@@ -229,7 +283,6 @@ class Model:
         f.t_resolve[ids] = self._spell_end(ids, t) if state in (R, H, S) else INF
         self._set_domains(ids, t)
         self._redraw(ids, t)
-        return ids
 
     # --- the compiled kernel's view of the model ------------------------------------------------
     def _constants(self) -> kernel.Constants:
@@ -327,16 +380,42 @@ class Model:
             prog.open_month(t0)
             f.released_early[self._early[i], i] = False
             self._early[i] = np.empty(0, np.int64)
-        self._arrivals(t0, t1)
+        if not self.replaces:
+            self._arrivals(t0, t1)
         active = kernel.due_before(self._columns(), f.n, t1)
-        while True:
+        for rerun in range(1 << 30):
             self._run(active, t1)
             admitted = [self._admit(prog, t1) for prog in self.programmes]
+            admitted.append(self._replace_departed(t0, rerun))
             # A family admitted to two programmes at once must be processed once.
-            admitted = np.unique(np.concatenate(admitted)) if admitted else np.empty(0, np.int64)
+            admitted = np.unique(np.concatenate(admitted))
             active = admitted[self.families.t_due[admitted] < t1] if admitted.size else admitted
             if not active.size:
                 break
+
+    def _replace_departed(self, t0: float, rerun: int) -> np.ndarray:
+        """Universe "all": a new family takes over the row of each family that left, from when it left.
+
+        New families are drawn from the population of families with children (the
+        stream of this month and pass); each one's key derives from the key of the
+        family it replaces, so its own draws do not depend on the order of exits.
+        Returns the rows, which then run on to the end of the month.
+        """
+        if not self._exits:
+            return np.empty(0, np.int64)
+        ids = np.concatenate([i for i, _ in self._exits])
+        t = np.concatenate([t for _, t in self._exits])
+        self._exits = []
+        f = self.families
+        self._departed.append(f.reuse(ids, mix(f.key[ids] ^ _NEW_FAMILY)))
+        for prog in self.programmes:
+            prog.forget(ids)  # queue entries left by the departed families (their status no longer says so)
+        batch = int(round((t0 - self.t_start) * 12_000))
+        rng = np.random.default_rng([self.seed64 & 0xFFFFFFFF, self.seed64 >> 32, batch, rerun, 2])
+        self._start(ids, self.pop.draw(ids.size, rng), G, t)
+        self.recorder.flow(t, OUTSIDE, G, FORMED, ids.size)
+        self.replaced += ids.size
+        return ids
 
     def _run(self, ids: np.ndarray, t1: float) -> None:
         """Every event before ``t1`` of families ``ids``, in the kernel; then its buffers are emptied."""
@@ -360,7 +439,7 @@ class Model:
             rec.programme_events.append((b.pe_prog[:k].copy(), b.pe_t[:k].copy(), b.pe_kind[:k].copy()))
         k = n[kernel.N_TRIGGER]
         if k:
-            rec.triggers.append((b.trig_t[:k].copy(), b.trig_kind[:k].copy()))
+            rec.triggers += np.bincount(b.trig_kind[:k], minlength=len(TRIGGERS))
         k = n[kernel.N_RELEASE]
         if k:
             progs, times = b.rel_prog[:k], b.rel_t[:k]
@@ -372,6 +451,9 @@ class Model:
             for i in np.unique(progs):
                 sel = progs == i
                 self.programmes[i].join(ids[sel].copy(), times[sel].copy())
+        k = n[kernel.N_EXIT]
+        if k and self.replaces:
+            self._exits.append((b.exit_id[:k].copy(), b.exit_t[:k].copy()))
         rec.events += int(n[kernel.N_EVENTS])
         self.tracked_hazard -= float(b.hazard_removed[0])
         b.hazard_removed[0] = 0.0
@@ -414,9 +496,10 @@ class Model:
         ids = adm.ids
         f.prog_status[ids, i] = ENROLLED
         self.buf.waiting[i] -= ids.size
-        f.prog_end[ids, i] = adm.ends
+        ends = adm.ends.astype(np.float32)  # as the family's record holds it, so the end falls when t_prog says
+        f.prog_end[ids, i] = ends
         f.prog_dropout[ids, i] = adm.dropout
-        f.t_prog[ids] = np.minimum(f.t_prog[ids], adm.ends)
+        f.t_prog[ids] = np.minimum(f.t_prog[ids], ends.astype(np.float64))
         f.released_early[ids[adm.reused], i] = True
         self._early[i] = np.concatenate([self._early[i], ids[adm.reused]])
         if i == self.key_worker:
@@ -490,7 +573,7 @@ class Model:
                         np.full(int(mask.sum()), t),
                         np.full(int(mask.sum()), route, np.int8),
                         f.attached_year[ids[mask]].copy(),
-                        ids[mask].copy(),
+                        f.key[ids[mask]].copy(),  # the family's key: a row may hold a later family
                     )
                 )
 
@@ -526,6 +609,7 @@ class Model:
         f = self.families
         counts = np.zeros(OUT + 1, np.int64)
         kernel.census(self._columns(), f.n, counts)
+        counts[OUT] += self.replaced  # families that left and whose rows new families took over
         waiting = self.buf.waiting
         self.recorder.boundary_t.append(t)
         self.recorder.boundary_states.append(counts)

@@ -86,6 +86,13 @@ class Programme:
             self._queue_id.append(ids)
             self._queue_t.append(times)
 
+    def forget(self, ids: np.ndarray) -> None:
+        """Drop rows ``ids`` from the queue: their families left and the rows now hold new families."""
+        if self._queue_id and ids.size:
+            queued = np.concatenate(self._queue_id)
+            keep = ~np.isin(queued, ids)
+            self._queue_id, self._queue_t = [queued[keep]], [np.concatenate(self._queue_t)[keep]]
+
     def release(self, times: np.ndarray) -> None:
         """Places freed at ``times`` (completion, drop-out or a family leaving)."""
         self.occupied -= int(times.size)

@@ -25,15 +25,19 @@ class Recorder:
     """Append-only logs; turned into tables once the run ends."""
 
     n_programmes: int
+    n_triggers: int = 0
     flows: list[tuple[np.ndarray, ...]] = field(default_factory=list)
     boundary_t: list[float] = field(default_factory=list)
     boundary_states: list[np.ndarray] = field(default_factory=list)
     boundary_programmes: list[np.ndarray] = field(default_factory=list)  # (P, 3): capacity, occupied, waiting
     programme_events: list[tuple[np.ndarray, ...]] = field(default_factory=list)
     waits: list[tuple[np.ndarray, ...]] = field(default_factory=list)
-    triggers: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)
-    claims: list[tuple[np.ndarray, ...]] = field(default_factory=list)  # (t, route, programme year, family)
+    triggers: np.ndarray = field(init=False)  # trigger events by kind
+    claims: list[tuple[np.ndarray, ...]] = field(default_factory=list)  # (t, route, programme year, family key)
     events: int = 0
+
+    def __post_init__(self) -> None:
+        self.triggers = np.zeros(self.n_triggers, np.int64)
 
     def flow(self, t: np.ndarray | float, src: np.ndarray | int, dst: np.ndarray | int, cause: int, n: int) -> None:
         if n:
@@ -65,8 +69,8 @@ class Recorder:
         return _concat(self.programme_events, (np.int8, float, np.int8))
 
     def concat_claims(self) -> tuple[np.ndarray, ...]:
-        """Results claims as (t, route bit, programme year of attachment, family row) arrays."""
-        return _concat(self.claims, (float, np.int8, np.int8, np.int64))
+        """Results claims as (t, route bit, programme year of attachment, family key) arrays."""
+        return _concat(self.claims, (float, np.int8, np.int8, np.uint64))
 
     def concat_waits(self) -> tuple[np.ndarray, ...]:
         """Admissions as (programme, arrived, started) arrays."""

@@ -43,8 +43,8 @@ class Results:
     flows: tuple[np.ndarray, ...]  # t, from, to, cause
     programme_events: tuple[np.ndarray, ...]  # programme, t, kind
     waits: tuple[np.ndarray, ...]  # programme, arrived, started
-    triggers: tuple[np.ndarray, np.ndarray]  # t, kind
-    waves: np.ndarray  # uint16 bitmask per family ever tracked
+    triggers: np.ndarray  # trigger events by kind (registry.TRIGGERS order) over the run
+    waves: np.ndarray  # uint16 bitmask per family ever tracked (universe "all": replaced families with none omitted)
     wave_count: int
     in_start_stock: np.ndarray  # bool per family
     key_worker_received: np.ndarray  # bool per family
@@ -130,10 +130,24 @@ def _sweep(env: simpy.Environment, model: Model, progress: Callable[[float], Non
     model.observe(float(points[-1]), wave_of.get(float(points[-1])))
 
 
+def _per_family(model: Model, name: str, rows: np.ndarray) -> np.ndarray:
+    """Column ``name`` of the families still in their rows (``rows``) after those replaced (universe "all")."""
+    parts = [getattr(d, name) for d in model._departed]
+    return np.concatenate([*parts, getattr(model.families, name)[rows]])
+
+
 def _results(scenario, seed: int, model: Model) -> Results:
     rec, f = model.recorder, model.families
     n = f.n
+    rows = np.arange(n)
     waits = rec.concat_waits()
+    t_attached = _per_family(model, "t_attached", rows)
+    attached = np.isfinite(t_attached)
+    per_family = {name: _per_family(model, name, rows) for name in ("waves", "in_start_stock", "key_worker_received")}
+    attached_year = _per_family(model, "attached_year", rows)[attached]
+    # The family store is no longer needed: free it before the logs are joined (universe "all" holds 5.8M rows).
+    model.families = model._cols = model.rand = None
+    del f
     return Results(
         scenario_name=scenario.name,
         seed=seed,
@@ -151,17 +165,14 @@ def _results(scenario, seed: int, model: Model) -> Results:
         flows=rec.concat_flows(),
         programme_events=rec.concat_programme_events(),
         waits=waits,
-        triggers=(
-            np.concatenate([a for a, _ in rec.triggers]) if rec.triggers else np.empty(0),
-            np.concatenate([b for _, b in rec.triggers]) if rec.triggers else np.empty(0, np.int8),
-        ),
-        waves=f.waves[:n].copy(),
+        triggers=rec.triggers.copy(),
+        waves=per_family["waves"],
         wave_count=model.params.survey.waves,
-        in_start_stock=f.in_start_stock[:n].copy(),
-        key_worker_received=f.key_worker_received[:n].copy(),
-        families_tracked=n,
-        attached_t=f.t_attached[:n][np.isfinite(f.t_attached[:n])].copy(),
-        attached_year=f.attached_year[:n][np.isfinite(f.t_attached[:n])].copy(),
+        in_start_stock=per_family["in_start_stock"],
+        key_worker_received=per_family["key_worker_received"],
+        families_tracked=n + model.replaced,
+        attached_t=t_attached[attached],
+        attached_year=attached_year,
         claims=rec.concat_claims(),
         finance=model.finance,
         events=rec.events,

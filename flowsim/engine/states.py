@@ -10,9 +10,19 @@ FLOW_STATE_NAMES = (*STATE_NAMES, "outside")
 AT_RISK = (R, H, S)
 
 # Causes of flows between states.
-ENTRY, TRIGGER, ESCALATION, RESOLUTION, DEESCALATION, TURNED_AROUND, RELAPSE, SUSTAINED, AGED_OUT, OTHER_EXIT = range(
-    10
-)
+(
+    ENTRY,
+    TRIGGER,
+    ESCALATION,
+    RESOLUTION,
+    DEESCALATION,
+    TURNED_AROUND,
+    RELAPSE,
+    SUSTAINED,
+    AGED_OUT,
+    OTHER_EXIT,
+    FORMED,
+) = range(11)
 CAUSE_NAMES = (
     "entry",
     "trigger",
@@ -24,6 +34,7 @@ CAUSE_NAMES = (
     "sustained",
     "aged out",
     "other exit",
+    "new family",  # universe "all": a family formed, in place of one that left
 )
 
 # Programme status of a family.

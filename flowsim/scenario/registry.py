@@ -111,8 +111,10 @@ _CORE: list[Param] = [
         "at_risk",
         "choice",
         "seed 000 slide 4",
-        "'at_risk': the 290k at-risk families plus inflow from an untracked general population.",
-        choices=("at_risk",),
+        "'at_risk': the 290k at-risk families plus inflow from an untracked general population; "
+        "'all': every family with dependent children tracked one by one (most in G), each family that "
+        "leaves replaced by a new one drawn from the population (assumption: their number is stable).",
+        choices=("at_risk", "all"),
     ),
     _p(
         "population.families_with_children",
