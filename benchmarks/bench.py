@@ -2,6 +2,7 @@
 
 Usage:
     python benchmarks/bench.py [--scale 0.1 1.0 10.0] [--repeats 3] [--peer PATH] [--peer-max-scale 1.0]
+                               [--all-scale 1.0]
 
 For each scale it runs the peer (`python peer_naive_simpy.py SCALE`) and
 `flowsim run scenarios/baseline.toml --quiet --set population.scale=SCALE`
@@ -14,6 +15,8 @@ its on-disk cache (the first run after installing compiles it, about 25 s).
 Above ``--peer-max-scale`` the peer is not run (it takes ~26 s per 290k
 families). With several scales it also prints how time grows with size: the
 ratio of times over the ratio of sizes, 1.00 meaning exactly linear.
+``--all-scale`` also times universe "all" (every family with children
+tracked, 5.8M at scale 1), whose goal is under 30 s and 2 GB.
 """
 
 from __future__ import annotations
@@ -47,7 +50,7 @@ def timed_wait4(cmd: list[str]) -> tuple[float, float, str]:
         return wall, usage.ru_maxrss / 1024, out.read()
 
 
-def flowsim_cmd(scale: float, out: str) -> list[str]:
+def flowsim_cmd(scale: float, out: str, universe: str = "at_risk") -> list[str]:
     return [
         sys.executable,
         "-m",
@@ -58,6 +61,8 @@ def flowsim_cmd(scale: float, out: str) -> list[str]:
         "--no-report",  # tables, summary and manifest only, as issue #7 measures
         "--set",
         f"population.scale={scale}",
+        "--set",
+        f'population.universe="{universe}"',
         "--out",
         out,
     ]
@@ -94,6 +99,28 @@ def bench(scale: float, repeats: int, peer: Path | None) -> dict:
     }
 
 
+def bench_all(scale: float, repeats: int) -> dict:
+    """Universe "all" (every family with children tracked): median time, events and peak memory."""
+    times, mem = [], []
+    with tempfile.TemporaryDirectory() as tmp:
+        for _ in range(repeats):
+            w, m, _ = timed_wait4(flowsim_cmd(scale, tmp, "all"))
+            times.append(w)
+            mem.append(m)
+            summary = json.loads((Path(tmp) / "summary.json").read_text())
+    med = statistics.median(times)
+    return {
+        "universe": "all",
+        "scale": scale,
+        "families": round(5_800_000 * scale),
+        "repeats": repeats,
+        "flowsim_median_s": round(med, 3),
+        "flowsim_events": summary["events"],
+        "flowsim_events_per_s": round(summary["events"] / med),
+        "flowsim_peak_mb": round(max(mem)),
+    }
+
+
 def _fmt(x, spec: str) -> str:
     return "-" if x is None else format(x, spec)
 
@@ -104,6 +131,13 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--peer", type=Path, default=DEFAULT_PEER)
     parser.add_argument("--peer-max-scale", type=float, default=1.0, help="do not run the peer above this scale")
+    parser.add_argument(
+        "--all-scale",
+        type=float,
+        nargs="*",
+        default=[],
+        help='also time universe "all" at these scales (1.0 = all 5.8M families; goal: under 30 s and 2 GB)',
+    )
     args = parser.parse_args()
     if not args.peer.is_file():
         raise SystemExit(f"peer not found at {args.peer}; pass --peer PATH")
@@ -131,6 +165,17 @@ def main() -> None:
             ratio = (b["flowsim_median_s"] / a["flowsim_median_s"]) / size
             verdict = "linear" if 0.8 <= ratio <= 1.2 else ("sublinear" if ratio < 0.8 else "superlinear")
             print(f"  {a['families']:>10,} -> {b['families']:>10,}: x{size:g} families, {ratio:.2f} ({verdict})")
+    if args.all_scale:
+        print('\nuniverse "all" (every family with children tracked; goal at 5.8M: under 30 s, under 2,000 MB):')
+        print(f"{'families':>10} {'flowsim s':>9} {'flowsim events':>14} {'flowsim ev/s':>12} {'flowsim MB':>10}")
+        for scale in args.all_scale:
+            r = bench_all(scale, args.repeats)
+            print(
+                f"{r['families']:>10,} {r['flowsim_median_s']:>9.2f} {r['flowsim_events']:>14,} "
+                f"{r['flowsim_events_per_s']:>12,} {r['flowsim_peak_mb']:>10}",
+                flush=True,
+            )
+            print(json.dumps(r), file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -17,13 +17,18 @@ PEER = ROOT.parent / "shared" / "bench" / "peer_naive_simpy.py"
 @pytest.mark.skipif(not PEER.is_file(), reason=f"the peer is not at {PEER}")
 def test_benchmark_runs_at_tiny_scale():
     out = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "bench.py"), "--scale", "0.002", "--repeats", "1"],
+        [
+            *(sys.executable, str(ROOT / "benchmarks" / "bench.py")),
+            *("--scale", "0.002", "--repeats", "1", "--all-scale", "0.0001"),
+        ],
         capture_output=True,
         text=True,
         check=True,
         timeout=300,
     )
-    row = json.loads(out.stderr.strip().splitlines()[-1])
+    rows = [json.loads(line) for line in out.stderr.strip().splitlines()]
+    row, everyone = rows[0], rows[-1]
+    assert everyone["universe"] == "all" and everyone["families"] == 580 and everyone["flowsim_events"] > 0
     assert row["flowsim_events"] > 0 and row["peer_events"] > 0
     assert row["flowsim_median_s"] > 0 and row["speedup"] > 0
     assert "speedup" in out.stdout
