@@ -165,7 +165,3 @@ class Families:
             getattr(self, name)[ids] = fill
         self.key[ids] = keys
         return gone
-
-    def live(self) -> np.ndarray:
-        """Row indices of families still in the model."""
-        return np.flatnonzero(self.state[: self.n] != OUT)

@@ -11,6 +11,8 @@ times, and admitted families then run on to the end of the month.
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 
 from flowsim.engine import kernel
@@ -383,7 +385,7 @@ class Model:
         if not self.replaces:
             self._arrivals(t0, t1)
         active = kernel.due_before(self._columns(), f.n, t1)
-        for rerun in range(1 << 30):
+        for rerun in itertools.count():
             self._run(active, t1)
             admitted = [self._admit(prog, t1) for prog in self.programmes]
             admitted.append(self._replace_departed(t0, rerun))
