@@ -102,10 +102,10 @@ class Model:
         # new one in its row; "at_risk" tracks the families at risk and those arriving from an
         # untracked general population, drawn by the entrant sampler.
         self.replaces = p.population.universe == "all"
-        n_all = round(p.population.families_with_children * self.scale)
+        self.n_all = round(p.population.families_with_children * self.scale)  # families with children
         if self.replaces:
             self.entrants = None
-            capacity = n_all + 1000
+            capacity = self.n_all + 1000
         else:
             self.entrants = EntrantSampler(
                 self.pop,
@@ -237,10 +237,9 @@ class Model:
         as the default universe draws them from candidates, and start part-way through a spell.
         """
         f = self.families
-        n_all = round(self.params.population.families_with_children * self.scale)
-        keys = family_keys(self.seed64, 0, G, n_all)
-        for lo in range(0, n_all, _CHUNK):  # in chunks: the whole population's attributes are large
-            batch = self.pop.draw(min(_CHUNK, n_all - lo), rng)
+        keys = family_keys(self.seed64, 0, G, self.n_all)
+        for lo in range(0, self.n_all, _CHUNK):  # in chunks: the whole population's attributes are large
+            batch = self.pop.draw(min(_CHUNK, self.n_all - lo), rng)
             self._start(f.add(batch, keys[lo : lo + batch.frailty.size]), batch, G, self.t_start)
         entry, esc = f.entry_mult[: f.n], f.esc_mult[: f.n]
         free = np.ones(f.n, bool)

@@ -74,9 +74,8 @@ class PopulationModel:
         return np.exp(new.factors @ self.log_esc_hr) / self.esc_norm
 
     def trigger_rates(self, new: NewFamilies) -> np.ndarray:
-        """Per-family hazards of each trigger event, (n, n_triggers), per year."""
-        has_driver = new.factors[:, self.trigger_driver]
-        return self.trigger_base * np.where(has_driver, self.trigger_driver_hr, 1.0)
+        """Per-family hazards of each trigger event, (n, n_triggers), per year: rows of :meth:`trigger_table`."""
+        return self.trigger_table()[self.driver_bits(new)]
 
     def driver_bits(self, new: NewFamilies) -> np.ndarray:
         """Bit k set when a family has trigger k's driver factor (uint8): indexes :meth:`trigger_table`."""
