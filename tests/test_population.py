@@ -41,3 +41,18 @@ def test_trigger_entrants_match_the_brute_force_definition(sampler, k):
     for x, y in ((fast.frailty, slow.frailty), (fast.youngest_age, slow.youngest_age)):
         se = np.sqrt((x.var() + y.var()) / n)
         assert abs(x.mean() - y.mean()) <= 4.5 * se
+
+
+@pytest.mark.parametrize("n", [0, 1, 3 * (1 << 14) + 5])
+def test_blocked_draws_equal_the_whole_array_draws(n):
+    """bernoulli_rows gives the very values of the one-array draw it replaces; weighted_sum is a product sum."""
+    from flowsim.engine.population import bernoulli_rows, weighted_sum
+
+    p = np.linspace(0.01, 0.9, 18)
+    got = bernoulli_rows(np.random.default_rng(7), n, p)
+    want = np.random.default_rng(7).random((n, p.size)) < p
+    assert np.array_equal(got, want)
+    w = np.random.default_rng(8).normal(0, 0.7, p.size)
+    assert np.allclose(weighted_sum(got, w), got @ w, rtol=1e-14, atol=1e-14)  # a few ulps: summation order
+    # Column order, whatever the number of rows: the first rows alone give the same bits.
+    assert np.array_equal(weighted_sum(got[:7], w), weighted_sum(got, w)[:7])
