@@ -295,6 +295,39 @@ def _atomic_write(path: Path, data: bytes) -> None:
         raise
 
 
+_EPOCH = dt.date(1970, 1, 1).toordinal()
+
+
+def _arrow_array(values):
+    """One table column as an Arrow array, built from its buffers where it can be.
+
+    ``pyarrow.array`` imports pandas (0.2 s, a few percent of a run) to check
+    what it was given, so numbers, strings and dates, the kinds the tables
+    hold, are laid out here; anything else goes through ``pyarrow.array``.
+    """
+    import pyarrow as pa
+
+    if isinstance(values, list) and values:
+        if all(type(v) is str for v in values):
+            data = [v.encode() for v in values]
+            offsets = np.zeros(len(data) + 1, np.int64)
+            np.cumsum([len(b) for b in data], out=offsets[1:])
+            if offsets[-1] < 2**31:
+                buffers = [None, pa.py_buffer(offsets.astype(np.int32)), pa.py_buffer(b"".join(data))]
+                return pa.Array.from_buffers(pa.string(), len(data), buffers)
+        elif all(type(v) is dt.date for v in values):
+            days = np.array([v.toordinal() - _EPOCH for v in values], np.int32)
+            return pa.Array.from_buffers(pa.date32(), days.size, [None, pa.py_buffer(days)])
+        elif all(type(v) is float for v in values):
+            values = np.array(values, np.float64)
+        elif all(type(v) is int for v in values) and all(-(2**63) <= v < 2**63 for v in values):
+            values = np.array(values, np.int64)
+    if isinstance(values, np.ndarray) and values.ndim == 1 and values.dtype.kind in "iuf":
+        arr = np.ascontiguousarray(values)
+        return pa.Array.from_buffers(pa.from_numpy_dtype(arr.dtype), arr.size, [None, pa.py_buffer(arr)])
+    return pa.array(values)
+
+
 def write_run(
     out_dir: Path,
     records: list[dict],
@@ -318,7 +351,14 @@ def write_run(
         parts = [(i, r["tables"][name]) for i, r in enumerate(records) if r["tables"].get(name)]
         if not parts:
             continue
-        tables = [pa.table({"replication": np.full(len(next(iter(c.values()))), i, np.int32), **c}) for i, c in parts]
+        tables = [
+            pa.Table.from_arrays(
+                [_arrow_array(np.full(len(next(iter(c.values()))), i, np.int32))]
+                + [_arrow_array(v) for v in c.values()],
+                names=["replication", *c],
+            )
+            for i, c in parts
+        ]
         table = pa.concat_tables(tables)
         tmp = out_dir / f".{name}.parquet.tmp"
         pq.write_table(table, tmp)
