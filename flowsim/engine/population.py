@@ -111,15 +111,21 @@ def bernoulli_rows(rng: np.random.Generator, n: int, p: np.ndarray) -> np.ndarra
 
 
 def weighted_sum(factors: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """Each row's sum of ``w`` over its true factors, added in column order.
+    """Each row's sum of ``w`` over its true factors, the same bits on any machine.
 
-    The same bits on any machine, which ``factors @ w`` does not promise (a BLAS
-    sums in an order of its own, which can differ with the number of rows), and
-    no (families x factors) float array to build on the way.
+    ``factors @ w`` does not promise that (a BLAS sums in an order of its own,
+    which can change with the number of rows) and first builds a (families x
+    factors) float array. Here each byte of eight factors looks its partial sum
+    up in a table of 256, and the bytes' sums are added in order.
     """
+    packed = np.packbits(factors, axis=1, bitorder="little")
+    codes = np.arange(256)
     out = np.zeros(factors.shape[0])
-    for j in range(w.size):
-        np.add(out, w[j], out=out, where=factors[:, j])
+    for k in range(packed.shape[1]):
+        table = np.zeros(256)
+        for j, wj in enumerate(w[8 * k : 8 * k + 8]):
+            table += ((codes >> j) & 1) * wj
+        out += table[packed[:, k]]
     return out
 
 
