@@ -102,18 +102,18 @@ def _programmes(res: Results) -> dict:
     months = np.unique(_month_index(res.boundary_t[:-1]))  # a mid-month deadline adds a boundary
     prog_i, t, kind = res.programme_events
     w_prog, w_arr, w_start = res.waits
+    month_dates = _dates(months, res.start)
+    # Programme events by (programme, kind, month) in one pass; events after the last month are not shown.
+    n_prog, n_kind, lo = len(res.programme_names), len(PROGRAMME_EVENT_NAMES), int(months.min()) if months.size else 0
+    rel = _month_index(t) - lo
+    shown = (rel >= 0) & (rel < months.size)
+    cell = (prog_i[shown].astype(np.int64) * n_kind + kind[shown]) * months.size + rel[shown]
+    by_month = np.bincount(cell, minlength=n_prog * n_kind * months.size).reshape(n_prog, n_kind, months.size)
     for i, name in enumerate(res.programme_names):
         for j, measure in enumerate(("capacity", "occupied", "waiting")):
             add(bdates, name, measure, res.boundary_programmes[:, i, j])
-        mine = prog_i == i
-        ev_month = _month_index(t[mine])
-        for code, measure in enumerate(PROGRAMME_EVENT_NAMES):
-            hits = ev_month[kind[mine] == code]
-            lo = months.min() if months.size else 0
-            counts = (
-                np.bincount(hits - lo, minlength=months.size)[: months.size] if hits.size else np.zeros(months.size)
-            )
-            add(_dates(months, res.start), name, measure, counts)
+        for measure, counts in zip(PROGRAMME_EVENT_NAMES, by_month[i], strict=True):
+            add(month_dates, name, measure, counts)
         wm = w_prog == i
         wait = w_start[wm] - w_arr[wm]
         wmonth = _month_index(w_start[wm])
@@ -122,12 +122,12 @@ def _programmes(res: Results) -> dict:
         total = np.bincount(wmonth[inside] - lo, weights=wait[inside], minlength=months.size)
         count = np.bincount(wmonth[inside] - lo, minlength=months.size)
         with np.errstate(invalid="ignore"):
-            add(_dates(months, res.start), name, "mean_wait_years", total / count)
+            add(month_dates, name, "mean_wait_years", total / count)
         order = np.argsort(wmonth, kind="stable")
         sorted_month, sorted_wait = wmonth[order], wait[order]
         cuts = np.searchsorted(sorted_month, np.append(months, months[-1] + 1 if months.size else 0))
         medians = [float(np.median(sorted_wait[a:b])) if b > a else float("nan") for a, b in zip(cuts[:-1], cuts[1:])]
-        add(_dates(months, res.start), name, "median_wait_years", medians)
+        add(month_dates, name, "median_wait_years", medians)
     return cols
 
 
@@ -163,21 +163,30 @@ def _statistics(res: Results, costs: dict[str, float] | None = None) -> dict:
     years = zip(model_years, financial_year_starts(model_years, res.start), strict=True)
     years = [(int(y), int(fy_start), financial_year(dt.date(int(fy_start), 4, 1))) for y, fy_start in years]
     cols: dict[str, list] = {k: [] for k in ("financial_year", "programme", *STATISTICS_COLUMNS)}
+    # Programme events by (programme, financial year, kind) in one pass.
+    fy_lo = int(fy_of.min()) if fy_of.size else 0
+    n_fy = int(fy_of.max()) - fy_lo + 1 if fy_of.size else 1
+    n_kind, n_prog = len(PROGRAMME_EVENT_NAMES), len(res.programme_names)
+    cell = (prog.astype(np.int64) * n_fy + (fy_of - fy_lo)) * n_kind + kind
+    counts = np.bincount(cell, minlength=n_prog * n_fy * n_kind).reshape(n_prog, n_fy, n_kind)
+
+    def events(i: int, fy_start: int, code: int) -> int:
+        y = fy_start - fy_lo
+        return int(counts[i, y, code]) if 0 <= y < n_fy else 0
+
     for i, name in enumerate(res.programme_names):
-        mine = prog == i
         for y, fy_start, fy in years:
-            in_year = mine & (fy_of == fy_start)
             b = int(np.searchsorted(res.boundary_t, float(y)))
             at_start = int(res.boundary_programmes[b, i, 1]) if b < res.boundary_t.size else 0
-            starting = int((in_year & (kind == STARTED)).sum())
+            starting = events(i, fy_start, STARTED)
             cols["financial_year"].append(fy)
             cols["programme"].append(name)
             cols["families_starting"].append(starting)
             cols["families_supported"].append(at_start + starting)
-            cols["exits_completed"].append(int((in_year & (kind == COMPLETED)).sum()))
-            cols["exits_dropped_out"].append(int((in_year & (kind == DROPPED_OUT)).sum()))
-            cols["exits_turned_around"].append(int((in_year & (kind == SUCCEEDED)).sum()))
-            cols["exits_left_the_model"].append(int((in_year & (kind == LEFT_MODEL)).sum()))
+            cols["exits_completed"].append(events(i, fy_start, COMPLETED))
+            cols["exits_dropped_out"].append(events(i, fy_start, DROPPED_OUT))
+            cols["exits_turned_around"].append(events(i, fy_start, SUCCEEDED))
+            cols["exits_left_the_model"].append(events(i, fy_start, LEFT_MODEL))
             cols["cost_gbp"].append(starting * (costs or {}).get(name, 0.0))
     return cols
 
