@@ -14,7 +14,9 @@ Before timing, one tiny flowsim run makes sure numba's compiled kernel is in
 its on-disk cache (the first run after installing compiles it, about 25 s).
 Above ``--peer-max-scale`` the peer is not run (it takes ~26 s per 290k
 families). With several scales it also prints how time grows with size: the
-ratio of times over the ratio of sizes, 1.00 meaning exactly linear.
+ratio of times over the ratio of sizes, 1.00 meaning exactly linear, and,
+with three scales or more, the added time per added family between
+neighbouring sizes, which is constant when the cost is linear plus a fixed part.
 ``--all-scale`` also times universe "all" (every family with children
 tracked, 5.8M at scale 1), whose goal is under 30 s and 2 GB.
 """
@@ -165,6 +167,15 @@ def main() -> None:
             ratio = (b["flowsim_median_s"] / a["flowsim_median_s"]) / size
             verdict = "linear" if 0.8 <= ratio <= 1.2 else ("sublinear" if ratio < 0.8 else "superlinear")
             print(f"  {a['families']:>10,} -> {b['families']:>10,}: x{size:g} families, {ratio:.2f} ({verdict})")
+        if len(rows) > 2:
+            # A run is a fixed cost plus a cost per family; a ratio below 1 can be the fixed cost's share
+            # shrinking. Linear growth proper means the same added cost per added family at every size.
+            slopes = [
+                (b["flowsim_median_s"] - a["flowsim_median_s"]) / (b["families"] - a["families"]) * 1e6
+                for a, b in zip(rows[:-1], rows[1:])
+            ]
+            print("  added seconds per added million families: " + ", ".join(f"{s:.1f}" for s in slopes), end="")
+            print(f" (largest / smallest {max(slopes) / min(slopes):.2f}; within 1.20 counts as linear)")
     if args.all_scale:
         print('\nuniverse "all" (every family with children tracked; goal at 5.8M: under 30 s, under 2,000 MB):')
         print(f"{'families':>10} {'flowsim s':>9} {'flowsim events':>14} {'flowsim ev/s':>12} {'flowsim MB':>10}")
