@@ -104,7 +104,8 @@ def _programmes(res: Results) -> dict:
     w_prog, w_arr, w_start = res.waits
     month_dates = _dates(months, res.start)
     # Programme events by (programme, kind, month) in one pass; events after the last month are not shown.
-    n_prog, n_kind, lo = len(res.programme_names), len(PROGRAMME_EVENT_NAMES), int(months.min()) if months.size else 0
+    n_prog, n_kind = len(res.programme_names), len(PROGRAMME_EVENT_NAMES)
+    lo = int(months.min()) if months.size else 0  # the first month shown
     rel = _month_index(t) - lo
     shown = (rel >= 0) & (rel < months.size)
     cell = (prog_i[shown].astype(np.int64) * n_kind + kind[shown]) * months.size + rel[shown]
@@ -117,7 +118,6 @@ def _programmes(res: Results) -> dict:
         wm = w_prog == i
         wait = w_start[wm] - w_arr[wm]
         wmonth = _month_index(w_start[wm])
-        lo = int(months.min()) if months.size else 0
         inside = (wmonth >= lo) & (wmonth < lo + months.size)
         total = np.bincount(wmonth[inside] - lo, weights=wait[inside], minlength=months.size)
         count = np.bincount(wmonth[inside] - lo, minlength=months.size)
