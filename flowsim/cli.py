@@ -484,38 +484,42 @@ def solve(
     )
 
 
-class _counter:
-    """A tqdm bar counting runs (with ETA) on stderr, only when stderr is a terminal and not --quiet."""
+class _bar:
+    """A tqdm bar on stderr, only when stderr is a terminal and not --quiet; closed on exit."""
 
-    def __init__(self, quiet: bool, unit: str) -> None:
+    def __init__(self, quiet: bool, desc: str) -> None:
         self.enabled = not quiet and sys.stderr.isatty()
-        self.unit = unit
+        self.desc = desc
         self.bar = None
-
-    def __enter__(self):
-        if not self.enabled:
-            return None
-        return self.update
-
-    def update(self, done: int, total: int) -> None:
-        if self.bar is None:
-            from tqdm import tqdm
-
-            self.bar = tqdm(total=total, initial=done, file=sys.stderr, unit=self.unit, desc="sweep")
-        self.bar.update(done - self.bar.n)
 
     def __exit__(self, *exc) -> None:
         if self.bar is not None:
             self.bar.close()
 
 
-class _progress:
-    """A tqdm bar on stderr after 2 s, only when stderr is a terminal and not --quiet."""
+class _counter(_bar):
+    """Counts runs (with ETA); the bar opens at the first update, which says how many runs are already done."""
+
+    def __init__(self, quiet: bool, unit: str) -> None:
+        super().__init__(quiet, "sweep")
+        self.unit = unit
+
+    def __enter__(self):
+        return self.update if self.enabled else None
+
+    def update(self, done: int, total: int) -> None:
+        if self.bar is None:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, initial=done, file=sys.stderr, unit=self.unit, desc=self.desc)
+        self.bar.update(done - self.bar.n)
+
+
+class _progress(_bar):
+    """Percent of simulated time, shown after 2 s."""
 
     def __init__(self, quiet: bool, desc: str = "simulating") -> None:
-        self.enabled = not quiet and sys.stderr.isatty()
-        self.desc = desc
-        self.bar = None
+        super().__init__(quiet, desc)
 
     def __enter__(self):
         if not self.enabled:
@@ -527,7 +531,7 @@ class _progress:
             delay=2,
             file=sys.stderr,
             unit="%",
-            desc="simulating",
+            desc=self.desc,
             bar_format="{desc}: {percentage:3.0f}%|{bar}| {elapsed}<{remaining}",
         )
         return self.update
@@ -535,10 +539,6 @@ class _progress:
     def update(self, fraction: float) -> None:
         # tqdm checks its start-up delay only inside update(), so advance by the difference.
         self.bar.update(round(100 * fraction, 1) - self.bar.n)
-
-    def __exit__(self, *exc) -> None:
-        if self.bar is not None:
-            self.bar.close()
 
 
 @main.command()
