@@ -14,22 +14,28 @@ import datetime as dt
 
 import numpy as np
 
-from flowsim.engine import Results
-from flowsim.engine.model import CLAIM_CRIME_EDUCATION, CLAIM_EMPLOYMENT, CLAIM_PROGRESS
+from flowsim.engine.codes import CLAIM_CRIME_EDUCATION, CLAIM_EMPLOYMENT, CLAIM_PROGRESS
+from flowsim.results import Results
 from flowsim.timeline import financial_year, financial_year_starts, to_date
 
 COUNTERFACTUAL = "every programme's effect switched off (escalation effects 0, key-worker success 0), same seed"
 
 
-def counterfactual_overrides(scenario) -> list[str]:
-    """Overrides that keep the programmes' places and queues but switch off everything they achieve."""
-    out = []
+def counterfactual_values(scenario) -> dict[str, float]:
+    """Values that keep the programmes' places and queues but switch off everything they achieve."""
+    out: dict[str, float] = {}
     for name, prog in scenario.params.programmes:
         if prog.enabled:
-            out += [f"programmes.{name}.escalation_effect=0", f"programmes.{name}.effect_years_after=0"]
+            out[f"programmes.{name}.escalation_effect"] = 0.0
+            out[f"programmes.{name}.effect_years_after"] = 0.0
             if prog.p_success > 0:
-                out.append(f"programmes.{name}.p_success=0")
+                out[f"programmes.{name}.p_success"] = 0.0
     return out
+
+
+def counterfactual(scenario):
+    """The scenario with every programme's effect switched off (:func:`counterfactual_values`)."""
+    return scenario.with_values(counterfactual_values(scenario), origin="counterfactual")
 
 
 def _payments(res: Results, fin) -> tuple[list[tuple[float, float, str]], np.ndarray]:

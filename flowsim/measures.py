@@ -1,22 +1,140 @@
-"""Target measures and survey-style moments, computed from a replication's Results.
+"""The catalogue of measures, and computing them from a replication's Results.
 
-The target, three ways (DESIGN.md "The target, measured three ways"):
-count (families turned around by the deadline against the start stock),
-coverage (share of the start stock that received key-worker intervention)
-and prevalence (the stock at the deadline against the stock at the start).
-Moments are measured as the Families and Children Study measured them:
-the population observed at yearly waves before the start, with no new policy.
+Every measure flowsim reports is declared once in :data:`MEASURES`: where it
+sits in a run's summary, its short name (a sweep table's column, a
+calibration target's name), a label in plain words, its unit, whether it
+counts simulated families (so it scales with ``population.scale``) and how
+it is formatted. Summaries, replications, sweeps, calibration, the report,
+the brief and the command line all read it.
+
+The target is measured three ways: the count of families turned around by
+the deadline, the coverage of the start stock by key-worker intervention,
+and the prevalence (the stock at the deadline against the stock at the
+start). Survey moments are measured the way the Families and Children Study
+measured them: the population observed at yearly waves before the start,
+with no new policy.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
-from flowsim.engine import Results
-from flowsim.engine.states import TURNED_AROUND, H, S
+from flowsim.engine.codes import PROGRAMME_EVENT_NAMES, TURNED_AROUND, H, S
+from flowsim.results import Results
 from flowsim.timeline import to_date
 
+SUMMARY, SWEEP, CALIBRATION = "summary", "sweep", "calibration"
 
+
+@dataclass(frozen=True)
+class Measure:
+    """One measure.
+
+    Attributes:
+        key: its dotted place in a replication's summary (``target.count.turned_around``);
+            for calibration-only measures, its place in :func:`calibration_measures`.
+        column: short name: a sweep table's column, a calibration target's name.
+        label: what it is, in plain words.
+        unit: ``families``, ``share``, ``flag`` or ``ratio``.
+        scales: it counts simulated families, so it grows with ``population.scale``.
+        fmt: a format spec for one value (``,.0f``, ``.0%``).
+        uses: where it appears: ``summary`` (a mean and interval over replications),
+            ``sweep`` (a column per run), ``calibration`` (a target can name it).
+    """
+
+    key: str
+    column: str
+    label: str
+    unit: str
+    scales: bool
+    fmt: str
+    uses: frozenset[str]
+
+
+def _m(key: str, column: str, label: str, unit: str, fmt: str, *uses: str) -> Measure:
+    return Measure(key, column, label, unit, unit == "families", fmt, frozenset(uses))
+
+
+MEASURES: tuple[Measure, ...] = (
+    _m("target.count.turned_around", "turned_around", "families turned around by the deadline", "families", ",.0f", SUMMARY, SWEEP),
+    _m("target.count.target", "target", "families to turn around (the target)", "families", ",.0f", SWEEP),
+    _m("target.count.met", "count_met", "the count target is met", "flag", "", SWEEP),
+    _m("target.count.shortfall", "shortfall", "shortfall against the target", "families", ",.0f", SUMMARY),
+    _m("target.coverage.share", "coverage_share", "share of the start stock reached", "share", ".0%", SUMMARY, SWEEP),
+    _m("target.coverage.met", "coverage_met", "the coverage target is met", "flag", "", SWEEP),
+    _m("target.coverage.families_reached", "families_reached", "families of the start stock reached", "families", ",.0f", SUMMARY),
+    _m("target.coverage.start_stock", "start_stock", "families in the stock at the start", "families", ",.0f", SUMMARY),
+    _m("target.prevalence.stock_start", "stock_start", "stock at the start", "families", ",.0f", SUMMARY, SWEEP),
+    _m("target.prevalence.stock_end", "stock_end", "stock at the deadline", "families", ",.0f", SUMMARY, SWEEP),
+    _m("target.prevalence.met", "prevalence_met", "the prevalence target is met", "flag", "", SWEEP),
+    _m("target.prevalence.change", "stock_change", "change in the stock", "families", "+,.0f", SUMMARY),
+    _m("moments.at_risk", "at_risk", "families at risk of social exclusion", "families", ",.0f", SUMMARY, SWEEP, CALIBRATION),
+    _m("moments.persistence_1y", "persistence_1y", "share still at risk a year on", "share", ".0%", SUMMARY, SWEEP, CALIBRATION),
+    _m("moments.persistent_4_of_6", "persistent_4_of_6", "families at risk in 4+ of 6 waves", "families", ",.0f", SUMMARY, SWEEP, CALIBRATION),
+    _m("moments.stock", "stock", "stock at the survey waves", "families", ",.0f", SUMMARY, CALIBRATION),
+    _m("moments.flow_group", "flow_group", "flow group at the survey waves", "families", ",.0f", SUMMARY, CALIBRATION),
+    _m("moments.ever_at_risk", "ever_at_risk", "families at risk in any wave", "families", ",.0f", SUMMARY),
+    _m("calibration.at_risk_drift", "at_risk_drift", "change in the number at risk, first to last wave", "ratio", "+.1%", CALIBRATION),
+    _m("calibration.key_worker_started_by_2010", "key_worker_started_by_2010", "key-worker interventions started by the start", "families", ",.0f", CALIBRATION),
+    _m("calibration.turned_around_by_2010", "turned_around_by_2010", "families turned around before the start", "families", ",.0f", CALIBRATION),
+    _m("results.attached", "attached", "families attached to the 2012 programme", "families", ",.0f", SUMMARY, SWEEP),
+    _m("results.claimed", "claimed", "results claimed by the deadline", "families", ",.0f", SUMMARY, SWEEP),
+    _m("results.crime_education", "claimed_crime_education", "crime/ASB and education results claimed", "families", ",.0f", SUMMARY),
+    _m("results.employment", "claimed_employment", "employment results claimed", "families", ",.0f", SUMMARY),
+    _m("results.progress_to_work", "claimed_progress", "progress-to-work payments claimed", "families", ",.0f", SUMMARY),
+    _m("results.counterfactual_claimed", "counterfactual_claimed", "results claimed in the counterfactual", "families", ",.0f", SUMMARY, SWEEP),
+    _m("results.additional", "additional", "additional results (claimed less counterfactual)", "families", "+,.0f", SUMMARY, SWEEP),
+    _m("results.deadweight_share", "deadweight_share", "share of claimed results that would have happened anyway", "share", ".0%", SUMMARY),
+)  # fmt: skip
+
+BY_KEY = {m.key: m for m in MEASURES}
+BY_COLUMN = {m.column: m for m in MEASURES}
+
+
+def used_in(use: str) -> tuple[Measure, ...]:
+    """The measures with ``use`` (``summary``, ``sweep`` or ``calibration``), in catalogue order."""
+    return tuple(m for m in MEASURES if use in m.uses)
+
+
+def get(summary: dict, dotted: str):
+    """The value at a dotted key of a summary (KeyError if absent)."""
+    for part in dotted.split("."):
+        summary = summary[part]
+    return summary
+
+
+def has(summary: dict, dotted: str) -> bool:
+    try:
+        get(summary, dotted)
+    except (KeyError, TypeError):
+        return False
+    return True
+
+
+def format_value(value, fmt: str) -> tuple[str, str | None]:
+    """A value as text, and its 95% interval as text if it is a summarised ``{mean, lo, hi}``.
+
+    ``(12,345, "95% interval 11,900–12,800")``; ``("—", None)`` for a missing value.
+    """
+    if isinstance(value, dict) and "mean" in value:
+        lo, hi = format(value["lo"], fmt), format(value["hi"], fmt)
+        return format(value["mean"], fmt), f"95% interval {lo}–{hi}"
+    if value is None:
+        return "—", None
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return format(value, fmt), None
+    return str(value), None
+
+
+def format_inline(value, fmt: str) -> str:
+    """``12,345 (95% interval 11,900–12,800)``, or the plain value."""
+    text, interval = format_value(value, fmt)
+    return f"{text} ({interval})" if interval else text
+
+
+# --- computing the measures --------------------------------------------------------------------
 def _state_at(res: Results, t: float) -> np.ndarray:
     i = int(np.searchsorted(res.boundary_t, t, side="right")) - 1
     return res.boundary_states[max(i, 0)]
@@ -129,3 +247,33 @@ def calibration_measures(res: Results) -> dict[str, float]:
         kw = prog == res.programme_names.index("key_worker")
         out["key_worker_started_by_2010"] = float((started[kw] < 0).sum()) * per
     return out
+
+
+def summary(res: Results, scenario) -> dict:
+    """The run's answers: headline, target measures, moments and programme totals."""
+    targets = target_measures(res)
+    prog_i, _, kind = res.programme_events
+    programmes = {}
+    w_prog, w_arr, w_start = res.waits
+    for i, name in enumerate(res.programme_names):
+        mine = kind[prog_i == i]
+        waits = (w_start - w_arr)[w_prog == i]
+        programmes[name] = {
+            **{
+                PROGRAMME_EVENT_NAMES[k].replace(" ", "_"): int((mine == k).sum())
+                for k in range(len(PROGRAMME_EVENT_NAMES))
+            },
+            "median_wait_years": float(np.median(waits)) if waits.size else None,
+        }
+    return {
+        "headline": headline(res, targets),
+        "scenario": scenario.name,
+        "scenario_sha256": scenario.sha256,
+        "seed": res.seed,
+        "scale": res.scale,
+        "target": targets,
+        "moments": survey_moments(res),
+        "programmes": programmes,
+        "families_tracked": res.families_tracked,
+        "events": res.events,
+    }

@@ -1,116 +1,122 @@
-"""Many replications of a scenario, one process each, and their summary with 95% intervals.
+"""Replications of a scenario, and their summary with 95% intervals.
 
 Replication ``i`` of root seed ``r`` draws its streams from
 ``SeedSequence(r).spawn(...)[i]``: replications are independent, and
 replication ``i`` of two scenarios shares its random numbers (common random
 numbers), which is what makes paired comparisons sharp.
+
+:func:`run_replication` is the one way a replication is run: by ``flowsim
+run``, ``compare``, ``solve`` and sweeps alike. Under payment by results it
+also runs the replication's counterfactual.
 """
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from pathlib import Path
 
 import numpy as np
 
-#: Leaf measures summarised with intervals: (dotted key in a replication's summary).
-MEASURES = (
-    "target.count.turned_around",
-    "target.count.shortfall",
-    "target.coverage.share",
-    "target.coverage.families_reached",
-    "target.coverage.start_stock",
-    "target.prevalence.stock_start",
-    "target.prevalence.stock_end",
-    "target.prevalence.change",
-    "moments.at_risk",
-    "moments.persistence_1y",
-    "moments.persistent_4_of_6",
-    "moments.stock",
-    "moments.flow_group",
-    "moments.ever_at_risk",
-)
+from flowsim.measures import SUMMARY, get, has, summary, used_in
+from flowsim.statistics import mean_interval, paired_difference, wilson
 
 
-def run_one(path: str, overrides: list[str], seed: int, replication: int | None, keep_waits: bool) -> dict:
-    """Run one replication in this process; return its summary and tables (picklable)."""
-    from flowsim.scenario import load_scenario
-
-    return simulate_record(load_scenario(path, overrides), path, overrides, seed, replication, keep_waits)
-
-
-def simulate_record(
-    scenario, path, overrides: list[str], seed: int, replication: int | None, keep_waits: bool, progress=None
+def run_replication(
+    scenario,
+    seed: int,
+    replication: int | None = None,
+    keep_waits: bool = True,
+    progress: Callable[[float], None] | None = None,
+    tables: bool = True,
 ) -> dict:
-    """Simulate one replication (and, under payment by results, its counterfactual) and return its record."""
+    """Simulate one replication (and, under payment by results, its counterfactual); return its record.
+
+    A record is ``{"replication", "summary", "tables"}``: picklable, and what a run
+    directory is written from. ``replication=None`` runs the root seed's own streams.
+    ``tables=False`` skips the tables (a sweep keeps only the summary).
+    """
     from flowsim.engine import simulate
-    from flowsim.results import replication_record
-    from flowsim.scenario import load_scenario
 
     res = simulate(scenario, seed=seed, progress=progress, replication=replication)
     counterfactual = None
     if res.finance:
-        from flowsim.finance import counterfactual_overrides
+        from flowsim.finance import counterfactual as counterfactual_of
 
-        cf_scenario = load_scenario(path, [*overrides, *counterfactual_overrides(scenario)])
-        counterfactual = simulate(cf_scenario, seed=seed, replication=replication)
-    return replication_record(res, scenario, keep_waits, counterfactual)
+        counterfactual = simulate(counterfactual_of(scenario), seed=seed, replication=replication)
+    return replication_record(res, scenario, keep_waits, counterfactual, tables)
+
+
+def replication_record(res, scenario, keep_waits: bool = True, counterfactual=None, tables: bool = True) -> dict:
+    """One replication's summary and tables.
+
+    With payment by results switched on, ``counterfactual`` is the same
+    replication with every programme's effect switched off; results claimed
+    there would have happened anyway.
+    """
+    from flowsim.tables import statistics_table, table_columns
+
+    costs = {name: getattr(scenario.params.programmes, name).cost_per_family_gbp for name in res.programme_names}
+    out_tables = {}
+    if tables:
+        out_tables = table_columns(res)
+        if not keep_waits:
+            out_tables.pop("waits")
+        out_tables["statistics"] = statistics_table(res, costs)
+    summ = summary(res, scenario)
+    for name, prog in summ["programmes"].items():
+        prog["cost_gbp"] = prog["started"] * costs[name]
+    if res.finance:
+        from flowsim.finance import COUNTERFACTUAL, finance_by_year, results_counts
+
+        rows = finance_by_year(res, scenario.params.finance)
+        summ["finance"] = rows
+        if tables:
+            out_tables["finance"] = {k: [r[k] for r in rows] for k in (rows[0] if rows else {})}
+        counts = results_counts(res)
+        if counterfactual is not None:
+            cf = results_counts(counterfactual)["claimed"]
+            counts.update(
+                {
+                    "counterfactual_claimed": cf,
+                    "additional": counts["claimed"] - cf,
+                    "deadweight_share": cf / counts["claimed"] if counts["claimed"] else 0.0,
+                    "counterfactual": COUNTERFACTUAL,
+                }
+            )
+        summ["results"] = counts
+    return {"replication": res.replication, "summary": summ, "tables": out_tables}
+
+
+def _one(task: tuple) -> dict:
+    scenario, seed, replication, keep_waits = task
+    return run_replication(scenario, seed, replication, keep_waits)
 
 
 def run_replications(
-    path: str | Path,
-    overrides: list[str],
+    scenario,
     seed: int,
     n: int,
     jobs: int | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> list[dict]:
-    """Run ``n`` replications over ``jobs`` worker processes (default: every core); return them in order."""
-    jobs = max(1, min(jobs or os.cpu_count() or 1, n))
+    """Run ``n`` replications over ``jobs`` worker processes (default: every core); return their records in order.
+
+    One replication runs in this process on the root seed's own streams; several
+    run as replications 0 .. n-1 of the seed. ``progress`` is called with the
+    number finished.
+    """
     if n == 1:
-        return [run_one(str(path), overrides, seed, None, True)]
+        return [run_replication(scenario, seed)]
+    jobs = max(1, min(jobs or os.cpu_count() or 1, n))
     out: list[dict | None] = [None] * n
     with ProcessPoolExecutor(max_workers=jobs) as pool:
-        futures = {pool.submit(run_one, str(path), overrides, seed, i, i == 0): i for i in range(n)}
+        futures = {pool.submit(_one, (scenario, seed, i, i == 0)): i for i in range(n)}
         for done, future in enumerate(as_completed(futures), start=1):
             out[futures[future]] = future.result()
             if progress is not None:
                 progress(done)
     return out  # type: ignore[return-value]
-
-
-def get(d: dict, dotted: str):
-    for part in dotted.split("."):
-        d = d[part]
-    return d
-
-
-def mean_interval(values) -> dict:
-    """Mean and 95% t-interval of the mean; a single value has no interval."""
-    from scipy import stats
-
-    x = np.asarray(values, float)
-    mean = float(x.mean())
-    if x.size < 2:
-        return {"mean": mean, "lo": mean, "hi": mean}
-    half = float(stats.t.ppf(0.975, x.size - 1) * x.std(ddof=1) / math.sqrt(x.size))
-    return {"mean": mean, "lo": mean - half, "hi": mean + half}
-
-
-def wilson(successes: int, n: int) -> dict:
-    """A proportion with its 95% Wilson score interval (sensible at 0 and 1)."""
-    if n == 0:
-        return {"mean": float("nan"), "lo": 0.0, "hi": 1.0}
-    z = 1.959963984540054
-    p = successes / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    lo = 0.0 if successes == 0 else min(p, max(0.0, centre - half))
-    hi = 1.0 if successes == n else max(p, min(1.0, centre + half))
-    return {"mean": p, "lo": lo, "hi": hi}
 
 
 def _set(d: dict, dotted: str, value) -> None:
@@ -121,13 +127,16 @@ def _set(d: dict, dotted: str, value) -> None:
 
 
 def summarise(reps: list[dict]) -> dict:
-    """One summary over replications: each measure as {mean, lo, hi}, each target with probability_met."""
+    """One summary of a run: a single replication's as it is; over several, each measure as {mean, lo, hi}."""
+    if len(reps) == 1:
+        return reps[0]["summary"]
     first = reps[0]["summary"]
     n = len(reps)
     out = {k: first[k] for k in ("scenario", "scenario_sha256", "seed", "scale")}
     out["replications"] = n
-    for key in MEASURES:
-        _set(out, key, mean_interval([get(r["summary"], key) for r in reps]))
+    for m in used_in(SUMMARY):
+        if has(first, m.key):
+            _set(out, m.key, mean_interval([get(r["summary"], m.key) for r in reps]))
     out["target"]["count"]["target"] = first["target"]["count"]["target"]
     for name in ("count", "coverage", "prevalence"):
         met = sum(bool(r["summary"]["target"][name]["met"]) for r in reps)
@@ -143,8 +152,6 @@ def summarise(reps: list[dict]) -> dict:
     }
     out["events"] = int(sum(r["summary"]["events"] for r in reps))
     if "results" in first:
-        numeric = [k for k, v in first["results"].items() if isinstance(v, (int, float))]
-        out["results"] = {k: mean_interval([r["summary"]["results"][k] for r in reps]) for k in numeric}
         out["results"]["counterfactual"] = first["results"].get("counterfactual")
         out["finance"] = [
             {
@@ -175,22 +182,9 @@ def headline_many(summ: dict, first: dict) -> str:
 
 
 def paired_differences(a: list[dict], b: list[dict]) -> dict:
-    """For each measure: B - A paired by replication (common random numbers) and, for reference, unpaired."""
-    from scipy import stats
-
-    out = {}
-    for key in MEASURES:
-        xa = np.array([get(r["summary"], key) for r in a], float)
-        xb = np.array([get(r["summary"], key) for r in b], float)
-        paired = mean_interval(xb - xa)
-        n = xa.size
-        se = math.sqrt(xa.var(ddof=1) / n + xb.var(ddof=1) / n) if n > 1 else 0.0
-        half = float(stats.t.ppf(0.975, max(2 * n - 2, 1)) * se)
-        diff = float(xb.mean() - xa.mean())
-        out[key] = {
-            "a": float(xa.mean()),
-            "b": float(xb.mean()),
-            "paired": paired,
-            "unpaired": {"mean": diff, "lo": diff - half, "hi": diff + half},
-        }
-    return out
+    """For each summarised measure: B - A paired by replication (common random numbers) and, for reference, unpaired."""
+    return {
+        m.key: paired_difference([get(r["summary"], m.key) for r in a], [get(r["summary"], m.key) for r in b])
+        for m in used_in(SUMMARY)
+        if has(a[0]["summary"], m.key) and has(b[0]["summary"], m.key)
+    }

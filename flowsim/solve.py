@@ -13,11 +13,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from flowsim.errors import FlowsimError
-from flowsim.replications import run_replications, wilson
-from flowsim.scenario import PARAMETERS, load_scenario
+from flowsim.replications import run_replications
+from flowsim.scenario import PARAMETERS, Scenario
+from flowsim.statistics import wilson
 
 TARGETS = ("count", "coverage", "prevalence")
 
@@ -46,7 +46,7 @@ class Solution:
 
 
 def solve(
-    path: str | Path,
+    scenario: Scenario,
     target: str,
     probability: float,
     param: str,
@@ -54,28 +54,29 @@ def solve(
     high: float,
     replications: int = 20,
     seed: int = 1,
-    overrides: list[str] | None = None,
     jobs: int | None = None,
     tolerance: float | None = None,
     progress: Callable[[Trial], None] | None = None,
 ) -> Solution:
-    """Bisect ``param`` in [low, high] for the smallest value whose P(target met) >= ``probability``."""
+    """Bisect ``param`` in [low, high] for the smallest value whose P(target met) >= ``probability``.
+
+    Raises:
+        FlowsimError: for an unknown target, a parameter that is not numeric, or low >= high.
+        ScenarioError: if ``low`` or ``high`` is not a valid value of ``param``.
+    """
     if target not in TARGETS:
-        raise FlowsimError(f"--target: expected one of {', '.join(TARGETS)}, found {target!r}")
-    if (
-        param not in PARAMETERS
-        or isinstance(PARAMETERS[param].default, bool)
-        or not isinstance(PARAMETERS[param].default, (int, float))
-    ):
+        raise FlowsimError(f"target: expected one of {', '.join(TARGETS)}, found {target!r}")
+    p = PARAMETERS.get(param)
+    if p is None or isinstance(p.default, bool) or not isinstance(p.default, (int, float)):
         raise FlowsimError(
-            f"--vary: expected a numeric parameter key such as programmes.key_worker.caseload, found {param!r}"
+            f"parameter to vary: expected a numeric parameter key such as programmes.key_worker.caseload, found {param!r}"
         )
     if not low < high:
-        raise FlowsimError(f"--range: expected A < B, found {low} {high}")
-    integer = isinstance(PARAMETERS[param].default, int)
-    overrides = list(overrides or [])
-    load_scenario(path, [*overrides, f"{param}={low!r}"])  # fail fast on a bad value
-    load_scenario(path, [*overrides, f"{param}={high!r}"])
+        raise FlowsimError(f"range: expected low < high, found {low:g} {high:g}")
+    integer = isinstance(p.default, int)
+    origin = f"solve --vary {param}"
+    for bound in (low, high):  # fail fast on a bad value
+        scenario.with_values({param: float(round(bound)) if integer else bound}, origin=origin)
     tol = tolerance if tolerance is not None else (1.0 if integer else (high - low) / 64)
     trials: list[Trial] = []
 
@@ -84,8 +85,7 @@ def solve(
         for t in trials:
             if t.value == x:
                 return t
-        value = repr(int(x)) if integer else repr(x)
-        reps = run_replications(path, [*overrides, f"{param}={value}"], seed, replications, jobs)
+        reps = run_replications(scenario.with_values({param: x}, origin=origin), seed, replications, jobs)
         met = sum(bool(r["summary"]["target"][target]["met"]) for r in reps)
         ta = sum(r["summary"]["target"]["count"]["turned_around"] for r in reps) / len(reps)
         t = Trial(x, met, len(reps), ta)
@@ -108,3 +108,33 @@ def solve(
         else:
             lo = mid
     return Solution(param, probability, True, hi.value, lo, hi, trials)
+
+
+def describe_trial(param: str, t: Trial) -> str:
+    """One trial value's result, e.g. 'programmes.key_worker.caseload = 10: met in 7/20 replications ...'."""
+    p = t.probability
+    return (
+        f"{param} = {t.value:g}: met in {t.met}/{t.n} replications "
+        f"(P {p['mean']:.2f}, 95% interval {p['lo']:.2f}-{p['hi']:.2f}); "
+        f"{t.turned_around:,.0f} turned around on average"
+    )
+
+
+def describe(sol: Solution, target: str, high: float) -> str:
+    """The answer in one line: the smallest value that meets the target with the probability, or why none does."""
+    if not sol.found:
+        p = sol.below.probability
+        return (
+            f"Not reachable in the range: even at {sol.param} = {high:g} the {target} target is met with "
+            f"probability {p['mean']:.2f} (95% interval {p['lo']:.2f}-{p['hi']:.2f}), below {sol.probability:g}"
+        )
+    at = sol.at.probability
+    below = ""
+    if sol.below:
+        b = sol.below.probability
+        below = f"; at {sol.below.value:g} it is {b['mean']:.2f} (95% interval {b['lo']:.2f}-{b['hi']:.2f})"
+    return (
+        f"{sol.param} = {sol.answer:g} is the smallest value at which the {target} target is met with probability "
+        f">= {sol.probability:g}: {at['mean']:.2f} (95% interval {at['lo']:.2f}-{at['hi']:.2f}, "
+        f"{sol.at.n} replications with common random numbers){below}"
+    )

@@ -61,3 +61,16 @@ def financial_year(day: dt.date) -> str:
     """The April–March financial year containing ``day``, e.g. ``2012-13``."""
     first = day.year if day.month >= 4 else day.year - 1
     return f"{first}-{(first + 1) % 100:02d}"
+
+
+def step_values(schedule, start: dt.date, scale: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    """A ``[(date, value), ...]`` schedule as (times in model years, values x scale), sorted by time."""
+    times = np.array([to_years(day, start) for day, _ in schedule], float)
+    values = np.array([v for _, v in schedule], float) * scale
+    return times, values
+
+
+def step_at(times: np.ndarray, values: np.ndarray, t: float) -> float:
+    """Value of a step function at ``t`` (0 before its first step)."""
+    i = int(np.searchsorted(times, t, side="right")) - 1
+    return float(values[i]) if i >= 0 else 0.0

@@ -7,8 +7,7 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from flowsim.calibrate import fit, load_targets, write_fitted
-from flowsim.calibration_report import replicate
+from flowsim.calibrate import fit, load_targets, replicate, write_fitted
 from flowsim.cli import main
 from flowsim.scenario import load_scenario
 
@@ -36,18 +35,18 @@ def test_fit_writes_a_fitted_file_and_resumes_without_rerunning(tmp_path):
     targets_path = tmp_path / "targets.toml"
     targets_path.write_text(TINY_TARGETS)
     targets = load_targets(targets_path)
-    first = fit(BASELINE, targets, tmp_path / "runs", max_evaluations=4)
+    first = fit(load_scenario(BASELINE), targets, tmp_path / "runs", max_evaluations=4)
     log_lines = first.log_path.read_text().splitlines()
     assert len(first.evaluations) >= 4 and len(log_lines) == len({json.loads(x)["values_key"] for x in log_lines})
     # The same fit again: every evaluation comes from the log, none is run again.
-    again = fit(BASELINE, targets, tmp_path / "runs", max_evaluations=4)
+    again = fit(load_scenario(BASELINE), targets, tmp_path / "runs", max_evaluations=4)
     assert again.run_id == first.run_id
     assert first.log_path.read_text().splitlines() == log_lines
     assert [e["objective"] for e in again.evaluations] == [e["objective"] for e in first.evaluations]
     # A fit killed mid-write leaves a cut line; it is skipped, not fatal.
     with first.log_path.open("a") as fh:
         fh.write('{"values_key": "cut sho')
-    fit(BASELINE, targets, tmp_path / "runs", max_evaluations=4)
+    fit(load_scenario(BASELINE), targets, tmp_path / "runs", max_evaluations=4)
     fitted = tmp_path / "fitted.toml"
     write_fitted(fitted, first, targets, BASELINE)
     text = fitted.read_text()
@@ -90,7 +89,7 @@ def test_committed_baseline_meets_every_target():
     """
     targets = load_targets(ROOT / "calibration" / "targets.toml")
     assert load_scenario(BASELINE).calibrated_by is not None, "the baseline should extend calibration/fitted.toml"
-    rows = replicate(BASELINE, targets, [2001, 2002, 2003])
+    rows = replicate(load_scenario(BASELINE), targets, [2001, 2002, 2003])
     misses = {
         t.name: (rows[t.name][0], t.value, t.tolerance)
         for t in targets.targets

@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from flowsim.cli import main
-from flowsim.results import TABLES
+from flowsim.tables import TABLES
 
 from .conftest import BASELINE, SCENARIOS, SMALL
 
@@ -91,7 +91,7 @@ def test_table_columns_are_the_arrays_pyarrow_would_build(values):
     """Columns laid out from buffers (to keep pandas off the run path) equal what pyarrow.array builds."""
     import pyarrow as pa
 
-    from flowsim.results import _arrow_array
+    from flowsim.rundir import arrow_array as _arrow_array
 
     got, want = _arrow_array(values), pa.array(values)
     assert got.type == want.type

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 from flowsim.engine import simulate
-from flowsim.engine.states import CAUSE_NAMES, FLOW_STATE_NAMES, OUTSIDE, STATE_NAMES
+from flowsim.engine.codes import CAUSE_NAMES, FLOW_STATE_NAMES, OUTSIDE, STATE_NAMES
 from flowsim.measures import survey_moments, target_measures
-from flowsim.results import table_columns
 from flowsim.scenario import load_scenario
+from flowsim.tables import table_columns
 
 from .conftest import BASELINE, SMALL
 
@@ -132,7 +132,7 @@ def test_identification_only_where_the_new_approach_operates():
 
 
 def test_triggers_move_families_only_when_they_raise_hazards():
-    from flowsim.engine.states import CAUSE_NAMES
+    from flowsim.engine.codes import CAUSE_NAMES
 
     trigger = CAUSE_NAMES.index("trigger")
     on = simulate(load_scenario(BASELINE, SMALL), seed=1)

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from flowsim.engine import simulate
-from flowsim.engine.model import CLAIM_CRIME_EDUCATION, CLAIM_EMPLOYMENT, CLAIM_PROGRESS
-from flowsim.finance import counterfactual_overrides, finance_by_year, results_counts
+from flowsim.engine.codes import CLAIM_CRIME_EDUCATION, CLAIM_EMPLOYMENT, CLAIM_PROGRESS
+from flowsim.finance import counterfactual, finance_by_year, results_counts
 from flowsim.replications import run_replications
 from flowsim.scenario import load_scenario
 from flowsim.timeline import to_years
@@ -62,8 +62,8 @@ def test_money_identities(tf_run):
 def test_zero_effect_programme_has_no_additional_results():
     """A programme whose every effect is zero claims results (regression to the mean, change that happens anyway)
     but adds none: 3 replications (seed 8, 1% scale), paired with their counterfactuals by seed."""
-    zero = [*SMALL, *counterfactual_overrides(load_scenario(TF))]
-    reps = run_replications(TF, zero, 8, 3, 2)
+    zero = counterfactual(load_scenario(TF, SMALL))
+    reps = run_replications(zero, 8, 3, 2)
     for r in reps:
         res = r["summary"]["results"]
         assert res["claimed"] > 0
@@ -71,7 +71,7 @@ def test_zero_effect_programme_has_no_additional_results():
 
 
 def test_real_programme_reports_claimed_additional_and_deadweight():
-    rep = run_replications(TF, SMALL, 8, 1, 1)[0]["summary"]
+    rep = run_replications(load_scenario(TF, SMALL), 8, 1, 1)[0]["summary"]
     r = rep["results"]
     assert r["claimed"] > 0 and r["additional"] == r["claimed"] - r["counterfactual_claimed"]
     assert r["deadweight_share"] == pytest.approx(r["counterfactual_claimed"] / r["claimed"])

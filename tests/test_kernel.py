@@ -5,17 +5,22 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from flowsim.engine import kernel
+from flowsim.engine import codes, kernel
+from flowsim.engine.codes import WAITING
 from flowsim.engine.model import Model
-from flowsim.engine.states import WAITING
+from flowsim.engine.spec import compile_spec
 from flowsim.scenario import load_scenario
 
 from .conftest import BASELINE, SMALL
 
 
+def _spec(*args):
+    return compile_spec(load_scenario(*args))
+
+
 @pytest.fixture(scope="module")
 def model():
-    return Model(load_scenario(BASELINE, SMALL), 7)
+    return Model(_spec(BASELINE, SMALL), 7)
 
 
 def _loop(fn, model, ids, *args):
@@ -23,7 +28,7 @@ def _loop(fn, model, ids, *args):
     return np.array([fn(cols, model.const, int(i), *args) for i in ids])
 
 
-@pytest.mark.parametrize("purpose", [kernel.DRAW_CLOCK, kernel.DRAW_DOMAIN, kernel.DRAW_EXIT])
+@pytest.mark.parametrize("purpose", [codes.DRAW_CLOCK, codes.DRAW_DOMAIN, codes.DRAW_EXIT])
 def test_uniforms_match_the_vectorised_generator(model, purpose):
     """Two draws per family, one family at a time, equal crn.FamilyRandom's two vectorised draws."""
     ids = np.arange(500)
@@ -42,15 +47,15 @@ def test_referral_draws_match_the_vectorised_generator(model, programme):
     gives the same numbers: the queue's head is looked at month after month before admission."""
     ids = np.arange(500)
     f = model.families
-    col = kernel.FIRST_PROGRAMME + programme
+    col = codes.FIRST_PROGRAMME + programme
     f.draws[ids, col] = np.arange(500) % 3
-    for what in (kernel.DRAW_ACCEPT, kernel.DRAW_DURATION, kernel.DRAW_SUCCESS):
+    for what in (codes.DRAW_ACCEPT, codes.DRAW_DURATION, codes.DRAW_SUCCESS):
         purpose = model._purpose(programme, what)
         expected = model.rand.uniform(ids, purpose, advance=False, counter=col)
         got = _loop(kernel.episode_uniform, model, ids, programme, what)
         np.testing.assert_array_equal(got, expected)
         np.testing.assert_array_equal(_loop(kernel.episode_uniform, model, ids, programme, what), got)
-    other = _loop(kernel.episode_uniform, model, ids, programme, kernel.DRAW_EFFECT)
+    other = _loop(kernel.episode_uniform, model, ids, programme, codes.DRAW_EFFECT)
     assert not np.any(other == got)  # each purpose has its own salt
     np.testing.assert_array_equal(f.draws[ids, col], np.arange(500) % 3)
 
@@ -59,7 +64,7 @@ def test_referral_draws_match_the_vectorised_generator(model, programme):
 def test_gammas_match_the_vectorised_generator(model, shape):
     """Marsaglia-Tsang in the kernel and in crn agree to rounding (libm and numpy's log may differ by an ulp)."""
     ids = np.arange(2000)
-    purpose = kernel.DRAW_SPELL
+    purpose = codes.DRAW_SPELL
     f = model.families
     before = f.draws[ids, purpose].copy()
     expected = model.rand.gamma(ids, purpose, shape, 1.5)
@@ -76,7 +81,7 @@ def test_due_times_never_lag_the_clocks():
 
     A stale, later ``t_due`` would silently skip a family's events; 24 months at 1% scale, seed 3.
     """
-    m = Model(load_scenario(BASELINE, SMALL), 3)
+    m = Model(_spec(BASELINE, SMALL), 3)
     f = m.families
     for k in range(24):
         t0 = m.t_start + k / 12
@@ -96,7 +101,7 @@ def test_waiting_counts_match_a_scan_of_every_family(universe):
 
     Seed 3 at 1% scale, from the survey's start until a year after the programmes open (queues form then).
     """
-    m = Model(load_scenario(BASELINE, [*SMALL, f'population.universe="{universe}"']), 3)
+    m = Model(_spec(BASELINE, [*SMALL, f'population.universe="{universe}"']), 3)
     f = m.families
     months = int(round((2.0 - m.t_start) * 12))
     seen = 0

@@ -5,17 +5,21 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from flowsim.engine.model import Model
 from flowsim.engine.population import EntrantSampler, subset
+from flowsim.engine.spec import compile_spec
 from flowsim.scenario import load_scenario
 
 from .conftest import BASELINE
 
 
+def _spec(*args):
+    return compile_spec(load_scenario(*args))
+
+
 @pytest.fixture(scope="module")
 def sampler():
-    model = Model(load_scenario(BASELINE, ["population.scale=0.01", "population.frailty_variance=0.5"]), 1)
-    return EntrantSampler(model.pop, model.entry_rate, model.boost, model.window, 1e6, np.random.default_rng(1))
+    spec = _spec(BASELINE, ["population.scale=0.01", "population.frailty_variance=0.5"])
+    return EntrantSampler(spec.population, spec.up[0], spec.boost, spec.window, 1e6, np.random.default_rng(1))
 
 
 def _brute_force(s: EntrantSampler, k: int, n: int, rng: np.random.Generator):

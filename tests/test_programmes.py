@@ -6,14 +6,20 @@ import numpy as np
 import pytest
 
 from flowsim.engine import simulate
-from flowsim.results import replication_record, table_columns
+from flowsim.engine.spec import compile_spec
+from flowsim.replications import replication_record
 from flowsim.scenario import load_scenario
 from flowsim.scenario.registry import PROGRAMMES
+from flowsim.tables import table_columns
 
 from .conftest import BASELINE
 
 SETS = ["population.scale=0.02", "time.end=2014-03-31", "time.deadline=2014-03-31"]
 NEW = [p.name for p in PROGRAMMES if not p.enabled]
+
+
+def _spec(*args):
+    return compile_spec(load_scenario(*args))
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +40,7 @@ def test_each_programme_alone_starts_families_and_leaves_the_past_alone(name, ba
     res = simulate(load_scenario(BASELINE, [*SETS, f"programmes.{name}.enabled=true"]), seed=6)
     prog, _, kind = res.programme_events
     mine = prog == res.programme_names.index(name)
-    from flowsim.engine.recorder import STARTED
+    from flowsim.engine.codes import STARTED
 
     assert (mine & (kind == STARTED)).sum() > 0, name
     assert _moments(res) == _moments(baseline_run)
@@ -66,7 +72,7 @@ def test_programmes_in_a_group_exclude_each_other():
     from flowsim.engine.model import Model
     from flowsim.engine.simulation import _sweep
 
-    model = Model(sc, 2)
+    model = Model(compile_spec(sc), 2)
     env = simpy.Environment(initial_time=model.t_start)
     env.process(_sweep(env, model, None))
     env.run()
@@ -116,7 +122,7 @@ def test_statistics_view(baseline_run):
     kw = [i for i, p in enumerate(stats["programme"]) if p == "key_worker"]
     starts = sum(stats["families_starting"][i] for i in kw)
     prog, t, kind = baseline_run.programme_events
-    from flowsim.engine.recorder import STARTED
+    from flowsim.engine.codes import STARTED
 
     in_policy = (prog == 0) & (kind == STARTED) & (t >= 0)
     assert starts == int(in_policy.sum())

@@ -9,7 +9,9 @@ import pytest
 from click.testing import CliRunner
 
 from flowsim.cli import main
-from flowsim.replications import mean_interval, paired_differences, run_replications, wilson
+from flowsim.replications import paired_differences, run_replications
+from flowsim.scenario import load_scenario
+from flowsim.statistics import mean_interval, wilson
 
 from .conftest import BASELINE, SCENARIOS
 
@@ -35,8 +37,8 @@ def test_mean_interval_covers_at_the_stated_rate():
 
 @pytest.fixture(scope="module")
 def paired_runs():
-    a = run_replications(BASELINE, SETS, 7, 8, 2)
-    b = run_replications(SCENARIOS / "key_worker_plus20.toml", SETS, 7, 8, 2)
+    a = run_replications(load_scenario(BASELINE, SETS), 7, 8, 2)
+    b = run_replications(load_scenario(SCENARIOS / "key_worker_plus20.toml", SETS), 7, 8, 2)
     return a, b
 
 
@@ -44,7 +46,7 @@ def test_replications_are_independent_and_reproducible(paired_runs):
     a, _ = paired_runs
     counts = [r["summary"]["target"]["count"]["turned_around"] for r in a]
     assert len(set(counts)) > 1  # different streams per replication
-    again = run_replications(BASELINE, SETS, 7, 2, 1)
+    again = run_replications(load_scenario(BASELINE, SETS), 7, 2, 1)
     assert [r["summary"]["target"]["count"]["turned_around"] for r in again] == counts[:2]
 
 

@@ -14,6 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from flowsim.cli import main
+from flowsim.scenario import load_scenario
 from flowsim.sweep import load_sweep, run_sweep, sweep_table
 from flowsim.sweep.designs import design_rows
 from flowsim.sweep.executors import LocalExecutor
@@ -172,9 +173,8 @@ def test_solver_brackets_the_probability():
     from flowsim.solve import solve
 
     sets = ["population.scale=0.004", "time.end=2012-04-30", "time.deadline=2012-04-30", "target.count_families=3000"]
-    sol = solve(
-        BASELINE, "count", 0.75, "programmes.key_worker.caseload", 6, 30, replications=4, overrides=sets, jobs=2
-    )
+    scenario = load_scenario(BASELINE, sets)
+    sol = solve(scenario, "count", 0.75, "programmes.key_worker.caseload", 6, 30, replications=4, jobs=2)
     assert sol.found and 6 <= sol.answer <= 30
     assert sol.at.met / sol.at.n >= 0.75
     if sol.below is not None:

@@ -1,6 +1,10 @@
-"""Publication charts: the style sheet, one function per figure, and drawing a run directory's set."""
+"""Publication charts: the style, one function per figure, and drawing a run directory's set.
+
+Importing this package changes nothing in matplotlib: no backend is chosen
+and the style applies only while flowsim draws (``charts.common.styled``).
+"""
 
 from flowsim.charts.common import ChartMeta, save
-from flowsim.charts.run_charts import draw_run_charts
+from flowsim.charts.run import CHARTS, draw_run_charts
 
-__all__ = ["ChartMeta", "draw_run_charts", "save"]
+__all__ = ["CHARTS", "ChartMeta", "draw_run_charts", "save"]

@@ -1,12 +1,59 @@
-"""What every chart shares: the style sheet, the footnote, saving as PNG and SVG."""
+"""What every chart shares: the style, the footnote, saving as PNG and SVG.
+
+Charts never touch matplotlib's global state: figures are made without
+pyplot (so no backend is chosen or changed), and the style sheet applies
+only inside :func:`styled`, so a notebook that imports flowsim keeps its
+own backend and rcParams.
+"""
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from flowsim.files import atomic_path
+
 STYLE = Path(__file__).with_name("flowsim.mplstyle")
 OKABE_ITO = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000"]
+
+
+@contextmanager
+def styled() -> Iterator[None]:
+    """matplotlib's defaults plus the flowsim style sheet, for the block only."""
+    import matplotlib
+
+    with matplotlib.rc_context(fname=str(STYLE)):
+        yield
+
+
+def chart(fn: Callable) -> Callable:
+    """Draw the decorated figure function's figure in the flowsim style."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        with styled():
+            return fn(*args, **kwargs)
+
+    return wrapper
+
+
+def subplots(nrows: int = 1, ncols: int = 1, **kwargs):
+    """``(figure, axes)`` like ``pyplot.subplots``, without pyplot: the figure belongs to no backend."""
+    from matplotlib.figure import Figure
+
+    fig_kw = {k: kwargs.pop(k) for k in ("figsize",) if k in kwargs}
+    fig = Figure(**fig_kw)
+    return fig, fig.subplots(nrows, ncols, **kwargs)
+
+
+def figure(**kwargs):
+    """An empty figure (no pyplot)."""
+    from matplotlib.figure import Figure
+
+    return Figure(**kwargs)
 
 
 @dataclass(frozen=True)
@@ -23,17 +70,6 @@ class ChartMeta:
         return f"Source: flowsim {self.version} simulation; scenario '{self.scenario}' (sha256 {self.scenario_sha256[:12]}), {reps}."
 
 
-def pyplot():
-    """matplotlib.pyplot with the Agg backend and the flowsim style (imported only when charts are drawn)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    plt.style.use(str(STYLE))
-    return plt
-
-
 def finish(fig, meta: ChartMeta, note: str | None = None) -> None:
     """Add the footnote (and an optional note) at the bottom left of ``fig``."""
     text = meta.footnote() if note is None else f"{note}\n{meta.footnote()}"
@@ -41,11 +77,13 @@ def finish(fig, meta: ChartMeta, note: str | None = None) -> None:
 
 
 def save(fig, base: Path) -> list[Path]:
-    """Save ``fig`` as ``base``.png and ``base``.svg; return both paths."""
+    """Save ``fig`` as ``base``.png and ``base``.svg (atomically, in the flowsim style); return both paths."""
     base.parent.mkdir(parents=True, exist_ok=True)
     paths = [base.with_suffix(".png"), base.with_suffix(".svg")]
-    for path in paths:
-        fig.savefig(path)
+    with styled():
+        for path in paths:
+            with atomic_path(path) as tmp:
+                fig.savefig(tmp, format=path.suffix[1:])
     return paths
 
 
@@ -59,3 +97,11 @@ def band(ax, x, frame, column: str, by: str = "replication", colour: str = OKABE
             wide.index, wide.quantile(0.025, axis=1), wide.quantile(0.975, axis=1), color=colour, alpha=0.2, linewidth=0
         )
     return mean
+
+
+def save_png(fig, path: Path, dpi: int | None = None) -> Path:
+    """Save ``fig`` as one PNG (atomically, in the flowsim style)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with styled(), atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", **({"dpi": dpi} if dpi else {}))
+    return path

@@ -1,5 +1,17 @@
-"""The simulation engine: a pure function of (scenario, seed) -> Results."""
+"""The simulation engine: a pure function of (model specification, seed) -> Results.
 
-from flowsim.engine.simulation import Results, simulate
+``simulate`` is imported on first use, so that reading a run's codes
+(``flowsim.engine.codes``) does not load numba or simpy.
+"""
 
-__all__ = ["Results", "simulate"]
+from __future__ import annotations
+
+__all__ = ["simulate"]
+
+
+def __getattr__(name: str):
+    if name == "simulate":
+        from flowsim.engine.simulation import simulate
+
+        return simulate
+    raise AttributeError(f"module 'flowsim.engine' has no attribute {name!r}")

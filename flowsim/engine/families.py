@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from flowsim.engine.states import NONE, OUT
+from flowsim.engine.codes import NONE, OUT
 
 INF = np.inf
 

@@ -28,21 +28,38 @@ from numba import njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-from flowsim.engine.states import (
+from flowsim.engine.codes import (
     AGED_OUT,
+    COMPLETED,
+    DECLINED,
     DEESCALATION,
+    DRAW_ACCEPT,
+    DRAW_CLOCK,
+    DRAW_DOMAIN,
+    DRAW_EFFECT,
+    DRAW_EVENT,
+    DRAW_SPELL,
+    DRAW_SUCCESS,
+    DRAW_TRIGGER,
+    DROPPED_OUT,
     ENROLLED,
     ENTRY,
     ESCALATION,
+    FIRST_PROGRAMME,
+    LEFT_MODEL,
     NONE,
     OTHER_EXIT,
     OUT,
+    PER_PROGRAMME,
+    REFERRED,
     RELAPSE,
     RESOLUTION,
+    SUCCEEDED,
     SUSTAINED,
     TRIGGER,
     TURNED_AROUND,
     WAITING,
+    WITHDREW,
     G,
     H,
     R,
@@ -51,18 +68,12 @@ from flowsim.engine.states import (
 )
 
 INF = np.inf
-# Purposes of per-family draws; programme i's purposes start at FIRST_PROGRAMME + PER_PROGRAMME * i.
-DRAW_CLOCK, DRAW_EVENT, DRAW_TRIGGER, DRAW_SPELL, DRAW_EXIT, DRAW_DOMAIN = range(6)
-DRAW_ACCEPT, DRAW_DURATION, DRAW_DROPOUT, DRAW_SUCCESS, DRAW_EFFECT = range(5)
-FIRST_PROGRAMME, PER_PROGRAMME = 6, 5
 # A family's draws for the family-level purposes each have a counter (columns 0-5 of ``draws``); a
 # programme's five purposes share one counter, column FIRST_PROGRAMME + i: it counts the family's
 # referrals to programme i, and every draw of one referral (accept, length, drop-out, success,
-# effect) uses it, each purpose with its own salt.
+# effect) uses it, each purpose with its own salt (engine.codes names the purposes).
 # Competing hazards: columns of the rate vector; referred programmes follow EV_REFER.
 EV_UP, EV_BOOST, EV_DOWN, EV_TRIGGER, EV_IDENTIFY, EV_REFER = range(6)
-# Programme event kinds (as in engine.recorder).
-REFERRED, DECLINED, COMPLETED, DROPPED_OUT, SUCCEEDED, LEFT_MODEL, WITHDREW = 0, 1, 3, 4, 5, 6, 7
 # Counters in Buffers.n.
 N_FLOW, N_PROG_EVENT, N_RELEASE, N_JOIN, N_TRIGGER, N_EVENTS, N_EXIT = range(7)
 
@@ -159,7 +170,6 @@ Buffers = namedtuple(
         "join_prog",
         "join_id",
         "join_t",
-        "trig_t",
         "trig_kind",
         "exit_id",  # families that left the model (a universe that replaces them reuses their rows)
         "exit_t",
@@ -186,7 +196,6 @@ def new_buffers(size: int, n_programmes: int, n_referred: int) -> Buffers:
         np.empty(size),
         np.empty(size, np.int64),
         np.empty(size, np.int64),
-        np.empty(size),
         np.empty(size),
         np.empty(size, np.int8),
         np.empty(size, np.int64),
@@ -497,7 +506,6 @@ def on_trigger(fam, c, buf, i, t):
     fam.last_trigger[i] = kind
     fam.boost_until[i] = max(fam.boost_until[i], t + c.window)
     k = buf.n[N_TRIGGER]
-    buf.trig_t[k] = t
     buf.trig_kind[k] = kind
     buf.n[N_TRIGGER] = k + 1
     if kind == c.birth:

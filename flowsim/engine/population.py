@@ -13,12 +13,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from flowsim.engine.families import NewFamilies
-from flowsim.scenario.registry import RISK_FACTORS, TRIGGERS
 
 
 @dataclass(frozen=True)
 class PopulationModel:
-    """What is needed to draw families and their static hazard multipliers."""
+    """What is needed to draw families and their static hazard multipliers (built by ``engine.spec``)."""
 
     prevalence: np.ndarray  # (F,)
     log_entry_hr: np.ndarray  # (F,)
@@ -31,36 +30,14 @@ class PopulationModel:
     trigger_base: np.ndarray  # (n_triggers,) per year
     trigger_driver: np.ndarray  # (n_triggers,) factor index
     trigger_driver_hr: np.ndarray  # (n_triggers,)
-
-    @classmethod
-    def from_params(cls, p) -> PopulationModel:
-        rf = p.risk_factors
-        prev = np.array([getattr(rf, f.name).prevalence for f in RISK_FACTORS])
-        entry = np.array([getattr(rf, f.name).entry_hr for f in RISK_FACTORS]) ** p.population.entry_hr_exponent
-        esc = np.array([getattr(rf, f.name).escalation_hr for f in RISK_FACTORS])
-        names = [f.name for f in RISK_FACTORS]
-        return cls(
-            prevalence=prev,
-            log_entry_hr=np.log(entry),
-            log_esc_hr=np.log(esc),
-            # With independent factors the population mean of a product of
-            # hazard ratios is the product of per-factor means.
-            entry_norm=float(np.prod(1 - prev + prev * entry)),
-            esc_norm=float(np.prod(1 - prev + prev * esc)),
-            frailty_variance=p.population.frailty_variance,
-            child_age_limit=p.population.child_age_limit_years,
-            councils=p.identification.councils,
-            trigger_base=np.array([getattr(p.triggers, t.name).rate_per_year for t in TRIGGERS]),
-            trigger_driver=np.array([names.index(t.driver) for t in TRIGGERS]),
-            trigger_driver_hr=np.array([getattr(p.triggers, t.name).driver_hr for t in TRIGGERS]),
-        )
+    under5: int  # index of the factor "child under 5", which sets the youngest child's age
 
     def draw(self, n: int, rng: np.random.Generator) -> NewFamilies:
         """Draw ``n`` families from the general population of families with children."""
         factors = bernoulli_rows(rng, n, self.prevalence)
         v = self.frailty_variance
         frailty = rng.gamma(1.0 / v, v, n) if v > 0 else np.ones(n)
-        under5 = factors[:, _UNDER5]
+        under5 = factors[:, self.under5]
         youngest = np.where(under5, rng.uniform(0, 5, n), rng.uniform(5, self.child_age_limit, n))
         council = rng.integers(0, self.councils, n).astype(np.int16)
         return NewFamilies(factors, frailty, youngest, council)
@@ -91,7 +68,6 @@ class PopulationModel:
         return self.trigger_base * np.where(bits == 1, self.trigger_driver_hr, 1.0)
 
 
-_UNDER5 = [f.name for f in RISK_FACTORS].index("child_under_5")
 _ROWS = 1 << 14  # rows of uniforms drawn at a time by bernoulli_rows (a few MB: reused, not newly mapped)
 
 
@@ -262,7 +238,7 @@ class EntrantSampler:
         return new
 
     def _fix_ages(self, new: NewFamilies, rng: np.random.Generator) -> None:
-        under5 = new.factors[:, _UNDER5]
+        under5 = new.factors[:, self.pop.under5]
         n = under5.size
         new.youngest_age[:] = np.where(under5, rng.uniform(0, 5, n), rng.uniform(5, self.pop.child_age_limit, n))
 

@@ -16,21 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from flowsim.scenario.registry import Schedule
-from flowsim.timeline import to_years
-
-
-def step_values(schedule: Schedule, start, scale: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
-    """A schedule as (times in model years, values x scale), sorted by time."""
-    times = np.array([to_years(day, start) for day, _ in schedule], float)
-    values = np.array([v for _, v in schedule], float) * scale
-    return times, values
-
-
-def step_at(times: np.ndarray, values: np.ndarray, t: float) -> float:
-    """Value of a step function at ``t`` (0 before its first step)."""
-    i = int(np.searchsorted(times, t, side="right")) - 1
-    return float(values[i]) if i >= 0 else 0.0
+from flowsim.timeline import step_at
 
 
 @dataclass

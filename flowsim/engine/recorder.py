@@ -6,19 +6,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-# Programme event kinds.
-REFERRED, DECLINED, STARTED, COMPLETED, DROPPED_OUT, SUCCEEDED, LEFT_MODEL, WITHDREW = range(8)
-PROGRAMME_EVENT_NAMES = (
-    "referred",
-    "declined",
-    "started",
-    "completed",
-    "dropped out",
-    "turned around",
-    "left model",
-    "withdrew",
-)
-
 
 @dataclass
 class Recorder:

@@ -2,34 +2,34 @@
 
 from __future__ import annotations
 
-import datetime as dt
-import json
 import textwrap
 from pathlib import Path
 
-from matplotlib.transforms import Bbox
-
-from flowsim.charts import figures
-from flowsim.charts.common import ChartMeta
-from flowsim.charts.run_charts import read_tables
+from flowsim.charts import run as run_charts
+from flowsim.charts.common import figure, styled
+from flowsim.files import atomic_path
+from flowsim.measures import format_value
+from flowsim.rundir import RunDirectory
 
 
 def _num(v, pattern: str) -> tuple[str, str]:
-    if isinstance(v, dict):
-        return format(v["mean"], pattern), f"95% interval {format(v['lo'], pattern)} to {format(v['hi'], pattern)}"
-    return format(v, pattern), ""
+    text, interval = format_value(v, pattern)
+    return text, interval or ""
 
 
-def write_brief(run_dir: Path) -> Path:
-    """Write ``run_dir/brief.pdf`` (A4, one page)."""
-    summary = json.loads((run_dir / "summary.json").read_text())
-    manifest = json.loads((run_dir / "manifest.json").read_text())
-    meta = ChartMeta(
-        manifest["scenario_name"], manifest["scenario_sha256"], manifest["replications"], manifest["flowsim_version"]
-    )
-    deadline = dt.date.fromisoformat(manifest["scenario"]["time"]["deadline"])
-    plt = figures.pyplot()
-    fig = plt.figure(figsize=(8.27, 11.69))
+def write_brief(run: RunDirectory | Path) -> Path:
+    """Write the run directory's ``brief.pdf`` (A4, one page)."""
+    with styled():
+        return _write_brief(run if isinstance(run, RunDirectory) else RunDirectory(run))
+
+
+def _write_brief(run: RunDirectory) -> Path:
+    from matplotlib.transforms import Bbox
+
+    summary, manifest = run.summary, run.manifest
+    meta = run_charts.run_meta(run)
+    deadline = run.deadline
+    fig = figure(figsize=(8.27, 11.69))
     fig.text(0.07, 0.95, "Troubled families: can the target be met?", fontsize=18, fontweight="bold", va="top")
     fig.text(
         0.07,
@@ -49,7 +49,7 @@ def write_brief(run_dir: Path) -> Path:
         color="#0072B2",
     )
     ax = fig.add_axes([0.1, 0.42, 0.82, 0.33])
-    figures.turned_around(read_tables(run_dir)["targets"], meta, deadline, ax=ax)
+    run_charts.turned_around(run.table("targets"), meta, deadline, ax=ax)
     fig.texts[-1].remove()  # the chart's own footnote: the brief has one for the page
     t = summary["target"]
     goal = t["count"]["target"]
@@ -88,7 +88,7 @@ def write_brief(run_dir: Path) -> Path:
         color="#555555",
         va="bottom",
     )
-    path = run_dir / "brief.pdf"
-    fig.savefig(path, bbox_inches=Bbox([[0, 0], [8.27, 11.69]]))  # the whole A4 page, not the style's tight box
-    plt.close(fig)
+    path = run.path / "brief.pdf"
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="pdf", bbox_inches=Bbox([[0, 0], [8.27, 11.69]]))  # the whole A4 page
     return path

@@ -11,7 +11,11 @@ import html
 import json
 from pathlib import Path
 
-from flowsim.charts.run_charts import CHARTS
+from flowsim.charts import CHARTS
+from flowsim.files import atomic_write
+from flowsim.measures import format_value
+from flowsim.rundir import RunDirectory
+from flowsim.tables import STATISTICS_COLUMNS
 
 _CSS = """
 body { font-family: "DejaVu Sans", Arial, sans-serif; max-width: 980px; margin: 2em auto; color: #222; line-height: 1.45; }
@@ -53,11 +57,8 @@ def _e(x) -> str:
 
 
 def _value(v, pattern: str) -> str:
-    if isinstance(v, dict) and "mean" in v:
-        return f"{format(v['mean'], pattern)} <small>(95% interval {format(v['lo'], pattern)}–{format(v['hi'], pattern)})</small>"
-    if v is None:
-        return "—"
-    return format(v, pattern) if isinstance(v, (int, float)) else _e(v)
+    text, interval = format_value(v, pattern)
+    return f"{_e(text)} <small>({_e(interval)})</small>" if interval else _e(text)
 
 
 def _targets_table(summary: dict) -> str:
@@ -126,16 +127,11 @@ def _finance_section(summary: dict) -> str:
     )
 
 
-def _statistics_section(run_dir: Path) -> str:
+def _statistics_section(run: RunDirectory) -> str:
     """The annual statistics view (seed 000 slide 2): families starting, supported and leaving, by year and programme."""
-    path = run_dir / "statistics.parquet"
-    if not path.exists():
+    if not run.has("statistics"):
         return ""
-    import pyarrow.parquet as pq
-
-    t = pq.read_table(path).to_pandas()
-    from flowsim.results import STATISTICS_COLUMNS
-
+    t = run.table("statistics")
     cols = list(STATISTICS_COLUMNS)
     t = t.groupby(["financial_year", "programme"], sort=False)[cols].mean().reset_index()
     t = t[t.groupby("programme")["families_supported"].transform("sum") > 0]
@@ -166,11 +162,10 @@ def _assumptions_table(rows: list[dict]) -> str:
     return "".join(out)
 
 
-def write_report(run_dir: Path, charts: dict[str, list[Path]]) -> Path:
-    """Write ``run_dir/report.html`` from the run's summary, manifest, assumption log and charts."""
-    summary = json.loads((run_dir / "summary.json").read_text())
-    manifest = json.loads((run_dir / "manifest.json").read_text())
-    assumptions = json.loads((run_dir / "assumptions.json").read_text())
+def write_report(run: RunDirectory | Path, charts: dict[str, list[Path]]) -> Path:
+    """Write the run directory's ``report.html`` from its summary, manifest, assumption log and charts."""
+    run = run if isinstance(run, RunDirectory) else RunDirectory(run)
+    summary, manifest, assumptions = run.summary, run.manifest, run.assumptions
     deadline = manifest["scenario"]["time"]["deadline"]
     figures = []
     for name, title in CHARTS.items():
@@ -197,7 +192,7 @@ run {_e(manifest["started_at"])}.</p>
 {_finance_section(summary)}
 <h2>Charts</h2>
 {"".join(figures)}
-{_statistics_section(run_dir)}
+{_statistics_section(run)}
 <h2>Assumption log</h2>
 <p>Every parameter with its value, unit and source. Highlighted rows were set by a scenario file ({n_set} in all);
 orange rows were set on the command line with <code>--set</code>.</p>
@@ -207,8 +202,4 @@ orange rows were set on the command line with <code>--set</code>.</p>
 <script>{_SCRIPT}</script>
 </body></html>
 """
-    path = run_dir / "report.html"
-    tmp = path.with_suffix(".html.tmp")
-    tmp.write_text(doc, encoding="utf-8")
-    tmp.replace(path)
-    return path
+    return atomic_write(run.path / "report.html", doc)

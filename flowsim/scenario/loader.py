@@ -6,55 +6,16 @@ file, the line, the dotted key, what was expected and what was found.
 
 from __future__ import annotations
 
-import datetime as dt
-import difflib
-import hashlib
-import json
 import re
 import tomllib
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
-
 from flowsim.errors import ScenarioError
-from flowsim.scenario.models import parameters_model, valid_children
-from flowsim.scenario.registry import META_KEYS, PARAMETERS, Param
+from flowsim.scenario.registry import META_KEYS, PARAMETERS
+from flowsim.scenario.scenario import Scenario, set_dotted, validate
 
 _KEY_PART = re.compile(r"^[A-Za-z0-9_-]+$")
-
-
-@dataclass(frozen=True)
-class Scenario:
-    """A validated scenario: its parameters and where each value came from.
-
-    Attributes:
-        name: the scenario's name (its ``name`` key, or the file's stem).
-        params: the validated parameter model (``params.programmes.key_worker.caseload``).
-        origins: dotted parameter path -> the file (or ``--set``) that set it;
-            parameters left at their registry default are absent.
-        overrides: the ``--set`` arguments applied, in order.
-    """
-
-    name: str
-    description: str
-    params: BaseModel
-    origins: dict[str, str] = field(default_factory=dict)
-    overrides: tuple[str, ...] = ()
-    path: str | None = None
-    #: (file, text) of the calibration run that set the parameters in that file, if any.
-    calibrated_by: tuple[str, str] | None = None
-
-    def resolved(self) -> dict[str, Any]:
-        """The resolved scenario as JSON-ready data (dates as ISO strings)."""
-        return {"name": self.name, "description": self.description, **self.params.model_dump(mode="json")}
-
-    @property
-    def sha256(self) -> str:
-        """SHA-256 of the resolved scenario's canonical JSON."""
-        text = json.dumps(self.resolved(), sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(text.encode()).hexdigest()
 
 
 def load_scenario(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> Scenario:
@@ -73,7 +34,7 @@ def load_scenario(path: str | Path, overrides: list[str] | tuple[str, ...] = ())
     doc, origins, lines = _read_chain(path, ())
     for text in overrides:
         key, value = parse_override(text)
-        _set_dotted(doc, key, value, where=f"--set {text}")
+        set_dotted(doc, key, value, where=f"--set {text}")
         origins[key] = f"--set {text}"
         lines[(f"--set {text}", key)] = None
     meta = {k: doc.pop(k) for k in list(doc) if k in META_KEYS}
@@ -81,11 +42,7 @@ def load_scenario(path: str | Path, overrides: list[str] | tuple[str, ...] = ())
         if key in meta and not isinstance(meta[key], str):
             file, line = _locate(key, origins, lines)
             raise ScenarioError(f"expected a string, found {meta[key]!r}", file=file, line=line, key=key)
-    try:
-        params = parameters_model().model_validate(doc)
-    except ValidationError as exc:
-        raise _to_scenario_error(exc, origins, lines) from None
-    _check_consistency(params, origins, lines)
+    params = validate(doc, lambda dotted: _locate(dotted, origins, lines))
     leaf_origins = {p: origins[o] for p in PARAMETERS if (o := _origin_key(p, origins))}
     return Scenario(
         name=meta.get("name", path.stem),
@@ -190,18 +147,6 @@ def _flatten_origins(doc: dict, file: str, prefix: str = "") -> dict[str, str]:
     return out
 
 
-def _set_dotted(doc: dict, key: str, value: Any, where: str) -> None:
-    node = doc
-    parts = key.split(".")
-    for i, part in enumerate(parts[:-1]):
-        child = node.setdefault(part, {})
-        if not isinstance(child, dict):
-            prefix = ".".join(parts[: i + 1])
-            raise ScenarioError(f"expected {prefix} to be a table, found {child!r}", file=where, key=key)
-        node = child
-    node[parts[-1]] = value
-
-
 _HEADER = re.compile(r"^\s*\[\[?\s*([^\]]+?)\s*\]\]?\s*(#.*)?$")
 _ASSIGN = re.compile(r"^\s*([A-Za-z0-9_.\-\"' ]+?)\s*=")
 
@@ -246,80 +191,3 @@ def _locate(dotted: str, origins: dict[str, str], lines: dict) -> tuple[str | No
         if line is not None:
             return file, line
     return file, None
-
-
-def _expected(p: Param) -> str:
-    d = p.default
-    if p.is_schedule:
-        rng = f" with values between {p.lo:g} and {p.hi:g}" if p.hi is not None else f" with values >= {p.lo:g}"
-        return f"a list of [date, number] pairs in date order{rng} ({p.unit})"
-    if isinstance(d, bool):
-        return "true or false"
-    if isinstance(d, (int, float)):
-        kind = "an integer" if isinstance(d, int) else "a number"
-        if p.lo is not None and p.hi is not None:
-            return f"{kind} between {p.lo:g} and {p.hi:g} ({p.unit})"
-        return f"{kind} ({p.unit})"
-    if isinstance(d, dt.date):
-        return "a date such as 2012-04-01"
-    if isinstance(d, list):
-        return f"a list of names from {list(p.choices or ())}"
-    if p.choices:
-        return "one of " + ", ".join(repr(c) for c in p.choices)
-    return "a string"
-
-
-def _to_scenario_error(exc: ValidationError, origins: dict[str, str], lines: dict) -> ScenarioError:
-    err = exc.errors(include_url=False)[0]
-    loc = [str(part) for part in err["loc"] if not isinstance(part, int)]
-    dotted = ".".join(loc)
-    file, line = _locate(dotted, origins, lines)
-    if err["type"] == "extra_forbidden":
-        parent = tuple(loc[:-1])
-        options = valid_children(parent) + ([*META_KEYS] if not parent else [])
-        close = difflib.get_close_matches(loc[-1], options, n=1, cutoff=0.5)
-        hint = f"; did you mean {'.'.join((*parent, close[0]))!r}?" if close else ""
-        valid = ", ".join(options)
-        return ScenarioError(
-            f"unknown key{hint} (expected one of: {valid}), found {loc[-1]!r}", file=file, line=line, key=dotted
-        )
-    param = PARAMETERS.get(dotted)
-    if param is not None:
-        expected = _expected(param)
-    elif valid_children(tuple(loc)):
-        expected = "a table of settings"
-    else:
-        expected = err["msg"]
-    detail = err["msg"].removeprefix("Value error, ")
-    found = err.get("input")
-    return ScenarioError(f"expected {expected}, found {found!r} ({detail})", file=file, line=line, key=dotted)
-
-
-def _check_consistency(params: Any, origins: dict[str, str], lines: dict) -> None:
-    """Rules that involve two parameters at once."""
-    t, pop = params.time, params.population
-    rules = [
-        ("time.end", t.end > t.start, f"a date after time.start ({t.start})", t.end),
-        (
-            "time.deadline",
-            t.start < t.deadline <= t.end,
-            f"a date after time.start and no later than time.end ({t.end})",
-            t.deadline,
-        ),
-        (
-            "population.initial_at_risk",
-            pop.initial_stock + pop.initial_flow_group <= pop.initial_at_risk,
-            f"at least initial_stock + initial_flow_group ({pop.initial_stock + pop.initial_flow_group:,})",
-            pop.initial_at_risk,
-        ),
-        (
-            "population.families_with_children",
-            pop.families_with_children >= pop.initial_at_risk,
-            f"at least initial_at_risk ({pop.initial_at_risk:,})",
-            pop.families_with_children,
-        ),
-    ]
-    for key, ok, expected, found in rules:
-        if not ok:
-            file, line = _locate(key, origins, lines)
-            raise ScenarioError(f"expected {expected}, found {found!r}", file=file, line=line, key=key)

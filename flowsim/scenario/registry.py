@@ -10,15 +10,13 @@ built from this registry, so a parameter cannot exist without a source.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field, replace
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
 
 D = dt.date
 
 #: A piecewise-constant schedule: ``[[date, value], ...]`` sorted by date.
 Schedule = list[tuple[dt.date, float]]
-
-LADDER_STATES = ("G", "R", "H", "S", "T")
 
 
 @dataclass(frozen=True)
@@ -483,8 +481,12 @@ class ProgrammeDefaults:
     work_effect: float = 0.0
 
 
+_ONE_WORKER = "assumption: a family has one key or lead worker at a time (seed 000 slide 5: a single key worker)"
+_ONE_EARLY_HELP = (
+    "assumption: a family is offered one earlier intervention at a time (seed 000 slide 2: an intervention "
+    "appropriate to their need)"
+)
 _SLIDE7 = "seed 000 slide 7 (early estimate of high-risk families supported each year)"
-_CAMPAIGN = "assumption: the campaign's earlier interventions start with the Community Budget areas, April 2011 (seed 000 slide 13)"
 _FLOW_REFERRAL = (
     "assumption: services 'spot and offer help' (seed 000 slide 5); offers to eligible families are spread "
     "over the programmes in proportion to their places (seed 000 slide 7), about 0.8 offers a year in all"
@@ -518,7 +520,11 @@ PROGRAMMES: tuple[ProgrammeDefaults, ...] = (
         p_success=0.6,
         escalation_effect=0.5,
         effect_years_after=0.0,
+        cost_per_family_gbp=14000.0,
+        exclusive_group="family_support",
         sources={
+            "exclusive_group": _ONE_WORKER,
+            "cost_per_family_gbp": "ref: DCSF 2009 (£8,000-£20,000 a family a year; mid-point, about a year)",
             "staff": (
                 "assumption: FIP key workers from April 2006, sized by hand so that 4,870 families had started "
                 "by 31 March 2010 (ref: OSR21/2010), then growing to the planned provision of seed 000 slide 6, "
@@ -554,7 +560,13 @@ PROGRAMMES: tuple[ProgrammeDefaults, ...] = (
         p_success=0.0,
         escalation_effect=0.4,
         effect_years_after=1.0,
-        sources={"places_per_year": _SLIDE7},
+        cost_per_family_gbp=10000.0,
+        exclusive_group="early_help",
+        sources={
+            "exclusive_group": _ONE_EARLY_HELP,
+            "places_per_year": _SLIDE7,
+            "cost_per_family_gbp": "assumption: an evidence-based edge-of-care programme costs about as much as intensive family work",
+        },
     ),
     ProgrammeDefaults(
         "family_nurse_partnership",
@@ -574,7 +586,11 @@ PROGRAMMES: tuple[ProgrammeDefaults, ...] = (
         p_success=0.0,
         escalation_effect=0.05,
         effect_years_after=0.0,
+        cost_per_family_gbp=7500.0,
+        exclusive_group="early_help",
         sources={
+            "exclusive_group": _ONE_EARLY_HELP,
+            "cost_per_family_gbp": "assumption: about £3,000 a year over 2.5 years",
             "places_per_year": _SLIDE7,
             "duration_mean_years": "ref: Robling et al. 2016 (pregnancy to the child's 2nd birthday)",
             "p_dropout": "ref: FNP licence (attrition standard 40% cumulative)",
@@ -600,7 +616,13 @@ PROGRAMMES: tuple[ProgrammeDefaults, ...] = (
         p_success=0.0,
         escalation_effect=0.25,
         effect_years_after=1.0,
-        sources={"places_per_year": _SLIDE7},
+        cost_per_family_gbp=1500.0,
+        exclusive_group="early_help",
+        sources={
+            "exclusive_group": _ONE_EARLY_HELP,
+            "places_per_year": _SLIDE7,
+            "cost_per_family_gbp": "assumption: a targeted early-help package",
+        },
     ),
     ProgrammeDefaults(
         "childrens_centres",
@@ -620,7 +642,13 @@ PROGRAMMES: tuple[ProgrammeDefaults, ...] = (
         p_success=0.0,
         escalation_effect=0.15,
         effect_years_after=1.0,
-        sources={"places_per_year": _SLIDE7},
+        cost_per_family_gbp=500.0,
+        exclusive_group="early_help",
+        sources={
+            "exclusive_group": _ONE_EARLY_HELP,
+            "places_per_year": _SLIDE7,
+            "cost_per_family_gbp": "assumption: a children's centre targeted programme",
+        },
     ),
     ProgrammeDefaults(
         "youth_offending",
@@ -640,24 +668,17 @@ PROGRAMMES: tuple[ProgrammeDefaults, ...] = (
         p_success=0.0,
         escalation_effect=0.25,
         effect_years_after=1.0,
-        sources={"places_per_year": _SLIDE7},
+        cost_per_family_gbp=2000.0,
+        exclusive_group="early_help",
+        sources={
+            "exclusive_group": _ONE_EARLY_HELP,
+            "places_per_year": _SLIDE7,
+            "cost_per_family_gbp": "assumption: a YOT parenting or family intervention",
+        },
     ),
 )
 
-_EARLY_HELP = ("edge_of_care", "family_nurse_partnership", "early_intervention", "childrens_centres", "youth_offending")
-_COSTS = {  # GBP per family supported
-    "key_worker": (14_000.0, "ref: DCSF 2009 (£8,000-£20,000 a family a year; mid-point, about a year)"),
-    "edge_of_care": (
-        10_000.0,
-        "assumption: an evidence-based edge-of-care programme costs about as much as intensive family work",
-    ),
-    "family_nurse_partnership": (7_500.0, "assumption: about £3,000 a year over 2.5 years"),
-    "early_intervention": (1_500.0, "assumption: a targeted early-help package"),
-    "childrens_centres": (500.0, "assumption: a children's centre targeted programme"),
-    "youth_offending": (2_000.0, "assumption: a YOT parenting or family intervention"),
-}
 _WORKERS = ("key_worker", "lead_worker", "enhanced_lead_worker")
-_S003 = "seed 003"
 
 # Services named in seeds 000, 001 and 003-004 beyond the six of the DfE plan. Each is off
 # in the baseline (the June 2011 plan) and a scenario switches it on, sizes it and funds it.
@@ -718,6 +739,7 @@ _MORE_PROGRAMMES: tuple[ProgrammeDefaults, ...] = (
         cost_per_family_gbp=3_000.0,
         exclusive_group="family_support",
         sources={
+            "exclusive_group": _ONE_WORKER,
             "staff": "seed 003 (Rotherham's seven coordinators) x 152 councils (ref: DCLG 2012)",
             "caseload": "assumption: a coordinator oversees about 20 Teams Around the Family at once",
             "p_accept": "assumption: lead workers from existing services are often reluctant to do more direct work (seed 003)",
@@ -747,6 +769,7 @@ _MORE_PROGRAMMES: tuple[ProgrammeDefaults, ...] = (
         cost_per_family_gbp=5_000.0,
         exclusive_group="family_support",
         sources={
+            "exclusive_group": _ONE_WORKER,
             "places_per_year": "assumption: seed 003's YWCA family support service from June 2013, ~100 families a year "
             "per council x 152",
             "p_accept": "ref: NatCen 2008 (78% agree to take part in intensive family support)",
@@ -924,167 +947,184 @@ _MORE_PROGRAMMES: tuple[ProgrammeDefaults, ...] = (
     ),
 )
 
-PROGRAMMES = (
-    tuple(
-        replace(
-            p,
-            exclusive_group="early_help"
-            if p.name in _EARLY_HELP
-            else ("family_support" if p.name == "key_worker" else ""),
-            cost_per_family_gbp=_COSTS[p.name][0],
-            sources={**p.sources, "cost_per_family_gbp": _COSTS[p.name][1]},
-        )
-        for p in PROGRAMMES
-    )
-    + _MORE_PROGRAMMES
-)
+PROGRAMMES = PROGRAMMES + _MORE_PROGRAMMES
 PROGRAMME_NAMES = tuple(p.name for p in PROGRAMMES)
 
-_PROGRAMME_FIELDS: dict[str, tuple[str, float | None, float | None, str, str]] = {
-    # field: (unit, lo, hi, default source, doc)
-    "enabled": ("switch", None, None, "assumption: part of the plan in seed 000", "Whether the programme runs."),
-    "eligible_states": (
+
+class _Field(NamedTuple):
+    """What every programme's field shares: its unit, range, default source, meaning and allowed values."""
+
+    unit: str
+    lo: float | None
+    hi: float | None
+    source: str
+    doc: str
+    choices: tuple[str, ...] | None = None
+    schedule: bool = False
+
+
+_F = _Field
+
+#: Outcome domains a family can have problems in (REFERENCE_FIGURES: DCLG Financial Framework 2012).
+DOMAINS = ("crime_asb", "education", "workless")
+
+_PROGRAMME_FIELDS: dict[str, _Field] = {
+    "enabled": _F("switch", None, None, "assumption: part of the plan in seed 000", "Whether the programme runs."),
+    "eligible_states": _F(
         "ladder states",
         None,
         None,
         "seed 000 slides 2 and 7",
         "Ladder states whose families can be referred (R, H, S; T and G are not).",
+        choices=("R", "H", "S"),
     ),
-    "requires": (
+    "requires": _F(
         "risk factors",
         None,
         None,
         "assumption: the programme's stated target group",
         "Risk factors a family must all have to be eligible.",
+        choices=tuple(f.name for f in RISK_FACTORS),
     ),
-    "referral": (
+    "referral": _F(
         "choice",
         None,
         None,
         "seed 000 slide 5",
         "'identification': referred when the family is identified; 'rate': offered at referral_rate_per_year.",
+        choices=("identification", "rate"),
     ),
-    "referral_rate_per_year": (
+    "referral_rate_per_year": _F(
         "per family-year",
         0,
         50,
         _FLOW_REFERRAL,
         "Hazard that an eligible family is referred (for referral = 'rate').",
     ),
-    "staff": ("workers from each date", 0, 1e6, "assumption: no staff-based capacity", "Staff in post from each date."),
-    "caseload": (
+    "staff": _F(
+        "workers from each date",
+        0,
+        1e6,
+        "assumption: no staff-based capacity",
+        "Staff in post from each date.",
+        schedule=True,
+    ),
+    "caseload": _F(
         "families per worker",
         0.1,
         100,
         "assumption: places are counted directly",
         "Families each worker holds at once.",
     ),
-    "places_per_year": (
+    "places_per_year": _F(
         "families a year from each date",
         0,
         1e7,
         "seed 000 slide 7",
         "Families the programme can start a year, from each date; places = this x mean duration.",
+        schedule=True,
     ),
-    "p_accept": (
+    "p_accept": _F(
         "probability",
         0,
         1,
         "assumption: most families offered a place take it up",
         "Probability a referred family agrees to take part.",
     ),
-    "duration_mean_years": (
+    "duration_mean_years": _F(
         "years",
         0.01,
         10,
         "assumption: a typical length for this kind of programme",
         "Mean length of an intervention (gamma distributed).",
     ),
-    "duration_shape": (
+    "duration_shape": _F(
         "gamma shape",
         0.1,
         100,
         "assumption: most interventions last close to the mean",
         "Shape of the gamma distribution of durations (1 = exponential).",
     ),
-    "p_dropout": (
+    "p_dropout": _F(
         "probability",
         0,
         1,
         "assumption: a minority leave early",
         "Probability a family leaves early, at a uniform point.",
     ),
-    "p_success": (
+    "p_success": _F(
         "probability",
         0,
         1,
         "assumption: only key-worker intervention turns a family around",
         "Probability that a completed intervention turns the family around (moves it to T).",
     ),
-    "escalation_effect": (
+    "escalation_effect": _F(
         "fraction",
         0,
         1,
         "assumption: a modest effect typical of early help",
         "Fractional reduction in escalation hazards while enrolled.",
     ),
-    "cost_per_family_gbp": (
+    "cost_per_family_gbp": _F(
         "GBP per family supported",
         0,
         1e6,
         "assumption: a typical cost for this kind of service",
         "What supporting one family costs (for cost per result).",
     ),
-    "requires_programmes": (
+    "requires_programmes": _F(
         "programmes",
         None,
         None,
         "assumption: open to any eligible family",
         "The family must be in at least one of these programmes to be referred (empty: any family).",
+        choices=PROGRAMME_NAMES,
     ),
-    "requires_domains": (
+    "requires_domains": _F(
         "outcome domains",
         None,
         None,
         "assumption: no outcome-domain condition",
         "Problems (crime_asb, education, workless) the family must all have to be referred.",
+        choices=DOMAINS,
     ),
-    "exclusive_group": (
+    "exclusive_group": _F(
         "group name",
         None,
         None,
         "assumption: families can be in several programmes at once",
         "A family waits for or attends at most one programme of a group at a time ('' for none).",
     ),
-    "deescalation_multiplier": (
+    "deescalation_multiplier": _F(
         "hazard ratio",
         0,
         20,
         "assumption: no effect on de-escalation",
         "Multiplies the family's de-escalation hazard while enrolled.",
     ),
-    "crime_effect": (
+    "crime_effect": _F(
         "probability",
         0,
         1,
         "assumption: no direct effect on offending or ASB",
         "Chance that a completed intervention ends the family's crime/ASB problem.",
     ),
-    "education_effect": (
+    "education_effect": _F(
         "probability",
         0,
         1,
         "assumption: no direct effect on school attendance",
         "Chance that a completed intervention ends the family's education problem.",
     ),
-    "work_effect": (
+    "work_effect": _F(
         "probability",
         0,
         1,
         "assumption: no direct effect on employment",
         "Chance that a completed intervention moves a workless family's adult into work.",
     ),
-    "effect_years_after": (
+    "effect_years_after": _F(
         "years",
         0,
         20,
@@ -1097,31 +1137,15 @@ _PROGRAMME_FIELDS: dict[str, tuple[str, float | None, float | None, str, str]] =
 def _programme_params() -> list[Param]:
     out = []
     for prog in PROGRAMMES:
-        for attr, (unit, lo, hi, default_source, doc) in _PROGRAMME_FIELDS.items():
+        for attr, f in _PROGRAMME_FIELDS.items():
             value = getattr(prog, attr)
-            source = prog.sources.get(attr, default_source)
+            source = prog.sources.get(attr, f.source)
             if attr == "places_per_year" and not value:
                 source = "assumption: no places-based capacity"
             path = f"programmes.{prog.name}.{attr}"
-            if attr in ("staff", "places_per_year"):
-                out.append(_sched(path, value, unit, source, doc, lo=lo, hi=hi))
-            elif attr == "eligible_states":
-                out.append(_p(path, value, unit, source, doc, choices=("R", "H", "S")))
-            elif attr == "requires":
-                out.append(_p(path, value, unit, source, doc, choices=tuple(f.name for f in RISK_FACTORS)))
-            elif attr == "requires_programmes":
-                out.append(_p(path, value, unit, source, doc, choices=PROGRAMME_NAMES))
-            elif attr == "requires_domains":
-                out.append(_p(path, value, unit, source, doc, choices=DOMAINS))
-            elif attr == "referral":
-                out.append(_p(path, value, unit, source, doc, choices=("identification", "rate")))
-            else:
-                out.append(_p(path, value, unit, source, doc, lo=lo, hi=hi))
+            out.append(Param(path, value, f.unit, source, f.doc, f.lo, f.hi, f.choices, f.schedule))
     return out
 
-
-#: Outcome domains a family can have problems in (REFERENCE_FIGURES: DCLG Financial Framework 2012).
-DOMAINS = ("crime_asb", "education", "workless")
 
 # Share of families with each problem, by ladder state. The seeds give no numbers:
 # DCLG's criteria make nearly every stock family have two or three of them, and the

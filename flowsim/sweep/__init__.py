@@ -1,4 +1,4 @@
-"""Batch parameter sweeps: sweep files, designs, a resumable run store and executors (local, Dask)."""
+"""Batch parameter sweeps: sweep files, designs, a resumable run store, executors (local, Dask), summaries."""
 
 from flowsim.sweep.run import run_sweep
 from flowsim.sweep.spec import SweepSpec, load_sweep

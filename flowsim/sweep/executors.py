@@ -13,7 +13,20 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from flowsim.errors import FlowsimError
 
 
-class LocalExecutor:
+class _Executor:
+    """Both executors close when a ``with`` block ends."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        pass
+
+
+class LocalExecutor(_Executor):
     """A pool of worker processes on this machine."""
 
     def __init__(self, jobs: int | None = None) -> None:
@@ -27,11 +40,8 @@ class LocalExecutor:
             for fut in as_completed(futures):
                 yield futures[fut], fut.result()
 
-    def close(self) -> None:
-        pass
 
-
-class DaskExecutor:
+class DaskExecutor(_Executor):
     """Dask distributed: a scheduler at ``address`` (tcp://host:8786), or a LocalCluster when none is given."""
 
     def __init__(self, address: str | None = None, jobs: int | None = None) -> None:

@@ -1,4 +1,9 @@
-"""Run a sweep: every design row x replication, skipping runs already in the store."""
+"""Run a sweep: every design row x replication, skipping runs already in the store.
+
+Each task carries its resolved :class:`~flowsim.scenario.Scenario`, so a
+worker (a local process or a Dask worker on another machine) needs no
+scenario files.
+"""
 
 from __future__ import annotations
 
@@ -7,35 +12,19 @@ from collections.abc import Callable
 from pathlib import Path
 
 from flowsim import __version__
-from flowsim.scenario import load_scenario
+from flowsim.measures import SWEEP, get, has, used_in
 from flowsim.sweep.designs import design_rows
 from flowsim.sweep.spec import SweepSpec
 from flowsim.sweep.store import RunStore, run_id
 
-#: Measures kept for each run (from a replication's summary).
-MEASURES = {
-    "turned_around": ("target", "count", "turned_around"),
-    "target": ("target", "count", "target"),
-    "count_met": ("target", "count", "met"),
-    "coverage_share": ("target", "coverage", "share"),
-    "coverage_met": ("target", "coverage", "met"),
-    "stock_start": ("target", "prevalence", "stock_start"),
-    "stock_end": ("target", "prevalence", "stock_end"),
-    "prevalence_met": ("target", "prevalence", "met"),
-    "at_risk": ("moments", "at_risk"),
-    "persistence_1y": ("moments", "persistence_1y"),
-    "persistent_4_of_6": ("moments", "persistent_4_of_6"),
-}
-
 
 def run_point(task: dict) -> dict:
     """One run (module-level so process pools and Dask can pickle it): returns its result row."""
-    from flowsim.engine import simulate
-    from flowsim.results import summary
+    from flowsim.replications import run_replication
 
-    scenario = load_scenario(task["base"], task["overrides"])
-    res = simulate(scenario, seed=task["seed"], replication=task["replication"])
-    summ = summary(res, scenario)
+    scenario = task["scenario"]
+    record = run_replication(scenario, task["seed"], task["replication"], tables=False)
+    summ = record["summary"]
     row = {
         "run_id": task["run_id"],
         "design_point": task["design_point"],
@@ -43,26 +32,24 @@ def run_point(task: dict) -> dict:
         "seed": task["seed"],
         **task["row"],
     }
-    for name, keys in MEASURES.items():
-        v = summ
-        for k in keys:
-            v = v[k]
-        row[name] = float(v) if not isinstance(v, bool) else v
+    for m in used_in(SWEEP):
+        if has(summ, m.key):
+            v = get(summ, m.key)
+            row[m.column] = float(v) if not isinstance(v, bool) else v
     row["scenario_sha256"] = scenario.sha256
     return row
 
 
 def plan(spec: SweepSpec) -> list[dict]:
-    """Every run of the sweep, in order, with its deterministic id."""
+    """Every run of the sweep, in order, with its deterministic id and its scenario."""
     tasks = []
     for i, row in enumerate(design_rows(spec)):
-        overrides = spec.resolve(row)
-        sha = load_scenario(spec.base, overrides).sha256
+        scenario = spec.scenario_for(row)
+        sha = scenario.sha256
         for r in range(spec.replications):
             tasks.append(
                 {
-                    "base": spec.base,
-                    "overrides": overrides,
+                    "scenario": scenario,
                     "row": row,
                     "design_point": i,
                     "replication": r,

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from flowsim.errors import FlowsimError
-from flowsim.scenario import PARAMETERS, load_scenario
+from flowsim.scenario import PARAMETERS, Scenario, load_scenario
 
 DESIGNS = ("grid", "lhs", "sobol", "morris")
 
@@ -51,15 +51,12 @@ class SweepSpec:
     seed: int
     overrides: tuple[str, ...]
     parameters: tuple[Parameter, ...]
+    scenario: Scenario  # the base with the fixed ``set`` overrides applied, read when the sweep file is loaded
     morris_levels: int = 4
 
-    def resolve(self, row: dict[str, float]) -> list[str]:
-        """The ``--set`` overrides for one design row: the sweep's fixed ones, then the row's."""
-        return [*self.overrides, *(f"{k}={_literal(v)}" for k, v in row.items())]
-
-
-def _literal(v: float) -> str:
-    return repr(int(v)) if float(v).is_integer() and abs(v) < 2**53 else repr(float(v))
+    def scenario_for(self, row: dict[str, float]) -> Scenario:
+        """The scenario of one design row: the base (with the fixed overrides), then the row's values."""
+        return self.scenario.with_values(row, origin=f"sweep file {self.path}")
 
 
 def _err(path: Path, key: str, msg: str) -> SweepError:
@@ -148,10 +145,11 @@ def load_sweep(path: str | Path) -> SweepSpec:
         ints["seed"],
         tuple(overrides),
         tuple(params),
+        load_scenario(base, overrides),
         ints["morris_levels"],
     )
-    # Validate the base and the extremes of every parameter now, not part-way through a sweep.
+    # Validate the extremes of every parameter now, not part-way through a sweep.
     for p in spec.parameters:
         for v in p.values or (p.low, p.high):
-            load_scenario(base, spec.resolve({p.key: v}))
+            spec.scenario_for({p.key: float(v)})
     return spec

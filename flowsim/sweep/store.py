@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from pathlib import Path
+
+from flowsim.files import atomic_path, atomic_write
 
 
 def run_id(scenario_sha256: str, row: dict[str, float], seed: int, replication: int) -> str:
@@ -37,20 +37,11 @@ class RunStore:
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        fd, tmp = tempfile.mkstemp(dir=self.runs, prefix=f".{rid}.", suffix=".tmp")
-        os.close(fd)
-        try:
+        with atomic_path(self.path(rid)) as tmp:
             pq.write_table(pa.table({k: [v] for k, v in row.items()}), tmp)
-            os.replace(tmp, self.path(rid))
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
 
     def write_manifest(self, doc: dict) -> None:
-        fd, tmp = tempfile.mkstemp(dir=self.dir, prefix=".sweep.", suffix=".tmp")
-        with os.fdopen(fd, "w") as fh:
-            json.dump(doc, fh, indent=2)
-        os.replace(tmp, self.dir / "sweep.json")
+        atomic_write(self.dir / "sweep.json", json.dumps(doc, indent=2))
 
 
 def sweep_table(out_dir: str | Path):

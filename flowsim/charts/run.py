@@ -1,25 +1,22 @@
-"""One function per chart. Each takes tidy tables (pandas DataFrames read from a run directory) and returns a Figure.
+"""The charts of a run directory: one function per chart, each taking tidy tables and returning a Figure.
 
 (a) population: stock, flow group and families at risk over time.
 (b) turned_around: cumulative families turned around against the target.
 (c) programmes: capacity, occupancy and waiting list per programme.
 (d) waterfall: flows in and out of the stock per financial year, by cause.
 (e) waiting: families waiting and the median wait, per programme.
-(f) compare: two scenarios' target measures side by side.
+(f) money: payment by results by financial year.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import numpy as np
 
-from flowsim.charts.common import OKABE_ITO, ChartMeta, band, finish, pyplot
+from flowsim.charts.common import OKABE_ITO, ChartMeta, band, chart, finish, save, subplots
 from flowsim.timeline import financial_year
-
-
-def _policy(frame, column: str = "date"):
-    return frame[frame[column] >= frame.attrs.get("start", frame[column].min())]
 
 
 def _deadline_line(ax, deadline: dt.date) -> None:
@@ -37,10 +34,10 @@ def _deadline_line(ax, deadline: dt.date) -> None:
     )
 
 
+@chart
 def population(states, meta: ChartMeta, start: dt.date, deadline: dt.date, ax=None):
     """(a) Families at risk, in the flow group and in the stock, by month, with the start stock and the deadline."""
-    plt = pyplot()
-    fig, ax = plt.subplots() if ax is None else (ax.figure, ax)
+    fig, ax = subplots() if ax is None else (ax.figure, ax)
     s = states[states["date"] >= start]
     at_risk = s[s["state"].isin(["R", "H", "S"])].groupby(["replication", "date"], as_index=False)["families"].sum()
     band(ax, "date", at_risk, "families", colour=OKABE_ITO[5], label="at risk of social exclusion (R, H, S)")
@@ -74,10 +71,10 @@ def population(states, meta: ChartMeta, start: dt.date, deadline: dt.date, ax=No
     return fig
 
 
+@chart
 def turned_around(targets, meta: ChartMeta, deadline: dt.date, ax=None):
     """(b) Cumulative families turned around against the target, with the replication band."""
-    plt = pyplot()
-    fig, ax = plt.subplots() if ax is None else (ax.figure, ax)
+    fig, ax = subplots() if ax is None else (ax.figure, ax)
     cum = targets[targets["measure"] == "turned_around_cumulative"]
     band(ax, "date", cum, "value", colour=OKABE_ITO[0], label="families turned around (cumulative)")
     goal = float(targets.loc[targets["measure"] == "target", "value"].iloc[0])
@@ -93,21 +90,21 @@ def turned_around(targets, meta: ChartMeta, deadline: dt.date, ax=None):
     return fig
 
 
-def _programme_grid(plt, names):
+def _programme_grid(names):
     n = len(names)
     cols = 3 if n > 4 else max(n, 1)
     rows = int(np.ceil(n / cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 2.8 * rows), squeeze=False, sharex=True)
+    fig, axes = subplots(rows, cols, figsize=(4 * cols, 2.8 * rows), squeeze=False, sharex=True)
     for ax in axes.flat[n:]:
         ax.set_visible(False)
     return fig, axes.flat
 
 
+@chart
 def programmes(table, meta: ChartMeta, titles: dict[str, str] | None = None):
     """(c) Each programme's places, families in a place and families waiting, by month."""
-    plt = pyplot()
     names = list(dict.fromkeys(table["programme"]))
-    fig, axes = _programme_grid(plt, names)
+    fig, axes = _programme_grid(names)
     for ax, name in zip(axes, names, strict=False):
         mine = table[table["programme"] == name]
         for measure, colour, label in (
@@ -128,15 +125,15 @@ def programmes(table, meta: ChartMeta, titles: dict[str, str] | None = None):
     return fig
 
 
+@chart
 def waterfall(flows, states, meta: ChartMeta, start: dt.date, state: str = "S"):
     """(d) For each financial year: the stock at its start, entries and exits by cause, and the stock at its end."""
-    plt = pyplot()
     n_reps = states["replication"].nunique()
     f = flows[flows["month"] >= start].copy()
     f["fy"] = [financial_year(d) for d in f["month"]]
     years = sorted(f["fy"].unique())
     s = states[(states["state"] == state) & (states["date"] >= start)]
-    fig, axes = plt.subplots(1, len(years), figsize=(2.6 * len(years) + 1, 4.5), sharey=True, squeeze=False)
+    fig, axes = subplots(1, len(years), figsize=(2.6 * len(years) + 1, 4.5), sharey=True, squeeze=False)
     for ax, fy in zip(axes[0], years, strict=True):
         first = dt.date(int(fy[:4]), 4, 1)
         level = float(s.loc[s["date"] == first, "families"].sum()) / n_reps if (s["date"] == first).any() else 0.0
@@ -170,10 +167,10 @@ def waterfall(flows, states, meta: ChartMeta, start: dt.date, state: str = "S"):
     return fig
 
 
+@chart
 def waiting(table, meta: ChartMeta):
     """(e) Families waiting for each programme, and the median wait of those starting each month (weeks)."""
-    plt = pyplot()
-    fig, (top, bottom) = plt.subplots(2, 1, figsize=(8, 6.5), sharex=True)
+    fig, (top, bottom) = subplots(2, 1, figsize=(8, 6.5), sharex=True)
     names = list(dict.fromkeys(table["programme"]))
     for colour, name in zip(OKABE_ITO, names, strict=False):
         mine = table[table["programme"] == name]
@@ -192,49 +189,13 @@ def waiting(table, meta: ChartMeta):
     return fig
 
 
-def compare(summary_a: dict, summary_b: dict, meta: ChartMeta):
-    """(f) Two scenarios' target measures side by side, with 95% intervals where there are replications."""
-    plt = pyplot()
-    fig, axes = plt.subplots(1, 3, figsize=(10, 3.8))
-    names = [summary_a["scenario"], summary_b["scenario"]]
-
-    def val(summ, *keys):
-        v = summ
-        for k in keys:
-            v = v[k]
-        return (v["mean"], v["lo"], v["hi"]) if isinstance(v, dict) else (v, v, v)
-
-    panels = [
-        ("Families turned around\nby the deadline", ("target", "count", "turned_around"), "{:,.0f}"),
-        ("Share of the start stock\nreached by key workers", ("target", "coverage", "share"), "{:.0%}"),
-        ("Stock at the deadline", ("target", "prevalence", "stock_end"), "{:,.0f}"),
-    ]
-    for ax, (title, keys, fmt) in zip(axes, panels, strict=True):
-        vals = [val(s, *keys) for s in (summary_a, summary_b)]
-        means = [v[0] for v in vals]
-        err = [[v[0] - v[1] for v in vals], [v[2] - v[0] for v in vals]]
-        ax.bar([0, 1], means, color=OKABE_ITO[:2], yerr=err, capsize=4, width=0.6)
-        for i, m in enumerate(means):
-            ax.annotate(fmt.format(m), (i, m), xytext=(0, 3), textcoords="offset points", ha="center", fontsize=8)
-        ax.set_xticks([0, 1], names, fontsize=8)
-        ax.set_title(title, fontsize=10)
-        ax.yaxis.set_major_formatter(lambda v, _, f=fmt: f.format(v))
-    goal = summary_a["target"]["count"]["target"]
-    axes[0].axhline(goal, color="#333333", linestyle="--", linewidth=1)
-    axes[0].annotate(f"target {goal:,.0f}", (1.4, goal), ha="right", va="bottom", fontsize=8)
-    fig.suptitle("The two scenarios' target measures", x=0.01, ha="left", fontweight="bold")
-    fig.tight_layout()
-    finish(fig, meta, "Bars: mean over replications; whiskers: 95% intervals of the mean.")
-    return fig
-
-
+@chart
 def money(finance, meta: ChartMeta):
     """(g) Payment by results by financial year: attachment fees and results paid, and money still at risk."""
-    plt = pyplot()
     by_year = finance.groupby("financial_year", sort=True)[
         ["attachment_paid_gbp", "results_paid_gbp", "money_at_risk_gbp"]
     ].mean()
-    fig, ax = plt.subplots()
+    fig, ax = subplots()
     x = np.arange(len(by_year))
     ax.bar(x - 0.2, by_year["attachment_paid_gbp"] / 1e6, width=0.4, color=OKABE_ITO[0], label="attachment fees paid")
     ax.bar(x + 0.2, by_year["results_paid_gbp"] / 1e6, width=0.4, color=OKABE_ITO[2], label="results payments")
@@ -254,3 +215,41 @@ def money(finance, meta: ChartMeta):
         fig, meta, "Mean over replications. Only the funded share (5/6) of attached families is paid for (seed 004)."
     )
     return fig
+
+
+CHARTS = {
+    "population": "Families at risk, in the flow group and in the stock",
+    "turned_around": "Families turned around against the target",
+    "programmes": "Programme capacity, occupancy and waiting lists",
+    "waterfall": "Flows in and out of the stock by year and cause",
+    "waiting": "Families waiting and the median wait",
+    "money": "Payment by results: money paid and money at risk",
+}
+
+
+def run_meta(run) -> ChartMeta:
+    """The footnote's provenance of a :class:`~flowsim.rundir.RunDirectory`."""
+    m = run.manifest
+    return ChartMeta(m["scenario_name"], m["scenario_sha256"], m["replications"], m["flowsim_version"])
+
+
+def draw_run_charts(run) -> dict[str, list[Path]]:
+    """Draw every chart of a run directory into its ``charts/`` (PNG and SVG); return each chart's files.
+
+    Args:
+        run: a :class:`~flowsim.rundir.RunDirectory` (or its path).
+    """
+    from flowsim.rundir import RunDirectory
+
+    run = run if isinstance(run, RunDirectory) else RunDirectory(run)
+    meta = run_meta(run)
+    made = {
+        "population": population(run.table("states"), meta, run.start, run.deadline),
+        "turned_around": turned_around(run.table("targets"), meta, run.deadline),
+        "programmes": programmes(run.table("programmes"), meta),
+        "waterfall": waterfall(run.table("flows"), run.table("states"), meta, run.start),
+        "waiting": waiting(run.table("programmes"), meta),
+    }
+    if run.has("finance"):
+        made["money"] = money(run.table("finance"), meta)
+    return {name: save(fig, run.path / "charts" / name) for name, fig in made.items()}

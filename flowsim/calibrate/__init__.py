@@ -1,0 +1,55 @@
+"""Calibration: targets with their tolerances, the point fit (Nelder-Mead), and its report."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from flowsim.calibrate.fit import Fit, calibrated_parameters, evaluate, fit, survey_values, write_fitted
+from flowsim.calibrate.report import replicate, write_report
+from flowsim.calibrate.targets import Target, Targets, TargetsError, load_targets
+from flowsim.scenario import Scenario
+
+__all__ = [
+    "Fit",
+    "Target",
+    "Targets",
+    "TargetsError",
+    "calibrate",
+    "calibrated_parameters",
+    "evaluate",
+    "fit",
+    "load_targets",
+    "replicate",
+    "survey_values",
+    "write_fitted",
+    "write_report",
+]
+
+
+def calibrate(
+    scenario: Scenario,
+    targets: Targets,
+    out: Path,
+    max_evaluations: int | None = None,
+    report_seeds: int = 5,
+    progress: Callable[[int, float], None] | None = None,
+) -> dict:
+    """Fit, write the fitted file ``out`` and a report beside it over unseen seeds (1001...); return what was found.
+
+    The document has ``run_id``, ``objective``, ``evaluations``, ``report`` (its path)
+    and ``outside_tolerance`` (targets the unseen seeds' mean misses).
+    """
+    result = fit(scenario, targets, out.parent / "runs", max_evaluations, progress)
+    write_fitted(out, result, targets, scenario.path or scenario.name)
+    best = result.best
+    seeds = list(range(1001, 1001 + report_seeds))
+    rows = replicate(scenario.with_values(best["values"], origin="calibration"), targets, seeds)
+    report = write_report(out.parent, targets, rows, result, seeds, scenario.path or scenario.name)
+    return {
+        "run_id": result.run_id,
+        "objective": best["objective"],
+        "evaluations": len(result.evaluations),
+        "report": str(report),
+        "outside_tolerance": [t.name for t in targets.targets if abs(rows[t.name][0] - t.value) > t.tolerance],
+    }

@@ -1,0 +1,240 @@
+"""The Scenario: validated parameters and where each value came from. It pickles and makes validated copies.
+
+A Scenario is what every part of flowsim passes around: the engine compiles
+it, replications and sweeps send it to worker processes (or Dask workers,
+which need no scenario files), and ``with_values`` makes the variants that
+sweeps, solve, calibration and counterfactuals run.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import hashlib
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from flowsim.errors import ScenarioError
+from flowsim.scenario.models import parameters_model, valid_children
+from flowsim.scenario.registry import META_KEYS, PARAMETERS, Param
+
+#: Given a dotted key, the file (or origin such as ``--set ...``) and line that set it.
+Locator = Callable[[str], tuple[str | None, int | None]]
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A validated scenario: its parameters and where each value came from.
+
+    Attributes:
+        name: the scenario's name (its ``name`` key, or the file's stem).
+        description: one line saying what it asks.
+        params: the validated parameter model (``params.programmes.key_worker.caseload``).
+        origins: dotted parameter path -> the file (or ``--set``, or another origin) that set it;
+            parameters left at their registry default are absent.
+        overrides: the values set outside the files, in order (``--set`` arguments, ``with_values``).
+        path: the scenario file, if it came from one.
+        calibrated_by: (file, text) of the calibration run that set the parameters in that file, if any.
+    """
+
+    name: str
+    description: str
+    params: BaseModel
+    origins: dict[str, str] = field(default_factory=dict)
+    overrides: tuple[str, ...] = ()
+    path: str | None = None
+    calibrated_by: tuple[str, str] | None = None
+
+    def resolved(self) -> dict[str, Any]:
+        """The resolved scenario as JSON-ready data (dates as ISO strings)."""
+        return {"name": self.name, "description": self.description, **self.params.model_dump(mode="json")}
+
+    @property
+    def sha256(self) -> str:
+        """SHA-256 of the resolved scenario's canonical JSON."""
+        text = json.dumps(self.resolved(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode()).hexdigest()
+
+    def value(self, dotted: str) -> Any:
+        """The value of parameter ``dotted``."""
+        node = self.params
+        for part in dotted.split("."):
+            node = getattr(node, part)
+        return node
+
+    def with_values(self, values: Mapping[str, Any], origin: str = "with_values") -> Scenario:
+        """A validated copy with ``values`` (dotted parameter key -> value) set.
+
+        A whole number given for an integer parameter may be a float (``8.0``).
+
+        Raises:
+            ScenarioError: naming ``origin`` and the key, for an unknown key, a wrong
+                type or a value out of range.
+        """
+        if not values:
+            return self
+        doc = self.params.model_dump(mode="python")
+        origins = dict(self.origins)
+        for key, value in values.items():
+            param = PARAMETERS.get(key)
+            if param is None:
+                raise unknown_key_error(key.split("."), origin, None)
+            value = _integral(param, value)
+            set_dotted(doc, key, value, origin)
+            origins[key] = origin
+        params = validate(doc, lambda _: (origin, None))
+        shown = tuple(f"{k}={_show(v)}" for k, v in values.items())
+        return replace(self, params=params, origins=origins, overrides=self.overrides + shown)
+
+    def __reduce__(self):
+        # pydantic's create_model classes cannot be pickled: rebuild from the resolved values.
+        state = (
+            self.name,
+            self.description,
+            self.params.model_dump(mode="python"),
+            self.origins,
+            self.overrides,
+            self.path,
+            self.calibrated_by,
+        )
+        return (_rebuild, state)
+
+
+def _rebuild(name, description, params, origins, overrides, path, calibrated_by) -> Scenario:
+    return Scenario(
+        name, description, parameters_model().model_validate(params), origins, overrides, path, calibrated_by
+    )
+
+
+def _integral(param: Param, value: Any) -> Any:
+    """A whole float for an integer parameter becomes an int (sweep designs produce floats)."""
+    d = param.default
+    if isinstance(d, int) and not isinstance(d, bool) and isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def set_dotted(doc: dict, key: str, value: Any, where: str) -> None:
+    node = doc
+    parts = key.split(".")
+    for i, part in enumerate(parts[:-1]):
+        child = node.setdefault(part, {})
+        if not isinstance(child, dict):
+            prefix = ".".join(parts[: i + 1])
+            raise ScenarioError(f"expected {prefix} to be a table, found {_show(child)}", file=where, key=key)
+        node = child
+    node[parts[-1]] = value
+
+
+def _show(value: Any) -> str:
+    """A value as a user wrote it: dates as 2012-04-01, strings quoted, lists as TOML."""
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_show(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k} = {_show(v)}" for k, v in value.items()) + "}"
+    return repr(value)
+
+
+def validate(doc: dict, locate: Locator) -> BaseModel:
+    """Validate a parameters document (meta keys removed); errors name where each key was set.
+
+    Raises:
+        ScenarioError: for an unknown key, a wrong type, a value out of range, or two parameters that disagree.
+    """
+    try:
+        params = parameters_model().model_validate(doc)
+    except ValidationError as exc:
+        raise _to_scenario_error(exc, locate) from None
+    _check_consistency(params, locate)
+    return params
+
+
+def unknown_key_error(loc: list[str], file: str | None, line: int | None) -> ScenarioError:
+    """'unknown key; did you mean ...?' for the dotted key ``loc``."""
+    dotted = ".".join(loc)
+    parent = tuple(loc[:-1])
+    options = valid_children(parent) + ([*META_KEYS] if not parent else [])
+    close = difflib.get_close_matches(loc[-1], options, n=1, cutoff=0.5)
+    hint = f"; did you mean {'.'.join((*parent, close[0]))!r}?" if close else ""
+    valid = ", ".join(options) if options else f"no keys under {'.'.join(parent)} (it is a value, not a table)"
+    return ScenarioError(
+        f"unknown key{hint} (expected one of: {valid}), found {loc[-1]!r}", file=file, line=line, key=dotted
+    )
+
+
+def _expected(p: Param) -> str:
+    d = p.default
+    if p.is_schedule:
+        rng = f" with values between {p.lo:g} and {p.hi:g}" if p.hi is not None else f" with values >= {p.lo:g}"
+        return f"a list of [date, number] pairs in date order{rng} ({p.unit})"
+    if isinstance(d, bool):
+        return "true or false"
+    if isinstance(d, (int, float)):
+        kind = "an integer" if isinstance(d, int) else "a number"
+        if p.lo is not None and p.hi is not None:
+            return f"{kind} between {p.lo:g} and {p.hi:g} ({p.unit})"
+        return f"{kind} ({p.unit})"
+    if isinstance(d, dt.date):
+        return "a date such as 2012-04-01"
+    if isinstance(d, list):
+        return f"a list of names from {list(p.choices or ())}"
+    if p.choices:
+        return "one of " + ", ".join(repr(c) for c in p.choices)
+    return "a string"
+
+
+def _to_scenario_error(exc: ValidationError, locate: Locator) -> ScenarioError:
+    err = exc.errors(include_url=False)[0]
+    loc = [str(part) for part in err["loc"] if not isinstance(part, int)]
+    dotted = ".".join(loc)
+    file, line = locate(dotted)
+    if err["type"] == "extra_forbidden":
+        return unknown_key_error(loc, file, line)
+    param = PARAMETERS.get(dotted)
+    if param is not None:
+        expected = _expected(param)
+    elif valid_children(tuple(loc)):
+        expected = "a table of settings"
+    else:
+        expected = err["msg"]
+    detail = err["msg"].removeprefix("Value error, ")
+    found = _show(err.get("input"))
+    return ScenarioError(f"expected {expected}, found {found} ({detail})", file=file, line=line, key=dotted)
+
+
+def _check_consistency(params: Any, locate: Locator) -> None:
+    """Rules that involve two parameters at once."""
+    t, pop = params.time, params.population
+    rules = [
+        ("time.end", t.end > t.start, f"a date after time.start ({t.start})", t.end),
+        (
+            "time.deadline",
+            t.start < t.deadline <= t.end,
+            f"a date after time.start and no later than time.end ({t.end})",
+            t.deadline,
+        ),
+        (
+            "population.initial_at_risk",
+            pop.initial_stock + pop.initial_flow_group <= pop.initial_at_risk,
+            f"at least initial_stock + initial_flow_group ({pop.initial_stock + pop.initial_flow_group:,})",
+            pop.initial_at_risk,
+        ),
+        (
+            "population.families_with_children",
+            pop.families_with_children >= pop.initial_at_risk,
+            f"at least initial_at_risk ({pop.initial_at_risk:,})",
+            pop.families_with_children,
+        ),
+    ]
+    for key, ok, expected, found in rules:
+        if not ok:
+            file, line = locate(key)
+            raise ScenarioError(f"expected {expected}, found {_show(found)}", file=file, line=line, key=key)

@@ -1,0 +1,47 @@
+"""What a sweep's runs say: the chance the target is met at each design point, as a document and a chart."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flowsim import __version__
+from flowsim.statistics import wilson
+from flowsim.sweep.spec import SweepSpec
+from flowsim.sweep.store import sweep_table
+
+#: Outcomes averaged at each design point (sweep table columns).
+POINT_MEANS = ("turned_around", "stock_end", "coverage_share")
+
+
+def by_point(table, params: list[str]):
+    """One row per design point: parameter values, mean of each outcome, and P(count met) with a Wilson interval."""
+    g = table.groupby("design_point")
+    out = g[params].first()
+    for col in POINT_MEANS:
+        out[col] = g[col].mean()
+    met = g["count_met"].agg(["sum", "count"])
+    p = [wilson(int(s), int(n)) for s, n in zip(met["sum"], met["count"], strict=True)]
+    out["p_met"] = [x["mean"] for x in p]
+    out["p_met_lo"] = [x["lo"] for x in p]
+    out["p_met_hi"] = [x["hi"] for x in p]
+    out["replications"] = met["count"]
+    return out.reset_index()
+
+
+def summarise_sweep(spec: SweepSpec, out_dir: Path) -> dict:
+    """The sweep's answer from its store: each design point, the best one, and ``sweep.png`` drawn beside it.
+
+    Returns a document: ``name``, ``parameters``, ``runs``, ``points`` (one dict per
+    design point, sorted by design point) and ``best`` (the point most likely to meet the target).
+    """
+    from flowsim.charts import ChartMeta, save
+    from flowsim.charts.sweep import probability_met
+
+    table = sweep_table(out_dir)
+    params = [p.key for p in spec.parameters]
+    points = by_point(table, params)
+    meta = ChartMeta(spec.name, str(table["scenario_sha256"].iloc[0]), spec.replications, __version__)
+    save(probability_met(points, params, meta), out_dir / "sweep")
+    rows = points.to_dict(orient="records")
+    best = max(rows, key=lambda r: r["p_met"])
+    return {"name": spec.name, "parameters": params, "runs": len(table), "points": rows, "best": best}
