@@ -52,14 +52,6 @@ def _load(path: Path, overrides: tuple[str, ...]):
     return load_scenario(path, list(overrides))
 
 
-def _note_compile(quiet: bool) -> None:
-    """Say so when this run must first compile the event kernel (the first run after installing)."""
-    from flowsim.engine.kernel import compiled_on_disk
-
-    if not quiet and not compiled_on_disk():
-        click.echo("flowsim: compiling the event kernel, once after installing (about 30 s)...", err=True)
-
-
 @main.command()
 @click.argument("scenario", type=click.Path(path_type=Path))
 @click.option("--seed", type=int, default=1, show_default=True, help="Root random seed.")
@@ -81,13 +73,13 @@ def _note_compile(quiet: bool) -> None:
 @_user_errors
 def run(scenario, seed, replications, jobs, overrides, out, csv, no_report, quiet) -> None:
     """Run SCENARIO and write a run directory that answers the 2015 question."""
-    from flowsim.progress import Fraction
+    from flowsim.progress import Fraction, note_compile
     from flowsim.report.text import details
     from flowsim.rundir import run_scenario
 
     sc = _load(scenario, overrides)
     out_dir = out or Path("outputs") / sc.name
-    _note_compile(quiet)
+    note_compile(quiet)
     with Fraction(quiet, "simulating" if replications == 1 else "replications") as bar:
         summ = run_scenario(sc, out_dir, seed, replications, jobs, bar, argv=sys.argv, csv=csv)
     click.echo(summ["headline"])
@@ -157,19 +149,10 @@ def compare(scenario_a, scenario_b, replications, jobs, seed, overrides, out, qu
         click.echo(f"  results: {', '.join(str(p) for p in paths)}")
 
 
-_executor_options = [
-    click.option("--jobs", type=click.IntRange(1), default=None, help="Workers [default: every core]."),
-    click.option("--executor", type=click.Choice(["local", "dask"]), default="local", show_default=True),
-    click.option(
-        "--scheduler", default=None, help="Dask scheduler address, e.g. tcp://10.0.0.5:8786 [default: a LocalCluster]."
-    ),
-]
-
-
 def _executor_opts(fn):
-    for option in reversed(_executor_options):
-        fn = option(fn)
-    return fn
+    fn = click.option("--scheduler", default=None, help="Dask scheduler address [default: a LocalCluster].")(fn)
+    fn = click.option("--executor", type=click.Choice(["local", "dask"]), default="local", show_default=True)(fn)
+    return click.option("--jobs", type=click.IntRange(1), default=None, help="Workers [default: every core].")(fn)
 
 
 @main.command()
@@ -198,9 +181,11 @@ def sweep(sweep_file, jobs, executor, scheduler, out, quiet) -> None:
     )
     if not quiet:
         cols = [*doc["parameters"], "turned_around", "p_met", "p_met_lo", "p_met_hi"]
-        click.echo("  ".join(f"{c:>14}" for c in cols))
+        widths = [max(len(c), 9) for c in cols]
+        click.echo("  ".join(f"{c:>{w}}" for c, w in zip(cols, widths, strict=True)))
         for row in doc["points"]:
-            click.echo("  ".join(f"{row[c]:>14,.0f}" if abs(row[c]) >= 100 else f"{row[c]:>14.3g}" for c in cols))
+            cells = (f"{row[c]:,.0f}" if abs(row[c]) >= 100 else f"{row[c]:.3g}" for c in cols)
+            click.echo("  ".join(f"{v:>{w}}" for v, w in zip(cells, widths, strict=True)))
         click.echo(f"  results: {out_dir}/ (runs/*.parquet, sweep.json, sweep.png)")
 
 

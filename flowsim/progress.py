@@ -5,6 +5,14 @@ from __future__ import annotations
 import sys
 
 
+def note_compile(quiet: bool) -> None:
+    """Say so on stderr when this run must first compile the event kernel (the first run after installing)."""
+    from flowsim.engine.kernel import compiled_on_disk
+
+    if not quiet and not compiled_on_disk():
+        print("flowsim: compiling the event kernel, once after installing (about 30 s)...", file=sys.stderr)
+
+
 class _Bar:
     """A tqdm bar on stderr, only when stderr is a terminal and the user did not ask for quiet; closed on exit."""
 

@@ -184,3 +184,21 @@ def test_solver_brackets_the_probability():
 def test_shipped_sweep_file_is_valid():
     spec = load_sweep(SCENARIOS / "sweeps" / "key_worker_capacity.toml")
     assert len(plan(spec)) == 8
+
+
+def test_sweep_of_a_payment_by_results_scenario_records_claimed_and_additional(tmp_path):
+    """Every run goes through run_replication, so a sweep gets the counterfactual too (seed 3, 0.4% scale)."""
+    path = tmp_path / "pbr.toml"
+    path.write_text(f"""
+name = "pbr"
+base = "{SCENARIOS / "tf_programme_2012.toml"}"
+seed = 3
+set = ["population.scale=0.004", "time.end=2013-07-31", "time.deadline=2013-07-31"]
+[parameters."programmes.key_worker.caseload"]
+values = [6, 12]
+""")
+    run_sweep(load_sweep(path), tmp_path / "out", LocalExecutor(2))
+    table = sweep_table(tmp_path / "out")
+    assert {"attached", "claimed", "counterfactual_claimed", "additional"} <= set(table.columns)
+    assert (table["additional"] == table["claimed"] - table["counterfactual_claimed"]).all()
+    assert (table["attached"] > 0).all()
