@@ -80,4 +80,4 @@ def make_executor(kind: str, jobs: int | None = None, scheduler: str | None = No
         return LocalExecutor(jobs)
     if kind == "dask":
         return DaskExecutor(scheduler, jobs)
-    raise FlowsimError(f"expected --executor local or dask, found {kind!r}")
+    raise FlowsimError(f"executor: expected 'local' or 'dask', found {kind!r}")
