@@ -140,11 +140,23 @@ def _state_at(res: Results, t: float) -> np.ndarray:
     return res.boundary_states[max(i, 0)]
 
 
+def family_weights(res: Results) -> np.ndarray:
+    """How many families each entry of the per-family arrays stands for (model v2 samples families not at risk)."""
+    return res.family_weight if res.family_weight is not None else np.ones(res.waves.shape, np.int64)
+
+
+def _all_successes(res: Results) -> np.ndarray:
+    """Times of every family turned around: model v2's successes, or the ladder model's moves to T."""
+    if res.successes is not None:
+        return res.successes[0]
+    t, _, _, cause = res.flows[:4]
+    return t[cause == TURNED_AROUND]
+
+
 def turned_around_times(res: Results) -> np.ndarray:
-    """Sorted times of every key-worker success from the start (t >= 0)."""
-    t, _, _, cause = res.flows
-    times = t[(cause == TURNED_AROUND) & (t >= 0)]
-    return np.sort(times)
+    """Sorted times of every family turned around from the start (t >= 0)."""
+    times = _all_successes(res)
+    return np.sort(times[times >= 0])
 
 
 def target_measures(res: Results) -> dict:
@@ -158,8 +170,9 @@ def target_measures(res: Results) -> dict:
         date_met = None
     stock_start = int(_state_at(res, 0.0)[S])
     stock_end = int(_state_at(res, res.t_deadline)[S])
-    start_stock = int(res.in_start_stock.sum())
-    covered = int((res.in_start_stock & res.key_worker_received).sum())
+    w = family_weights(res)
+    start_stock = int(w[res.in_start_stock].sum())
+    covered = int(w[res.in_start_stock & res.key_worker_received].sum())
     return {
         "count": {
             "turned_around": by_deadline,
@@ -187,9 +200,10 @@ def target_measures(res: Results) -> dict:
 def survey_moments(res: Results) -> dict:
     """Moments at the yearly survey waves (the last wave is the start)."""
     waves = res.wave_count
-    bits = res.waves
-    at_risk_per_wave = np.array([int(((bits >> w) & 1).sum()) for w in range(waves)])
-    both = np.array([int((((bits >> w) & 1) & ((bits >> (w + 1)) & 1)).sum()) for w in range(waves - 1)])
+    bits = res.waves.astype(np.int64)
+    fw = family_weights(res)
+    at_risk_per_wave = np.array([int((((bits >> w) & 1) * fw).sum()) for w in range(waves)])
+    both = np.array([int((((bits >> w) & (bits >> (w + 1)) & 1) * fw).sum()) for w in range(waves - 1)])
     ones = np.zeros(bits.shape, np.int64)
     for w in range(waves):
         ones += (bits >> w) & 1
@@ -199,10 +213,10 @@ def survey_moments(res: Results) -> dict:
     return {
         "at_risk": float(at_risk_per_wave.mean()),
         "persistence_1y": float(both.sum() / at_risk_per_wave[:-1].sum()) if at_risk_per_wave[:-1].sum() else 0.0,
-        "persistent_4_of_6": int((ones >= 4).sum()),
+        "persistent_4_of_6": int(fw[ones >= 4].sum()),
         "stock": float(states[:, S].mean()),
         "flow_group": float(states[:, H].mean()),
-        "ever_at_risk": int((ones >= 1).sum()),
+        "ever_at_risk": int(fw[ones >= 1].sum()),
     }
 
 
@@ -229,10 +243,11 @@ def calibration_measures(res: Results) -> dict[str, float]:
     """
     m = survey_moments(res)
     per = 1.0 / res.scale
-    bits = res.waves
-    first = int((bits & 1).sum())
-    last = int(((bits >> (res.wave_count - 1)) & 1).sum())
-    t, _, _, cause = res.flows
+    bits = res.waves.astype(np.int64)
+    fw = family_weights(res)
+    first = int(fw[(bits & 1) == 1].sum())
+    last = int(fw[((bits >> (res.wave_count - 1)) & 1) == 1].sum())
+    successes = _all_successes(res)
     out = {
         "at_risk": m["at_risk"] * per,
         "persistence_1y": m["persistence_1y"],
@@ -240,7 +255,7 @@ def calibration_measures(res: Results) -> dict[str, float]:
         "stock": m["stock"] * per,
         "flow_group": m["flow_group"] * per,
         "at_risk_drift": (last - first) / first if first else 0.0,
-        "turned_around_by_2010": float(((cause == TURNED_AROUND) & (t < 0)).sum()) * per,
+        "turned_around_by_2010": float((successes < 0).sum()) * per,
     }
     prog, _, started = res.waits
     if "key_worker" in res.programme_names:

@@ -47,3 +47,13 @@ class Results:
     claims: tuple[np.ndarray, ...]  # results claims: t, route bit, programme year, family key
     finance: bool = False
     replication: int | None = None
+    # Model v2 (families as bundles of problems); None for the ladder model.
+    model: str = "ladder"
+    cause_names: tuple[str, ...] | None = None  # names of the flow causes (the ladder model's: engine.codes)
+    problem_names: tuple[str, ...] | None = None
+    boundary_problems: np.ndarray | None = None  # (B, NP) families with each problem (weighted)
+    class_names: tuple[str, ...] | None = None
+    boundary_classes: np.ndarray | None = None  # (B, C) families in each classification
+    target_population: str | None = None
+    successes: tuple[np.ndarray, ...] | None = None  # turned around: t, origin state, programme, family key
+    family_weight: np.ndarray | None = None  # families each entry of the per-family arrays stands for (None: 1 each)

@@ -76,20 +76,26 @@ def _states(res: Results) -> dict:
 
 
 def _flows(res: Results) -> dict:
-    t, src, dst, cause = res.flows
+    t, src, dst, cause = res.flows[:4]
+    weight = res.flows[4] if len(res.flows) > 4 else None
+    names = res.cause_names or CAUSE_NAMES
     month = _month_index(t)
     # One integer key per (month, from, to, cause): np.unique on 1-D is far faster than on rows.
     lo = int(month.min()) if month.size else 0
-    key = (((month - lo) * 8 + src.astype(np.int64)) * 8 + dst.astype(np.int64)) * 16 + cause.astype(np.int64)
-    uniq, counts = np.unique(key, return_counts=True)
-    rows = np.stack([uniq // 1024 + lo, uniq // 128 % 8, uniq // 16 % 8, uniq % 16], axis=1)
+    n_causes = 64
+    key = (((month - lo) * 8 + src.astype(np.int64)) * 8 + dst.astype(np.int64)) * n_causes + cause.astype(np.int64)
+    uniq, inverse = np.unique(key, return_inverse=True)
+    counts = np.bincount(inverse, weights=weight, minlength=uniq.size).astype(np.int64)
+    rows = np.stack(
+        [uniq // (64 * n_causes) + lo, uniq // (8 * n_causes) % 8, uniq // n_causes % 8, uniq % n_causes], axis=1
+    )
     return {
         "month": _dates(rows[:, 0], res.start),
         "period": _period(rows[:, 0] / 12),
         "from_state": [FLOW_STATE_NAMES[i] for i in rows[:, 1]],
         "to_state": [FLOW_STATE_NAMES[i] for i in rows[:, 2]],
-        "cause": [CAUSE_NAMES[i] for i in rows[:, 3]],
-        "families": counts.astype(np.int64),
+        "cause": [names[i] for i in rows[:, 3]],
+        "families": counts,
     }
 
 

@@ -278,7 +278,7 @@ class Model(Entries):
             started = (adm.started >= 0) & (adm.started < self.t_deadline)
             f.key_worker_received[ids[started]] = True
             if self.finance:
-                payment.attach(f, self.spec.finance, ids, adm.started)
+                payment.attach(f, self.spec.finance, self._domains, ids, adm.started)
         self.recorder.programme_event(i, adm.started, STARTED, ids.size)
         self.recorder.waits.append((np.full(ids.size, i, np.int8), adm.arrived, adm.started))
         # Hazards change from the start (or from the family's last event, if later).
@@ -289,7 +289,12 @@ class Model(Entries):
 
     def claim(self, t: float) -> None:
         """A results claim window at ``t`` (payment by results)."""
-        payment.claim(self.families, self.spec.finance, self.recorder, t)
+        payment.claim(self.families, self.spec.finance, self._domains, self.recorder, t)
+
+    def _domains(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Problem flags and when each last changed, for payment by results."""
+        f = self.families
+        return f.domains[ids], f.domain_since[ids]
 
     def _durations(self, i: int, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Each family's intervention length in programme ``i`` and whether it drops out (years).

@@ -4,10 +4,13 @@ A key-worker start inside the programme window, by a family with enough of
 the three problems (crime/ASB, education, worklessness), is an attachment.
 At each claim window, attached families whose outcomes are evidenced are
 claimed for. The money these earn is worked out from the claims after the
-run (``flowsim.finance``).
+run (``flowsim.finance``). Both models call these functions with a family's
+problem flags (bits CRIME, EDUCATION, WORKLESS) and when each last changed.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import numpy as np
 
@@ -20,7 +23,6 @@ from flowsim.engine.codes import (
     OUT,
     WORKLESS,
 )
-from flowsim.engine.families import Families
 from flowsim.engine.recorder import Recorder
 from flowsim.engine.spec import FinanceSpec
 
@@ -28,25 +30,32 @@ from flowsim.engine.spec import FinanceSpec
 PROGRESS_AFTER_YEARS = 0.5
 _N_DOMAINS = 3
 
+#: Given family rows, their problem flags (uint8 bits CRIME, EDUCATION, WORKLESS) and, (n, 3), when each last changed.
+Domains = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
 
-def attach(f: Families, fin: FinanceSpec, ids: np.ndarray, started: np.ndarray) -> None:
-    """Key-worker starts inside the programme window, by families with enough problems, are attachments."""
+
+def attach(f, fin: FinanceSpec, domains: Domains, ids: np.ndarray, started: np.ndarray) -> None:
+    """Key-worker starts inside the programme window, by families with enough problems, are attachments.
+
+    ``f`` is the family store (its ``t_attached``, ``attached_year`` and ``attached_domains`` columns are set).
+    """
+    dom, _ = domains(ids)
     problems = np.zeros(ids.size, np.int64)
     for j in range(_N_DOMAINS):
-        problems += (f.domains[ids] >> j) & 1
+        problems += (dom >> j) & 1
     ok = (
         (started >= fin.start_t)
         & (started < fin.end_t)
         & ~np.isfinite(f.t_attached[ids])
         & (problems >= fin.min_problems)
     )
-    ids, started = ids[ok], started[ok]
+    ids, started, dom = ids[ok], started[ok], dom[ok]
     f.t_attached[ids] = started
     f.attached_year[ids] = np.maximum(np.searchsorted(fin.attach_t, started, side="right") - 1, 0)
-    f.attached_domains[ids] = f.domains[ids]
+    f.attached_domains[ids] = dom
 
 
-def claim(f: Families, fin: FinanceSpec, recorder: Recorder, t: float) -> None:
+def claim(f, fin: FinanceSpec, domains: Domains, recorder: Recorder, t: float) -> None:
     """A results claim window at ``t``: attached families whose outcomes are evidenced are claimed for.
 
     Employment (an adult out of worklessness for ``employment_years``) is
@@ -59,7 +68,8 @@ def claim(f: Families, fin: FinanceSpec, recorder: Recorder, t: float) -> None:
     ids = np.flatnonzero(np.isfinite(f.t_attached[: f.n]) & (f.t_attached[: f.n] < t) & (f.state[: f.n] != OUT))
     if not ids.size:
         return
-    dom, had, since, done = f.domains[ids], f.attached_domains[ids], f.domain_since[ids], f.claimed[ids]
+    dom, since = domains(ids)
+    had, done = f.attached_domains[ids], f.claimed[ids]
     result_done = (done & (CLAIM_CRIME_EDUCATION | CLAIM_EMPLOYMENT)) != 0
     emp = ((had & WORKLESS) != 0) & ((dom & WORKLESS) == 0) & (since[:, 2] <= t - fin.employment_years)
     ce = (

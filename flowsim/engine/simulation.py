@@ -17,6 +17,8 @@ import simpy
 
 from flowsim.engine.model import Model
 from flowsim.engine.spec import ModelSpec, compile_spec
+from flowsim.engine.v2.model import ProblemModel
+from flowsim.engine.v2.spec import ProblemSpec, compile_problem_spec
 from flowsim.results import Results
 
 
@@ -39,10 +41,11 @@ def simulate(
     Returns:
         The replication's :class:`~flowsim.results.Results`.
     """
-    spec = scenario if isinstance(scenario, ModelSpec) else compile_spec(scenario)
+    spec = scenario if isinstance(scenario, ModelSpec | ProblemSpec) else _compile(scenario)
     root = np.random.SeedSequence(seed)
-    model = Model(spec, root if replication is None else root.spawn(replication + 1)[replication])
-    env = simpy.Environment(initial_time=model.t_start)
+    streams = root if replication is None else root.spawn(replication + 1)[replication]
+    model = ProblemModel(spec, streams) if isinstance(spec, ProblemSpec) else Model(spec, streams)
+    env = simpy.Environment(initial_time=_first_month(model))
     for t in spec.change_times():
         env.process(_at(env, t, model.hazards_change))
     for t in spec.finance.claim_t:
@@ -52,11 +55,27 @@ def simulate(
     return model.results(seed, replication)
 
 
-def boundaries(model: Model) -> np.ndarray:
-    """Month boundaries from the survey's first wave to the end, plus the deadline and the end."""
-    months = np.arange(int(np.floor(model.t_start * 12)), int(np.ceil(model.t_end * 12)) + 1)
+def _compile(scenario):
+    if scenario.params.model.structure == "problems":
+        return compile_problem_spec(scenario)
+    return compile_spec(scenario)
+
+
+def _first_month(model) -> float:
+    """Where the simulation starts: the first survey wave, or the start of model v2's burn-in."""
+    return getattr(model.spec, "t_init", model.t_start)
+
+
+def boundaries(model) -> np.ndarray:
+    """Month boundaries from the start of the simulation to the end, plus the deadline and the end.
+
+    The ladder model starts at the survey's first wave; model v2 starts its burn-in earlier
+    (nothing is observed before the first wave).
+    """
+    first = _first_month(model)
+    months = np.arange(int(np.floor(first * 12)), int(np.ceil(model.t_end * 12)) + 1)
     grid = months / 12.0
-    grid = grid[(grid >= model.t_start) & (grid < model.t_end)]
+    grid = grid[(grid >= first) & (grid < model.t_end)]
     extra = [model.t_end] + ([model.t_deadline] if model.t_start < model.t_deadline < model.t_end else [])
     return np.unique(np.concatenate([grid, extra]))
 
@@ -70,13 +89,15 @@ def _at(env: simpy.Environment, t: float, action: Callable[[float], None]) -> Ge
 def _sweep(env: simpy.Environment, model: Model, progress: Callable[[float], None] | None) -> Generator:
     points = boundaries(model)
     wave_of = {float(model.t_start + w): w for w in range(model.spec.waves)}
-    span = model.t_end - model.t_start
+    first = points[0]
+    span = model.t_end - first
     for t0, t1 in zip(points[:-1], points[1:]):
         yield env.timeout(t0 - env.now)
         yield env.timeout(0)  # calendar processes due now run first
-        model.observe(float(t0), wave_of.get(float(t0)))
+        if t0 >= model.t_start:
+            model.observe(float(t0), wave_of.get(float(t0)))
         model.run_slice(float(t0), float(t1))
         if progress is not None:
-            progress((t1 - model.t_start) / span)
+            progress((t1 - first) / span)
     yield env.timeout(points[-1] - env.now)
     model.observe(float(points[-1]), wave_of.get(float(points[-1])))

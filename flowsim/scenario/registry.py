@@ -10,8 +10,10 @@ built from this registry, so a parameter cannot exist without a source.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, NamedTuple
+
+from flowsim.scenario.registry_problems import problem_params
 
 D = dt.date
 
@@ -102,6 +104,15 @@ _CORE: list[Param] = [
         "Families to turn around by the deadline: the stock of 40-50,000, central 46k.",
         lo=0,
         hi=2e7,
+    ),
+    _p(
+        "target.population",
+        "stock",
+        "classification",
+        "seed 000 slide 2 (the stock of families with multiple problems and child/youth problems is to be turned "
+        "around)",
+        "Model v2: the population whose families count as turned around when they leave it (and stay out six months).",
+        choices=("stock", "at_risk", "flow_group", "troubled", "multiply_disadvantaged"),
     ),
     # --- population -----------------------------------------------------------
     _p(
@@ -479,6 +490,10 @@ class ProgrammeDefaults:
     crime_effect: float = 0.0
     education_effect: float = 0.0
     work_effect: float = 0.0
+    # Model v2: effects on problems while the family attends and for effect_years_after (sparse).
+    turns_around: bool = False
+    resolution_hr: dict[str, float] = field(default_factory=dict)
+    onset_hr: dict[str, float] = field(default_factory=dict)
 
 
 _ONE_WORKER = "assumption: a family has one key or lead worker at a time (seed 000 slide 5: a single key worker)"
@@ -492,7 +507,7 @@ _FLOW_REFERRAL = (
     "over the programmes in proportion to their places (seed 000 slide 7), about 0.8 offers a year in all"
 )
 
-PROGRAMMES: tuple[ProgrammeDefaults, ...] = (
+_PLAN_PROGRAMMES: tuple[ProgrammeDefaults, ...] = (
     ProgrammeDefaults(
         "key_worker",
         "Key-worker intensive family intervention",
@@ -947,7 +962,120 @@ _MORE_PROGRAMMES: tuple[ProgrammeDefaults, ...] = (
     ),
 )
 
-PROGRAMMES = PROGRAMMES + _MORE_PROGRAMMES
+_KEY_WORKER_FIT = (
+    "OSR14/2011 (a cohort of families starting key-worker intervention: crime/ASB -50%, education -53%, family "
+    "functioning -47%, health -34%, no adult in work -14% from entry to exit; tests/test_osr14.py)"
+)
+#: Model v2: (turns around?, resolution hazard ratios, onset hazard ratios, source) of each programme.
+_PROBLEM_EFFECTS: dict[str, tuple[bool, dict[str, float], dict[str, float], str]] = {
+    "key_worker": (
+        True,
+        {
+            "youth_crime_asb": 3.0,
+            "education": 3.0,
+            "domestic_violence": 2.5,
+            "substance_misuse": 1.8,
+            "maternal_mental_health": 1.8,
+            "parental_illness": 1.3,
+            "workless": 1.3,
+        },
+        {},
+        "calibrated to " + _KEY_WORKER_FIT,
+    ),
+    "lead_worker": (
+        True,
+        {"youth_crime_asb": 1.7, "education": 1.7, "domestic_violence": 1.5, "maternal_mental_health": 1.3},
+        {},
+        "assumption: coordination of existing services does about half of intensive key-worker work (seed 003)",
+    ),
+    "enhanced_lead_worker": (
+        True,
+        {"youth_crime_asb": 2.2, "education": 2.2, "domestic_violence": 2.0, "maternal_mental_health": 1.5},
+        {},
+        "assumption: commissioned family support, between lead-worker coordination and key-worker work (seed 003)",
+    ),
+    "edge_of_care": (False, {"child_in_need": 1.3}, {}, "assumption: evidence-based edge-of-care work shortens need"),
+    "family_nurse_partnership": (
+        False,
+        {},
+        {"child_in_need": 1.75},
+        "ref: Robling et al. 2016 (Building Blocks: no effect on the primary outcomes; social services involved with "
+        "14% of FNP children against 8%, read as more detection)",
+    ),
+    "early_intervention": (
+        False,
+        {},
+        {"youth_crime_asb": 0.8, "education": 0.8, "child_in_need": 0.8},
+        "assumption: targeted early help lowers the onset of child problems by a fifth",
+    ),
+    "childrens_centres": (
+        False,
+        {"maternal_mental_health": 1.2},
+        {},
+        "ref: ECCE 2015 (children's centres can improve mothers' mental health; the size was not read: a modest "
+        "assumption)",
+    ),
+    "youth_offending": (
+        False,
+        {"youth_crime_asb": 1.5},
+        {},
+        "ref: Ghate and Ramella 2002 (offending by the children fell by half after parenting work, with no comparison "
+        "group: taken as a third of that)",
+    ),
+    "iapt": (
+        False,
+        {"maternal_mental_health": 1.3},
+        {},
+        "ref: NHS Digital IAPT (43-49% of completers recover) against natural recovery (Spijker et al. 2002: half by "
+        "3 months): a modest multiplier",
+    ),
+    "cp_intensive_support": (
+        False,
+        {"child_in_need": 1.5},
+        {},
+        "assumption: aims to shorten the time a child spends on a plan (seed 003)",
+    ),
+    "parenting_in_schools": (
+        False,
+        {"education": 1.5, "youth_crime_asb": 1.2},
+        {},
+        "ref: Hutchings et al. 2007 (Incredible Years: behaviour problems -0.63 SD at 6 months); assumption: a "
+        "multiplier of 1.5 on ending attendance problems",
+    ),
+    "family_group_conferencing": (
+        False,
+        {"child_in_need": 1.3},
+        {},
+        "ref: Coram for Foundations 2023 (fewer children in care 12 months after a conference; the size was not read)",
+    ),
+    "multi_systemic_therapy": (
+        False,
+        {"youth_crime_asb": 1.0},
+        {},
+        "ref: Fonagy et al. 2018 (START trial: no effect on offending or out-of-home placement)",
+    ),
+    "esf_employment": (
+        False,
+        {"workless": 1.2},
+        {},
+        "ref: DWP 2015 (7% of 77,230 ESF starts reached a 26-week job outcome, with no comparison group): a small "
+        "multiplier",
+    ),
+    "jcp_adviser": (
+        False,
+        {"workless": 1.2},
+        {},
+        "assumption: integrated welfare-to-work advice, as ESF provision",
+    ),
+}
+
+PROGRAMMES = tuple(
+    replace(
+        prog, turns_around=eff[0], resolution_hr=eff[1], onset_hr=eff[2], sources={**prog.sources, "effects": eff[3]}
+    )
+    for prog in _PLAN_PROGRAMMES + _MORE_PROGRAMMES
+    for eff in (_PROBLEM_EFFECTS[prog.name],)
+)
 PROGRAMME_NAMES = tuple(p.name for p in PROGRAMMES)
 
 
@@ -1144,6 +1272,35 @@ def _programme_params() -> list[Param]:
                 source = "assumption: no places-based capacity"
             path = f"programmes.{prog.name}.{attr}"
             out.append(Param(path, value, f.unit, source, f.doc, f.lo, f.hi, f.choices, f.schedule))
+        effects = prog.sources["effects"]
+        out.append(
+            _p(
+                f"programmes.{prog.name}.turns_around",
+                prog.turns_around,
+                "switch",
+                effects
+                if prog.turns_around
+                else "assumption: only whole-family key or lead work turns families around",
+                "Model v2: families whose intervention ends can count as turned around.",
+            )
+        )
+        for kind, table, what in (
+            ("resolution_hr", prog.resolution_hr, "ending"),
+            ("onset_hr", prog.onset_hr, "onset"),
+        ):
+            for problem, value in table.items():
+                out.append(
+                    _p(
+                        f"programmes.{prog.name}.{kind}.{problem}",
+                        value,
+                        "hazard ratio",
+                        effects,
+                        f"Model v2: multiplies the hazard of {problem.replace('_', ' ')} {what} while the family "
+                        "attends and for effect_years_after.",
+                        lo=0.01,
+                        hi=100,
+                    )
+                )
     return out
 
 
@@ -1290,7 +1447,15 @@ _FINANCE: list[Param] = [
 
 PARAMETERS: dict[str, Param] = {
     p.path: p
-    for p in (_CORE + _risk_factor_params() + _trigger_params() + _programme_params() + _outcome_params() + _FINANCE)
+    for p in (
+        _CORE
+        + _risk_factor_params()
+        + _trigger_params()
+        + _programme_params()
+        + _outcome_params()
+        + _FINANCE
+        + problem_params(_p, _sched)
+    )
 }
 
 #: Keys allowed at the top level of a scenario file besides the parameter sections.

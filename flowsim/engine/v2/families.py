@@ -1,0 +1,123 @@
+"""Model v2's family store: one record per family (the kernel's columns), plus columns scanned every month.
+
+Rows are appended as families are copied (a sampled family that comes to be
+at risk) or formed; a family of the sampled general population that leaves
+gives its row to the new family that replaces it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from flowsim.engine.codes import NONE, OUT
+
+INF = np.inf
+
+
+class ProblemFamilies:
+    """Column store of model v2's families. ``weight`` is how many families a row stands for."""
+
+    def __init__(self, n_problems: int, n_programmes: int, n_counters: int, capacity: int) -> None:
+        self.n = 0
+        self.free = np.empty(0, np.int64)  # rows to reuse
+        NP, P = n_problems, n_programmes
+        self._hot = [
+            ("t_haz", np.float64, (), INF),
+            ("t_prog", np.float64, (), INF),
+            ("t_change", np.float64, (), INF),
+            ("t_resolve", np.float64, (), INF),
+            ("t_last", np.float64, (), -INF),
+            ("key", np.uint64, (), 0),
+            ("under5_until", np.float32, (), INF),
+            ("z", np.float32, (), 1.0),
+            ("followup_until", np.float32, (), INF),
+            ("factors", np.uint16, (), 0),
+            ("problems", np.uint16, (), 0),
+            ("crisis", np.uint16, (), 0),
+            ("since", np.float32, (NP,), -INF),  # when each problem last began or ended
+            ("end", np.float32, (NP,), INF),  # when each present problem ends
+            ("draws", np.uint16, (n_counters,), 0),
+            ("prog_end", np.float32, (P,), INF),
+            ("after_until", np.float32, (P,), -INF),
+            ("effect_on", np.bool_, (P,), False),
+            ("prog_ok", np.bool_, (P,), False),
+            ("prog_dropout", np.bool_, (P,), False),
+            ("released_early", np.bool_, (P,), False),
+            ("council", np.int16, (), 0),
+            ("start_state", np.int8, (), -1),
+            ("start_target", np.bool_, (), False),
+            ("followup_origin", np.int8, (), -1),
+            ("followup_programme", np.int8, (), -1),
+            ("counted", np.bool_, (), False),
+        ]
+        self._cold = [
+            ("state", np.int8, (), OUT),
+            ("prog_status", np.int8, (P,), NONE),
+            ("t_due", np.float64, (), INF),
+            ("weight", np.int32, (), 1),
+            ("waves", np.uint16, (), 0),
+            ("in_start_stock", np.bool_, (), False),
+            ("key_worker_received", np.bool_, (), False),
+            ("t_attached", np.float64, (), INF),
+            ("attached_year", np.int8, (), 0),
+            ("attached_domains", np.uint8, (), 0),
+            ("claimed", np.uint8, (), 0),
+            ("attached", np.uint8, (), 0),  # attached to the payment-by-results programme
+        ]
+        self._dtype = np.dtype([(name, dt, shape) for name, dt, shape, _ in self._hot], align=True)
+        self._blank = np.zeros((), self._dtype)
+        for name, _, _, fill in self._hot:
+            self._blank[name] = fill
+        self.records = None
+        self._allocate(max(capacity, 16))
+
+    def _allocate(self, cap: int) -> None:
+        old = self.records
+        records = np.empty(cap, self._dtype)
+        records[self.n :] = self._blank
+        if old is not None:
+            records[: self.n] = old[: self.n]
+        self.records = records
+        for name, *_ in self._hot:
+            setattr(self, name, records[name])
+        for name, dt, shape, fill in self._cold:
+            column = np.full((cap, *shape), fill, dt)
+            if old is not None:
+                column[: self.n] = getattr(self, name)[: self.n]
+            setattr(self, name, column)
+
+    @property
+    def capacity(self) -> int:
+        return self.records.shape[0]
+
+    def add(self, k: int) -> np.ndarray:
+        """``k`` blank rows for new families (free rows first, then appended); return their indices."""
+        reuse = self.free[:k]
+        self.free = self.free[k:]
+        if reuse.size:
+            self.blank(reuse)
+        more = k - reuse.size
+        if self.n + more > self.capacity:
+            self._allocate(max(self.n + more, int(self.capacity * 1.5) + 16))
+        ids = np.arange(self.n, self.n + more)
+        self.n += more
+        return np.concatenate([reuse, ids])
+
+    def release(self, ids: np.ndarray) -> None:
+        """Rows ``ids`` hold no family any more (dropped, or left with nothing to report): free them."""
+        self.free = np.concatenate([self.free, ids.astype(np.int64)])
+
+    def copy_rows(self, src: np.ndarray) -> np.ndarray:
+        """Copies of rows ``src`` (records and monthly columns) in new rows; return the new rows."""
+        ids = self.add(src.size)
+        self.records[ids] = self.records[src]
+        for name, *_ in self._cold:
+            col = getattr(self, name)
+            col[ids] = col[src]
+        return ids
+
+    def blank(self, ids: np.ndarray) -> None:
+        """Make rows ``ids`` blank (for new families)."""
+        self.records[ids] = self._blank
+        for name, _, _, fill in self._cold:
+            getattr(self, name)[ids] = fill

@@ -1,0 +1,442 @@
+"""Model v2's replication: the population, a month's simulation, programme admissions and observation.
+
+Families not at risk are simulated as a sample: each stands for
+``sample_weight`` families. When a sampled family comes to be at risk it is
+copied into that many families, tracked one by one from then on; each copy
+redraws what is still to come from the moment of the copy, so they part
+ways at once. The simulation starts ``burn_in_years`` before the first
+survey wave, from problems drawn independently, and observes nothing until
+that wave.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+
+from flowsim.engine import payment
+from flowsim.engine.codes import (
+    CRIME,
+    EDUCATION,
+    ENROLLED,
+    OUTSIDE,
+    STARTED,
+    WAITING,
+    WORKLESS,
+    G,
+    H,
+    R,
+    S,
+    month_batch,
+)
+from flowsim.engine.crn import FamilyRandom, family_keys, mix
+from flowsim.engine.programmes import Programme
+from flowsim.engine.recorder import Recorder
+from flowsim.engine.v2 import kernel
+from flowsim.engine.v2.families import INF, ProblemFamilies
+from flowsim.engine.v2.spec import CAUSE_NEW, NP, ProblemSpec
+from flowsim.results import Results
+from flowsim.scenario.registry_problems import PROBLEM_NAMES
+
+STREAMS = ("population",)
+CLASS_NAMES = ("at_risk", "stock", "flow_group", "multiply_disadvantaged", "troubled")
+_BUFFER = 1 << 16
+_NEW_FAMILY = np.uint64(0x5851F42D4C957F2D)
+_COPY = np.uint64(0x2545F4914F6CDD1D)  # a copy's key is mix(key ^ (_COPY * copy number))
+_KEYS_POOL, _KEYS_NEW = 2, 3
+_STREAM_NEW = 3
+_YOUTH, _EDUCATION, _WORKLESS = (PROBLEM_NAMES.index(n) for n in ("youth_crime_asb", "education", "workless"))
+
+
+class ProblemModel:
+    """One replication of model v2. Built from a :class:`ProblemSpec` and a seed; no I/O."""
+
+    def __init__(self, spec: ProblemSpec, seed: int | np.random.SeedSequence) -> None:
+        self.spec = spec
+        self.start, self.scale = spec.start, spec.scale
+        self.t_start, self.t_end, self.t_deadline = spec.t_start, spec.t_end, spec.t_deadline
+        root = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
+        self.rng = {name: np.random.default_rng(c) for name, c in zip(STREAMS, root.spawn(len(STREAMS)))}
+        self.seed64 = int(root.generate_state(1, np.uint64)[0])
+        self.programmes = [
+            Programme(
+                p.name, i, p.capacity_times, p.capacity_places, p.duration_mean_years, p.duration_shape, p.p_dropout
+            )
+            for i, p in enumerate(spec.programmes)
+        ]
+        self.key_worker = spec.key_worker
+        self.finance = spec.finance.enabled
+        self.recorder = Recorder(len(self.programmes), kernel.N_TRIGGERS)
+        self.weight = max(int(spec.sample_weight), 1)
+        self.n_pool = max(round(spec.families / self.weight), 1)
+        capacity = int(self.n_pool * 1.3 + spec.families * 0.2) + 1000
+        n_counters = kernel.FIRST_PROGRAMME + kernel.PER_PROGRAMME * max(len(self.programmes), 1)
+        self.families = ProblemFamilies(NP, len(self.programmes), n_counters, capacity)
+        self.rand = FamilyRandom(self.families, self.seed64)
+        self.const = self._constants()
+        n_rates = NP + kernel.N_TRIGGERS + 2 + len(spec.referred)
+        self.buf = kernel.new_buffers(_BUFFER, len(self.programmes), n_rates)
+        self._cols: kernel.FamilyColumns | None = None
+        self._early = [np.empty(0, np.int64) for _ in self.programmes]
+        self._debt = 0  # families that left and have not been replaced yet
+        self.flows: list[tuple[np.ndarray, ...]] = []  # t, from, to, cause, weight
+        self.successes: list[tuple[np.ndarray, ...]] = []
+        self.boundary_problems: list[np.ndarray] = []
+        self.boundary_classes: list[np.ndarray] = []
+        self._initial_population()
+
+    # --- set-up -------------------------------------------------------------------------------
+    def _constants(self) -> kernel.Constants:
+        spec = self.spec
+        progs = spec.programmes
+        n = len(progs)
+        group_mask = np.array([1 << i for i in range(n)], np.int64)
+        for members in spec.groups.values():
+            group_mask[members] = sum(1 << j for j in members)
+        n_purposes = kernel.FIRST_PROGRAMME + kernel.PER_PROGRAMME * max(n, 1)
+        salt = np.array([(k * 0xD1B54A32D192ED03) & 0xFFFFFFFFFFFFFFFF for k in range(n_purposes)], np.uint64)
+        t = spec.tables
+        return kernel.Constants(
+            seed=np.uint64(self.seed64 & 0xFFFFFFFFFFFFFFFF),
+            salt=salt,
+            **{k: t[k] for k in kernel.Constants._fields if k in t},
+            key_worker=self.key_worker,
+            id_fip=float(spec.id_fip),
+            id_new=float(spec.id_new),
+            councils=float(spec.councils),
+            rollout_t=np.asarray(spec.rollout_t, float),
+            rollout_share=np.asarray(spec.rollout_share, float),
+            referred=np.array(spec.referred, np.int64),
+            open_t=np.array([p.open_t for p in progs], float),
+            group_mask=group_mask,
+            eligible=np.array([p.eligible for p in progs], bool).reshape(n, 6),
+            needs_mask=np.array([sum(1 << j for j in p.requires_programmes) for p in progs], np.int64),
+            needs_any=np.array([p.needs_any for p in progs], bool),
+            needs_problems=np.asarray(spec.prog_problem_mask, np.uint16),
+            sample_weight=int(self.weight),
+            referral_rate=np.array([p.referral_rate_per_year for p in progs], float),
+            p_accept=np.array([p.p_accept for p in progs], float),
+            effect_years_after=np.array([p.effect_years_after for p in progs], float),
+        )
+
+    def _columns(self) -> kernel.FamilyColumns:
+        f = self.families
+        if self._cols is None or self._cols.state is not f.state:
+            self._cols = kernel.FamilyColumns(*(getattr(f, name) for name in kernel.FamilyColumns._fields))
+        return self._cols
+
+    def _draw_factors(self, n: int, rng: np.random.Generator, newborn: bool = False) -> np.ndarray:
+        """Risk factors as bits: each a threshold on a latent disadvantage shared by the family and its own noise."""
+        spec = self.spec
+        latent = rng.standard_normal(n)
+        bits = np.zeros(n, np.uint16)
+        from scipy.special import ndtr
+
+        for r, (prev, load) in enumerate(zip(spec.factor_prevalence, spec.factor_loading, strict=True)):
+            v = load * latent + np.sqrt(1 - load * load) * rng.standard_normal(n)
+            bits |= (ndtr(v) > 1.0 - prev).astype(np.uint16) << np.uint16(r)
+        u5 = np.uint16(1 << self.const.under5_bit)
+        return bits | u5 if newborn else bits
+
+    def _new_families(self, ids: np.ndarray, t: np.ndarray, rng: np.random.Generator, weight: int, newborn: bool):
+        """Fill blank rows ``ids`` with families drawn from the population at times ``t``."""
+        spec, f = self.spec, self.families
+        n = ids.size
+        f.factors[ids] = self._draw_factors(n, rng, newborn)
+        v = spec.frailty_variance
+        f.z[ids] = rng.gamma(1.0 / v, v, n) if v > 0 else 1.0
+        f.council[ids] = rng.integers(0, max(spec.councils, 1), n)
+        u5 = (f.factors[ids] >> self.const.under5_bit) & 1
+        f.under5_until[ids] = np.where(u5 == 1, t + (5.0 if newborn else 5.0 * rng.random(n)), INF)
+        share = spec.initial_share.copy()
+        if newborn:
+            share[:] = 0.0
+            share[PROBLEM_NAMES.index("no_qualifications")] = spec.initial_share[
+                PROBLEM_NAMES.index("no_qualifications")
+            ]
+        have = rng.random((n, NP)) < share
+        f.problems[ids] = (have.astype(np.uint16) << np.arange(NP, dtype=np.uint16)).sum(axis=1, dtype=np.uint16)
+        f.since[ids] = np.where(have, (t[:, None] - 3.0 * rng.random((n, NP))), -INF).astype(np.float32)
+        f.weight[ids] = weight
+        for k, need in enumerate(spec.prog_factor_bits):
+            f.prog_ok[ids, k] = (f.factors[ids] & need) == need
+        kernel.start_many(self._columns(), self.const, ids, np.ascontiguousarray(t), self.buf.scratch)
+
+    def _initial_population(self) -> None:
+        spec, f = self.spec, self.families
+        ids = f.add(self.n_pool)
+        f.key[ids] = family_keys(self.seed64, _KEYS_POOL, 0, ids.size)
+        self._new_families(ids, np.full(ids.size, spec.t_init), self.rng["population"], self.weight, False)
+
+    # --- one month ---------------------------------------------------------------------------
+    def run_slice(self, t0: float, t1: float) -> None:
+        """Simulate every event in ``[t0, t1)``."""
+        f = self.families
+        for i, prog in enumerate(self.programmes):
+            prog.open_month(t0)
+            f.released_early[self._early[i], i] = False
+            self._early[i] = np.empty(0, np.int64)
+        active = kernel.due_before(self._columns(), f.n, t1)
+        for rerun in itertools.count():
+            self._run(active, t1)
+            more = [self._admit(prog, t1) for prog in self.programmes]
+            more += [self._split(), self._replace(t0, rerun)]
+            more = np.unique(np.concatenate(more))
+            active = more[f.t_due[more] < t1] if more.size else more
+            if not active.size:
+                break
+
+    def _run(self, ids: np.ndarray, t1: float) -> None:
+        ids = ids.astype(np.int64, copy=False)
+        pos = 0
+        self._splits, self._exits = [], []
+        while pos < ids.size:
+            pos = kernel.run_families(self._columns(), self.const, self.buf, ids, pos, t1)
+            self._flush()
+
+    def _flush(self) -> None:
+        b, rec = self.buf, self.recorder
+        n = b.n
+        # Nothing before the first survey wave is recorded: the burn-in only makes the past.
+        k = n[kernel.N_FLOW]
+        if k:
+            keep = b.flow_t[:k] >= self.t_start
+            if keep.any():
+                rec.flows.append(
+                    (b.flow_t[:k][keep], b.flow_src[:k][keep], b.flow_dst[:k][keep], b.flow_cause[:k][keep])
+                )
+        k = n[kernel.N_PROG_EVENT]
+        if k:
+            keep = b.pe_t[:k] >= self.t_start
+            if keep.any():
+                rec.programme_events.append((b.pe_prog[:k][keep], b.pe_t[:k][keep], b.pe_kind[:k][keep]))
+        k = n[kernel.N_TRIGGER]
+        if k:
+            rec.triggers += np.bincount(b.trig_kind[:k], weights=b.trig_w[:k], minlength=rec.triggers.size).astype(
+                np.int64
+            )
+        k = n[kernel.N_RELEASE]
+        if k:
+            progs, times = b.rel_prog[:k], b.rel_t[:k]
+            for i in np.unique(progs):
+                self.programmes[i].release(times[progs == i])
+        k = n[kernel.N_JOIN]
+        if k:
+            progs, ids, times = b.join_prog[:k], b.join_id[:k], b.join_t[:k]
+            for i in np.unique(progs):
+                sel = progs == i
+                self.programmes[i].join(ids[sel].copy(), times[sel].copy())
+        k = n[kernel.N_EXIT]
+        if k:
+            self._exits.append((b.exit_id[:k].copy(), b.exit_t[:k].copy()))
+        k = n[kernel.N_SPLIT]
+        if k:
+            self._splits.append((b.split_id[:k].copy(), b.split_t[:k].copy()))
+        k = n[kernel.N_DROP]
+        if k:
+            self.families.release(b.drop_id[:k].copy())
+        k = n[kernel.N_SUCCESS]
+        if k:
+            self.successes.append(
+                (b.succ_t[:k].copy(), b.succ_origin[:k].copy(), b.succ_prog[:k].copy(), b.succ_key[:k].copy())
+            )
+        rec.events += int(n[kernel.N_EVENTS])
+        n[:] = 0
+
+    def _split(self) -> np.ndarray:
+        """Copies of the sampled families that came to be at risk this pass; returns originals and copies."""
+        if not self._splits or self.weight == 1:
+            return np.empty(0, np.int64)
+        ids = np.concatenate([i for i, _ in self._splits])
+        t = np.concatenate([t for _, t in self._splits])
+        f = self.families
+        copies = self.weight - 1
+        src = np.repeat(ids, copies)
+        number = np.tile(np.arange(1, copies + 1, dtype=np.uint64), ids.size)
+        new = f.copy_rows(src)
+        f.key[new] = mix(f.key[src] ^ (_COPY * number))
+        f.draws[new] = 0
+        f.weight[new] = 1
+        kernel.redraw_copies(self._columns(), self.const, new, np.repeat(t, copies), self.buf.scratch)
+        return np.concatenate([ids, new])
+
+    def _replace(self, t0: float, rerun: int) -> np.ndarray:
+        """New families in place of those that left: one sampled family (of ``sample_weight`` families) for every
+        ``sample_weight`` families gone. A row whose family has nothing to report is reused."""
+        if not self._exits:
+            return np.empty(0, np.int64)
+        f = self.families
+        ids = np.concatenate([i for i, _ in self._exits])
+        t = np.concatenate([t for _, t in self._exits])
+        nothing = (f.waves[ids] == 0) & ~f.in_start_stock[ids] & ~f.key_worker_received[ids] & (f.attached[ids] == 0)
+        nothing &= ~f.counted[ids]
+        f.release(ids[nothing])
+        self._debt += int(f.weight[ids].sum())
+        n_new = self._debt // self.weight
+        self._debt -= n_new * self.weight
+        if not n_new:
+            return np.empty(0, np.int64)
+        batch = month_batch(t0, self.spec.t_init)
+        rows = f.add(int(n_new))
+        f.key[rows] = family_keys(self.seed64, _KEYS_NEW, batch * 64 + rerun, rows.size)
+        # New families form as the families they replace leave (the latest exits of this pass).
+        times = np.sort(t)[-rows.size :] if rows.size <= t.size else np.full(rows.size, t.max())
+        rng = np.random.default_rng([self.seed64 & 0xFFFFFFFF, self.seed64 >> 32, batch, rerun, _STREAM_NEW])
+        self._new_families(rows, np.ascontiguousarray(times), rng, self.weight, True)
+        self.flows.append(
+            (
+                times,
+                np.full(rows.size, OUTSIDE, np.int8),
+                np.full(rows.size, G, np.int8),
+                np.full(rows.size, CAUSE_NEW, np.int16),
+                np.full(rows.size, self.weight, np.int32),
+            )
+        )
+        return rows
+
+    def _admit(self, prog: Programme, t1: float) -> np.ndarray:
+        f = self.families
+        i = prog.index
+        adm = prog.admit(lambda ids: f.prog_status[ids, i] == WAITING, t1, lambda ids: self._durations(i, ids))
+        if not adm.ids.size:
+            return adm.ids
+        ids = adm.ids
+        f.prog_status[ids, i] = ENROLLED
+        self.buf.waiting[i] -= ids.size
+        ends = adm.ends.astype(np.float32)
+        f.prog_end[ids, i] = ends
+        f.prog_dropout[ids, i] = adm.dropout
+        f.t_prog[ids] = np.minimum(f.t_prog[ids], ends.astype(np.float64))
+        f.released_early[ids[adm.reused], i] = True
+        self._early[i] = np.concatenate([self._early[i], ids[adm.reused]])
+        if i == self.key_worker:
+            started = (adm.started >= 0) & (adm.started < self.t_deadline)
+            f.key_worker_received[ids[started]] = True
+            if self.finance:
+                payment.attach(f, self.spec.finance, self._domains, ids, adm.started)
+                f.attached[ids] = np.isfinite(f.t_attached[ids])
+        self.recorder.programme_event(i, adm.started, STARTED, ids.size)
+        self.recorder.waits.append((np.full(ids.size, i, np.int8), adm.arrived, adm.started))
+        t = np.ascontiguousarray(np.maximum(adm.started, f.t_last[ids]))
+        kernel.admitted_many(self._columns(), self.const, ids.astype(np.int64), t, i, self.buf.scratch)
+        return ids
+
+    def _durations(self, i: int, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        prog = self.programmes[i]
+        mean, shape = prog.duration_mean_years, prog.duration_shape
+        col = kernel.FIRST_PROGRAMME + i
+        base = kernel.FIRST_PROGRAMME + kernel.PER_PROGRAMME * i
+        length = self.rand.gamma(ids, base + kernel.DRAW_LENGTH, shape, mean / shape, False, col)
+        u = self.rand.uniform(ids, base + kernel.DRAW_DROPOUT, False, col)
+        dropout = u < prog.p_dropout
+        fraction = np.where(dropout, u / max(prog.p_dropout, 1e-300), 1.0)
+        return length * fraction, dropout
+
+    def _domains(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The 2012 framework's three problems as flags (crime/ASB, education, worklessness) and when each changed."""
+        probs = self.families.problems[ids]
+        dom = (
+            (((probs >> _YOUTH) & 1) * CRIME)
+            | (((probs >> _EDUCATION) & 1) * EDUCATION)
+            | (((probs >> _WORKLESS) & 1) * WORKLESS)
+        ).astype(np.uint8)
+        since = self.families.since[ids][:, [_YOUTH, _EDUCATION, _WORKLESS]].astype(np.float64)
+        return dom, since
+
+    def claim(self, t: float) -> None:
+        payment.claim(self.families, self.spec.finance, self._domains, self.recorder, t)
+
+    def hazards_change(self, t: float) -> None:
+        f = self.families
+        ids = np.flatnonzero(self.spec.changed_states(t)[f.state[: f.n]])
+        if ids.size:
+            kernel.redraw_many(self._columns(), self.const, ids, np.maximum(t, f.t_last[ids]), self.buf.scratch)
+
+    # --- observation ----------------------------------------------------------------------------
+    def observe(self, t: float, wave: int | None) -> None:
+        f = self.families
+        states = np.zeros(6, np.int64)
+        problems = np.zeros(NP, np.int64)
+        classes = np.zeros(len(CLASS_NAMES), np.int64)
+        kernel.census(self._columns(), self.const, f.n, states, problems, classes)
+        rec = self.recorder
+        rec.boundary_t.append(t)
+        rec.boundary_states.append(states)
+        self.boundary_problems.append(problems)
+        self.boundary_classes.append(classes)
+        progs = np.zeros((len(self.programmes), 3), np.int64)
+        for i, prog in enumerate(self.programmes):
+            progs[i] = (prog.capacity(t), prog.occupied, self.buf.waiting[i])
+        rec.boundary_programmes.append(progs)
+        st = f.state[: f.n]
+        if wave is not None:
+            at_risk = (st == R) | (st == H) | (st == S)
+            f.waves[: f.n][at_risk] |= np.uint16(1 << wave)
+        if t == 0.0:
+            f.in_start_stock[: f.n] = st == S
+            if self.key_worker >= 0:
+                f.key_worker_received[: f.n] |= f.prog_status[: f.n, self.key_worker] == ENROLLED
+
+    def results(self, seed: int, replication: int | None = None) -> Results:
+        """The replication's Results (families that were ever tracked one by one; sampled families never were at risk)."""
+        from flowsim.engine.v2.spec import CAUSE_NAMES
+
+        rec, f = self.recorder, self.families
+        n = f.n
+        # Every row that stands for families, with its weight (sampled families that were at risk once carry
+        # their history for the families they stand for; dropped rows stand for none).
+        kept = (f.weight[:n] > 0) & ((f.waves[:n] != 0) | f.in_start_stock[:n] | f.key_worker_received[:n])
+        attached = np.isfinite(f.t_attached[:n])
+        dtypes = (np.float64, np.int8, np.int8, np.uint64)
+        if self.successes:
+            succ = tuple(np.concatenate(col) for col in zip(*self.successes, strict=True))
+        else:
+            succ = tuple(np.empty(0, d) for d in dtypes)
+        flow_dtypes = (np.float64, np.int8, np.int8, np.int16, np.int32)
+        if self.flows:
+            flows = tuple(
+                np.concatenate(col).astype(d) for col, d in zip(zip(*self.flows, strict=True), flow_dtypes, strict=True)
+            )
+        else:
+            flows = tuple(np.empty(0, d) for d in flow_dtypes)
+        out = Results(
+            seed=seed,
+            start=self.start,
+            t_start=self.t_start,
+            t_end=self.t_end,
+            t_deadline=self.t_deadline,
+            deadline=self.spec.deadline,
+            scale=self.scale,
+            target_count=self.spec.target_count,
+            programme_names=[p.name for p in self.programmes],
+            boundary_t=np.array(rec.boundary_t),
+            boundary_states=np.array(rec.boundary_states),
+            boundary_programmes=np.array(rec.boundary_programmes).reshape(len(rec.boundary_t), len(self.programmes), 3),
+            flows=flows,
+            programme_events=rec.concat_programme_events(),
+            waits=rec.concat_waits(),
+            triggers=rec.triggers.copy(),
+            waves=f.waves[:n][kept].copy(),
+            wave_count=self.spec.waves,
+            in_start_stock=f.in_start_stock[:n][kept].copy(),
+            key_worker_received=f.key_worker_received[:n][kept].copy(),
+            family_weight=f.weight[:n][kept].astype(np.int64),
+            families_tracked=int(f.n - f.free.size),
+            events=rec.events,
+            attached_t=f.t_attached[:n][attached].copy(),
+            attached_year=f.attached_year[:n][attached].copy(),
+            claims=rec.concat_claims(),
+            finance=self.finance,
+            replication=replication,
+            model="problems",
+            cause_names=CAUSE_NAMES,
+            problem_names=PROBLEM_NAMES,
+            boundary_problems=np.array(self.boundary_problems),
+            class_names=CLASS_NAMES,
+            boundary_classes=np.array(self.boundary_classes),
+            target_population=self.spec.target,
+            successes=succ,
+        )
+        self.families = self._cols = self.rand = None
+        return out

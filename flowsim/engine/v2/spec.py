@@ -1,0 +1,326 @@
+"""From a validated Scenario to model v2's frozen specification: tables of log hazards, durations, links.
+
+The only module of model v2 that reads the parameter registry. Hazard ratios
+become log multipliers; the risk factors' effects become tables indexed by a
+family's factor bits, so the kernel looks a family's rates up instead of
+summing them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from flowsim.engine.codes import OUT, G, H, R, S
+from flowsim.engine.spec import ProgrammeSpec, _finance, _programmes
+from flowsim.engine.v2 import kernel
+from flowsim.scenario.registry_problems import (
+    CHILD,
+    EVENT_NAMES,
+    FACTOR_NAMES,
+    FRAMEWORK,
+    HOUSEHOLD,
+    PROBLEM_NAMES,
+    SETF_SEVEN,
+)
+from flowsim.timeline import end_of_day_years, step_values
+
+NP, NF, NT = len(PROBLEM_NAMES), len(FACTOR_NAMES), len(EVENT_NAMES)
+_PI = {name: i for i, name in enumerate(PROBLEM_NAMES)}
+_FI = {name: i for i, name in enumerate(FACTOR_NAMES)}
+_ADULT = set(range(len(HOUSEHOLD) + 3))
+_HOUSEHOLD = set(range(len(HOUSEHOLD)))
+_CHILD = [_PI[n] for n in CHILD]
+TARGETS = ("stock", "at_risk", "flow_group", "troubled", "multiply_disadvantaged")
+#: Causes of flows between classifications, in the order of the kernel's codes.
+CAUSE_NAMES = (
+    *(f"began: {n.replace('_', ' ')}" for n in PROBLEM_NAMES),
+    *(f"ended: {n.replace('_', ' ')}" for n in PROBLEM_NAMES),
+    *(n.replace("_", " ") for n in EVENT_NAMES),
+    "left",
+    "new family",
+)
+CAUSE_LEFT, CAUSE_NEW = 2 * NP + NT, 2 * NP + NT + 1
+
+
+def _mask(names, index) -> int:
+    return sum(1 << index[n] for n in names)
+
+
+@dataclass(frozen=True)
+class ProblemSpec:
+    """Everything one replication of model v2 needs, in model years from ``start``, counts already scaled."""
+
+    start: dt.date
+    deadline: dt.date
+    t_start: float
+    t_end: float
+    t_deadline: float
+    t_init: float  # the burn-in starts here
+    waves: int
+    scale: float
+    target_count: float
+    target: str
+    families: int  # families with children, scaled and rounded
+    sample_weight: int
+    exit_rate: float
+    factor_prevalence: np.ndarray  # (NF,)
+    factor_loading: np.ndarray  # (NF,)
+    initial_share: np.ndarray  # (NP,)
+    frailty_variance: float
+    councils: int
+    programmes: tuple[ProgrammeSpec, ...]
+    prog_onset: np.ndarray  # (P, NP) log hazard ratios
+    prog_resolution: np.ndarray
+    turns_around: np.ndarray  # (P,) bool
+    prog_factor_bits: np.ndarray  # (P,) uint16 risk factors a family must all have to be eligible
+    prog_problem_mask: np.ndarray  # (P,) uint16 problems a family must all have to be referred
+    tables: dict  # the kernel's problem, event and classification constants (see kernel.Constants)
+    id_fip: float
+    id_new: float
+    rollout_t: np.ndarray
+    rollout_share: np.ndarray
+    finance: object
+
+    @property
+    def key_worker(self) -> int:
+        names = [p.name for p in self.programmes]
+        return names.index("key_worker") if "key_worker" in names else -1
+
+    @property
+    def referred(self) -> list[int]:
+        return [i for i, p in enumerate(self.programmes) if p.referral == "rate"]
+
+    @property
+    def groups(self) -> dict[str, list[int]]:
+        out: dict[str, list[int]] = {}
+        for i, p in enumerate(self.programmes):
+            if p.exclusive_group:
+                out.setdefault(p.exclusive_group, []).append(i)
+        return out
+
+    def change_times(self) -> list[float]:
+        times = set(self.rollout_t.tolist()) | {p.open_t for p in self.programmes if np.isfinite(p.open_t)}
+        return sorted(t for t in times if self.t_start < t < self.t_end)
+
+    def changed_states(self, t: float) -> np.ndarray:
+        lut = np.zeros(OUT + 1, bool)
+        kw = self.key_worker
+        if kw >= 0 and (t in self.rollout_t.tolist() or t == self.programmes[kw].open_t):
+            lut |= self.programmes[kw].eligible
+        for i in self.referred:
+            if t == self.programmes[i].open_t:
+                lut |= self.programmes[i].eligible
+        return lut
+
+
+def _weibull_scale(mean: float, shape: float) -> float:
+    """The scale of a Weibull with this mean and shape."""
+    return mean / math.gamma(1.0 + 1.0 / shape)
+
+
+def compile_problem_spec(scenario) -> ProblemSpec:
+    """The model v2 specification of a validated :class:`~flowsim.scenario.Scenario`."""
+    p = scenario.params
+    start = p.time.start
+    scale = p.population.scale
+    t_start = -(p.survey.waves - 1)
+    t_end = end_of_day_years(p.time.end, start)
+    prob = p.problems
+    defs = [getattr(prob, n) for n in PROBLEM_NAMES]
+    rf = p.risk_factors
+    prevalence = np.array([getattr(rf, f).prevalence for f in FACTOR_NAMES])
+    loading = np.array([getattr(prob.factor_loading, f) for f in FACTOR_NAMES])
+    log_entry = np.array([math.log(getattr(rf, f).entry_hr) for f in FACTOR_NAMES])
+    risk_index = _bits_table(log_entry)  # (2**NF,) the risk index of every combination of factors
+    rs = prob.risk_index_scale
+    onset_log = np.empty((1 << NF, NP))
+    res_log = np.zeros((1 << NF, NP))
+    for j, d in enumerate(defs):
+        hr_on = np.zeros(NF)
+        for f, v in _pairs(d, "onset_hr"):
+            hr_on[_FI[f]] = math.log(v)
+        hr_res = np.zeros(NF)
+        for f, v in _pairs(d, "end_hr"):
+            hr_res[_FI[f]] = math.log(v)
+        base = math.log(d.onset_rate_per_year) if d.onset_rate_per_year > 0 else -np.inf
+        child = 1.0 if j not in _CHILD else min(prob.child_link_scale, 1.0)
+        onset_log[:, j] = base + d.risk_index_loading * rs * child * risk_index + _bits_table(hr_on)
+        res_log[:, j] = _bits_table(hr_res)
+    co_on, co_res = np.zeros((NP, NP)), np.zeros((NP, NP))
+    link_start, link_end = np.zeros((NP, NP)), np.zeros((NP, NP))
+    for j, d in enumerate(defs):
+        for q, v in _pairs(d, "onset_hr_with"):
+            co_on[_PI[q], j] = math.log(v) * _link_scale(_PI[q], j, prob)
+        for q, v in _pairs(d, "end_hr_with"):
+            co_res[_PI[q], j] = math.log(v)
+        for q, v in _pairs(d, "starts"):
+            link_start[j, _PI[q]] = v
+        for q, v in _pairs(d, "ends"):
+            link_end[j, _PI[q]] = v
+    ev = [getattr(p.events, n) for n in EVENT_NAMES]
+    trig_log = np.empty((1 << NF, NT))
+    trig_co = np.zeros((NP, NT))
+    trig_start, trig_end = np.zeros((NT, NP)), np.zeros((NT, NP))
+    for k, e in enumerate(ev):
+        base = math.log(e.rate_per_year) if e.rate_per_year > 0 else -np.inf
+        trig_log[:, k] = base + e.risk_index_loading * risk_index
+        for q, v in _pairs(e, "hr_with"):
+            trig_co[_PI[q], k] = math.log(v)
+        for q, v in _pairs(e, "starts"):
+            trig_start[k, _PI[q]] = v
+        for q, v in _pairs(e, "ends"):
+            trig_end[k, _PI[q]] = v
+    crisis_start = np.array([d.crisis_share for d in defs])
+    crisis_start[_CHILD] *= min(prob.child_link_scale, 1.0)
+    lam = np.array([_weibull_scale(d.duration_years, d.duration_shape) for d in defs])
+    lam_c = np.array([_weibull_scale(d.crisis_duration_years, d.crisis_duration_shape) for d in defs])
+    cl = p.classification
+    programmes = _programmes(p, start, scale)
+    prog_onset, prog_res = _programme_effects(p, programmes)
+    names = [pr.name for pr in programmes]
+    turns = np.array([getattr(p.programmes, n).turns_around for n in names], bool)
+    tables = {
+        "onset_log": onset_log,
+        "res_log": res_log,
+        "co_on": co_on,
+        "co_res": co_res,
+        "link_start": link_start,
+        "link_end": link_end,
+        "lam": lam,
+        "shape": np.array([d.duration_shape for d in defs]),
+        "lam_c": lam_c,
+        "shape_c": np.array([d.crisis_duration_shape for d in defs]),
+        "frailty_on": np.ones(NP + 1) if prob.frailty_variance > 0 else np.zeros(NP + 1),
+        "frailty_res": float(prob.frailty_resolution_exponent),
+        "trig_log": trig_log,
+        "trig_co": trig_co,
+        "trig_start": trig_start,
+        "trig_end": trig_end,
+        "trig_crisis": np.array([e.crisis_share for e in ev]),
+        "crisis_start": crisis_start,
+        "lone_bit": _FI["lone_parent"],
+        "under5_bit": _FI["child_under_5"],
+        "under5_years": 5.0,
+        "workless": _PI["workless"],
+        "exit_rate": float(p.population.exit_rate_per_year),
+        "risk_mask": np.uint16(_mask(cl.at_risk_problems, _PI)),
+        "risk_k": int(cl.at_risk_min_problems),
+        "child_mask": np.uint16(_mask(CHILD, _PI)),
+        "driver_mask": np.uint16(_mask(cl.flow_drivers, _PI)),
+        "driver_factors": np.uint16(_mask(cl.flow_driver_factors, _FI)),
+        "setf_mask": np.uint16(_mask(SETF_SEVEN, _PI)),
+        "troubled_mask": np.uint16(_mask(FRAMEWORK, _PI)),
+        "local_mask": np.uint16(_mask(cl.local_criteria, _PI)),
+        "target": TARGETS.index(p.target.population),
+        "followup_years": float(cl.followup_years),
+        "prog_on": prog_onset,
+        "prog_res": prog_res,
+        "turns_around": turns,
+    }
+    rollout_t, rollout_share = step_values(p.identification.rollout, start)
+    return ProblemSpec(
+        start=start,
+        deadline=p.time.deadline,
+        t_start=t_start,
+        t_end=t_end,
+        t_deadline=end_of_day_years(p.time.deadline, start),
+        t_init=t_start - p.population.burn_in_years,
+        waves=p.survey.waves,
+        scale=scale,
+        target_count=p.target.count_families * scale,
+        target=p.target.population,
+        families=round(p.population.families_with_children * scale),
+        sample_weight=int(p.population.sample_weight),
+        exit_rate=float(p.population.exit_rate_per_year),
+        factor_prevalence=prevalence,
+        factor_loading=loading,
+        initial_share=np.array([d.initial_share for d in defs]),
+        frailty_variance=float(prob.frailty_variance),
+        councils=p.identification.councils,
+        programmes=programmes,
+        prog_onset=prog_onset,
+        prog_resolution=prog_res,
+        turns_around=turns,
+        prog_factor_bits=np.array([_requirements(getattr(p.programmes, n))[0] for n in names], np.uint16),
+        prog_problem_mask=np.array([_requirements(getattr(p.programmes, n))[1] for n in names], np.uint16),
+        tables=tables,
+        id_fip=p.identification.fip_rate_per_year,
+        id_new=p.identification.new_approach_rate_per_year,
+        rollout_t=rollout_t,
+        rollout_share=rollout_share,
+        finance=_finance(p, start, t_end, "key_worker" in names),
+    )
+
+
+def _pairs(section, name: str) -> list[tuple[str, float]]:
+    """The (key, value) pairs of a sparse table of parameters, or none if the registry declares none."""
+    table = getattr(section, name, None)
+    return list(table) if table is not None else []
+
+
+def _bits_table(log_values: np.ndarray) -> np.ndarray:
+    """For every combination of factor bits (rows), the sum of ``log_values`` over the bits set."""
+    n = log_values.size
+    bits = (np.arange(1 << n)[:, None] >> np.arange(n)) & 1
+    return bits @ log_values
+
+
+def _link_scale(q: int, p: int, prob) -> float:
+    """The calibration handle that scales the log hazard ratio of problem ``q`` on the onset of ``p``."""
+    if p in _CHILD:
+        return prob.child_link_scale
+    if q in _HOUSEHOLD and p in _HOUSEHOLD:
+        return prob.household_link_scale
+    if q in _ADULT and p in _ADULT:
+        return prob.adult_link_scale
+    return 1.0
+
+
+def _programme_effects(p, programmes) -> tuple[np.ndarray, np.ndarray]:
+    onset = np.zeros((len(programmes), NP))
+    res = np.zeros((len(programmes), NP))
+    for k, prog in enumerate(programmes):
+        cfg = getattr(p.programmes, prog.name)
+        for problem, v in _pairs(cfg, "onset_hr"):
+            onset[k, _PI[problem]] = math.log(v)
+        for problem, v in _pairs(cfg, "resolution_hr"):
+            res[k, _PI[problem]] = math.log(v)
+    return onset, res
+
+
+#: The ladder model's names of problems and factors a programme may require, as model v2 knows them.
+_V1_NAMES = {
+    "crime_asb": "youth_crime_asb",
+    "workless": "workless",
+    "education": "education",
+    "maternal_mental_health": "maternal_mental_health",
+    "domestic_violence": "domestic_violence",
+    "parental_conflict": "domestic_violence",
+    "substance_misuse": "substance_misuse",
+    "parental_offending": "parental_offending",
+    "homelessness": "poor_housing",
+}
+
+
+def _requirements(cfg) -> tuple[int, int]:
+    """(factor bits, problem bits) a programme requires: its ``requires`` and ``requires_domains`` in model v2's terms."""
+    factors = problems = 0
+    for name in [*cfg.requires, *cfg.requires_domains]:
+        if name in _FI:
+            factors |= 1 << _FI[name]
+        elif _V1_NAMES.get(name) in _PI:
+            problems |= 1 << _PI[_V1_NAMES[name]]
+    return factors, problems
+
+
+def eligible_states(names) -> np.ndarray:
+    lut = np.zeros(OUT + 1, bool)
+    lut[[{"G": G, "R": R, "H": H, "S": S}[s] for s in names]] = True
+    return lut
+
+
+assert kernel.N_TRIGGERS == NT, "the kernel's trigger kinds follow registry_problems.EVENT_NAMES"
