@@ -293,7 +293,10 @@ def solve(scenario, target, probability, param, bounds, replications, seed, jobs
     help="Scenario file to write the fitted values to (the baseline extends it).",
 )
 @click.option(
-    "--max-evaluations", type=int, default=None, help="Stop after this many evaluations [default: the targets file's]."
+    "--max-evaluations",
+    type=click.IntRange(1),
+    default=None,
+    help="Stop after this many evaluations (model v2: passes) [default: the targets file's].",
 )
 @click.option("--report-seeds", type=int, default=5, show_default=True, help="Replications for the report's intervals.")
 @_set_option
@@ -302,17 +305,15 @@ def solve(scenario, target, probability, param, bounds, replications, seed, jobs
 def calibrate(scenario, targets_path, out, max_evaluations, report_seeds, overrides, quiet) -> None:
     """Fit SCENARIO's calibrated parameters to the targets; write the fitted file and a report beside it."""
     from flowsim.calibrate import calibrate as run_calibration
-    from flowsim.calibrate import load_targets
-    from flowsim.progress import Fraction
+    from flowsim.progress import Counter
 
-    targets = load_targets(targets_path)
     sc = _load(scenario, overrides)
-    limit = max_evaluations or targets.max_evaluations
-    with Fraction(quiet, "calibrating") as bar:
-        doc = run_calibration(sc, targets, out, limit, report_seeds, (lambda n, best: bar(n / limit)) if bar else None)
+    with Counter(quiet, "evaluations", "calibrating") as bar:
+        step = (lambda n, best: bar(n, max_evaluations or n)) if bar else None
+        doc = run_calibration(sc, targets_path, out, max_evaluations, report_seeds, step)
     click.echo(
         f"Calibration run {doc['run_id']}: objective {doc['objective']:.3f} after "
-        f"{doc['evaluations']} evaluations; fitted values in {out}"
+        f"{doc['evaluations']} evaluations (or passes); fitted values in {out}"
     )
     misses = doc["outside_tolerance"]
     click.echo(

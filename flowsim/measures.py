@@ -21,7 +21,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from flowsim.engine.codes import PROGRAMME_EVENT_NAMES, TURNED_AROUND, H, S
+from flowsim.engine.codes import (
+    CLAIM_CRIME_EDUCATION,
+    CLAIM_EMPLOYMENT,
+    PROGRAMME_EVENT_NAMES,
+    TURNED_AROUND,
+    G,
+    H,
+    R,
+    S,
+)
 from flowsim.results import Results
 from flowsim.timeline import to_date
 
@@ -87,6 +96,11 @@ MEASURES: tuple[Measure, ...] = (
     _m("results.counterfactual_claimed", "counterfactual_claimed", "results claimed in the counterfactual", "families", ",.0f", SUMMARY, SWEEP),
     _m("results.additional", "additional", "additional results (claimed less counterfactual)", "families", "+,.0f", SUMMARY, SWEEP),
     _m("results.deadweight_share", "deadweight_share", "share of claimed results that would have happened anyway", "share", ".0%", SUMMARY),
+    _m("target.count.framework_results", "framework_results", "families with a 2012 framework result by the deadline", "families", ",.0f", SUMMARY, SWEEP),
+    _m("additional.turned_around", "additional_turned_around", "families turned around because of the programmes", "families", "+,.0f", SUMMARY, SWEEP),
+    _m("additional.framework_results", "additional_framework_results", "framework results because of the programmes", "families", "+,.0f", SUMMARY, SWEEP),
+    _m("additional.stock_end", "additional_stock_end", "change in the stock at the deadline because of the programmes", "families", "+,.0f", SUMMARY, SWEEP),
+    _m("additional.at_risk_end", "additional_at_risk_end", "change in families at risk at the deadline because of the programmes", "families", "+,.0f", SUMMARY),
 )  # fmt: skip
 
 BY_KEY = {m.key: m for m in MEASURES}
@@ -170,9 +184,8 @@ def target_measures(res: Results) -> dict:
         date_met = None
     stock_start = int(_state_at(res, 0.0)[S])
     stock_end = int(_state_at(res, res.t_deadline)[S])
-    w = family_weights(res)
-    start_stock = int(w[res.in_start_stock].sum())
-    covered = int(w[res.in_start_stock & res.key_worker_received].sum())
+    start_stock = int(res.in_start_stock.sum())
+    covered = int((res.in_start_stock & res.key_worker_received).sum())
     return {
         "count": {
             "turned_around": by_deadline,
@@ -264,6 +277,41 @@ def calibration_measures(res: Results) -> dict[str, float]:
     return out
 
 
+ORIGIN_NAMES = {G: "not at risk", R: "at risk", H: "flow group", S: "stock"}
+
+
+def framework_results(res: Results) -> int:
+    """Families with a 2012 financial framework result (crime/ASB and education, or employment) by the deadline."""
+    t, route, _, _ = res.claims
+    result = (route == CLAIM_CRIME_EDUCATION) | (route == CLAIM_EMPLOYMENT)
+    return int((result & (t < res.t_deadline)).sum())
+
+
+def problems_summary(res: Results) -> dict:
+    """Model v2: successes by where the family stood at the start, framework results, classifications and problems."""
+    t, origin = res.successes[0], res.successes[1]
+    counted = (t >= 0) & (t < res.t_deadline)
+    by_origin = {name: int((counted & (origin == code)).sum()) for code, name in ORIGIN_NAMES.items()}
+    i0 = int(np.searchsorted(res.boundary_t, 0.0, side="right")) - 1
+    i1 = int(np.searchsorted(res.boundary_t, res.t_deadline, side="right")) - 1
+    per = max(res.scale, 1e-12) * 5.8e6
+    return {
+        "by_origin": by_origin,
+        "framework_results": framework_results(res),
+        "classifications": {
+            name: {"start": int(res.boundary_classes[i0, k]), "deadline": int(res.boundary_classes[i1, k])}
+            for k, name in enumerate(res.class_names)
+        },
+        "problem_prevalence": {
+            name: {
+                "start": float(res.boundary_problems[i0, k] / per),
+                "deadline": float(res.boundary_problems[i1, k] / per),
+            }
+            for k, name in enumerate(res.problem_names)
+        },
+    }
+
+
 def summary(res: Results, scenario) -> dict:
     """The run's answers: headline, target measures, moments and programme totals."""
     targets = target_measures(res)
@@ -280,7 +328,7 @@ def summary(res: Results, scenario) -> dict:
             },
             "median_wait_years": float(np.median(waits)) if waits.size else None,
         }
-    return {
+    out = {
         "headline": headline(res, targets),
         "scenario": scenario.name,
         "scenario_sha256": scenario.sha256,
@@ -291,4 +339,12 @@ def summary(res: Results, scenario) -> dict:
         "programmes": programmes,
         "families_tracked": res.families_tracked,
         "events": res.events,
+        "model": res.model,
     }
+    if res.model == "problems":
+        extra = problems_summary(res)
+        out["target"]["population"] = res.target_population
+        out["target"]["count"]["by_origin"] = extra.pop("by_origin")
+        out["target"]["count"]["framework_results"] = extra.pop("framework_results")
+        out.update(extra)
+    return out

@@ -40,7 +40,7 @@ def run_replication(
 
     res = simulate(scenario, seed=seed, progress=progress, replication=replication)
     counterfactual = None
-    if res.finance:
+    if res.finance or res.model == "problems":
         from flowsim.finance import counterfactual as counterfactual_of
 
         counterfactual = simulate(counterfactual_of(scenario), seed=seed, replication=replication)
@@ -85,7 +85,26 @@ def replication_record(res, scenario, keep_waits: bool = True, counterfactual=No
                 }
             )
         summ["results"] = counts
+    if res.model == "problems" and counterfactual is not None:
+        summ["additional"] = additional(summ, summary(counterfactual, scenario))
     return {"replication": res.replication, "summary": summ, "tables": out_tables}
+
+
+def additional(actual: dict, counterfactual: dict) -> dict:
+    """What the programmes changed: each measure less its value in the paired counterfactual (model v2)."""
+    a, c = actual["target"], counterfactual["target"]
+    return {
+        "turned_around": a["count"]["turned_around"] - c["count"]["turned_around"],
+        "framework_results": a["count"]["framework_results"] - c["count"]["framework_results"],
+        "stock_end": a["prevalence"]["stock_end"] - c["prevalence"]["stock_end"],
+        "at_risk_end": actual["classifications"]["at_risk"]["deadline"]
+        - counterfactual["classifications"]["at_risk"]["deadline"],
+        "counterfactual": {
+            "turned_around": c["count"]["turned_around"],
+            "framework_results": c["count"]["framework_results"],
+            "stock_end": c["prevalence"]["stock_end"],
+        },
+    }
 
 
 def _one(task: tuple) -> dict:

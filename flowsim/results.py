@@ -56,4 +56,7 @@ class Results:
     boundary_classes: np.ndarray | None = None  # (B, C) families in each classification
     target_population: str | None = None
     successes: tuple[np.ndarray, ...] | None = None  # turned around: t, origin state, programme, family key
+    outcomes: tuple[np.ndarray, ...] | None = (
+        None  # interventions ended: programme, t, problems at start, at end, completed
+    )
     family_weight: np.ndarray | None = None  # families each entry of the per-family arrays stands for (None: 1 each)

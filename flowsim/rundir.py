@@ -21,7 +21,7 @@ from flowsim.files import atomic_path, atomic_write
 from flowsim.tables import TABLES
 
 #: Tables a run directory may hold, in the order they are written.
-ALL_TABLES = (*TABLES, "statistics", "finance")
+ALL_TABLES = (*TABLES, "statistics", "finance", "problems", "classifications")
 #: Files every complete run directory has.
 REQUIRED = ("summary.json", "manifest.json", "assumptions.json", "targets.parquet")
 

@@ -49,13 +49,31 @@ def _dates(index: np.ndarray, start: dt.date) -> list[dt.date]:
 
 
 def table_columns(res: Results) -> dict[str, dict[str, list | np.ndarray]]:
-    """Every table as a dict of equal-length columns."""
-    return {
+    """Every table as a dict of equal-length columns (model v2 adds problems and classifications)."""
+    out = {
         "states": _states(res),
         "flows": _flows(res),
         "programmes": _programmes(res),
         "targets": _targets(res),
         "waits": _waits(res),
+    }
+    if res.boundary_problems is not None:
+        out["problems"] = _by_boundary(res, res.problem_names, res.boundary_problems, "problem")
+        out["classifications"] = _by_boundary(res, res.class_names, res.boundary_classes, "classification")
+    return out
+
+
+def _by_boundary(res: Results, names, counts: np.ndarray, column: str) -> dict:
+    """Families with each problem (or in each classification) at every month boundary, in long form."""
+    b, k = counts.shape
+    t = np.repeat(res.boundary_t, k)
+    dates = [to_date(float(x), res.start) for x in res.boundary_t]
+    return {
+        "date": [d for d in dates for _ in range(k)],
+        "t_years": t,
+        "period": _period(t),
+        column: list(names) * b,
+        "families": counts.reshape(-1).astype(np.int64),
     }
 
 

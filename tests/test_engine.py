@@ -11,19 +11,19 @@ from flowsim.measures import survey_moments, target_measures
 from flowsim.scenario import load_scenario
 from flowsim.tables import table_columns
 
-from .conftest import BASELINE, SMALL
+from .conftest import LADDER, SMALL
 
 
 @pytest.fixture(scope="module", params=["at_risk", "all"])
 def small_run(request):
-    return simulate(load_scenario(BASELINE, [*SMALL, f'population.universe="{request.param}"']), seed=11)
+    return simulate(load_scenario(LADDER, [*SMALL, f'population.universe="{request.param}"']), seed=11)
 
 
 def test_universe_all_keeps_every_family_with_children():
     """Universe "all" tracks the whole population and replaces every family that leaves: the families
     in the model number families_with_children x scale at every month, and one new family forms per
     family that leaves (deterministic bookkeeping, seed 5, 1% scale to April 2012)."""
-    res = simulate(load_scenario(BASELINE, [*SMALL, 'population.universe="all"']), seed=5)
+    res = simulate(load_scenario(LADDER, [*SMALL, 'population.universe="all"']), seed=5)
     present = res.boundary_states[:, : STATE_NAMES.index("left")].sum(axis=1)
     assert (present == 58_000).all()
     _, src, dst, cause = res.flows
@@ -69,7 +69,7 @@ def test_conservation_in_the_tables(small_run):
 
 
 def test_same_seed_same_tables_different_seed_different():
-    sc = load_scenario(BASELINE, SMALL)
+    sc = load_scenario(LADDER, SMALL)
     a, b, c = (table_columns(simulate(sc, seed=s)) for s in (3, 3, 4))
     for name in a:
         for col in a[name]:
@@ -80,7 +80,7 @@ def test_same_seed_same_tables_different_seed_different():
 
 def test_turned_around_needs_key_workers():
     """With no key-worker places nobody is turned around and nobody in the stock is reached."""
-    sc = load_scenario(BASELINE, [*SMALL, "programmes.key_worker.enabled=false"])
+    sc = load_scenario(LADDER, [*SMALL, "programmes.key_worker.enabled=false"])
     res = simulate(sc, seed=5)
     m = target_measures(res)
     assert m["count"]["turned_around"] == 0 and not m["count"]["met"]
@@ -96,8 +96,8 @@ def test_more_key_workers_turn_around_more_families():
     near 1.4; 1.15 sits more than 3 standard errors (~0.07 per paired ratio) below.
     """
     sets = ["population.scale=0.03", "time.end=2012-04-30", "time.deadline=2012-04-30"]
-    base = load_scenario(BASELINE, sets)
-    more = load_scenario(BASELINE, [*sets, "programmes.key_worker.caseload=12"])
+    base = load_scenario(LADDER, sets)
+    more = load_scenario(LADDER, [*sets, "programmes.key_worker.caseload=12"])
     ratios = []
     for seed in (2, 3, 4):
         n_base = target_measures(simulate(base, seed=seed))["count"]["turned_around"]
@@ -125,9 +125,9 @@ def _key_worker_starts(res) -> np.ndarray:
 def test_identification_only_where_the_new_approach_operates():
     """With no FIP referrals, key-worker starts need councils covered by the roll-out."""
     nowhere = [*SMALL, "identification.fip_rate_per_year=0", "identification.rollout=[]"]
-    assert _key_worker_starts(simulate(load_scenario(BASELINE, nowhere), seed=1)).size == 0
+    assert _key_worker_starts(simulate(load_scenario(LADDER, nowhere), seed=1)).size == 0
     from_2011 = [*SMALL, "identification.fip_rate_per_year=0", "identification.rollout=[[2011-04-01, 1.0]]"]
-    starts = _key_worker_starts(simulate(load_scenario(BASELINE, from_2011), seed=1))
+    starts = _key_worker_starts(simulate(load_scenario(LADDER, from_2011), seed=1))
     assert starts.size > 0 and starts.min() >= 1.0  # model years: 1.0 is 2011-04-01
 
 
@@ -135,8 +135,8 @@ def test_triggers_move_families_only_when_they_raise_hazards():
     from flowsim.engine.codes import CAUSE_NAMES
 
     trigger = CAUSE_NAMES.index("trigger")
-    on = simulate(load_scenario(BASELINE, SMALL), seed=1)
-    off = simulate(load_scenario(BASELINE, [*SMALL, "triggers.boost_per_year=0"]), seed=1)
+    on = simulate(load_scenario(LADDER, SMALL), seed=1)
+    off = simulate(load_scenario(LADDER, [*SMALL, "triggers.boost_per_year=0"]), seed=1)
     assert (on.flows[3] == trigger).sum() > 0
     assert (off.flows[3] == trigger).sum() == 0
     assert off.triggers.sum() > 0  # the events still happen; they just no longer escalate

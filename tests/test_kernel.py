@@ -11,7 +11,7 @@ from flowsim.engine.model import Model
 from flowsim.engine.spec import compile_spec
 from flowsim.scenario import load_scenario
 
-from .conftest import BASELINE, SMALL
+from .conftest import LADDER, SMALL
 
 
 def _spec(*args):
@@ -20,7 +20,7 @@ def _spec(*args):
 
 @pytest.fixture(scope="module")
 def model():
-    return Model(_spec(BASELINE, SMALL), 7)
+    return Model(_spec(LADDER, SMALL), 7)
 
 
 def _loop(fn, model, ids, *args):
@@ -81,7 +81,7 @@ def test_due_times_never_lag_the_clocks():
 
     A stale, later ``t_due`` would silently skip a family's events; 24 months at 1% scale, seed 3.
     """
-    m = Model(_spec(BASELINE, SMALL), 3)
+    m = Model(_spec(LADDER, SMALL), 3)
     f = m.families
     for k in range(24):
         t0 = m.t_start + k / 12
@@ -101,7 +101,7 @@ def test_waiting_counts_match_a_scan_of_every_family(universe):
 
     Seed 3 at 1% scale, from the survey's start until a year after the programmes open (queues form then).
     """
-    m = Model(_spec(BASELINE, [*SMALL, f'population.universe="{universe}"']), 3)
+    m = Model(_spec(LADDER, [*SMALL, f'population.universe="{universe}"']), 3)
     f = m.families
     months = int(round((2.0 - m.t_start) * 12))
     seen = 0

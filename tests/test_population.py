@@ -9,7 +9,7 @@ from flowsim.engine.population import EntrantSampler, subset
 from flowsim.engine.spec import compile_spec
 from flowsim.scenario import load_scenario
 
-from .conftest import BASELINE
+from .conftest import LADDER
 
 
 def _spec(*args):
@@ -18,7 +18,7 @@ def _spec(*args):
 
 @pytest.fixture(scope="module")
 def sampler():
-    spec = _spec(BASELINE, ["population.scale=0.01", "population.frailty_variance=0.5"])
+    spec = _spec(LADDER, ["population.scale=0.01", "population.frailty_variance=0.5"])
     return EntrantSampler(spec.population, spec.up[0], spec.boost, spec.window, 1e6, np.random.default_rng(1))
 
 

@@ -29,7 +29,7 @@ __all__ = [
 
 def calibrate(
     scenario: Scenario,
-    targets: Targets,
+    targets_path: Path,
     out: Path,
     max_evaluations: int | None = None,
     report_seeds: int = 5,
@@ -37,13 +37,35 @@ def calibrate(
 ) -> dict:
     """Fit, write the fitted file ``out`` and a report beside it over unseen seeds (1001...); return what was found.
 
-    The document has ``run_id``, ``objective``, ``evaluations``, ``report`` (its path)
-    and ``outside_tolerance`` (targets the unseen seeds' mean misses).
+    Model v2 (``model.structure = "problems"``) is fitted by fixed-point passes to its targets
+    (``flowsim.calibrate.problems``); the ladder model by Nelder-Mead. The document has ``run_id``,
+    ``objective``, ``evaluations`` (passes), ``report`` (its path) and ``outside_tolerance``
+    (targets the unseen seeds' mean misses by more than the stated uncertainty).
+
+    Raises:
+        TargetsError: if the targets file cannot be used.
     """
-    result = fit(scenario, targets, out.parent / "runs", max_evaluations, progress)
+    seeds = list(range(1001, 1001 + report_seeds))
+    if scenario.value("model.structure") == "problems":
+        from flowsim.calibrate import problems
+
+        ptargets = problems.load_problem_targets(targets_path)
+        presult = problems.fit(scenario, ptargets, out.parent / "runs", max_evaluations, progress)
+        problems.write_fitted(out, presult, ptargets, scenario.path or scenario.name)
+        best = presult.best
+        rows = problems.replicate(scenario.with_values(best["values"], origin="calibration"), ptargets, seeds)
+        report = problems.write_report(out.parent, ptargets, rows, presult, seeds)
+        return {
+            "run_id": presult.run_id,
+            "objective": best["objective"],
+            "evaluations": len(presult.passes),
+            "report": str(report),
+            "outside_tolerance": [t.name for t in ptargets.targets if abs(t.z(rows[t.name][0])) > 1.0],
+        }
+    targets = load_targets(targets_path)
+    result = fit(scenario, targets, out.parent / "runs", max_evaluations or targets.max_evaluations, progress)
     write_fitted(out, result, targets, scenario.path or scenario.name)
     best = result.best
-    seeds = list(range(1001, 1001 + report_seeds))
     rows = replicate(scenario.with_values(best["values"], origin="calibration"), targets, seeds)
     report = write_report(out.parent, targets, rows, result, seeds, scenario.path or scenario.name)
     return {

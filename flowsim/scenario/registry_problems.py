@@ -46,6 +46,14 @@ FACTOR_NAMES = (
 EVENT_NAMES = ("separation", "repartnering", "birth", "eviction", "crisis", "job_loss")
 
 _ASSUMED_HR = "assumption: a moderate hazard ratio; no effect size found (research/v2_sources.md)"
+#: Problems whose spells keep their own evidence-based length when a crisis starts them.
+CRISIS_SOURCED = ("workless",)
+_CRISIS_SHAPE = (
+    "assumption: chosen by comparing fits, since the number at risk in 4 or more of 6 waves pins it (Weibull 8: 90% "
+    "of crisis spells within -30% and +15% of the mean; 4 gives 40,000 in 4+ of 6, 8 gives 24,000, the seed says "
+    "20,000). No source measures how long a crisis lasts; spells of single problems end with falling hazards "
+    "(calibration/README.md)"
+)
 
 
 @dataclass(frozen=True)
@@ -85,6 +93,9 @@ PROBLEMS: tuple[ProblemDefaults, ...] = (
             "families long-term); couples' spells about 2 years, lone parents' longer through end_hr",
             "duration_shape": "ref: Herault et al. (state dependence: the chance of leaving falls with time)",
             "initial_share": "ref: ONS APS (13.4-13.8% of households with children workless, 2004-08)",
+            "crisis_duration_years": "ref: DWP 2017 (8 in 10 workless families long-term) and DWP RR217: worklessness "
+            "begun in a crisis lasts as long as any other spell",
+            "crisis_duration_shape": "ref: Herault et al. (state dependence: the chance of leaving falls with time)",
         },
         onset_hr={"lone_parent": 2.0, "low_maternal_education": 1.3},
         end_hr={"lone_parent": 0.28},
@@ -96,7 +107,7 @@ PROBLEMS: tuple[ProblemDefaults, ...] = (
         },
         starts={"low_income": 0.32},
         ends={"low_income": 0.65},
-        crisis_share=0.4,
+        crisis_share=0.6,
     ),
     ProblemDefaults(
         "low_income",
@@ -117,7 +128,7 @@ PROBLEMS: tuple[ProblemDefaults, ...] = (
         onset_hr_with={"workless": 5.0, "no_qualifications": 1.5},
         end_hr_with={"workless": 0.4},
         ends={"material_deprivation": 0.3},
-        crisis_share=0.6,
+        crisis_share=0.9,
     ),
     ProblemDefaults(
         "material_deprivation",
@@ -134,7 +145,7 @@ PROBLEMS: tuple[ProblemDefaults, ...] = (
         },
         onset_hr_with={"low_income": 5.0, "workless": 2.0},
         end_hr_with={"low_income": 0.5},
-        crisis_share=0.5,
+        crisis_share=0.75,
     ),
     ProblemDefaults(
         "poor_housing",
@@ -152,7 +163,7 @@ PROBLEMS: tuple[ProblemDefaults, ...] = (
         },
         onset_hr={"social_tenant": 2.5, "four_plus_children": 3.0},
         onset_hr_with={"low_income": 2.0},
-        crisis_share=0.4,
+        crisis_share=0.6,
     ),
     ProblemDefaults(
         "no_qualifications",
@@ -192,7 +203,7 @@ PROBLEMS: tuple[ProblemDefaults, ...] = (
             "workless": 1.3,
         },
         end_hr_with={"domestic_violence": 0.6},
-        crisis_share=0.6,
+        crisis_share=0.9,
     ),
     ProblemDefaults(
         "parental_illness",
@@ -224,7 +235,7 @@ PROBLEMS: tuple[ProblemDefaults, ...] = (
             "initial_share": "ref: ONS CSEW (partner abuse 6.5% of women a year, 2014-15)",
         },
         onset_hr_with={"substance_misuse": 3.0, "parental_offending": 2.0},
-        crisis_share=0.3,
+        crisis_share=0.45,
     ),
     ProblemDefaults(
         "substance_misuse",
@@ -241,7 +252,7 @@ PROBLEMS: tuple[ProblemDefaults, ...] = (
             "(2-3% with a problem drug user)",
         },
         onset_hr_with={"domestic_violence": 3.0, "maternal_mental_health": 1.5},
-        crisis_share=0.15,
+        crisis_share=0.225,
     ),
     ProblemDefaults(
         "parental_offending",
@@ -258,7 +269,7 @@ PROBLEMS: tuple[ProblemDefaults, ...] = (
             "assumption: 3% of families with any parental offending",
         },
         onset_hr_with={"substance_misuse": 3.0},
-        crisis_share=0.1,
+        crisis_share=0.15,
     ),
     ProblemDefaults(
         "youth_crime_asb",
@@ -276,7 +287,7 @@ PROBLEMS: tuple[ProblemDefaults, ...] = (
             "sentenced a year)",
         },
         onset_hr_with={"parental_offending": 3.0, "domestic_violence": 1.5, "education": 2.5},
-        crisis_share=0.05,
+        crisis_share=0.075,
     ),
     ProblemDefaults(
         "education",
@@ -301,7 +312,7 @@ PROBLEMS: tuple[ProblemDefaults, ...] = (
             "workless": 1.3,
             "no_qualifications": 1.3,
         },
-        crisis_share=0.1,
+        crisis_share=0.15,
     ),
     ProblemDefaults(
         "child_in_need",
@@ -327,7 +338,7 @@ PROBLEMS: tuple[ProblemDefaults, ...] = (
             "low_income": 1.5,
             "youth_crime_asb": 1.5,
         },
-        crisis_share=0.15,
+        crisis_share=0.225,
     ),
 )
 
@@ -401,10 +412,12 @@ EVENTS: tuple[EventDefaults, ...] = (
     EventDefaults(
         "crisis",
         0.03,
-        0.5,
+        0.0,
         1.0,
         {
             "rate_per_year": "calibrated",
+            "risk_index_loading": "assumption: a crisis strikes a family whatever its risk factors (a loading of 0.5 "
+            "gave a worse fit to persistence; calibration/README.md)",
             "crisis_share": "seed 000 slide 4 (trigger events move families into the severely excluded group): a "
             "crisis starts several problems at once",
         },
@@ -450,9 +463,10 @@ def problem_params(p, sched) -> list:
     out = [
         p(
             "model.structure",
-            "ladder",
+            "problems",
             "choice",
-            "assumption: the ladder model (v1) stays the default until model v2 fits its targets (issue 16)",
+            "assumption: model v2 (problems that begin, last and end) replaces the ladder model, kept for comparison "
+            "(scenarios/ladder.toml) until it is removed",
             "'ladder': families move along G, R, H, S, T; 'problems': families carry problems that begin, last and end.",
             choices=("ladder", "problems"),
         ),
@@ -505,7 +519,7 @@ def problem_params(p, sched) -> list:
         ),
         p(
             "problems.adult_link_scale",
-            0.7,
+            0.5,
             "multiplier",
             "calibrated",
             "Scales the other log hazard ratios by which one adult problem raises another's onset.",
@@ -584,18 +598,18 @@ def problem_params(p, sched) -> list:
             ),
             p(
                 f"{base}.crisis_duration_years",
-                d.duration_years,
+                d.duration_years if d.name in CRISIS_SOURCED else 2.5,
                 "years",
-                "assumption: a problem begun in a crisis lasts as long as any other spell",
+                _sources(d, "crisis_duration_years", "calibrated"),
                 f"Mean length of a spell of {d.label} begun by a crisis.",
                 lo=0.01,
                 hi=100,
             ),
             p(
                 f"{base}.crisis_duration_shape",
-                d.duration_shape,
+                d.duration_shape if d.name in CRISIS_SOURCED else 8.0,
                 "Weibull shape",
-                "assumption: as an ordinary spell",
+                _sources(d, "crisis_duration_shape", _CRISIS_SHAPE),
                 "Weibull shape of a spell begun by a crisis.",
                 lo=0.2,
                 hi=20,
@@ -605,7 +619,7 @@ def problem_params(p, sched) -> list:
                 d.crisis_share,
                 "probability",
                 "assumption: seed 000 slide 4 names trigger events that move families into severe exclusion; a crisis "
-                "starts the household and functioning problems with about these chances",
+                "starts most household problems and some of the others (the prototype's profile, scaled by 1.5)",
                 f"Chance that a crisis starts {d.label} (if absent).",
                 lo=0,
                 hi=1,
@@ -659,7 +673,11 @@ def problem_params(p, sched) -> list:
                 f"{base}.risk_index_loading",
                 e.risk_index_loading,
                 "loading",
-                "assumption: disadvantaged families meet more of these events (seed 000 slide 4)",
+                _sources(
+                    e,
+                    "risk_index_loading",
+                    "assumption: disadvantaged families meet more of these events (seed 000 slide 4)",
+                ),
                 "How strongly the risk index raises the event's hazard.",
                 lo=0,
                 hi=3,
@@ -733,12 +751,22 @@ def _classification_params(p) -> list:
         ),
         p(
             "classification.flow_drivers",
-            ["maternal_mental_health", "domestic_violence", "substance_misuse", "parental_offending"],
+            ["maternal_mental_health", "domestic_violence"],
             "problems",
-            "seed 000 slide 4 (maternal mental health, parental conflict); seed 001 (substance misuse and parental "
-            "offending as parent-based drivers of poor child outcomes)",
+            "seed 000 slide 4 (mothers' mental health and parental conflict are associated with poor child outcomes)",
             "A family at risk with none of the child problems is in the flow group if it has one of these.",
             choices=PROBLEM_NAMES,
+        ),
+        p(
+            "classification.flow_min_drivers",
+            2,
+            "drivers",
+            "assumption: a family at risk is at greatest risk of child problems with two of seed 000's drivers (maternal "
+            "mental health, parental conflict, poor home learning); with one, most families at risk would qualify, "
+            "three times seed 000's 70,000",
+            "Drivers of child problems (problems or risk factors) a family at risk needs to be in the flow group.",
+            lo=1,
+            hi=5,
         ),
         p(
             "classification.flow_driver_factors",

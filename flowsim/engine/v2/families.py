@@ -46,6 +46,7 @@ class ProblemFamilies:
             ("council", np.int16, (), 0),
             ("start_state", np.int8, (), -1),
             ("start_target", np.bool_, (), False),
+            ("start_problems", np.uint16, (), 0),
             ("followup_origin", np.int8, (), -1),
             ("followup_programme", np.int8, (), -1),
             ("counted", np.bool_, (), False),

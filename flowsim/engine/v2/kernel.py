@@ -46,6 +46,7 @@ from flowsim.engine.codes import (
     R,
     S,
 )
+from flowsim.engine.kernel import _prefetch
 
 INF = np.inf
 # Purposes of per-family draws (counters in ``draws``): family-level first, then one counter per programme.
@@ -61,7 +62,7 @@ TARGET_STOCK, TARGET_AT_RISK, TARGET_FLOW_GROUP, TARGET_TROUBLED, TARGET_MULTIPL
 # Classifications counted at every observation, in this order.
 N_CLASSES = 5
 # Counters in Buffers.n.
-N_FLOW, N_PROG_EVENT, N_RELEASE, N_JOIN, N_TRIGGER, N_EVENTS, N_EXIT, N_SPLIT, N_SUCCESS, N_DROP = range(10)
+N_FLOW, N_PROG_EVENT, N_RELEASE, N_JOIN, N_TRIGGER, N_EVENTS, N_EXIT, N_SPLIT, N_SUCCESS, N_DROP, N_OUTCOME = range(11)
 
 #: The family columns the kernel reads and writes.
 FamilyColumns = namedtuple(
@@ -91,6 +92,7 @@ FamilyColumns = namedtuple(
         "council",
         "start_state",
         "start_target",
+        "start_problems",
         "followup_origin",
         "followup_programme",
         "counted",
@@ -99,6 +101,7 @@ FamilyColumns = namedtuple(
         "t_due",
         "weight",
         "attached",
+        "in_start_stock",
     ],
 )
 
@@ -110,6 +113,12 @@ Constants = namedtuple(
         "salt",
         # problems
         "onset_log",  # (2**F, NP) log onset hazard from the factors (and the risk index), -inf for none
+        "onset_rate",  # exp(onset_log)
+        "co_on_mult",  # exp(co_on)
+        "trig_rate",  # exp(trig_log)
+        "trig_co_mult",  # exp(trig_co)
+        "prog_on_mult",  # exp(prog_on)
+        "trig_any",  # (NT,) bool: the trigger starts or ends any problem, or can be a crisis
         "res_log",  # (2**F, NP) log resolution multiplier from the factors
         "co_on",  # (NP, NP) log onset multiplier of problem p (column) when q (row) is present
         "co_res",  # (NP, NP) log resolution multiplier likewise
@@ -139,6 +148,7 @@ Constants = namedtuple(
         "child_mask",
         "driver_mask",
         "driver_factors",
+        "driver_k",  # drivers of child problems a family at risk needs to be in the flow group
         "setf_mask",
         "troubled_mask",
         "local_mask",
@@ -198,7 +208,13 @@ Buffers = namedtuple(
         "succ_origin",
         "succ_prog",
         "succ_key",
+        "out_prog",  # outcomes of interventions that can turn a family around: programme, end time,
+        "out_t",  # problems at the start and at the end, and whether it was completed
+        "out_start",
+        "out_end",
+        "out_completed",
         "scratch",
+        "scratch_of",  # (2,) float64: the family whose rates ``scratch`` holds, and their sum
     ],
 )
 
@@ -234,7 +250,13 @@ def new_buffers(size: int, n_programmes: int, n_rates: int) -> Buffers:
         succ_origin=np.empty(size, i8),
         succ_prog=np.empty(size, i8),
         succ_key=np.empty(size, np.uint64),
+        out_prog=np.empty(size, i8),
+        out_t=np.empty(size, f8),
+        out_start=np.empty(size, np.uint16),
+        out_end=np.empty(size, np.uint16),
+        out_completed=np.empty(size, np.bool_),
         scratch=np.empty(n_rates, f8),
+        scratch_of=np.full(2, -1.0),
     )
 
 
@@ -292,7 +314,7 @@ def derived_state(c, problems, factors):
         return G
     if problems & c.child_mask:
         return S
-    if (problems & c.driver_mask) or (factors & c.driver_factors):
+    if popcount(problems & c.driver_mask) + popcount(factors & c.driver_factors) >= c.driver_k:
         return H
     return R
 
@@ -414,8 +436,8 @@ def rates(fam, c, i, t, out):
     """Family ``i``'s competing hazards per year at ``t``, written to ``out``; returns their sum.
 
     Columns: problem onsets (NP), triggers (NT), leaving the model, identification, referrals.
-    Log rates start from the factor tables; each present problem and each running
-    programme effect then adds its row (a family has few of either).
+    Rates start from the factor tables (already exponentiated); each present problem and
+    each running programme effect then multiplies in its row (a family has few of either).
     """
     n_p = c.co_on.shape[0]
     n_t = c.trig_co.shape[1]
@@ -423,17 +445,17 @@ def rates(fam, c, i, t, out):
     f = fam.factors[i]
     st = fam.state[i]
     for p in range(n_p):
-        out[p] = c.onset_log[f, p]
+        out[p] = c.onset_rate[f, p]
     for k in range(n_t):
-        out[n_p + k] = c.trig_log[f, k]
+        out[n_p + k] = c.trig_rate[f, k]
     x = np.int64(probs)
     q = 0
     while x != 0:
         if x & 1:
             for p in range(n_p):
-                out[p] += c.co_on[q, p]
+                out[p] *= c.co_on_mult[q, p]
             for k in range(n_t):
-                out[n_p + k] += c.trig_co[q, k]
+                out[n_p + k] *= c.trig_co_mult[q, k]
         x >>= 1
         q += 1
     involved = 0
@@ -441,22 +463,28 @@ def rates(fam, c, i, t, out):
     for k in range(c.open_t.size):
         if fam.effect_on[i, k]:
             for p in range(n_p):
-                out[p] += c.prog_on[k, p]
+                out[p] *= c.prog_on_mult[k, p]
         status = fam.prog_status[i, k]
         if status != NONE:
             involved |= 1 << k
             if status == ENROLLED:
                 enrolled |= 1 << k
-    zf = fam.z[i] if c.frailty_on[0] != 0.0 else 1.0
+    if c.frailty_on[0] != 0.0:
+        zf = fam.z[i]
+        for p in range(n_p):
+            out[p] *= zf
+        for k in range(n_t):
+            if k != REPARTNERING:
+                out[n_p + k] *= zf
     for p in range(n_p):
-        out[p] = 0.0 if (probs >> p) & 1 else np.exp(out[p]) * zf
+        if (probs >> p) & 1:
+            out[p] = 0.0
     lone = (f >> c.lone_bit) & 1
-    for k in range(n_t):
-        if k == JOB_LOSS or (k == SEPARATION and lone) or (k == REPARTNERING and not lone):
-            out[n_p + k] = 0.0
-        else:
-            h = np.exp(out[n_p + k])
-            out[n_p + k] = h if k == REPARTNERING else h * zf
+    out[n_p + JOB_LOSS] = 0.0
+    if lone:
+        out[n_p + SEPARATION] = 0.0
+    else:
+        out[n_p + REPARTNERING] = 0.0
     base = n_p + n_t
     out[base] = 0.0 if (f >> c.under5_bit) & 1 else c.exit_rate
     out[base + 1] = 0.0
@@ -488,9 +516,15 @@ def rates(fam, c, i, t, out):
 
 
 @njit(cache=True, inline="always", _nrt=False)
-def redraw(fam, c, i, t, scratch):
-    """Draw family ``i``'s next competing-hazard event from ``t`` (memoryless, so exact after any change)."""
+def redraw(fam, c, i, t, scratch, scratch_of):
+    """Draw family ``i``'s next competing-hazard event from ``t`` (memoryless, so exact after any change).
+
+    The rates stay in ``scratch`` (``scratch_of`` says whose): if this family's clock fires
+    next, with nothing changed in between, they need not be worked out again.
+    """
     total = rates(fam, c, i, t, scratch)
+    scratch_of[0] = i
+    scratch_of[1] = total
     wait = -np.log(uniform(fam, c, i, DRAW_CLOCK))
     fam.t_haz[i] = t + wait / total if total > 0 else INF
 
@@ -583,6 +617,8 @@ def finish_linked(fam, c, i, p, t):
 def apply_profile(fam, c, i, k, t):
     """Trigger ``k``'s effect on problems: it may be a crisis (problems begin with crisis durations); it starts
     and ends problems with their chances."""
+    if not c.trig_any[k]:
+        return
     is_crisis = uniform(fam, c, i, DRAW_PROFILE) < c.trig_crisis[k]
     for p in range(c.trig_start.shape[1]):
         u = uniform(fam, c, i, DRAW_PROFILE)
@@ -638,7 +674,8 @@ def on_hazard(fam, c, buf, i, t, scratch):
     cause code of what happened (problem onset p: p; trigger k: 2 NP + k; leaving: -2)."""
     n_p = c.co_on.shape[0]
     n_t = c.trig_co.shape[1]
-    total = rates(fam, c, i, t, scratch)
+    total = buf.scratch_of[1] if buf.scratch_of[0] == i else rates(fam, c, i, t, scratch)
+    buf.scratch_of[0] = -1.0
     event = _pick(scratch, total, uniform(fam, c, i, DRAW_EVENT))
     if event < n_p:
         begin(fam, c, i, event, t, False)
@@ -717,6 +754,13 @@ def on_programme_end(fam, c, buf, i, t):
                 fam.effect_on[i, k] = False
                 rescale_for_programme(fam, c, i, k, t, -1.0)
         if c.turns_around[k] and fam.start_state[i] >= 0:
+            n = buf.n[N_OUTCOME]
+            buf.out_prog[n] = k
+            buf.out_t[n] = t
+            buf.out_start[n] = fam.start_problems[i]
+            buf.out_end[n] = fam.problems[i]
+            buf.out_completed[n] = completed
+            buf.n[N_OUTCOME] = n + 1
             # In the target population at the start and out of it at the end: followed up for six months.
             if fam.start_target[i] and not fam.counted[i] and not in_target(c, fam.problems[i], fam.factors[i]):
                 fam.followup_until[i] = t + c.followup_years
@@ -803,7 +847,7 @@ def after_problems_change(fam, c, buf, i, t, cause):
                 fam.prog_status[i, k] = NONE
                 buf.waiting[k] -= 1
                 _programme_event(buf, k, t, WITHDREW)
-        if w == 1 and c.sample_weight > 1 and fam.attached[i] == 0 and _quiet(fam, i):
+        if w == 1 and c.sample_weight > 1 and fam.attached[i] == 0 and not fam.in_start_stock[i] and _quiet(fam, i):
             if uniform(fam, c, i, DRAW_ROULETTE) * c.sample_weight < 1.0:
                 fam.weight[i] = c.sample_weight
             else:
@@ -856,7 +900,23 @@ def step(fam, c, buf, i, scratch):
     update_resolve(fam, i)
     fam.t_last[i] = t
     next_change(fam, c, i, t)
-    redraw(fam, c, i, t, scratch)
+    redraw(fam, c, i, t, scratch, buf.scratch_of)
+
+
+#: How many families ahead of the one being processed ``run_families`` asks the CPU to fetch.
+PREFETCH_AHEAD = 8
+
+
+@njit(cache=True, inline="always", _nrt=False)
+def prefetch_family(fam, i):
+    """Start loading family ``i``'s record and its monthly columns (a month's families are scattered)."""
+    size = fam.t_haz.strides[0]
+    for offset in range(0, size, 64):
+        _prefetch(fam.t_haz, i, offset)
+    _prefetch(fam.state, i, 0)
+    _prefetch(fam.t_due, i, 0)
+    _prefetch(fam.weight, i, 0)
+    _prefetch(fam.prog_status[i], 0, 0)
 
 
 @njit(cache=True, _nrt=False)
@@ -875,6 +935,8 @@ def run_families(fam, c, buf, ids, start, t1):
     scratch = buf.scratch
     for j in range(start, ids.size):
         i = ids[j]
+        if j + PREFETCH_AHEAD < ids.size:
+            prefetch_family(fam, ids[j + PREFETCH_AHEAD])
         while True:
             due = t_next(fam, i)
             fam.t_due[i] = due
@@ -891,6 +953,7 @@ def run_families(fam, c, buf, ids, start, t1):
                 or n[N_SPLIT] > room_one
                 or n[N_SUCCESS] > room_one
                 or n[N_DROP] > room_one
+                or n[N_OUTCOME] > room_one
             ):
                 return j
             splits = n[N_SPLIT]
@@ -907,7 +970,7 @@ def run_families(fam, c, buf, ids, start, t1):
 
 # --- set-up and bookkeeping, many families at once -------------------------------------------
 @njit(cache=True, _nrt=False)
-def start_many(fam, c, ids, t, scratch):
+def start_many(fam, c, ids, t, scratch, scratch_of):
     """Families ``ids`` start at ``t``: draw each present problem's end, classify, draw the clock."""
     for j in range(ids.size):
         i = ids[j]
@@ -920,12 +983,12 @@ def start_many(fam, c, ids, t, scratch):
         update_resolve(fam, i)
         fam.t_last[i] = t[j]
         next_change(fam, c, i, t[j])
-        redraw(fam, c, i, t[j], scratch)
+        redraw(fam, c, i, t[j], scratch, scratch_of)
         fam.t_due[i] = t_next(fam, i)
 
 
 @njit(cache=True, _nrt=False)
-def redraw_copies(fam, c, ids, t, scratch):
+def redraw_copies(fam, c, ids, t, scratch, scratch_of):
     """Copies of a family split at ``t``: each redraws what is still to come, given what has happened.
 
     A present problem that has lasted ``d`` ends after the remaining integrated
@@ -952,20 +1015,20 @@ def redraw_copies(fam, c, ids, t, scratch):
         update_resolve(fam, i)
         fam.t_last[i] = tj
         next_change(fam, c, i, tj)
-        redraw(fam, c, i, tj, scratch)
+        redraw(fam, c, i, tj, scratch, scratch_of)
         fam.t_due[i] = t_next(fam, i)
 
 
 @njit(cache=True, _nrt=False)
-def redraw_many(fam, c, ids, t, scratch):
+def redraw_many(fam, c, ids, t, scratch, scratch_of):
     """Redraw the competing clocks of families ``ids`` from times ``t`` (hazards changed on the calendar)."""
     for j in range(ids.size):
-        redraw(fam, c, ids[j], t[j], scratch)
+        redraw(fam, c, ids[j], t[j], scratch, scratch_of)
         fam.t_due[ids[j]] = t_next(fam, ids[j])
 
 
 @njit(cache=True, _nrt=False)
-def admitted_many(fam, c, ids, t, k, scratch):
+def admitted_many(fam, c, ids, t, k, scratch, scratch_of):
     """Families ``ids`` start programme ``k`` at ``t``: its effect begins, and their origin is noted."""
     for j in range(ids.size):
         i = ids[j]
@@ -974,10 +1037,11 @@ def admitted_many(fam, c, ids, t, k, scratch):
             rescale_for_programme(fam, c, i, k, t[j], 1.0)
         if c.turns_around[k] and fam.start_state[i] < 0:
             fam.start_state[i] = fam.state[i]
+            fam.start_problems[i] = fam.problems[i]
             fam.start_target[i] = in_target(c, fam.problems[i], fam.factors[i])
         update_resolve(fam, i)
         next_change(fam, c, i, t[j])
-        redraw(fam, c, i, t[j], scratch)
+        redraw(fam, c, i, t[j], scratch, scratch_of)
         fam.t_due[i] = t_next(fam, i)
 
 

@@ -82,6 +82,8 @@ class ProblemModel:
         self._debt = 0  # families that left and have not been replaced yet
         self.flows: list[tuple[np.ndarray, ...]] = []  # t, from, to, cause, weight
         self.successes: list[tuple[np.ndarray, ...]] = []
+        self.outcomes: list[tuple[np.ndarray, ...]] = []
+        self.survey = (np.empty(0, np.uint16), np.empty(0, np.int64))  # waves and weights at the last wave
         self.boundary_problems: list[np.ndarray] = []
         self.boundary_classes: list[np.ndarray] = []
         self._initial_population()
@@ -97,7 +99,16 @@ class ProblemModel:
         n_purposes = kernel.FIRST_PROGRAMME + kernel.PER_PROGRAMME * max(n, 1)
         salt = np.array([(k * 0xD1B54A32D192ED03) & 0xFFFFFFFFFFFFFFFF for k in range(n_purposes)], np.uint64)
         t = spec.tables
+        derived = {
+            "onset_rate": np.exp(t["onset_log"]),
+            "co_on_mult": np.exp(t["co_on"]),
+            "trig_rate": np.exp(t["trig_log"]),
+            "trig_co_mult": np.exp(t["trig_co"]),
+            "prog_on_mult": np.exp(t["prog_on"]),
+            "trig_any": (t["trig_crisis"] > 0) | (t["trig_start"] > 0).any(axis=1) | (t["trig_end"] > 0).any(axis=1),
+        }
         return kernel.Constants(
+            **derived,
             seed=np.uint64(self.seed64 & 0xFFFFFFFFFFFFFFFF),
             salt=salt,
             **{k: t[k] for k in kernel.Constants._fields if k in t},
@@ -161,7 +172,9 @@ class ProblemModel:
         f.weight[ids] = weight
         for k, need in enumerate(spec.prog_factor_bits):
             f.prog_ok[ids, k] = (f.factors[ids] & need) == need
-        kernel.start_many(self._columns(), self.const, ids, np.ascontiguousarray(t), self.buf.scratch)
+        kernel.start_many(
+            self._columns(), self.const, ids, np.ascontiguousarray(t), self.buf.scratch, self.buf.scratch_of
+        )
 
     def _initial_population(self) -> None:
         spec, f = self.spec, self.families
@@ -233,6 +246,10 @@ class ProblemModel:
         k = n[kernel.N_SPLIT]
         if k:
             self._splits.append((b.split_id[:k].copy(), b.split_t[:k].copy()))
+        k = n[kernel.N_OUTCOME]
+        if k:
+            cols = (b.out_prog, b.out_t, b.out_start, b.out_end, b.out_completed)
+            self.outcomes.append(tuple(col[:k].copy() for col in cols))
         k = n[kernel.N_DROP]
         if k:
             self.families.release(b.drop_id[:k].copy())
@@ -255,10 +272,14 @@ class ProblemModel:
         src = np.repeat(ids, copies)
         number = np.tile(np.arange(1, copies + 1, dtype=np.uint64), ids.size)
         new = f.copy_rows(src)
-        f.key[new] = mix(f.key[src] ^ (_COPY * number))
+        # A copy's key: its family's, the moment of the split and its number (a family may split more than once).
+        moment = mix(np.repeat(t, copies).view(np.uint64))
+        f.key[new] = mix(f.key[src] ^ moment ^ (_COPY * number))
         f.draws[new] = 0
         f.weight[new] = 1
-        kernel.redraw_copies(self._columns(), self.const, new, np.repeat(t, copies), self.buf.scratch)
+        kernel.redraw_copies(
+            self._columns(), self.const, new, np.repeat(t, copies), self.buf.scratch, self.buf.scratch_of
+        )
         return np.concatenate([ids, new])
 
     def _replace(self, t0: float, rerun: int) -> np.ndarray:
@@ -269,8 +290,9 @@ class ProblemModel:
         f = self.families
         ids = np.concatenate([i for i, _ in self._exits])
         t = np.concatenate([t for _, t in self._exits])
-        nothing = (f.waves[ids] == 0) & ~f.in_start_stock[ids] & ~f.key_worker_received[ids] & (f.attached[ids] == 0)
-        nothing &= ~f.counted[ids]
+        # A row is still needed for the survey's record before the last wave, the start stock's coverage and the
+        # payment-by-results attachments; otherwise a new family may have it.
+        nothing = ~f.in_start_stock[ids] & (f.attached[ids] == 0) & ((f.waves[ids] == 0) | (t >= 0))
         f.release(ids[nothing])
         self._debt += int(f.weight[ids].sum())
         n_new = self._debt // self.weight
@@ -313,13 +335,15 @@ class ProblemModel:
         if i == self.key_worker:
             started = (adm.started >= 0) & (adm.started < self.t_deadline)
             f.key_worker_received[ids[started]] = True
-            if self.finance:
+            if self.spec.finance.claim_t:
                 payment.attach(f, self.spec.finance, self._domains, ids, adm.started)
                 f.attached[ids] = np.isfinite(f.t_attached[ids])
         self.recorder.programme_event(i, adm.started, STARTED, ids.size)
         self.recorder.waits.append((np.full(ids.size, i, np.int8), adm.arrived, adm.started))
         t = np.ascontiguousarray(np.maximum(adm.started, f.t_last[ids]))
-        kernel.admitted_many(self._columns(), self.const, ids.astype(np.int64), t, i, self.buf.scratch)
+        kernel.admitted_many(
+            self._columns(), self.const, ids.astype(np.int64), t, i, self.buf.scratch, self.buf.scratch_of
+        )
         return ids
 
     def _durations(self, i: int, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -351,7 +375,9 @@ class ProblemModel:
         f = self.families
         ids = np.flatnonzero(self.spec.changed_states(t)[f.state[: f.n]])
         if ids.size:
-            kernel.redraw_many(self._columns(), self.const, ids, np.maximum(t, f.t_last[ids]), self.buf.scratch)
+            kernel.redraw_many(
+                self._columns(), self.const, ids, np.maximum(t, f.t_last[ids]), self.buf.scratch, self.buf.scratch_of
+            )
 
     # --- observation ----------------------------------------------------------------------------
     def observe(self, t: float, wave: int | None) -> None:
@@ -374,6 +400,10 @@ class ProblemModel:
             at_risk = (st == R) | (st == H) | (st == S)
             f.waves[: f.n][at_risk] |= np.uint16(1 << wave)
         if t == 0.0:
+            # The survey's record is complete at the last wave: keep it as it stands, with each row's weight now
+            # (later splits and roulette change weights, and rows are reused, in ways that differ between scenarios).
+            rows = np.flatnonzero((f.waves[: f.n] != 0) & (f.weight[: f.n] > 0))
+            self.survey = (f.waves[rows].copy(), f.weight[rows].astype(np.int64))
             f.in_start_stock[: f.n] = st == S
             if self.key_worker >= 0:
                 f.key_worker_received[: f.n] |= f.prog_status[: f.n, self.key_worker] == ENROLLED
@@ -384,15 +414,19 @@ class ProblemModel:
 
         rec, f = self.recorder, self.families
         n = f.n
-        # Every row that stands for families, with its weight (sampled families that were at risk once carry
-        # their history for the families they stand for; dropped rows stand for none).
-        kept = (f.weight[:n] > 0) & ((f.waves[:n] != 0) | f.in_start_stock[:n] | f.key_worker_received[:n])
+        # Families in the stock at the start are tracked one by one to the end (never returned to the sample).
+        start = f.in_start_stock[:n]
         attached = np.isfinite(f.t_attached[:n])
         dtypes = (np.float64, np.int8, np.int8, np.uint64)
         if self.successes:
             succ = tuple(np.concatenate(col) for col in zip(*self.successes, strict=True))
         else:
             succ = tuple(np.empty(0, d) for d in dtypes)
+        out_dtypes = (np.int8, np.float64, np.uint16, np.uint16, np.bool_)
+        if self.outcomes:
+            outcomes = tuple(np.concatenate(col) for col in zip(*self.outcomes, strict=True))
+        else:
+            outcomes = tuple(np.empty(0, d) for d in out_dtypes)
         flow_dtypes = (np.float64, np.int8, np.int8, np.int16, np.int32)
         if self.flows:
             flows = tuple(
@@ -417,11 +451,11 @@ class ProblemModel:
             programme_events=rec.concat_programme_events(),
             waits=rec.concat_waits(),
             triggers=rec.triggers.copy(),
-            waves=f.waves[:n][kept].copy(),
+            waves=self.survey[0],
             wave_count=self.spec.waves,
-            in_start_stock=f.in_start_stock[:n][kept].copy(),
-            key_worker_received=f.key_worker_received[:n][kept].copy(),
-            family_weight=f.weight[:n][kept].astype(np.int64),
+            in_start_stock=start[start].copy(),
+            key_worker_received=f.key_worker_received[:n][start].copy(),
+            family_weight=self.survey[1],
             families_tracked=int(f.n - f.free.size),
             events=rec.events,
             attached_t=f.t_attached[:n][attached].copy(),
@@ -437,6 +471,7 @@ class ProblemModel:
             boundary_classes=np.array(self.boundary_classes),
             target_population=self.spec.target,
             successes=succ,
+            outcomes=outcomes,
         )
         self.families = self._cols = self.rand = None
         return out

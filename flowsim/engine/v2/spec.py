@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -212,6 +212,7 @@ def compile_problem_spec(scenario) -> ProblemSpec:
         "child_mask": np.uint16(_mask(CHILD, _PI)),
         "driver_mask": np.uint16(_mask(cl.flow_drivers, _PI)),
         "driver_factors": np.uint16(_mask(cl.flow_driver_factors, _FI)),
+        "driver_k": int(cl.flow_min_drivers),
         "setf_mask": np.uint16(_mask(SETF_SEVEN, _PI)),
         "troubled_mask": np.uint16(_mask(FRAMEWORK, _PI)),
         "local_mask": np.uint16(_mask(cl.local_criteria, _PI)),
@@ -252,8 +253,18 @@ def compile_problem_spec(scenario) -> ProblemSpec:
         id_new=p.identification.new_approach_rate_per_year,
         rollout_t=rollout_t,
         rollout_share=rollout_share,
-        finance=_finance(p, start, t_end, "key_worker" in names),
+        finance=_framework(p, start, t_end, "key_worker" in names),
     )
+
+
+def _framework(p, start: dt.date, t_end: float, key_worker: bool):
+    """The 2012 financial framework's attachments and claims. Model v2 applies its definition of results to every
+    run with key workers (the money follows only when ``finance.enabled``): measure (b) of turned around."""
+    fin = _finance(p, start, t_end, key_worker)
+    if fin.enabled or not key_worker:
+        return fin
+    on = _finance(p.model_copy(update={"finance": p.finance.model_copy(update={"enabled": True})}), start, t_end, True)
+    return replace(on, enabled=False)
 
 
 def _pairs(section, name: str) -> list[tuple[str, float]]:
