@@ -337,10 +337,10 @@ def validate(scenario: Path, overrides: tuple[str, ...]) -> None:
 @_user_errors
 def show(scenario: Path, overrides: tuple[str, ...]) -> None:
     """Print SCENARIO's resolved parameters with their units and sources."""
-    from flowsim.scenario.assumptions import assumption_log
+    from flowsim.scenario.assumptions import assumption_log, where_set
 
     sc = _load(scenario, overrides)
     click.echo(f"# {sc.name}: {sc.description}".rstrip(": "))
     for row in assumption_log(sc):
-        mark = f"  [set in {row['set_in']}]" if row["set_in"] else ""
+        mark = f"  [set in {where_set(row)}]" if row["set_in"] else ""
         click.echo(f"{row['key']} = {row['value']}  ({row['unit']}; {row['source']}){mark}")

@@ -15,6 +15,7 @@ from flowsim.charts import CHARTS
 from flowsim.files import atomic_write
 from flowsim.measures import format_value
 from flowsim.rundir import RunDirectory
+from flowsim.scenario.assumptions import where_set
 from flowsim.tables import STATISTICS_COLUMNS
 
 _CSS = """
@@ -156,7 +157,7 @@ def _assumptions_table(rows: list[dict]) -> str:
         cls = "set-flag" if r["set_in"].startswith("--set") else ("override" if r["set_in"] else "")
         out.append(
             f"<tr class='{cls}'><td><code>{_e(r['key'])}</code></td><td>{_e(r['value'])}</td>"
-            f"<td>{_e(r['unit'])}</td><td>{_e(r['source'])}</td><td>{_e(r['set_in'] or 'registry default')}</td></tr>"
+            f"<td>{_e(r['unit'])}</td><td>{_e(r['source'])}</td><td>{_e(where_set(r) or 'registry default')}</td></tr>"
         )
     out.append("</table>")
     return "".join(out)
