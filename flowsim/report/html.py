@@ -184,7 +184,7 @@ def write_report(run: RunDirectory | Path, charts: dict[str, list[Path]]) -> Pat
 <style>{_CSS}</style></head>
 <body data-charts-rendered="pending">
 <h1>Can every troubled family be turned around by {_e(deadline)}?</h1>
-<p class="headline" id="headline">{_e(summary["headline"])}</p>
+<p class="headline" id="headline">{_e(run.headline)}</p>
 <p>Scenario <strong>{_e(manifest["scenario_name"])}</strong> (sha256 <code>{_e(manifest["scenario_sha256"][:12])}</code>),
 {manifest["replications"]} replication(s), seed {manifest["seed"]}, flowsim {_e(manifest["flowsim_version"])},
 run {_e(manifest["started_at"])}.</p>
