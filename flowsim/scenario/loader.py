@@ -138,8 +138,8 @@ def _read_chain(path: Path, chain: tuple[Path, ...]) -> tuple[dict, list[_Layer]
         line = int(match.group(1)) if match else None
         msg = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(exc))
         raise ScenarioError(f"expected valid TOML, found a syntax error: {msg}", file=str(path), line=line) from None
-    key_lines = _key_lines(text)
-    here = _Layer(str(path), frozenset(_flatten_keys(doc)), key_lines)
+    lines = key_lines(text)
+    here = _Layer(str(path), frozenset(_flatten_keys(doc)), lines)
     parent = doc.pop("extends", None)
     if parent is None:
         return doc, [here]
@@ -147,7 +147,7 @@ def _read_chain(path: Path, chain: tuple[Path, ...]) -> tuple[dict, list[_Layer]
         raise ScenarioError(
             f"expected a file name string, found {parent!r}",
             file=str(path),
-            line=key_lines.get("extends"),
+            line=lines.get("extends"),
             key="extends",
         )
     parent_path = path.parent / parent
@@ -155,7 +155,7 @@ def _read_chain(path: Path, chain: tuple[Path, ...]) -> tuple[dict, list[_Layer]
         raise ScenarioError(
             f"expected an existing parent file, found no file at {parent_path}",
             file=str(path),
-            line=key_lines.get("extends"),
+            line=lines.get("extends"),
             key="extends",
         )
     base, layers = _read_chain(parent_path, (*chain, resolved))
@@ -185,7 +185,7 @@ _HEADER = re.compile(r"^\s*\[\[?\s*([^\]]+?)\s*\]\]?\s*(#.*)?$")
 _ASSIGN = re.compile(r"^\s*([A-Za-z0-9_.\-\"' ]+?)\s*=")
 
 
-def _key_lines(text: str) -> dict[str, int]:
+def key_lines(text: str) -> dict[str, int]:
     """Map each dotted key (and table header) in a TOML text to its 1-based line."""
     out: dict[str, int] = {}
     table = ""
