@@ -60,12 +60,7 @@ def test_every_shipped_scenario_credits_only_files_that_set_the_key(path):
 def test_the_baseline_credits_about_thirty_keys():
     rows = assumption_log(load_scenario(BASELINE))
     credited = [r for r in rows if r["set_in"]]
-    leaves = sum(
-        1
-        for p in _chain(BASELINE)
-        for key in PARAMETERS
-        if _sets(tomllib.loads(p.read_text()), key)
-    )
+    leaves = sum(1 for p in _chain(BASELINE) for key in PARAMETERS if _sets(tomllib.loads(p.read_text()), key))
     assert len(credited) == leaves and 20 <= len(credited) <= 40
     mst = next(r for r in rows if r["key"] == "programmes.multi_systemic_therapy.caseload")
     assert mst["set_in"] == "" and mst["line"] is None
