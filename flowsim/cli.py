@@ -61,7 +61,7 @@ def run(scenario, seed, replications, jobs, overrides, out, csv, no_report, yes,
     from flowsim.rundir import run_scenario
 
     sc = load(scenario, overrides)
-    out_dir = writable_dir(out or outputs(sc.name), replaced=True)
+    out_dir = writable_dir(out or outputs(sc.name), replaced="manifest.json")
     announce(Plan(replications, estimate_seconds(sc), jobs or cores(), count(replications, "replication")), quiet, yes)
     note_compile(quiet)
     with Fraction(quiet, "simulating" if replications == 1 else "replications") as bar:

@@ -103,32 +103,41 @@ def safe_name(name: str, limit: int = 100) -> str:
     return _UNSAFE.sub("_", name).strip("._-")[:limit].rstrip("._-") or "scenario"
 
 
-def writable_dir(path: str | Path, replaced: bool = False) -> Path:
+def writable_dir(path: str | Path, replaced: str | None = None) -> Path:
     """Check, before any work, that ``path`` can be a directory flowsim writes into; create it (and its parents).
 
     Args:
-        replaced: the directory will be swapped in whole (a run directory), so its parent must be writable too.
+        replaced: for a directory that will be swapped in whole (a run directory), the file that marks
+            one (``manifest.json``): its parent must be writable, and an existing directory must be
+            empty or hold that file, so that no directory of other files is ever replaced.
 
     Raises:
-        WriteError: if ``path`` or one of its parents is a file, or a test file cannot be created there.
+        WriteError: if ``path`` or one of its parents is a file, a test file cannot be created there,
+            or ``path`` holds files but no ``replaced`` marker.
     """
-    path = Path(path)
+    given = Path(path)
+    path = Path(os.path.abspath(given))  # "." and ".." have no name to stage beside
     for parent in (path, *path.parents):
         if parent.exists() or parent.is_symlink():
             if not parent.is_dir():
                 what = "is a file" if parent == path else f"is under {parent}, which is a file"
-                raise WriteError(f"{path}: expected a directory to write to, but it {what}")
+                raise WriteError(f"{given}: expected a directory to write to, but it {what}")
             break
     # A directory swapped in whole is written beside itself, in its parent; it need not exist yet.
     place = path.parent if replaced else path
     try:
+        if replaced and path.is_dir() and any(path.iterdir()) and not (path / replaced).is_file():
+            raise WriteError(
+                f"{given}: holds files but no {replaced}, so it is not a directory flowsim wrote; a run replaces "
+                "its directory whole, so give a new or empty directory, or an earlier run's"
+            )
         place.mkdir(parents=True, exist_ok=True)
         fd, probe = tempfile.mkstemp(dir=place, prefix=".flowsim-probe.")
         os.close(fd)
         os.unlink(probe)
     except OSError as exc:
-        raise WriteError(f"{path}: cannot write here ({exc.strerror or exc})") from None
-    return path
+        raise WriteError(f"{given}: cannot write here ({exc.strerror or exc})") from None
+    return given
 
 
 _RENAME_EXCHANGE = 2
@@ -217,7 +226,7 @@ def staged_dir(target: str | Path, copy: bool = False) -> Iterator[Path]:
     Raises:
         WriteError: if writing fails with an OSError (a full disk, a file too large, no permission).
     """
-    target = Path(target)
+    target = Path(os.path.abspath(target))
     if target.is_symlink():
         target = target.resolve()
     target.parent.mkdir(parents=True, exist_ok=True)

@@ -282,7 +282,7 @@ def run_scenario(
     """
     from flowsim.replications import run_replication, run_replications, summarise
 
-    writable_dir(out_dir, replaced=True)
+    writable_dir(out_dir, replaced="manifest.json")
     started = dt.datetime.now(dt.UTC)
     if replications == 1:
         records = [run_replication(scenario, seed, progress=progress)]

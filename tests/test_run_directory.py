@@ -287,3 +287,17 @@ def test_report_keeps_the_run_files_and_replaces_its_documents(tmp_path):
     assert (out / "report.html").exists() and (out / "brief.pdf").exists()
     assert not (out / "charts" / "stale.png").exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
+
+
+def test_a_directory_of_other_files_is_never_replaced(tmp_path, monkeypatch):
+    """A run replaces its directory whole, so --out at a folder of someone's files must be refused, not emptied."""
+    papers = tmp_path / "papers"
+    papers.mkdir()
+    (papers / "minister.docx").write_text("draft")
+    assert_user_error(invoke("run", BASELINE, "--out", papers, *sets(TINY)), "not a directory flowsim wrote")
+    assert (papers / "minister.docx").read_text() == "draft"
+    monkeypatch.chdir(papers)
+    assert_user_error(invoke("run", BASELINE, "--out", ".", *sets(TINY)), "not a directory flowsim wrote")
+    assert sorted(p.name for p in papers.iterdir()) == ["minister.docx"]
+    (tmp_path / "empty").mkdir()
+    assert invoke("run", BASELINE, "--no-report", "--quiet", "--out", tmp_path / "empty", *sets(TINY)).exit_code == 0

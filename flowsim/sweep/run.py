@@ -143,8 +143,9 @@ def run_sweep(
         finished = len(done)
         if progress is not None:
             progress(finished, total)
+        results = executor.run(run_point, pending, size=total - finished)
         try:
-            for task, row in executor.run(run_point, pending, size=total - finished):
+            for task, row in results:
                 store.write(task["run_id"], row)
                 finished += 1
                 if progress is not None:
@@ -154,4 +155,6 @@ def run_sweep(
                 f"interrupted: {finished:,} of {total:,} runs are finished and kept in {out_dir}; "
                 "run the same command again to resume"
             ) from None
+        finally:
+            getattr(results, "close", lambda: None)()  # stop the workers now, whatever ended the loop
     return {"total": total, "skipped": len(done), "run": finished - len(done)}
