@@ -25,6 +25,7 @@ _stopped_by = [signal.SIGINT]
 
 
 def _terminate(signum, frame) -> None:
+    """SIGTERM stops a command the way Ctrl-C does, so the same clean-up runs (the default would just die)."""
     _stopped_by[0] = signum
     raise KeyboardInterrupt
 
@@ -38,6 +39,7 @@ def user_errors(fn):
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
+        _stopped_by[0] = signal.SIGINT
         try:
             previous = signal.signal(signal.SIGTERM, _terminate)
         except ValueError:  # not the main thread: leave signals alone

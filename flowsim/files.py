@@ -89,6 +89,16 @@ def atomic_write(path: str | Path, data: bytes | str) -> Path:
     return path
 
 
+def absolute(path: str | Path) -> Path:
+    """``path`` made absolute, with a name to stage beside: ``.`` is the working directory, a final ``..`` resolved.
+
+    Inner ``..`` are left to the operating system, as it reads them (``a/b/../c`` needs ``a/b``), not
+    collapsed by text, which would disagree with it when ``a/b`` is missing or a symbolic link.
+    """
+    path = Path.cwd() / Path(path)  # pathlib drops "." components
+    return path.resolve() if path.name in ("", "..") else path
+
+
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
@@ -116,7 +126,7 @@ def writable_dir(path: str | Path, replaced: str | None = None) -> Path:
             or ``path`` holds files but no ``replaced`` marker.
     """
     given = Path(path)
-    path = Path(os.path.abspath(given))  # "." and ".." have no name to stage beside
+    path = absolute(given)
     for parent in (path, *path.parents):
         if parent.exists() or parent.is_symlink():
             if not parent.is_dir():
@@ -226,7 +236,7 @@ def staged_dir(target: str | Path, copy: bool = False) -> Iterator[Path]:
     Raises:
         WriteError: if writing fails with an OSError (a full disk, a file too large, no permission).
     """
-    target = Path(os.path.abspath(target))
+    target = absolute(target)
     if target.is_symlink():
         target = target.resolve()
     target.parent.mkdir(parents=True, exist_ok=True)

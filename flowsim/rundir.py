@@ -182,7 +182,7 @@ class RunDirectory:
 
     @cached_property
     def files(self) -> dict[str, str]:
-        """File name -> SHA-256 of every file the run wrote, from the manifest (empty for runs before flowsim 0.x)."""
+        """File name -> SHA-256 of every file the run wrote, from the manifest (empty for older runs, which lack it)."""
         if not (self.path / "manifest.json").is_file():
             return {}
         files = self.manifest.get("files")
@@ -207,7 +207,10 @@ class RunDirectory:
 
     @cached_property
     def manifest(self) -> dict:
-        return self._read_json("manifest.json", check=False)
+        doc = self._read_json("manifest.json", check=False)
+        if not isinstance(doc, dict):
+            raise FlowsimError(f"{self.path / 'manifest.json'}: expected a manifest written by `flowsim run`")
+        return doc
 
     @property
     def notes(self) -> list[str]:
