@@ -196,7 +196,7 @@ options = st.fixed_dictionaries(
 
 
 @pytest.mark.slow
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(opts=options)
 def test_fuzz_run_options(tmp_path_factory, opts):
     root = tmp_path_factory.mktemp("fuzz")

@@ -91,7 +91,7 @@ def test_sigkill_run(tmp_path):
     assert runs["old"] != runs["new"] and "finance.parquet" in runs["new"]
     seen = []
     for _ in range(KILLS):
-        _kill_at([*new_args, "--out", out], rng.uniform(0.0, duration * 1.1))
+        _kill_at([*new_args, "--out", out], rng.uniform(0.0, duration))
         now = _fingerprint(out)
         state = next((k for k, v in runs.items() if v == now), None)
         assert state is not None, f"a mixed run directory: {sorted(now)}"
@@ -111,7 +111,7 @@ def test_sigkill_report(tmp_path):
     data = _fingerprint(out)
     duration = _timed(["report", out])
     for _ in range(KILLS):
-        _kill_at(["report", out], rng.uniform(0.0, duration * 1.1))
+        _kill_at(["report", out], rng.uniform(0.0, duration))
         assert _fingerprint(out) == data
         report = out / "report.html"
         assert not report.exists() or report.read_text().rstrip().endswith("</html>")
