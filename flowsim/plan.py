@@ -5,8 +5,8 @@ The rule for a plan nobody meant: more than :data:`MAX_RUNS` runs, or more than
 the user passes ``--yes``; ``flowsim run --replications 1000000`` is almost
 always a typo, and a day of computing is worth a second look.
 
-The estimate is deliberately simple: a run costs a fixed overhead plus a
-cost per family-year simulated, measured on a 2-core machine
+The estimate is deliberately simple: starting up, then for each run a fixed
+overhead plus a cost per family-year simulated, measured on a 2-core machine
 (``benchmarks/README.md``: the full-size baseline, 290,000 families at risk
 from April 2005 to May 2015, takes about 6 s). It is a guide to the order of
 magnitude, not a promise.
@@ -25,7 +25,9 @@ MAX_RUNS = 10_000
 MAX_SECONDS = 24 * 3600.0
 
 #: Seconds per run that do not depend on its size (setting up, tables, the summary).
-OVERHEAD_SECONDS = 0.1
+OVERHEAD_SECONDS = 0.2
+#: Seconds before the first run: starting workers and loading the compiled event kernel in each (in parallel).
+STARTUP_SECONDS = 1.5
 #: Seconds per family at risk per simulated year (the full baseline: 290k x 10.2 years in about 5.6 s).
 SECONDS_PER_FAMILY_YEAR = 1.9e-6
 #: Seconds per family outside risk per year, tracked one by one only with universe = "all" (14 s against 6 s).
@@ -92,8 +94,8 @@ class Plan:
 
     @property
     def wall_seconds(self) -> float:
-        """Estimated wall time: the runs to go in rounds of ``workers``."""
-        return math.ceil(self.todo / self.workers) * self.seconds
+        """Estimated wall time: starting up, then the runs to go in rounds of ``workers``."""
+        return (STARTUP_SECONDS if self.todo else 0.0) + math.ceil(self.todo / self.workers) * self.seconds
 
     @property
     def absurd(self) -> bool:
