@@ -53,6 +53,18 @@ def headline(doc: dict) -> str:
     )
 
 
+def table_lines(doc: dict) -> list[str]:
+    """The comparison as a table for the terminal: each measure's A, B and paired B - A with its 95% interval."""
+    a, b = doc["a"]["name"], doc["b"]["name"]
+    lines = [f"  {'measure':34} {a[:14]:>14} {b[:14]:>14} {'B - A (paired 95% interval)':>36}"]
+    for key, d in doc["differences"].items():
+        pr = d["paired"]
+        lines.append(
+            f"  {key:34} {d['a']:>14,.3f} {d['b']:>14,.3f} {pr['mean']:>+12,.3f} [{pr['lo']:+,.3f}, {pr['hi']:+,.3f}]"
+        )
+    return lines
+
+
 def write_compare(doc: dict, out_dir: Path) -> list[Path]:
     """Write ``compare.json`` and the chart (``compare.png``, ``compare.svg``) into ``out_dir``."""
     from flowsim.charts import ChartMeta, save

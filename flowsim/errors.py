@@ -37,3 +37,7 @@ class ScenarioError(FlowsimError):
             where.append(f"key {key}")
         prefix = ", ".join(where)
         super().__init__(f"{prefix}: {message}" if prefix else message)
+
+
+class Interrupted(FlowsimError):
+    """Stopped by the user (Ctrl-C or SIGTERM); the message says what was kept. The CLI exits 128 + the signal."""

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor, as_completed
 
 import numpy as np
 
@@ -123,18 +122,20 @@ def run_replications(
 
     One replication runs in this process on the root seed's own streams; several
     run as replications 0 .. n-1 of the seed. ``progress`` is called with the
-    number finished.
+    number finished. Workers die with this process, and KeyboardInterrupt
+    stops them at once (:mod:`flowsim.workers`).
     """
+    from flowsim.workers import imap_unordered
+
     if n == 1:
         return [run_replication(scenario, seed)]
     jobs = max(1, min(jobs or os.cpu_count() or 1, n))
     out: list[dict | None] = [None] * n
-    with ProcessPoolExecutor(max_workers=jobs) as pool:
-        futures = {pool.submit(_one, (scenario, seed, i, i == 0)): i for i in range(n)}
-        for done, future in enumerate(as_completed(futures), start=1):
-            out[futures[future]] = future.result()
-            if progress is not None:
-                progress(done)
+    tasks = ((scenario, seed, i, i == 0) for i in range(n))
+    for done, (task, record) in enumerate(imap_unordered(_one, tasks, jobs), start=1):
+        out[task[2]] = record
+        if progress is not None:
+            progress(done)
     return out  # type: ignore[return-value]
 
 

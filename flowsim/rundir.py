@@ -1,13 +1,21 @@
 """The run directory: writing a run's tables, summary, manifest and assumption log, and reading them back.
 
+A run is written whole into a fresh directory beside its target and then
+swapped in (:func:`flowsim.files.staged_dir`): a run killed at any point
+leaves the old complete run or the new complete run, never a mix, and no
+file of an earlier run survives into a later one.
+
 Tables are written as Parquet with pyarrow from their column buffers, so the
 run path never imports pandas. :class:`RunDirectory` is the one reader:
-the report, the brief and the charts all read a run through it.
+the report, the brief and the charts all read a run through it, and it
+checks each file against the checksums ``manifest.json`` records, so a
+directory holding files of two runs is refused, not reported.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import platform
 from functools import cached_property
@@ -17,7 +25,7 @@ import numpy as np
 
 from flowsim import __version__
 from flowsim.errors import FlowsimError
-from flowsim.files import atomic_path, atomic_write
+from flowsim.files import atomic_path, atomic_write, staged_dir, writable_dir
 from flowsim.tables import TABLES
 
 #: Tables a run directory may hold, in the order they are written.
@@ -27,9 +35,11 @@ REQUIRED = ("summary.json", "manifest.json", "assumptions.json", "targets.parque
 
 
 def manifest(scenario, seed: int, replications: int, started_at: dt.datetime, argv: list[str] | None = None) -> dict:
-    """What the run was: the resolved scenario, its hash, versions, seed and start time."""
+    """What the run was: the resolved scenario, its hash, versions, seed, start time and what to tell the reader."""
     import numpy
     import simpy
+
+    from flowsim.report.text import run_notes
 
     return {
         "flowsim_version": __version__,
@@ -47,6 +57,7 @@ def manifest(scenario, seed: int, replications: int, started_at: dt.datetime, ar
         "numpy": numpy.__version__,
         "simpy": simpy.__version__,
         "command": argv or [],
+        "notes": run_notes(scenario),
         "scenario": scenario.resolved(),
     }
 
@@ -98,10 +109,12 @@ def write_run(
     argv: list[str] | None = None,
     csv: bool = False,
 ) -> None:
-    """Write tables (with a ``replication`` column), ``summary.json``, ``manifest.json`` and ``assumptions.json``.
+    """Write tables (with a ``replication`` column), ``summary.json``, ``assumptions.json`` and ``manifest.json``.
 
     ``records`` are replications' records (``flowsim.replications.run_replication``);
     ``summary`` is the one summary of them. ``waits`` holds replication 0 only.
+    ``out_dir`` is written in place: :func:`run_scenario` gives it a fresh staging
+    directory. The manifest, written last, records each other file's SHA-256.
     """
     import pyarrow as pa
     import pyarrow.csv as pacsv
@@ -128,8 +141,18 @@ def write_run(
             with atomic_path(out_dir / f"{name}.csv") as tmp:
                 pacsv.write_csv(table, tmp)
     atomic_write(out_dir / "summary.json", _json(summary))
-    atomic_write(out_dir / "manifest.json", _json(manifest(scenario, seed, len(records), started_at, argv)))
     atomic_write(out_dir / "assumptions.json", json.dumps(assumption_log(scenario), indent=1) + "\n")
+    doc = manifest(scenario, seed, len(records), started_at, argv)
+    doc["files"] = {p.name: _sha256(p) for p in sorted(out_dir.iterdir()) if p.is_file()}
+    atomic_write(out_dir / "manifest.json", _json(doc))
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 class RunDirectory:
@@ -143,16 +166,40 @@ class RunDirectory:
         self.path = Path(path)
         self._tables: dict = {}
         missing = [n for n in REQUIRED if not (self.path / n).is_file()]
+        missing += [n for n in self.files if n not in missing and not (self.path / n).is_file()]
         if missing:
             raise FlowsimError(
                 f"{self.path}: expected a run directory written by `flowsim run`, missing {', '.join(missing)}"
             )
 
-    def _read_json(self, name: str):
+    def _read_json(self, name: str, check: bool = True):
+        if check:
+            self._check(name)
         try:
             return json.loads((self.path / name).read_text(encoding="utf-8"))
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise FlowsimError(f"{self.path / name}: expected JSON written by `flowsim run`, found {exc}") from None
+
+    @cached_property
+    def files(self) -> dict[str, str]:
+        """File name -> SHA-256 of every file the run wrote, from the manifest (empty for older runs, which lack it)."""
+        if not (self.path / "manifest.json").is_file():
+            return {}
+        files = self.manifest.get("files")
+        return files if isinstance(files, dict) else {}
+
+    def _check(self, name: str) -> None:
+        """Refuse a file that is not the one the run wrote: a directory holding files of two runs is not reported.
+
+        Raises:
+            FlowsimError: naming the file and the manifest it disagrees with.
+        """
+        want = self.files.get(name)
+        if want is not None and _sha256(self.path / name) != want:
+            raise FlowsimError(
+                f"{self.path / name} is not the file the run in {self.path / 'manifest.json'} wrote (its checksum "
+                "differs): the directory holds files of two runs; run the scenario again"
+            )
 
     @cached_property
     def summary(self) -> dict:
@@ -160,7 +207,22 @@ class RunDirectory:
 
     @cached_property
     def manifest(self) -> dict:
-        return self._read_json("manifest.json")
+        doc = self._read_json("manifest.json", check=False)
+        if not isinstance(doc, dict):
+            raise FlowsimError(f"{self.path / 'manifest.json'}: expected a manifest written by `flowsim run`")
+        return doc
+
+    @property
+    def notes(self) -> list[str]:
+        """What the reader must know with the answer: the scale, small numbers, uncalibrated defaults."""
+        return list(self.manifest.get("notes", []))
+
+    @property
+    def headline(self) -> str:
+        """The run's headline with its notes, as the terminal, the report and the brief show it."""
+        from flowsim.report.text import headline
+
+        return headline(self.summary, self.notes)
 
     @cached_property
     def assumptions(self) -> list[dict]:
@@ -180,13 +242,16 @@ class RunDirectory:
         return dt.date.fromisoformat(self.scenario["time"]["deadline"])
 
     def has(self, table: str) -> bool:
-        return (self.path / f"{table}.parquet").is_file()
+        """Whether the run wrote ``table`` (a stray file the manifest does not list is not the run's)."""
+        name = f"{table}.parquet"
+        return (self.path / name).is_file() and (not self.files or name in self.files)
 
     def table(self, name: str):
         """Table ``name`` as a pandas DataFrame (dates as ``datetime.date``), read once."""
         import pyarrow.parquet as pq
 
         if name not in self._tables:
+            self._check(f"{name}.parquet")
             self._tables[name] = pq.read_table(self.path / f"{name}.parquet").to_pandas()
         return self._tables[name]
 
@@ -200,16 +265,27 @@ def run_scenario(
     progress=None,
     argv: list[str] | None = None,
     csv: bool = False,
+    documents: bool = False,
 ) -> dict:
-    """Simulate ``scenario`` and write its run directory; return the run's summary.
+    """Simulate ``scenario`` and write its run directory whole; return the run's summary.
+
+    ``out_dir`` is checked before simulating. The run (and, with ``documents``,
+    its charts, ``report.html`` and ``brief.pdf``) is written into a fresh
+    directory beside ``out_dir`` and swapped in whole, so nothing of an
+    earlier run in ``out_dir`` survives, and a run killed at any point leaves
+    the old run or the new one.
 
     Args:
         replications: 1 runs the seed's own streams in this process; more run
             replications 0 .. n-1 over ``jobs`` worker processes.
         progress: called with the fraction done (of simulated time, or of replications).
+
+    Raises:
+        WriteError: if ``out_dir`` cannot be written (checked first), or writing fails part-way.
     """
     from flowsim.replications import run_replication, run_replications, summarise
 
+    writable_dir(out_dir, replaced="manifest.json")
     started = dt.datetime.now(dt.UTC)
     if replications == 1:
         records = [run_replication(scenario, seed, progress=progress)]
@@ -217,5 +293,10 @@ def run_scenario(
         step = (lambda k: progress(k / replications)) if progress else None
         records = run_replications(scenario, seed, replications, jobs, step)
     summary = summarise(records)
-    write_run(out_dir, records, summary, scenario, seed, started, argv, csv)
+    with staged_dir(out_dir) as staging:
+        write_run(staging, records, summary, scenario, seed, started, argv, csv)
+        if documents:
+            from flowsim.report import draw_documents
+
+            draw_documents(staging)
     return summary

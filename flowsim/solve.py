@@ -11,10 +11,13 @@ intervals.
 
 from __future__ import annotations
 
+import math
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from flowsim.errors import FlowsimError
+from flowsim.plan import Plan, count, estimate_seconds
 from flowsim.replications import run_replications
 from flowsim.scenario import PARAMETERS, Scenario
 from flowsim.statistics import wilson
@@ -108,6 +111,16 @@ def solve(
         else:
             lo = mid
     return Solution(param, probability, True, hi.value, lo, hi, trials)
+
+
+def solve_plan(scenario: Scenario, param: str, low: float, high: float, replications: int, jobs: int | None) -> Plan:
+    """The most runs :func:`solve` may make: both ends, then bisection down to its tolerance, each x replications."""
+    p = PARAMETERS.get(param)
+    integer = p is not None and isinstance(p.default, int) and not isinstance(p.default, bool)
+    steps = math.ceil(math.log2(max(high - low, 1.0))) if integer else 6  # the float tolerance is 1/64 of the range
+    trials = 2 + steps
+    what = f"{count(replications, 'replication')} x up to {trials} trial values"
+    return Plan(replications * trials, estimate_seconds(scenario), jobs or os.cpu_count() or 1, what)
 
 
 def describe_trial(param: str, t: Trial) -> str:

@@ -11,6 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from flowsim.cli import main
+from flowsim.rundir import RunDirectory
 from flowsim.tables import TABLES
 
 from .conftest import BASELINE, SCENARIOS, SMALL
@@ -24,10 +25,11 @@ def test_run_writes_a_run_directory_that_answers_the_question(tmp_path):
     out = tmp_path / "run"
     result = CliRunner().invoke(main, ["run", str(BASELINE), "--seed", "3", "--out", str(out), *_sets()])
     assert result.exit_code == 0, result.output
-    first = result.output.splitlines()[0]
+    first = result.stdout.splitlines()[0]
     assert first.startswith("Target (") and "turned around by 2012-04-30" in first
     summary = json.loads((out / "summary.json").read_text())
-    assert summary["headline"] == first
+    assert first.startswith(summary["headline"]) and "population.scale 0.01" in first  # the headline says its scale
+    assert RunDirectory(out).headline == first
     count = summary["target"]["count"]
     assert set(count) >= {"turned_around", "target", "met", "date_met"}
     assert isinstance(count["met"], bool)

@@ -73,7 +73,7 @@ def test_run_with_replications_writes_intervals(tmp_path):
         main, ["run", str(BASELINE), "--replications", "3", "--jobs", "2", "--out", str(tmp_path), "--seed", "4", *sets]
     )
     assert result.exit_code == 0, result.output
-    first = result.output.splitlines()[0]
+    first = result.stdout.splitlines()[0]
     assert "met with probability" in first and "3 replications" in first
     summary = json.loads((tmp_path / "summary.json").read_text())
     ta = summary["target"]["count"]["turned_around"]
@@ -103,7 +103,8 @@ def test_compare_command(tmp_path):
         ],
     )
     assert result.exit_code == 0, result.output
-    assert result.output.startswith("key_worker_plus20 vs baseline:")
+    assert result.stdout.startswith("key_worker_plus20 vs baseline:")
+    assert result.stderr.startswith("flowsim: 6 runs (3 replications x 2 scenarios), about")
     doc = json.loads((tmp_path / "compare.json").read_text())
     assert (tmp_path / "compare.png").stat().st_size > 10_000 and (tmp_path / "compare.svg").exists()
     assert doc["replications"] == 3 and "target.count.turned_around" in doc["differences"]

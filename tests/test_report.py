@@ -16,6 +16,7 @@ import pytest
 from click.testing import CliRunner
 
 from flowsim.cli import main
+from flowsim.rundir import RunDirectory
 
 from .conftest import BASELINE
 
@@ -146,8 +147,8 @@ def test_report_renders_in_headless_chromium(run_dir, tmp_path):
     finally:
         driver.terminate()
         driver.wait(10)
-    summary = json.loads((run_dir / "summary.json").read_text())
-    assert state["headline"] == summary["headline"]
+    assert state["headline"] == RunDirectory(run_dir).headline  # the summary's headline with its scale
+    assert "population.scale 0.005" in state["headline"]
     assert state["rendered"] == "5/5" and state["broken"] == 0
     assert len(state["widths"]) == 5 and min(state["widths"]) > 500
     (tmp_path / "screenshot.png").write_bytes(shot)

@@ -94,7 +94,8 @@ steps = 6
     before = len(list((out / "runs").glob("*.parquet")))
     assert 0 < before < 12, f"the kill should land part-way (runs done: {before})"
     subprocess.run(cmd, check=True, timeout=300, stdout=subprocess.DEVNULL)
-    planned = {r["run_id"] for r in json.loads((out / "sweep.json").read_text())["runs"]}
+    planned = {t["run_id"] for t in plan(load_sweep(spec_path))}
+    assert json.loads((out / "sweep.json").read_text())["runs_planned"] == 12
     files = {p.stem for p in (out / "runs").glob("*.parquet")}
     assert len(planned) == 12 and files == planned
     table = sweep_table(out)
@@ -136,7 +137,8 @@ def test_sweep_command_writes_chart(tmp_path):
         main, ["sweep", str(_sweep_file(tmp_path)), "--jobs", "2", "--out", str(tmp_path / "o")]
     )
     assert result.exit_code == 0, result.output
-    assert result.output.startswith("Sweep tiny: 4 runs")
+    assert result.stdout.startswith("Sweep tiny: 4 runs")
+    assert result.stderr.startswith("flowsim: 4 runs (4 design points x 1 replication), about")
     assert (tmp_path / "o" / "sweep.png").stat().st_size > 5000
 
 

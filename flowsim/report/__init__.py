@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 from flowsim.report.brief import write_brief
 from flowsim.report.html import write_report
 
-__all__ = ["write_brief", "write_documents", "write_report"]
+__all__ = ["draw_documents", "write_brief", "write_documents", "write_report"]
+
+#: What drawing adds to a run directory, besides ``charts/``.
+DOCUMENTS = ("report.html", "brief.pdf")
 
 
-def write_documents(run_dir: Path) -> Path:
-    """Draw a run directory's charts and write its ``brief.pdf`` and ``report.html``; return the report's path.
+def draw_documents(run_dir: Path) -> Path:
+    """Draw a run directory's charts and write its ``brief.pdf`` and ``report.html`` in place; return the report's path.
 
     Raises:
-        FlowsimError: if ``run_dir`` is not a complete run directory.
+        FlowsimError: if ``run_dir`` is not a complete run directory, or one of its files is not the run's.
     """
     from flowsim.charts import draw_run_charts
     from flowsim.rundir import RunDirectory
@@ -23,3 +27,26 @@ def write_documents(run_dir: Path) -> Path:
     charts = draw_run_charts(run)
     write_brief(run)
     return write_report(run, charts)
+
+
+def write_documents(run_dir: Path) -> Path:
+    """Redraw a run directory's charts, ``brief.pdf`` and ``report.html``, swapping the directory in whole.
+
+    The run's files are linked into a fresh directory beside it, the documents
+    drawn there, and the result swapped in: a redraw killed at any point leaves
+    the run with the old documents or the new ones, never a mix.
+
+    Raises:
+        FlowsimError: if ``run_dir`` is not a complete run directory, or one of its files is not the run's.
+        WriteError: if the documents cannot be written (a full disk, say); the run is left as it was.
+    """
+    from flowsim.files import staged_dir
+    from flowsim.rundir import RunDirectory
+
+    RunDirectory(run_dir)  # a clear error before anything is written
+    with staged_dir(run_dir, copy=True) as staging:
+        shutil.rmtree(staging / "charts", ignore_errors=True)  # no chart of an older drawing survives
+        for name in DOCUMENTS:
+            (staging / name).unlink(missing_ok=True)
+        draw_documents(staging)
+    return Path(run_dir) / "report.html"

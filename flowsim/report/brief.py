@@ -42,7 +42,7 @@ def _write_brief(run: RunDirectory) -> Path:
     fig.text(
         0.07,
         0.87,
-        "\n".join(textwrap.wrap(summary["headline"], 62)),
+        "\n".join(textwrap.wrap(run.headline, 62)),
         fontsize=12.5,
         fontweight="bold",
         va="top",

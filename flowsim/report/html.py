@@ -15,6 +15,7 @@ from flowsim.charts import CHARTS
 from flowsim.files import atomic_write
 from flowsim.measures import format_value
 from flowsim.rundir import RunDirectory
+from flowsim.scenario.assumptions import where_set
 from flowsim.tables import STATISTICS_COLUMNS
 
 _CSS = """
@@ -156,7 +157,7 @@ def _assumptions_table(rows: list[dict]) -> str:
         cls = "set-flag" if r["set_in"].startswith("--set") else ("override" if r["set_in"] else "")
         out.append(
             f"<tr class='{cls}'><td><code>{_e(r['key'])}</code></td><td>{_e(r['value'])}</td>"
-            f"<td>{_e(r['unit'])}</td><td>{_e(r['source'])}</td><td>{_e(r['set_in'] or 'registry default')}</td></tr>"
+            f"<td>{_e(r['unit'])}</td><td>{_e(r['source'])}</td><td>{_e(where_set(r) or 'registry default')}</td></tr>"
         )
     out.append("</table>")
     return "".join(out)
@@ -183,7 +184,7 @@ def write_report(run: RunDirectory | Path, charts: dict[str, list[Path]]) -> Pat
 <style>{_CSS}</style></head>
 <body data-charts-rendered="pending">
 <h1>Can every troubled family be turned around by {_e(deadline)}?</h1>
-<p class="headline" id="headline">{_e(summary["headline"])}</p>
+<p class="headline" id="headline">{_e(run.headline)}</p>
 <p>Scenario <strong>{_e(manifest["scenario_name"])}</strong> (sha256 <code>{_e(manifest["scenario_sha256"][:12])}</code>),
 {manifest["replications"]} replication(s), seed {manifest["seed"]}, flowsim {_e(manifest["flowsim_version"])},
 run {_e(manifest["started_at"])}.</p>

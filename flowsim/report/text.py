@@ -1,12 +1,56 @@
-"""The run's answer as plain text, for the terminal: the lines under the headline."""
+"""The run's answer as plain text: the headline with what the reader must know, and the lines under it."""
 
 from __future__ import annotations
 
 from flowsim.measures import format_inline as _fmt
 
+#: A target of fewer simulated families than this is small numbers: chance alone moves the
+#: count by about 1/sqrt(n) of itself, more than 10% below 100 families.
+SMALL_TARGET = 100
+
+
+def run_notes(scenario) -> list[str]:
+    """What a reader must know alongside a run's answer, each as a short phrase.
+
+    - below full scale, the scale (counts are simulated families, not England's);
+    - small numbers: a simulated target under :data:`SMALL_TARGET` families;
+    - uncalibrated registry defaults: a scenario that sets none of the
+      ``calibrated`` parameters (an empty file does this) runs the registry's
+      uncalibrated defaults.
+    """
+    from flowsim.scenario.registry import PARAMETERS
+
+    p = scenario.params
+    notes = []
+    scale = p.population.scale
+    if scale != 1:
+        notes.append(f"population.scale {scale:g}: counts are for the simulated share of England")
+    target = p.target.count_families * scale
+    if target < SMALL_TARGET:
+        notes.append(
+            f"small numbers: a target of only {target:,.1f} simulated families, so the answer is mostly chance"
+        )
+    calibrated = [k for k, param in PARAMETERS.items() if param.source.startswith("calibrated")]
+    if not any(k in scenario.origins for k in calibrated):
+        notes.append(
+            f"uncalibrated registry defaults: the scenario sets none of the {len(calibrated)} calibrated parameters "
+            "(extend calibration/fitted.toml, as scenarios/baseline.toml does)"
+        )
+    return notes
+
+
+def with_notes(line: str, notes: list[str]) -> str:
+    """A headline followed by its notes in brackets, so that no headline is read without them."""
+    return f"{line} [{'; '.join(notes)}]" if notes else line
+
+
+def headline(summary: dict, notes: list[str]) -> str:
+    """The run's headline as the terminal, the report and the brief show it: with its notes."""
+    return with_notes(summary["headline"], notes)
+
 
 def details(summary: dict) -> list[str]:
-    """Coverage, prevalence, survey moments, payment by results and the scale, one line each."""
+    """Coverage, prevalence, survey moments and payment by results, one line each (the scale is in the headline)."""
     t, m = summary["target"], summary["moments"]
     lines = [
         f"  coverage: {_fmt(t['coverage']['share'], '.0%')} of the families in the stock at the start "
@@ -26,6 +70,4 @@ def details(summary: dict) -> list[str]:
             f"{_fmt(r['additional'], ',.0f')} additional (deadweight {_fmt(r['deadweight_share'], '.0%')}); "
             f"£{paid:,.0f} paid"
         )
-    if summary["scale"] != 1:
-        lines.append(f"  (population.scale = {summary['scale']:g}: counts are for the simulated share of England)")
     return lines

@@ -38,8 +38,12 @@ def _source(scenario: Scenario, key: str, source: str) -> str:
     return source
 
 
-def assumption_log(scenario: Scenario) -> list[dict[str, str]]:
-    """One row per parameter: key, value, unit, source and the file or --set that set it ('' if default)."""
+def assumption_log(scenario: Scenario) -> list[dict[str, Any]]:
+    """One row per parameter: key, value, unit, source, and the file or --set that set that exact key.
+
+    ``set_in`` is '' and ``line`` None for a registry default; ``line`` is the
+    line of ``set_in`` that sets the key (None for an override).
+    """
     rows = []
     for key, param in PARAMETERS.items():
         rows.append(
@@ -49,6 +53,14 @@ def assumption_log(scenario: Scenario) -> list[dict[str, str]]:
                 "unit": param.unit,
                 "source": _source(scenario, key, param.source),
                 "set_in": scenario.origins.get(key, ""),
+                "line": scenario.lines.get(key),
             }
         )
     return rows
+
+
+def where_set(row: dict[str, Any]) -> str:
+    """'scenarios/baseline.toml, line 30', '--set KEY=VALUE', or '' for a registry default."""
+    if row.get("line") is not None:
+        return f"{row['set_in']}, line {row['line']}"
+    return row["set_in"]

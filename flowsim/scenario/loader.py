@@ -8,61 +8,98 @@ from __future__ import annotations
 
 import re
 import tomllib
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from flowsim.errors import ScenarioError
+from flowsim.scenario.models import show_value
 from flowsim.scenario.registry import META_KEYS, PARAMETERS
 from flowsim.scenario.scenario import Scenario, set_dotted, validate
 
 _KEY_PART = re.compile(r"^[A-Za-z0-9_-]+$")
 
 
-def load_scenario(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> Scenario:
+@dataclass(frozen=True)
+class _Layer:
+    """One place values came from: a scenario file or one override, with every dotted key it sets."""
+
+    origin: str  # the file, or "--set KEY=VALUE"
+    keys: frozenset[str]  # tables and values alike
+    lines: dict[str, int] = field(default_factory=dict)  # dotted key -> line, for files
+
+    def line(self, dotted: str) -> int | None:
+        """The line that sets ``dotted``: its own, or that of the inline table or array it sits in."""
+        parts = dotted.split(".")
+        for n in range(len(parts), 0, -1):
+            if (line := self.lines.get(".".join(parts[:n]))) is not None:
+                return line
+        return None
+
+
+def load_scenario(
+    path: str | Path, overrides: list[str] | tuple[str, ...] = (), overrides_from: str = "--set"
+) -> Scenario:
     """Load, merge and validate a scenario file.
 
     Args:
         path: the TOML scenario file.
         overrides: ``KEY=VALUE`` strings; VALUE is a TOML literal (``7``, ``0.5``,
             ``"text"``, ``2012-04-01``, ``[[2011-04-01, 500]]``).
+        overrides_from: how errors and the assumption log name an override, before
+            its text (``--set``, or a sweep file's ``set`` key).
 
     Raises:
         ScenarioError: for malformed TOML, a missing or cyclic parent, an
             unknown key, a wrong type, a value out of range or a bad override.
     """
     path = Path(path)
-    doc, origins, lines = _read_chain(path, ())
+    doc, layers = _read_chain(path, ())
     for text in overrides:
-        key, value = parse_override(text)
-        set_dotted(doc, key, value, where=f"--set {text}")
-        origins[key] = f"--set {text}"
-        lines[(f"--set {text}", key)] = None
+        where = f"{overrides_from} {text}"
+        key, value = parse_override(text, where)
+        if key.split(".")[0] == "extends":
+            raise ScenarioError(
+                "expected extends in a scenario file (files are read before any override), found an override of it",
+                file=where,
+                key="extends",
+            )
+        set_dotted(doc, key, value, where=where)
+        layers.append(_Layer(where, frozenset(_flatten_keys(value, key))))
     meta = {k: doc.pop(k) for k in list(doc) if k in META_KEYS}
+
+    def locate(dotted: str) -> tuple[str | None, int | None]:
+        return _locate(dotted, layers)
+
     for key in ("name", "description", "calibrated_by"):
         if key in meta and not isinstance(meta[key], str):
-            file, line = _locate(key, origins, lines)
-            raise ScenarioError(f"expected a string, found {meta[key]!r}", file=file, line=line, key=key)
-    params = validate(doc, lambda dotted: _locate(dotted, origins, lines))
-    leaf_origins = {p: origins[o] for p in PARAMETERS if (o := _origin_key(p, origins))}
+            file, line = locate(key)
+            raise ScenarioError(f"expected a string, found {show_value(meta[key])}", file=file, line=line, key=key)
+    params = validate(doc, locate)
+    origins, lines = _provenance(doc, layers)
     return Scenario(
         name=meta.get("name", path.stem),
         description=meta.get("description", ""),
         params=params,
-        origins=leaf_origins,
+        origins=origins,
         overrides=tuple(overrides),
         path=str(path),
-        calibrated_by=(origins["calibrated_by"], meta["calibrated_by"]) if "calibrated_by" in meta else None,
+        calibrated_by=(locate("calibrated_by")[0] or "", meta["calibrated_by"]) if "calibrated_by" in meta else None,
+        lines=lines,
     )
 
 
-def parse_override(text: str) -> tuple[str, Any]:
+def parse_override(text: str, where: str | None = None) -> tuple[str, Any]:
     """Split ``KEY=VALUE`` and parse VALUE as a TOML literal.
+
+    Args:
+        where: how errors name the override [default: ``--set KEY=VALUE``].
 
     Raises:
         ScenarioError: if there is no ``=``, the key is not dotted words, or
             the value is not a TOML literal.
     """
-    where = f"--set {text}"
+    where = where or f"--set {text}"
     if "=" not in text:
         raise ScenarioError(f"expected KEY=VALUE, found {text!r}", file=where)
     key, _, raw = text.partition("=")
@@ -80,8 +117,8 @@ def parse_override(text: str) -> tuple[str, Any]:
     return key, value
 
 
-def _read_chain(path: Path, chain: tuple[Path, ...]) -> tuple[dict, dict[str, str], dict]:
-    """Read ``path`` and its ``extends`` parents; return merged doc, origins and key lines."""
+def _read_chain(path: Path, chain: tuple[Path, ...]) -> tuple[dict, list[_Layer]]:
+    """Read ``path`` and its ``extends`` parents; return the merged doc and the files as layers, the root first."""
     resolved = path.resolve()
     if resolved in chain:
         cycle = " -> ".join(str(p) for p in (*chain, resolved))
@@ -101,16 +138,16 @@ def _read_chain(path: Path, chain: tuple[Path, ...]) -> tuple[dict, dict[str, st
         line = int(match.group(1)) if match else None
         msg = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(exc))
         raise ScenarioError(f"expected valid TOML, found a syntax error: {msg}", file=str(path), line=line) from None
-    key_lines = {(str(path), k): n for k, n in _key_lines(text).items()}
-    here = _flatten_origins(doc, str(path))
+    lines = key_lines(text)
+    here = _Layer(str(path), frozenset(_flatten_keys(doc)), lines)
     parent = doc.pop("extends", None)
     if parent is None:
-        return doc, here, key_lines
+        return doc, [here]
     if not isinstance(parent, str):
         raise ScenarioError(
             f"expected a file name string, found {parent!r}",
             file=str(path),
-            line=key_lines.get((str(path), "extends")),
+            line=lines.get("extends"),
             key="extends",
         )
     parent_path = path.parent / parent
@@ -118,14 +155,12 @@ def _read_chain(path: Path, chain: tuple[Path, ...]) -> tuple[dict, dict[str, st
         raise ScenarioError(
             f"expected an existing parent file, found no file at {parent_path}",
             file=str(path),
-            line=key_lines.get((str(path), "extends")),
+            line=lines.get("extends"),
             key="extends",
         )
-    base, origins, base_lines = _read_chain(parent_path, (*chain, resolved))
+    base, layers = _read_chain(parent_path, (*chain, resolved))
     _deep_merge(base, doc)
-    origins.update(here)
-    base_lines.update(key_lines)
-    return base, origins, base_lines
+    return base, [*layers, here]
 
 
 def _deep_merge(base: dict, child: dict) -> None:
@@ -137,13 +172,12 @@ def _deep_merge(base: dict, child: dict) -> None:
             base[key] = value
 
 
-def _flatten_origins(doc: dict, file: str, prefix: str = "") -> dict[str, str]:
-    out: dict[str, str] = {}
-    for key, value in doc.items():
-        dotted = f"{prefix}{key}"
-        out[dotted] = file
-        if isinstance(value, dict):
-            out.update(_flatten_origins(value, file, dotted + "."))
+def _flatten_keys(value: Any, prefix: str = "") -> list[str]:
+    """Every dotted key a TOML value sets under ``prefix``: the prefix itself (if any), tables and values alike."""
+    out = [prefix] if prefix else []
+    if isinstance(value, dict):
+        for key, child in value.items():
+            out += _flatten_keys(child, f"{prefix}.{key}" if prefix else str(key))
     return out
 
 
@@ -151,7 +185,7 @@ _HEADER = re.compile(r"^\s*\[\[?\s*([^\]]+?)\s*\]\]?\s*(#.*)?$")
 _ASSIGN = re.compile(r"^\s*([A-Za-z0-9_.\-\"' ]+?)\s*=")
 
 
-def _key_lines(text: str) -> dict[str, int]:
+def key_lines(text: str) -> dict[str, int]:
     """Map each dotted key (and table header) in a TOML text to its 1-based line."""
     out: dict[str, int] = {}
     table = ""
@@ -170,24 +204,45 @@ def _key_lines(text: str) -> dict[str, int]:
     return out
 
 
-def _origin_key(dotted: str, origins: dict[str, str]) -> str | None:
-    parts = dotted.split(".")
-    for n in range(len(parts), 0, -1):
-        candidate = ".".join(parts[:n])
-        if candidate in origins:
-            return candidate
-    return None
+def _present(doc: dict, dotted: str) -> bool:
+    node: Any = doc
+    for part in dotted.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return False
+        node = node[part]
+    return True
 
 
-def _locate(dotted: str, origins: dict[str, str], lines: dict) -> tuple[str | None, int | None]:
-    """The file and line that set ``dotted`` (or its nearest enclosing table)."""
-    okey = _origin_key(dotted, origins)
-    if okey is None:
-        return None, None
-    file = origins[okey]
-    parts = okey.split(".")
-    for n in range(len(parts), 0, -1):
-        line = lines.get((file, ".".join(parts[:n])))
-        if line is not None:
-            return file, line
-    return file, None
+def _provenance(doc: dict, layers: list[_Layer]) -> tuple[dict[str, str], dict[str, int]]:
+    """Which layer set each parameter, and on which line: only a layer that sets that exact key.
+
+    The last layer to set a key is the one whose value stands: files are
+    merged child over parent and overrides come last, and a key a later
+    layer replaced by setting its whole table is no longer in the document.
+    A parameter no layer sets is a registry default, credited to nobody.
+    """
+    origins: dict[str, str] = {}
+    lines: dict[str, int] = {}
+    for key in PARAMETERS:
+        if not _present(doc, key):
+            continue
+        owner = next((layer for layer in reversed(layers) if key in layer.keys), None)
+        if owner is not None:
+            origins[key] = owner.origin
+            if (line := owner.line(key)) is not None:
+                lines[key] = line
+    return origins, lines
+
+
+def _locate(dotted: str, layers: list[_Layer]) -> tuple[str | None, int | None]:
+    """The file (or override) and line to blame for a problem at ``dotted``.
+
+    The last layer that sets ``dotted`` or anything under it: an unknown
+    table is blamed on whoever wrote keys into it, and a value turned into a
+    table by ``--set a.b.c=1`` on that ``--set``. No layer: a default, blamed on nobody.
+    """
+    below = dotted + "."
+    for layer in reversed(layers):
+        if dotted in layer.keys or any(k.startswith(below) for k in layer.keys):
+            return layer.origin, layer.line(dotted)
+    return None, None

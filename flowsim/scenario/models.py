@@ -16,6 +16,23 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 from flowsim.scenario.registry import PARAMETERS, Param
 
 
+def show_value(value: Any) -> str:
+    """A value as a user wrote it in TOML: dates as 2012-04-01, strings quoted, lists in brackets (never a Python repr)."""
+    if isinstance(value, (dt.date, dt.time)):
+        return value.isoformat()
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(show_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{_bare(k)} = {show_value(v)}" for k, v in value.items()) + "}"
+    return repr(value)  # numbers, and strings quoted with their newlines escaped: a message stays one line
+
+
+def _bare(key: Any) -> str:
+    return key if isinstance(key, str) and key.replace("_", "").replace("-", "").isalnum() else repr(key)
+
+
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
@@ -29,14 +46,16 @@ def _schedule_validator(p: Param):
         out = []
         for item in value:
             if not (isinstance(item, (list, tuple)) and len(item) == 2):
-                raise ValueError(f"a list of [date, number] pairs, e.g. [[2011-04-01, 500]]; got item {item!r}")
+                raise ValueError(
+                    f"a list of [date, number] pairs, e.g. [[2011-04-01, 500]]; got item {show_value(item)}"
+                )
             day, number = item
             if not isinstance(day, dt.date) or isinstance(day, dt.datetime):
-                raise ValueError(f"a date such as 2011-04-01 as the first item of each pair; got {day!r}")
+                raise ValueError(f"a date such as 2011-04-01 as the first item of each pair; got {show_value(day)}")
             if isinstance(number, bool) or not isinstance(number, (int, float)) or number != number:
-                raise ValueError(f"a number as the second item of each pair; got {number!r}")
+                raise ValueError(f"a number as the second item of each pair; got {show_value(number)}")
             if (p.lo is not None and number < p.lo) or (p.hi is not None and number > p.hi):
-                raise ValueError(f"values between {p.lo:g} and {p.hi:g}; got {number!r}")
+                raise ValueError(f"values between {p.lo:g} and {p.hi:g}; got {show_value(number)}")
             out.append((day, float(number)))
         dates = [d for d, _ in out]
         if dates != sorted(dates) or len(set(dates)) != len(dates):

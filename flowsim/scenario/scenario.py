@@ -19,7 +19,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from flowsim.errors import ScenarioError
-from flowsim.scenario.models import parameters_model, valid_children
+from flowsim.scenario.models import parameters_model, show_value, valid_children
 from flowsim.scenario.registry import META_KEYS, PARAMETERS, Param
 
 #: Given a dotted key, the file (or origin such as ``--set ...``) and line that set it.
@@ -34,11 +34,12 @@ class Scenario:
         name: the scenario's name (its ``name`` key, or the file's stem).
         description: one line saying what it asks.
         params: the validated parameter model (``params.programmes.key_worker.caseload``).
-        origins: dotted parameter path -> the file (or ``--set``, or another origin) that set it;
-            parameters left at their registry default are absent.
+        origins: dotted parameter path -> the file (or ``--set``, or another origin) that set that
+            exact key; parameters left at their registry default are absent.
         overrides: the values set outside the files, in order (``--set`` arguments, ``with_values``).
         path: the scenario file, if it came from one.
         calibrated_by: (file, text) of the calibration run that set the parameters in that file, if any.
+        lines: dotted parameter path -> the line of its origin file that sets it.
     """
 
     name: str
@@ -48,6 +49,7 @@ class Scenario:
     overrides: tuple[str, ...] = ()
     path: str | None = None
     calibrated_by: tuple[str, str] | None = None
+    lines: dict[str, int] = field(default_factory=dict)
 
     def resolved(self) -> dict[str, Any]:
         """The resolved scenario as JSON-ready data (dates as ISO strings)."""
@@ -78,7 +80,7 @@ class Scenario:
         if not values:
             return self
         doc = self.params.model_dump(mode="python")
-        origins = dict(self.origins)
+        origins, lines = dict(self.origins), dict(self.lines)
         for key, value in values.items():
             param = PARAMETERS.get(key)
             if param is None:
@@ -86,9 +88,10 @@ class Scenario:
             value = _integral(param, value)
             set_dotted(doc, key, value, origin)
             origins[key] = origin
+            lines.pop(key, None)
         params = validate(doc, lambda _: (origin, None))
-        shown = tuple(f"{k}={_show(v)}" for k, v in values.items())
-        return replace(self, params=params, origins=origins, overrides=self.overrides + shown)
+        shown = tuple(f"{k}={show_value(v)}" for k, v in values.items())
+        return replace(self, params=params, origins=origins, overrides=self.overrides + shown, lines=lines)
 
     def __reduce__(self):
         # pydantic's create_model classes cannot be pickled: rebuild from the resolved values.
@@ -100,13 +103,14 @@ class Scenario:
             self.overrides,
             self.path,
             self.calibrated_by,
+            self.lines,
         )
         return (_rebuild, state)
 
 
-def _rebuild(name, description, params, origins, overrides, path, calibrated_by) -> Scenario:
+def _rebuild(name, description, params, origins, overrides, path, calibrated_by, lines) -> Scenario:
     return Scenario(
-        name, description, parameters_model().model_validate(params), origins, overrides, path, calibrated_by
+        name, description, parameters_model().model_validate(params), origins, overrides, path, calibrated_by, lines
     )
 
 
@@ -125,22 +129,9 @@ def set_dotted(doc: dict, key: str, value: Any, where: str) -> None:
         child = node.setdefault(part, {})
         if not isinstance(child, dict):
             prefix = ".".join(parts[: i + 1])
-            raise ScenarioError(f"expected {prefix} to be a table, found {_show(child)}", file=where, key=key)
+            raise ScenarioError(f"expected {prefix} to be a table, found {show_value(child)}", file=where, key=key)
         node = child
     node[parts[-1]] = value
-
-
-def _show(value: Any) -> str:
-    """A value as a user wrote it: dates as 2012-04-01, strings quoted, lists as TOML."""
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(_show(v) for v in value) + "]"
-    if isinstance(value, dict):
-        return "{" + ", ".join(f"{k} = {_show(v)}" for k, v in value.items()) + "}"
-    return repr(value)
 
 
 def validate(doc: dict, locate: Locator) -> BaseModel:
@@ -206,14 +197,34 @@ def _to_scenario_error(exc: ValidationError, locate: Locator) -> ScenarioError:
     else:
         expected = err["msg"]
     detail = err["msg"].removeprefix("Value error, ")
-    found = _show(err.get("input"))
+    found = show_value(err.get("input"))
     return ScenarioError(f"expected {expected}, found {found} ({detail})", file=file, line=line, key=dotted)
 
 
+#: The span of dates the model supports. Its inputs (the survey waves, the roll-out, programme capacity,
+#: payment by results) describe 2005-2015, and the registry documents runs on to 2020 at most; a run
+#: outside these dates would extrapolate every schedule, silently.
+EARLIEST_START = dt.date(2000, 1, 1)
+LATEST_END = dt.date(2020, 12, 31)
+
+
 def _check_consistency(params: Any, locate: Locator) -> None:
-    """Rules that involve two parameters at once."""
+    """Rules that involve two parameters at once, or the span of dates the model supports."""
     t, pop = params.time, params.population
     rules = [
+        ("time.start", t.start >= EARLIEST_START, f"a date no earlier than {EARLIEST_START}", t.start),
+        (
+            "time.end",
+            t.end <= LATEST_END,
+            f"a date no later than {LATEST_END} (the model's inputs describe 2005-2015 and run on to 2020 at most)",
+            t.end,
+        ),
+        (
+            "target.count_families",
+            params.target.count_families >= 1,
+            "at least 1 family (a target of 0 is met before the run starts)",
+            params.target.count_families,
+        ),
         ("time.end", t.end > t.start, f"a date after time.start ({t.start})", t.end),
         (
             "time.deadline",
@@ -237,4 +248,4 @@ def _check_consistency(params: Any, locate: Locator) -> None:
     for key, ok, expected, found in rules:
         if not ok:
             file, line = locate(key)
-            raise ScenarioError(f"expected {expected}, found {_show(found)}", file=file, line=line, key=key)
+            raise ScenarioError(f"expected {expected}, found {show_value(found)}", file=file, line=line, key=key)

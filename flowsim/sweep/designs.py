@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import itertools
+import math
+from collections.abc import Iterator
 
 import numpy as np
 
@@ -20,7 +22,8 @@ def _scale(spec: SweepSpec, unit: np.ndarray) -> list[dict[str, float]]:
     return rows
 
 
-def grid(spec: SweepSpec) -> list[dict[str, float]]:
+def grid_axes(spec: SweepSpec) -> list[list[float]]:
+    """The grid's values of each parameter, in order."""
     axes = []
     for p in spec.parameters:
         if p.values is not None:
@@ -28,7 +31,18 @@ def grid(spec: SweepSpec) -> list[dict[str, float]]:
         else:
             vals = np.linspace(p.low, p.high, p.steps)
             axes.append([float(round(v)) if p.integer else float(v) for v in vals])
-    return [dict(zip([p.key for p in spec.parameters], combo, strict=True)) for combo in itertools.product(*axes)]
+    return axes
+
+
+def iter_grid(spec: SweepSpec) -> Iterator[dict[str, float]]:
+    """The grid's rows one at a time (a grid of millions of rows is never held in memory)."""
+    keys = [p.key for p in spec.parameters]
+    for combo in itertools.product(*grid_axes(spec)):
+        yield dict(zip(keys, combo, strict=True))
+
+
+def grid(spec: SweepSpec) -> list[dict[str, float]]:
+    return list(iter_grid(spec))
 
 
 def lhs(spec: SweepSpec) -> list[dict[str, float]]:
@@ -80,3 +94,15 @@ def saltelli(spec: SweepSpec) -> list[dict[str, float]]:
 def design_rows(spec: SweepSpec) -> list[dict[str, float]]:
     """The sweep's rows; ``saltelli`` is the design ``flowsim sensitivity --method sobol`` uses."""
     return {"grid": grid, "lhs": lhs, "sobol": sobol, "morris": morris, "saltelli": saltelli}[spec.design](spec)
+
+
+def iter_design_rows(spec: SweepSpec) -> Iterator[dict[str, float]]:
+    """The sweep's rows one at a time: lazily for a grid; the sampled designs are small arrays anyway."""
+    return iter_grid(spec) if spec.design == "grid" else iter(design_rows(spec))
+
+
+def distinct_rows(spec: SweepSpec) -> int:
+    """How many different rows the design has (a row repeated, as Morris trajectories do, is one), without the grid."""
+    if spec.design == "grid":
+        return math.prod(len(set(axis)) for axis in grid_axes(spec))
+    return len({tuple(row.values()) for row in design_rows(spec)})

@@ -1,14 +1,15 @@
 """Executors: where a sweep's runs happen. Local processes by default, Dask distributed for clusters.
 
-Both take a picklable function and a list of tasks, and yield (task, result)
-as runs finish, in whatever order they finish.
+Both take a picklable function and an iterable of tasks (consumed lazily, a
+few per worker ahead), and yield (task, result) as runs finish, in whatever
+order they finish.
 """
 
 from __future__ import annotations
 
+import itertools
 import os
-from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from collections.abc import Callable, Iterable, Iterator
 
 from flowsim.errors import FlowsimError
 
@@ -27,22 +28,30 @@ class _Executor:
 
 
 class LocalExecutor(_Executor):
-    """A pool of worker processes on this machine."""
+    """A pool of worker processes on this machine; they die with this process (:mod:`flowsim.workers`)."""
 
     def __init__(self, jobs: int | None = None) -> None:
         self.jobs = max(1, jobs or os.cpu_count() or 1)
 
-    def run(self, fn: Callable, tasks: list) -> Iterator[tuple[object, object]]:
-        if not tasks:
-            return
-        with ProcessPoolExecutor(max_workers=min(self.jobs, len(tasks))) as pool:
-            futures = {pool.submit(fn, t): t for t in tasks}
-            for fut in as_completed(futures):
-                yield futures[fut], fut.result()
+    def run(self, fn: Callable, tasks: Iterable, size: int | None = None) -> Iterator[tuple[object, object]]:
+        """Yield ``(task, fn(task))`` as runs finish; ``tasks`` may be lazy, ``size`` says how many to expect."""
+        from flowsim.workers import imap_unordered
+
+        if size == 0:
+            return iter(())
+        return imap_unordered(fn, tasks, min(self.jobs, size or self.jobs))
+
+
+#: Seconds to wait for a Dask scheduler before saying it cannot be reached.
+CONNECT_TIMEOUT = 5
 
 
 class DaskExecutor(_Executor):
-    """Dask distributed: a scheduler at ``address`` (tcp://host:8786), or a LocalCluster when none is given."""
+    """Dask distributed: a scheduler at ``address`` (tcp://host:8786), or a LocalCluster when none is given.
+
+    Raises:
+        FlowsimError: if Dask is not installed, or the scheduler cannot be reached within CONNECT_TIMEOUT seconds.
+    """
 
     def __init__(self, address: str | None = None, jobs: int | None = None) -> None:
         try:
@@ -50,24 +59,48 @@ class DaskExecutor(_Executor):
         except ImportError:
             raise FlowsimError("the dask executor needs Dask distributed: pip install 'flowsim[dask]'") from None
         self.cluster = None
+        self.jobs = max(1, jobs or os.cpu_count() or 1)
         if address:
-            self.client = Client(address)
+            try:
+                self.client = Client(address, timeout=CONNECT_TIMEOUT)
+            except (OSError, TimeoutError, ValueError, TypeError) as exc:
+                raise FlowsimError(
+                    f"could not reach the Dask scheduler at {address} within {CONNECT_TIMEOUT} s "
+                    f"({exc.__class__.__name__}: {exc})"
+                ) from None
         else:
-            n = max(1, jobs or os.cpu_count() or 1)
             self.cluster = LocalCluster(
-                n_workers=n, threads_per_worker=1, host="127.0.0.1", dashboard_address=None, processes=True
+                n_workers=self.jobs, threads_per_worker=1, host="127.0.0.1", dashboard_address=None, processes=True
             )
             self.client = Client(self.cluster)
 
-    def run(self, fn: Callable, tasks: list) -> Iterator[tuple[object, object]]:
+    def run(self, fn: Callable, tasks: Iterable, size: int | None = None) -> Iterator[tuple[object, object]]:
+        """Yield ``(task, fn(task))`` as runs finish, submitting a few per worker ahead of time."""
         from distributed import as_completed as dask_completed
 
-        if not tasks:
+        it = iter(tasks)
+        workers = max(len(self.client.scheduler_info().get("workers", {})), self.jobs)
+        pending: dict[str, tuple[object, object]] = {}  # future key -> (future, task)
+
+        def submit(task):
+            future = self.client.submit(fn, task, pure=False)
+            pending[future.key] = (future, task)
+            return future
+
+        first = [submit(task) for task in itertools.islice(it, 2 * workers)]
+        if not first:
             return
-        futures = self.client.map(fn, tasks, pure=False)
-        index = {f.key: t for f, t in zip(futures, tasks, strict=True)}
-        for fut in dask_completed(futures):
-            yield index[fut.key], fut.result()
+        queue = dask_completed(first)
+        try:
+            for future in queue:
+                _, task = pending.pop(future.key)
+                result = future.result()
+                for nxt in itertools.islice(it, 1):
+                    queue.add(submit(nxt))
+                yield task, result
+        finally:
+            if pending:  # the caller stopped early: cancel what has not run
+                self.client.cancel([f for f, _ in pending.values()])
 
     def close(self) -> None:
         self.client.close()

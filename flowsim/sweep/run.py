@@ -1,4 +1,4 @@
-"""Run a sweep: every design row x replication, skipping runs already in the store.
+"""Run a sweep: every design row x replication, skipping runs already in the store, planned lazily.
 
 Each task carries its resolved :class:`~flowsim.scenario.Scenario`, so a
 worker (a local process or a Dask worker on another machine) needs no
@@ -8,12 +8,15 @@ scenario files.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from flowsim import __version__
+from flowsim.errors import Interrupted
 from flowsim.measures import SWEEP, get, has, used_in
-from flowsim.sweep.designs import design_rows
+from flowsim.plan import Plan, count, estimate_seconds
+from flowsim.sweep.designs import design_rows, distinct_rows, iter_design_rows
 from flowsim.sweep.spec import SweepSpec
 from flowsim.sweep.store import RunStore, run_id
 
@@ -40,55 +43,118 @@ def run_point(task: dict) -> dict:
     return row
 
 
-def plan(spec: SweepSpec) -> list[dict]:
-    """Every run of the sweep, in order, with its deterministic id and its scenario."""
-    tasks = []
-    for i, row in enumerate(design_rows(spec)):
+def _task(spec: SweepSpec, scenario, sha: str, row: dict, point: int, replication: int) -> dict:
+    return {
+        "scenario": scenario,
+        "row": row,
+        "design_point": point,
+        "replication": replication,
+        "seed": spec.seed,
+        "run_id": run_id(sha, row, spec.seed, replication),
+    }
+
+
+def iter_plan(spec: SweepSpec) -> Iterator[dict]:
+    """The sweep's distinct runs, one at a time, each with its deterministic id and its scenario.
+
+    Lazy: a row's scenario is made only when its runs are reached, so a sweep
+    of millions of runs starts at once. A repeated design row (Morris
+    trajectories revisit points) is the same runs, planned once, under the
+    design point where it first appears.
+    """
+    seen: set[tuple[float, ...]] = set()
+    for point, row in enumerate(iter_design_rows(spec)):
+        key = tuple(row.values())
+        if key in seen:
+            continue
+        seen.add(key)
         scenario = spec.scenario_for(row)
         sha = scenario.sha256
         for r in range(spec.replications):
-            tasks.append(
-                {
-                    "scenario": scenario,
-                    "row": row,
-                    "design_point": i,
-                    "replication": r,
-                    "seed": spec.seed,
-                    "run_id": run_id(sha, row, spec.seed, r),
-                }
-            )
+            yield _task(spec, scenario, sha, row, point, r)
+
+
+def count_runs(spec: SweepSpec) -> int:
+    """How many distinct runs the sweep has, without planning them."""
+    return distinct_rows(spec) * spec.replications
+
+
+def plan(spec: SweepSpec) -> list[dict]:
+    """Every run of every design row, repeated rows included, in order (sensitivity maps rows to runs with it)."""
+    tasks = []
+    made: dict[tuple[float, ...], tuple] = {}
+    for point, row in enumerate(design_rows(spec)):
+        key = tuple(row.values())
+        if key not in made:
+            scenario = spec.scenario_for(row)
+            made[key] = (scenario, scenario.sha256)
+        tasks += [_task(spec, *made[key], row, point, r) for r in range(spec.replications)]
     return tasks
 
 
-def run_sweep(spec: SweepSpec, out_dir: Path, executor, progress: Callable[[int, int], None] | None = None) -> dict:
-    """Run every missing run of ``spec`` into ``out_dir``; return counts (total, skipped, run)."""
-    store = RunStore(out_dir)
-    tasks = plan(spec)
-    store.write_manifest(
-        {
-            "sweep_file": spec.path,
-            "name": spec.name,
-            "base": spec.base,
-            "design": spec.design,
-            "replications": spec.replications,
-            "seed": spec.seed,
-            "overrides": list(spec.overrides),
-            "parameters": [p.key for p in spec.parameters],
-            "flowsim_version": __version__,
-            "written_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-            "runs": [{k: t[k] for k in ("run_id", "design_point", "replication", "row")} for t in tasks],
-        }
-    )
-    done = store.done()
-    # Identical design rows (Morris trajectories revisit points) are the same run: run it once.
-    pending = list({t["run_id"]: t for t in tasks if t["run_id"] not in done}.values())
-    unique = len({t["run_id"] for t in tasks})
-    finished = unique - len(pending)
-    if progress is not None:
-        progress(finished, unique)
-    for task, row in executor.run(run_point, pending):
-        store.write(task["run_id"], row)
-        finished += 1
+def sweep_plan(spec: SweepSpec, out_dir: Path | None, jobs: int | None) -> Plan:
+    """The plan to show before running: its runs, how many a store at ``out_dir`` already holds, and the time."""
+    runs = count_runs(spec)
+    done = RunStore.count(out_dir, spec.sha256) if out_dir is not None else 0
+    what = f"{count(distinct_rows(spec), 'design point')} x {count(spec.replications, 'replication')}"
+    return Plan(runs, estimate_seconds(spec.scenario), jobs or os.cpu_count() or 1, what, min(done, runs))
+
+
+def run_sweep(
+    spec: SweepSpec,
+    out_dir: Path,
+    executor,
+    progress: Callable[[int, int], None] | None = None,
+    before: Callable[[Plan], None] | None = None,
+) -> dict:
+    """Run every missing run of ``spec`` into ``out_dir``; return counts (total, skipped, run).
+
+    The store is locked while the sweep runs and records the sweep's hash;
+    each finished run is kept as it arrives. ``before`` is called with the
+    plan (runs, those already done, the estimated time) once the store is
+    open, before anything runs; it may raise to stop.
+
+    Raises:
+        StoreError: if another flowsim holds the store, or it holds another sweep's runs.
+        Interrupted: on KeyboardInterrupt (Ctrl-C, or SIGTERM through the command line), saying what is kept.
+    """
+    total = count_runs(spec)
+    with RunStore(out_dir, spec.sha256) as store:
+        done = store.done()
+        if before is not None:
+            what = f"{count(distinct_rows(spec), 'design point')} x {count(spec.replications, 'replication')}"
+            before(Plan(total, estimate_seconds(spec.scenario), executor.jobs, what, len(done)))
+        store.write_manifest(
+            {
+                "sweep_file": spec.path,
+                "name": spec.name,
+                "base": spec.base,
+                "overrides": list(spec.overrides),
+                "parameters": [p.key for p in spec.parameters],
+                "sweep_sha256": spec.sha256,
+                "sweep": spec.describe(),
+                "design_points": distinct_rows(spec),
+                "runs_planned": total,
+                "flowsim_version": __version__,
+                "written_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            }
+        )
+        pending = (t for t in iter_plan(spec) if t["run_id"] not in done)
+        finished = len(done)
         if progress is not None:
-            progress(finished, unique)
-    return {"total": unique, "skipped": unique - len(pending), "run": len(pending)}
+            progress(finished, total)
+        results = executor.run(run_point, pending, size=total - finished)
+        try:
+            for task, row in results:
+                store.write(task["run_id"], row)
+                finished += 1
+                if progress is not None:
+                    progress(finished, total)
+        except KeyboardInterrupt:
+            raise Interrupted(
+                f"interrupted: {finished:,} of {total:,} runs are finished and kept in {out_dir}; "
+                "run the same command again to resume"
+            ) from None
+        finally:
+            getattr(results, "close", lambda: None)()  # stop the workers now, whatever ended the loop
+    return {"total": total, "skipped": len(done), "run": finished - len(done)}

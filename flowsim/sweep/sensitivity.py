@@ -68,6 +68,19 @@ def sensitivity_indices(spec: SweepSpec, table, method: str) -> dict[str, dict]:
     return out
 
 
+def sensitivity_spec(spec: SweepSpec, method: str, points: int | None = None) -> SweepSpec:
+    """The sweep ``method`` runs over ``spec``'s ranges: a Saltelli design for Sobol indices, or Morris trajectories.
+
+    Raises:
+        FlowsimError: if a parameter has no range or the method is unknown.
+    """
+    if method not in METHODS:
+        raise FlowsimError(f"sensitivity method: expected one of {', '.join(METHODS)}, found {method!r}")
+    if any(p.low is None for p in spec.parameters):
+        raise FlowsimError(f"{spec.path}: sensitivity needs range = [low, high] for every parameter")
+    return dataclasses.replace(spec, design="saltelli" if method == "sobol" else "morris", points=points or spec.points)
+
+
 def run_sensitivity(
     spec: SweepSpec,
     method: str,
@@ -75,6 +88,7 @@ def run_sensitivity(
     executor,
     points: int | None = None,
     progress: Callable[[int, int], None] | None = None,
+    before: Callable | None = None,
 ) -> dict:
     """Run the design ``method`` needs over ``spec``'s ranges, analyse it, write ``sensitivity.json`` and ``tornado``.
 
@@ -87,12 +101,8 @@ def run_sensitivity(
     from flowsim.charts import ChartMeta, save
     from flowsim.charts.sweep import tornado
 
-    if method not in METHODS:
-        raise FlowsimError(f"sensitivity method: expected one of {', '.join(METHODS)}, found {method!r}")
-    if any(p.low is None for p in spec.parameters):
-        raise FlowsimError(f"{spec.path}: sensitivity needs range = [low, high] for every parameter")
-    spec = dataclasses.replace(spec, design="saltelli" if method == "sobol" else "morris", points=points or spec.points)
-    counts = run_sweep(spec, out_dir, executor, progress)
+    spec = sensitivity_spec(spec, method, points)
+    counts = run_sweep(spec, out_dir, executor, progress, before)
     table = sweep_table(out_dir)
     indices = sensitivity_indices(spec, table, method)
     key = "ST" if method == "sobol" else "mu_star"
@@ -110,3 +120,15 @@ def run_sensitivity(
     outcome = "turned_around"
     save(tornado(indices, method, meta, outcome, BY_COLUMN[outcome].label), out_dir / "tornado")
     return doc
+
+
+def describe(doc: dict, method: str) -> list[str]:
+    """The answer in a line, then each outcome's indices, one line each."""
+    key, top = doc["index"], doc["most_influential"]["turned_around"]
+    lines = [
+        f"Sensitivity ({method}, {doc['runs']} runs): families turned around depend most on {top} "
+        f"({key} {doc['indices']['turned_around'][top][key]:.3g})"
+    ]
+    for outcome, rows in doc["indices"].items():
+        lines.append(f"  {outcome}: " + ", ".join(f"{k} {v[key]:.3g}" for k, v in rows.items()))
+    return lines

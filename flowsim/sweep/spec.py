@@ -16,18 +16,30 @@ Example (``scenarios/sweeps/key_worker_capacity.toml``)::
 
 from __future__ import annotations
 
+import difflib
+import hashlib
+import json
+import math
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from flowsim.errors import FlowsimError
+from flowsim.errors import ScenarioError
 from flowsim.scenario import PARAMETERS, Scenario, load_scenario
+from flowsim.scenario.loader import key_lines
+from flowsim.scenario.models import show_value
 
 DESIGNS = ("grid", "lhs", "sobol", "morris")
+#: Keys of a sweep file, and of each of its parameter tables.
+TOP_KEYS = ("name", "base", "design", "points", "replications", "seed", "set", "parameters", "morris_levels")
+PARAMETER_KEYS = ("values", "range", "steps")
+#: Seeds are stored as 64-bit signed integers in the run store.
+MAX_SEED = 2**63 - 1
 
 
-class SweepError(FlowsimError):
-    """A sweep file that cannot be used."""
+class SweepError(ScenarioError):
+    """A sweep file that cannot be used: names the file, the line and the key, what was expected and what was found."""
 
 
 @dataclass(frozen=True)
@@ -58,98 +70,173 @@ class SweepSpec:
         """The scenario of one design row: the base (with the fixed overrides), then the row's values."""
         return self.scenario.with_values(row, origin=f"sweep file {self.path}")
 
+    def describe(self) -> dict[str, Any]:
+        """The sweep as JSON-ready data: what runs, not where the file is or what it is called."""
+        return {
+            "scenario_sha256": self.scenario.sha256,
+            "design": self.design,
+            "points": self.points,
+            "replications": self.replications,
+            "seed": self.seed,
+            "morris_levels": self.morris_levels,
+            "parameters": [
+                {
+                    "key": p.key,
+                    "values": [float(v) for v in p.values] if p.values else None,
+                    "range": [float(p.low), float(p.high)] if p.low is not None else None,
+                    "steps": p.steps,
+                }
+                for p in self.parameters
+            ],
+        }
 
-def _err(path: Path, key: str, msg: str) -> SweepError:
-    return SweepError(f"{path}, key {key}: {msg}")
+    @property
+    def sha256(self) -> str:
+        """SHA-256 of what the sweep runs (see :meth:`describe`): its store belongs to this hash alone."""
+        text = json.dumps(self.describe(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode()).hexdigest()
+
+
+class _Checker:
+    """Errors for one sweep file, each naming the file, the line and the key."""
+
+    def __init__(self, path: Path, text: str) -> None:
+        self.path = path
+        self.lines = key_lines(text)
+
+    def error(self, key: str, message: str) -> SweepError:
+        return SweepError(message, file=str(self.path), line=self.lines.get(key), key=key)
+
+    def unknown(self, key: str, leaf: str, allowed: tuple[str, ...]) -> SweepError:
+        close = difflib.get_close_matches(leaf, allowed, n=1, cutoff=0.5)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        return self.error(key, f"unknown key{hint} (expected one of: {', '.join(allowed)}), found {leaf!r}")
+
+    def integer(self, key: str, value: Any, low: int, high: int | None = None) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or value < low or (high is not None and value > high):
+            span = f"between {low} and {high:,}" if high is not None else f"of at least {low}"
+            raise self.error(key, f"expected an integer {span}, found {show_value(value)}")
+        return value
+
+    @staticmethod
+    def numbers(value: Any) -> bool:
+        """A list of finite numbers (not booleans)."""
+        return isinstance(value, list) and all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in value
+        )
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SweepError("expected an existing sweep file, found no such file", file=str(path)) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SweepError(
+            f"expected a readable UTF-8 TOML sweep file, found {exc.__class__.__name__}", file=str(path)
+        ) from None
 
 
 def load_sweep(path: str | Path) -> SweepSpec:
-    """Read and check a sweep file; the base scenario and every override are validated too.
+    """Read and check a sweep file; the base scenario, every override and every value are validated too.
 
     Raises:
-        SweepError or ScenarioError: naming the file and key, with what was expected.
+        SweepError: naming the file, line and key, with what was expected and what was found; or
+            ScenarioError: for the base scenario, or a ``set`` override (named as the sweep file's ``set``).
     """
     path = Path(path)
+    text = _read(path)
     try:
-        doc = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise SweepError(f"{path}: expected an existing sweep file, found no such file") from None
+        doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise SweepError(f"{path}: expected valid TOML, found a syntax error: {exc}") from None
-    allowed = {"name", "base", "design", "points", "replications", "seed", "set", "parameters", "morris_levels"}
+        raise SweepError(f"expected valid TOML, found a syntax error: {exc}", file=str(path)) from None
+    check = _Checker(path, text)
     for key in doc:
-        if key not in allowed:
-            raise _err(path, key, f"unknown key; expected one of {', '.join(sorted(allowed))}")
+        if key not in TOP_KEYS:
+            raise check.unknown(key, key, TOP_KEYS)
+    name = doc.get("name", path.stem)
+    if not isinstance(name, str):
+        raise check.error("name", f"expected a string, found {show_value(name)}")
     if not isinstance(doc.get("base"), str):
-        raise _err(path, "base", 'expected the base scenario file, e.g. base = "../baseline.toml"')
+        raise check.error("base", 'expected the base scenario file, e.g. base = "../baseline.toml"')
     base = (path.parent / doc["base"]).resolve()
     design = doc.get("design", "grid")
     if design not in DESIGNS:
-        raise _err(path, "design", f"expected one of {', '.join(DESIGNS)}, found {design!r}")
-    ints = {
-        "points": doc.get("points", 8),
-        "replications": doc.get("replications", 1),
-        "seed": doc.get("seed", 1),
-        "morris_levels": doc.get("morris_levels", 4),
-    }
-    for key, v in ints.items():
-        if isinstance(v, bool) or not isinstance(v, int) or (key != "seed" and v < 1):
-            raise _err(path, key, f"expected a positive integer, found {v!r}")
+        raise check.error("design", f"expected one of {', '.join(DESIGNS)}, found {show_value(design)}")
+    points = check.integer("points", doc.get("points", 8), 1)
+    replications = check.integer("replications", doc.get("replications", 1), 1)
+    seed = check.integer("seed", doc.get("seed", 1), 0, MAX_SEED)
+    morris_levels = check.integer("morris_levels", doc.get("morris_levels", 4), 2)
     overrides = doc.get("set", [])
     if not (isinstance(overrides, list) and all(isinstance(o, str) for o in overrides)):
-        raise _err(path, "set", "expected a list of KEY=VALUE strings")
-    params = []
+        raise check.error("set", f"expected a list of KEY=VALUE strings, found {show_value(overrides)}")
     table = doc.get("parameters", {})
     if not isinstance(table, dict) or not table:
-        raise _err(path, "parameters", 'expected at least one [parameters."dotted.key"] table')
-    for key, spec in table.items():
-        if key not in PARAMETERS:
-            raise _err(
-                path, f"parameters.{key}", "expected a dotted parameter key such as programmes.key_worker.caseload"
-            )
-        default = PARAMETERS[key].default
-        if isinstance(default, bool) or not isinstance(default, (int, float)):
-            raise _err(path, f"parameters.{key}", "expected a numeric parameter")
-        if not isinstance(spec, dict) or not ({"values"} <= set(spec) or {"range"} <= set(spec)):
-            raise _err(path, f"parameters.{key}", "expected values = [...] or range = [low, high]")
-        values = spec.get("values")
-        rng = spec.get("range")
-        if values is not None and (
-            not isinstance(values, list)
-            or not values
-            or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
-        ):
-            raise _err(path, f"parameters.{key}.values", "expected a non-empty list of numbers")
-        if rng is not None and (not isinstance(rng, list) or len(rng) != 2 or not rng[0] < rng[1]):
-            raise _err(path, f"parameters.{key}.range", f"expected [low, high] with low < high, found {rng!r}")
-        if design != "grid" and rng is None:
-            raise _err(path, f"parameters.{key}", f"the {design} design needs range = [low, high]")
-        steps = spec.get("steps", 3 if rng is not None else None)
-        params.append(
-            Parameter(
-                key,
-                tuple(values) if values else None,
-                rng[0] if rng else None,
-                rng[1] if rng else None,
-                steps,
-                isinstance(default, int),
-            )
-        )
+        raise check.error("parameters", 'expected at least one [parameters."dotted.key"] table')
+    params = tuple(_parameter(check, key, spec, design) for key, spec in table.items())
+    scenario = load_scenario(base, overrides, overrides_from=f"{path}, set")
     spec = SweepSpec(
         str(path),
-        doc.get("name", path.stem),
+        name,
         str(base),
         design,
-        ints["points"],
-        ints["replications"],
-        ints["seed"],
+        points,
+        replications,
+        seed,
         tuple(overrides),
-        tuple(params),
-        load_scenario(base, overrides),
-        ints["morris_levels"],
+        params,
+        scenario,
+        morris_levels,
     )
-    # Validate the extremes of every parameter now, not part-way through a sweep.
-    for p in spec.parameters:
+    # Validate every value (or both ends of every range) now, not part-way through a sweep.
+    for p in params:
+        key = f"parameters.{p.key}.{'values' if p.values else 'range'}"
         for v in p.values or (p.low, p.high):
-            spec.scenario_for({p.key: float(v)})
+            try:
+                spec.scenario_for({p.key: v})
+            except ScenarioError as exc:
+                raise check.error(key, exc.detail) from None
     return spec
+
+
+def _parameter(check: _Checker, key: str, spec: Any, design: str) -> Parameter:
+    """One ``[parameters."dotted.key"]`` table, checked."""
+    where = f"parameters.{key}"
+    if key not in PARAMETERS:
+        close = difflib.get_close_matches(key, list(PARAMETERS), n=1, cutoff=0.6)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise check.error(
+            where, f"expected a parameter key such as programmes.key_worker.caseload{hint}, found {key!r}"
+        )
+    default = PARAMETERS[key].default
+    if isinstance(default, bool) or not isinstance(default, (int, float)):
+        raise check.error(where, f"expected a numeric parameter, found {key} ({PARAMETERS[key].unit})")
+    if not isinstance(spec, dict):
+        raise check.error(
+            where, f"expected a table with values = [...] or range = [low, high], found {show_value(spec)}"
+        )
+    for sub in spec:
+        if sub not in PARAMETER_KEYS:
+            raise check.unknown(f"{where}.{sub}", sub, PARAMETER_KEYS)
+    if ("values" in spec) == ("range" in spec):
+        raise check.error(where, "expected either values = [...] or range = [low, high], not both and not neither")
+    values, rng = spec.get("values"), spec.get("range")
+    if values is not None and not (check.numbers(values) and values):
+        raise check.error(f"{where}.values", f"expected a non-empty list of finite numbers, found {show_value(values)}")
+    if rng is not None and not (check.numbers(rng) and len(rng) == 2 and rng[0] < rng[1]):
+        raise check.error(
+            f"{where}.range", f"expected [low, high], two finite numbers with low < high, found {show_value(rng)}"
+        )
+    if design != "grid" and rng is None:
+        raise check.error(where, f"the {design} design needs range = [low, high]")
+    if "steps" in spec and rng is None:
+        raise check.error(f"{where}.steps", "expected steps only with range = [low, high] (values lists every value)")
+    steps = check.integer(f"{where}.steps", spec["steps"], 2) if "steps" in spec else (3 if rng is not None else None)
+    return Parameter(
+        key,
+        tuple(values) if values else None,
+        rng[0] if rng else None,
+        rng[1] if rng else None,
+        steps,
+        isinstance(default, int),
+    )

@@ -45,3 +45,23 @@ def summarise_sweep(spec: SweepSpec, out_dir: Path) -> dict:
     rows = points.to_dict(orient="records")
     best = max(rows, key=lambda r: r["p_met"])
     return {"name": spec.name, "parameters": params, "runs": len(table), "points": rows, "best": best}
+
+
+def headline(spec: SweepSpec, counts: dict, doc: dict, seconds: float) -> str:
+    """'Sweep key_worker_capacity: 8 runs (8 run now, 0 already done) in 41.0 s; the target is met with ...'."""
+    return (
+        f"Sweep {spec.name}: {counts['total']} runs ({counts['run']} run now, {counts['skipped']} already done) "
+        f"in {seconds:.1f} s; the target is met with probability up to "
+        f"{doc['best']['p_met']:.2f} across {len(doc['points'])} design points"
+    )
+
+
+def point_lines(doc: dict) -> list[str]:
+    """The design points as an aligned table for the terminal: parameters, families turned around, P(met)."""
+    cols = [*doc["parameters"], "turned_around", "p_met", "p_met_lo", "p_met_hi"]
+    widths = [max(len(c), 9) for c in cols]
+    lines = ["  ".join(f"{c:>{w}}" for c, w in zip(cols, widths, strict=True))]
+    for row in doc["points"]:
+        cells = (f"{row[c]:,.0f}" if abs(row[c]) >= 100 else f"{row[c]:.3g}" for c in cols)
+        lines.append("  ".join(f"{v:>{w}}" for v, w in zip(cells, widths, strict=True)))
+    return lines

@@ -1,0 +1,129 @@
+"""The command line's conventions, shared by every command in :mod:`flowsim.cli`.
+
+- A user error (a :class:`~flowsim.errors.FlowsimError`, or a usage error
+  click finds) is one line on stderr, ``error: ...``, and exit code 2; never
+  a traceback.
+- Ctrl-C, or SIGTERM, stops a command cleanly (workers killed, finished sweep
+  runs kept, no run directory half-written) and exits 128 + the signal.
+- A plan is shown before it starts, and an absurd one is refused without ``--yes``.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import signal
+import sys
+from pathlib import Path
+
+import click
+
+from flowsim.errors import FlowsimError, Interrupted
+
+#: The signal that stopped the command (SIGTERM arrives as KeyboardInterrupt too): the exit code is 128 + it.
+_stopped_by = [signal.SIGINT]
+
+
+def _terminate(signum, frame) -> None:
+    """SIGTERM stops a command the way Ctrl-C does, so the same clean-up runs (the default would just die)."""
+    _stopped_by[0] = signum
+    raise KeyboardInterrupt
+
+
+def user_errors(fn):
+    """Print a FlowsimError as one line on stderr and exit 2, with no traceback.
+
+    Ctrl-C, or SIGTERM, stops the command the same way (workers killed,
+    finished sweep runs kept, nothing half-written) and exits 128 + the signal.
+    """
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        _stopped_by[0] = signal.SIGINT
+        try:
+            previous = signal.signal(signal.SIGTERM, _terminate)
+        except ValueError:  # not the main thread: leave signals alone
+            previous = None
+        try:
+            return fn(*args, **kwargs)
+        except (KeyboardInterrupt, Interrupted) as exc:
+            click.echo(f"flowsim: {exc if isinstance(exc, Interrupted) else 'interrupted'}", err=True)
+            sys.exit(128 + _stopped_by[0])
+        except FlowsimError as exc:
+            click.echo("error: " + " ".join(str(exc).splitlines()), err=True)  # one line, whatever the input held
+            sys.exit(2)
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGTERM, previous)
+
+    return wrapper
+
+
+class FlowsimGroup(click.Group):
+    """Usage errors are one line too (click would print the usage, a hint and the error)."""
+
+    def main(self, *args, standalone_mode: bool = True, **kwargs):
+        if not standalone_mode:
+            return super().main(*args, standalone_mode=False, **kwargs)
+        try:
+            code = super().main(*args, standalone_mode=False, **kwargs)
+        except click.exceptions.NoArgsIsHelpError as exc:
+            exc.show()
+            sys.exit(exc.exit_code)
+        except click.ClickException as exc:
+            ctx = getattr(exc, "ctx", None)
+            hint = f" (see {ctx.command_path} --help)" if isinstance(exc, click.UsageError) and ctx else ""
+            click.echo("error: " + " ".join(exc.format_message().splitlines()) + hint, err=True)
+            sys.exit(exc.exit_code)
+        except click.Abort:
+            click.echo("flowsim: interrupted", err=True)
+            sys.exit(128 + _stopped_by[0])
+        sys.exit(code if isinstance(code, int) else 0)
+
+
+set_option = click.option(
+    "--set",
+    "overrides",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Override a parameter, e.g. --set programmes.key_worker.caseload=7 (VALUE is a TOML literal).",
+)
+quiet_option = click.option("--quiet", is_flag=True, help="Print only the headline; no progress bar.")
+jobs_option = click.option(
+    "--jobs", type=click.IntRange(1), default=None, help="Worker processes [default: every core]."
+)
+seed_option = click.option(
+    "--seed", type=click.IntRange(0, 2**63 - 1), default=1, show_default=True, help="Root random seed."
+)
+yes_option = click.option("--yes", is_flag=True, help="Run a plan of more than 10,000 runs or 24 hours anyway.")
+
+
+def load(path: Path, overrides: tuple[str, ...]):
+    from flowsim.scenario import load_scenario
+
+    return load_scenario(path, list(overrides))
+
+
+def announce(plan, quiet: bool, yes: bool) -> None:
+    """Refuse an absurd plan (unless --yes); then say its size and time on stderr (unless --quiet, or it is one quick run)."""
+    plan.check(yes)
+    if not quiet and (plan.runs > 1 or plan.wall_seconds > 10):
+        click.echo(plan.describe(), err=True)
+
+
+def cores() -> int:
+    return os.cpu_count() or 1
+
+
+def outputs(*parts: str) -> Path:
+    """outputs/<parts>, each part a safe directory name however the scenario or sweep is named."""
+    from flowsim.files import safe_name
+
+    return Path("outputs", *(safe_name(p) for p in parts))
+
+
+def executor_options(fn):
+    """--jobs, --executor and --scheduler, for the commands that run sweeps."""
+    fn = click.option("--scheduler", default=None, help="Dask scheduler address [default: a LocalCluster].")(fn)
+    fn = click.option("--executor", type=click.Choice(["local", "dask"]), default="local", show_default=True)(fn)
+    return click.option("--jobs", type=click.IntRange(1), default=None, help="Workers [default: every core].")(fn)

@@ -1,0 +1,113 @@
+"""Small lies: the scale and small numbers in every headline, no 'met on None', uncalibrated defaults said aloud."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from flowsim.report.text import headline, run_notes
+from flowsim.scenario import load_scenario
+
+from .conftest import BASELINE, assert_user_error, invoke, sets
+
+DATES = ["time.end=2011-04-30", "time.deadline=2011-04-30"]
+
+
+def test_a_tiny_run_says_its_scale_and_warns_of_small_numbers(tmp_path):
+    """Before: population.scale=0.0001 said "not met - 0 by the deadline, 5 short" with no warning."""
+    out = tmp_path / "r"
+    result = invoke("run", BASELINE, "--quiet", "--out", out, *sets(["population.scale=0.0001", *DATES]))
+    assert result.exit_code == 0, result.output
+    first = result.stdout.splitlines()[0]
+    assert "population.scale 0.0001" in first and "small numbers" in first
+    html = (out / "report.html").read_text()
+    assert "population.scale 0.0001" in html and "small numbers" in html
+
+
+def test_the_scale_is_in_every_headline_below_full_scale(tmp_path):
+    result = invoke(
+        "run", BASELINE, "--quiet", "--no-report", "--out", tmp_path / "r", *sets(["population.scale=0.05", *DATES])
+    )
+    assert "population.scale 0.05" in result.stdout.splitlines()[0]
+    assert "small numbers" not in result.stdout
+    result = invoke(
+        "run",
+        BASELINE,
+        "--quiet",
+        "--no-report",
+        "--replications",
+        "2",
+        "--out",
+        tmp_path / "m",
+        *sets(["population.scale=0.004", *DATES]),
+    )
+    assert "population.scale 0.004" in result.stdout.splitlines()[0]
+    result = invoke(
+        "compare",
+        BASELINE,
+        BASELINE,
+        "--replications",
+        "2",
+        "--quiet",
+        "--out",
+        tmp_path / "c",
+        *sets(["population.scale=0.004", *DATES]),
+    )
+    assert result.exit_code == 0, result.output
+    assert "population.scale 0.004" in result.stdout.splitlines()[0]
+
+
+def test_full_scale_headlines_carry_no_scale_note():
+    summary = {
+        "headline": "Target (46,000 turned around by 2015-05-31): met on 2014-01-02 — 46,001 by the deadline",
+        "scale": 1.0,
+        "target": {"count": {"target": 46_000}},
+    }
+    assert headline(summary, []) == summary["headline"]
+
+
+def test_a_target_of_zero_is_refused():
+    """Before: target.count_families=0 printed "met on None"."""
+    assert_user_error(invoke("validate", BASELINE, "--set", "target.count_families=0"), "target.count_families")
+
+
+def test_time_end_is_bounded_by_what_the_model_supports():
+    """Before: time.end = 3000-01-01 was valid."""
+    line = assert_user_error(
+        invoke("validate", BASELINE, "--set", "time.end=3000-01-01", "--set", "time.deadline=2015-05-31"),
+        "time.end",
+        "2020-12-31",
+    )
+    assert "3000-01-01" in line
+    assert_user_error(invoke("validate", BASELINE, "--set", "time.start=1900-01-01"), "time.start")
+    assert invoke("validate", BASELINE, "--set", "time.end=2020-12-31").exit_code == 0
+
+
+def test_an_empty_scenario_file_says_it_runs_registry_defaults(tmp_path):
+    """Before: an empty scenario file ran the uncalibrated registry defaults without a word."""
+    empty = tmp_path / "empty.toml"
+    empty.write_text("")
+    out = tmp_path / "r"
+    result = invoke("run", empty, "--quiet", "--out", out, *sets(["population.scale=0.004", *DATES]))
+    assert result.exit_code == 0, result.output
+    assert "registry defaults" in result.stdout.splitlines()[0]
+    assert "registry defaults" in (out / "report.html").read_text()
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert any("registry defaults" in n for n in manifest["notes"])
+
+
+def test_a_scenario_without_calibration_says_so(tmp_path):
+    path = tmp_path / "s.toml"
+    path.write_text("[programmes.key_worker]\ncaseload = 7\n")
+    notes = run_notes(load_scenario(path))
+    assert any("uncalibrated" in n for n in notes)
+    assert not any("uncalibrated" in n or "registry defaults" in n for n in run_notes(load_scenario(BASELINE)))
+
+
+@pytest.mark.parametrize("scale", [1.0, 0.5])
+def test_notes_for_calibrated_scenarios_are_only_the_scale(scale):
+    notes = run_notes(load_scenario(BASELINE, [f"population.scale={scale}"]))
+    assert notes == (
+        [] if scale == 1 else [f"population.scale {scale:g}: counts are for the simulated share of England"]
+    )
