@@ -89,6 +89,20 @@ def atomic_write(path: str | Path, data: bytes | str) -> Path:
     return path
 
 
+def save_figure(fig, path: str | Path, **savefig) -> Path:
+    """Render ``fig`` in memory in the format ``path``'s suffix names, then write it atomically.
+
+    A full disk then fails in one plain write (an ``OSError``), not inside matplotlib's writer, whose own
+    clean-up can raise a different error.
+    """
+    import io
+
+    path = Path(path)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format=savefig.pop("format", path.suffix[1:]), **savefig)
+    return atomic_write(path, buffer.getvalue())
+
+
 def absolute(path: str | Path) -> Path:
     """``path`` made absolute, with a name to stage beside: ``.`` is the working directory, a final ``..`` resolved.
 

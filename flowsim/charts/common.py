@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from flowsim.files import atomic_path
+from flowsim.files import save_figure
 
 STYLE = Path(__file__).with_name("flowsim.mplstyle")
 OKABE_ITO = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000"]
@@ -82,8 +82,7 @@ def save(fig, base: Path) -> list[Path]:
     paths = [base.with_suffix(".png"), base.with_suffix(".svg")]
     with styled():
         for path in paths:
-            with atomic_path(path) as tmp:
-                fig.savefig(tmp, format=path.suffix[1:])
+            save_figure(fig, path)
     return paths
 
 
@@ -102,6 +101,5 @@ def band(ax, x, frame, column: str, by: str = "replication", colour: str = OKABE
 def save_png(fig, path: Path, dpi: int | None = None) -> Path:
     """Save ``fig`` as one PNG (atomically, in the flowsim style)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    with styled(), atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", **({"dpi": dpi} if dpi else {}))
-    return path
+    with styled():
+        return save_figure(fig, path, **({"dpi": dpi} if dpi else {}))

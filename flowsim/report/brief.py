@@ -7,7 +7,7 @@ from pathlib import Path
 
 from flowsim.charts import run as run_charts
 from flowsim.charts.common import figure, styled
-from flowsim.files import atomic_path
+from flowsim.files import save_figure
 from flowsim.measures import format_value
 from flowsim.rundir import RunDirectory
 
@@ -89,6 +89,4 @@ def _write_brief(run: RunDirectory) -> Path:
         va="bottom",
     )
     path = run.path / "brief.pdf"
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="pdf", bbox_inches=Bbox([[0, 0], [8.27, 11.69]]))  # the whole A4 page
-    return path
+    return save_figure(fig, path, bbox_inches=Bbox([[0, 0], [8.27, 11.69]]))  # the whole A4 page
