@@ -35,14 +35,17 @@ def run_replication(
     directory is written from. ``replication=None`` runs the root seed's own streams.
     ``tables=False`` skips the tables (a sweep keeps only the summary).
     """
-    from flowsim.engine import simulate
+    from flowsim.engine.simulation import simulate, simulate_with_counterfactual
+    from flowsim.finance import counterfactual as counterfactual_of
 
-    res = simulate(scenario, seed=seed, progress=progress, replication=replication)
-    counterfactual = None
-    if res.finance or res.model == "problems":
-        from flowsim.finance import counterfactual as counterfactual_of
-
-        counterfactual = simulate(counterfactual_of(scenario), seed=seed, replication=replication)
+    if scenario.value("model.structure") == "problems" or scenario.value("finance.enabled"):
+        res, counterfactual = simulate_with_counterfactual(
+            scenario, counterfactual_of(scenario), seed, progress, replication
+        )
+        if not (res.finance or res.model == "problems"):
+            counterfactual = None
+    else:
+        res, counterfactual = simulate(scenario, seed=seed, progress=progress, replication=replication), None
     return replication_record(res, scenario, keep_waits, counterfactual, tables)
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from flowsim.engine.codes import OUT, G, H, R, S
-from flowsim.engine.simulation import _sweep
+from flowsim.engine.simulation import _calendar
 from flowsim.engine.v2 import kernel
 from flowsim.engine.v2.model import ProblemModel
 from flowsim.engine.v2.spec import NP, compile_problem_spec
@@ -19,13 +19,9 @@ V2 = ['model.structure="problems"', "time.end=2011-04-30", "time.deadline=2011-0
 
 
 def _run(scale: float, seed: int, *extra: str) -> ProblemModel:
-    import simpy
-
     spec = compile_problem_spec(load_scenario(BASELINE, [*V2, f"population.scale={scale}", *extra]))
     model = ProblemModel(spec, np.random.SeedSequence(seed))
-    env = simpy.Environment(initial_time=spec.t_init)
-    env.process(_sweep(env, model, None))
-    env.run()
+    _calendar(model, spec.t_init, spec.t_end, None)
     return model
 
 
@@ -50,6 +46,20 @@ def test_every_family_is_classified_from_its_problems(model):
         else:
             expected = R
         assert f.state[i] == expected, i
+
+
+def test_the_census_counts_what_the_families_carry(model):
+    """The last boundary's counts by problem and classification, recounted here family by family."""
+    f, c = model.families, model.const
+    n = f.n
+    live = f.state[:n] != OUT
+    probs, w, st = f.problems[:n][live].astype(int), f.weight[:n][live].astype(int), f.state[:n][live]
+    expected = [int(w[(probs >> p) & 1 == 1].sum()) for p in range(NP)]
+    assert model.boundary_problems[-1].tolist() == expected
+    ones = lambda mask: np.array([bin(x & int(mask)).count("1") for x in probs])  # noqa: E731
+    troubled = (ones(c.troubled_mask) == 3) | ((ones(c.troubled_mask) == 2) & (probs & int(c.local_mask) != 0))
+    classes = [w[st != G].sum(), w[st == S].sum(), w[st == H].sum(), w[ones(c.setf_mask) >= 5].sum(), w[troubled].sum()]
+    assert model.boundary_classes[-1].tolist() == [int(x) for x in classes]
 
 
 def test_clocks_are_consistent(model):
@@ -128,3 +138,49 @@ def test_programmes_without_effects_add_nothing():
     assert summ["additional"]["turned_around"] == 0 and summ["additional"]["stock_end"] == 0
     real = run_replication(sc, 3, tables=False)["summary"]
     assert real["additional"]["turned_around"] != 0
+
+
+def _same_results(a, b) -> None:
+    from flowsim.tables import table_columns
+
+    ta, tb = table_columns(a), table_columns(b)
+    for name in ta:
+        for col in ta[name]:
+            x, y = np.asarray(ta[name][col]), np.asarray(tb[name][col])
+            assert np.array_equal(x, y, equal_nan=x.dtype.kind == "f"), (name, col)
+    assert np.array_equal(a.successes[0], b.successes[0]) and a.events == b.events
+
+
+def test_a_fork_is_a_complete_copy():
+    """A model forked at the start date under its own spec finishes exactly as the original does (seed 4, 1% scale,
+    to April 2012): the fork shares no state with its parent."""
+    from flowsim.engine.simulation import _first_month
+
+    spec = compile_problem_spec(
+        load_scenario(BASELINE, ["population.scale=0.01", "time.end=2012-04-30", "time.deadline=2012-04-30"])
+    )
+    model = ProblemModel(spec, np.random.SeedSequence(4))
+    _calendar(model, _first_month(model), 0.0, None)
+    twin = model.fork(spec)
+    _calendar(model, 0.0, spec.t_end, None)
+    _calendar(twin, 0.0, spec.t_end, None)
+    _same_results(model.results(4, None), twin.results(4, None))
+
+
+def test_the_pair_shares_its_past_and_the_actual_run_is_undisturbed():
+    """simulate_with_counterfactual (seed 4, 1% scale, to April 2012): its actual run is the plain run bit for bit;
+    its counterfactual is the same before the start date and differs after it."""
+    from flowsim.engine import simulate
+    from flowsim.engine.simulation import simulate_with_counterfactual
+    from flowsim.finance import counterfactual
+    from flowsim.tables import table_columns
+
+    sc = load_scenario(BASELINE, ["population.scale=0.01", "time.end=2012-04-30", "time.deadline=2012-04-30"])
+    actual, cf = simulate_with_counterfactual(sc, counterfactual(sc), seed=4)
+    _same_results(actual, simulate(sc, seed=4))
+    a, c = table_columns(actual)["classifications"], table_columns(cf)["classifications"]
+    before = np.asarray(a["t_years"]) < 0
+    assert before.any() and (~before).any()
+    for col in a:
+        assert np.array_equal(np.asarray(a[col])[before], np.asarray(c[col])[before]), col
+    assert not np.array_equal(np.asarray(a["families"])[~before], np.asarray(c["families"])[~before])

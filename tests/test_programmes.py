@@ -67,15 +67,11 @@ def test_a_programme_with_no_places_changes_nothing(baseline_run):
 def test_programmes_in_a_group_exclude_each_other():
     """Key and lead workers share the family_support group: no family is in both at once (seed 2, 2% scale)."""
     sc = load_scenario(LADDER, [*SETS, "programmes.lead_worker.enabled=true"])
-    import simpy
-
     from flowsim.engine.model import Model
-    from flowsim.engine.simulation import _sweep
+    from flowsim.engine.simulation import _calendar
 
     model = Model(compile_spec(sc), 2)
-    env = simpy.Environment(initial_time=model.t_start)
-    env.process(_sweep(env, model, None))
-    env.run()
+    _calendar(model, model.t_start, model.t_end, None)
     f = model.families
     kw, lw = (
         model.programmes.index(next(p for p in model.programmes if p.name == "key_worker")),

@@ -42,17 +42,70 @@ def simulate(
         The replication's :class:`~flowsim.results.Results`.
     """
     spec = scenario if isinstance(scenario, ModelSpec | ProblemSpec) else _compile(scenario)
+    model = _model(spec, seed, replication)
+    _calendar(model, _first_month(model), model.t_end, progress)
+    return model.results(seed, replication)
+
+
+def simulate_with_counterfactual(
+    scenario,
+    counterfactual,
+    seed: int = 0,
+    progress: Callable[[float], None] | None = None,
+    replication: int | None = None,
+) -> tuple[Results, Results]:
+    """A replication of ``scenario`` and of its ``counterfactual`` from the scenario's start date.
+
+    Model v2: the two share their past up to the start date (``time.start``),
+    simulated once, so programmes that ran before it (the FIP since 2006) are
+    part of the history both carry on from, as they were part of the history
+    the survey observed. There the model is forked in memory and the copy
+    carries on under ``counterfactual`` (programme effects off; places and
+    queues unchanged): what the programmes add is what they add from the start
+    date. If no programme opens until later, the fork waits for the first.
+    The ladder model runs both in full from its own start.
+    """
+    spec = _compile(scenario)
+    cf_spec = _compile(counterfactual)
+    if not isinstance(spec, ProblemSpec):
+        return simulate(spec, seed, progress, replication), simulate(cf_spec, seed, None, replication)
+    model = _model(spec, seed, replication)
+    opening = [p.open_t for p in spec.programmes if np.isfinite(p.open_t)]
+    first = _first_month(model)
+    points = boundaries(model)
+    wanted = max(0.0, min(opening, default=model.t_end))
+    fork = float(points[min(np.searchsorted(points, wanted - 1e-9), points.size - 2)])
+    shared, after = fork - first, model.t_end - fork
+    total = shared + 2 * after
+
+    def part(done: float, length: float):
+        return (lambda f: progress((done + f * length) / total)) if progress is not None else None
+
+    _calendar(model, first, fork, part(0.0, shared))
+    other = model.fork(cf_spec)
+    _calendar(model, fork, model.t_end, part(shared, after))
+    _calendar(other, fork, model.t_end, part(shared + after, after))
+    return model.results(seed, replication), other.results(seed, replication)
+
+
+def _model(spec, seed: int, replication: int | None):
     root = np.random.SeedSequence(seed)
     streams = root if replication is None else root.spawn(replication + 1)[replication]
-    model = ProblemModel(spec, streams) if isinstance(spec, ProblemSpec) else Model(spec, streams)
-    env = simpy.Environment(initial_time=_first_month(model))
+    return ProblemModel(spec, streams) if isinstance(spec, ProblemSpec) else Model(spec, streams)
+
+
+def _calendar(model, t0: float, t1: float, progress: Callable[[float], None] | None) -> None:
+    """Run the model's calendar from month boundary ``t0`` to ``t1`` (the end, or a fork)."""
+    env = simpy.Environment(initial_time=t0)
+    spec = model.spec
     for t in spec.change_times():
-        env.process(_at(env, t, model.hazards_change))
+        if t0 <= t < t1:
+            env.process(_at(env, t, model.hazards_change))
     for t in spec.finance.claim_t:
-        env.process(_at(env, t, model.claim))
-    env.process(_sweep(env, model, progress))
+        if t0 <= t < t1:
+            env.process(_at(env, t, model.claim))
+    env.process(_sweep(env, model, progress, t0, t1))
     env.run()
-    return model.results(seed, replication)
 
 
 def _compile(scenario):
@@ -86,11 +139,18 @@ def _at(env: simpy.Environment, t: float, action: Callable[[float], None]) -> Ge
     action(t)
 
 
-def _sweep(env: simpy.Environment, model: Model, progress: Callable[[float], None] | None) -> Generator:
-    points = boundaries(model)
+def _sweep(
+    env: simpy.Environment, model, progress: Callable[[float], None] | None, start: float, stop: float
+) -> Generator:
+    """Month by month from ``start`` to ``stop``: observe at each boundary, then simulate the month.
+
+    The last boundary is observed only when ``stop`` is the end of the run (a fork observes it in each copy).
+    """
+    everything = boundaries(model)
+    points = everything[(everything >= start - 1e-12) & (everything <= stop + 1e-12)]
     wave_of = {float(model.t_start + w): w for w in range(model.spec.waves)}
     first = points[0]
-    span = model.t_end - first
+    span = max(stop - first, 1e-12)
     for t0, t1 in zip(points[:-1], points[1:]):
         yield env.timeout(t0 - env.now)
         yield env.timeout(0)  # calendar processes due now run first
@@ -100,4 +160,5 @@ def _sweep(env: simpy.Environment, model: Model, progress: Callable[[float], Non
         if progress is not None:
             progress((t1 - first) / span)
     yield env.timeout(points[-1] - env.now)
-    model.observe(float(points[-1]), wave_of.get(float(points[-1])))
+    if stop >= model.t_end:
+        model.observe(float(points[-1]), wave_of.get(float(points[-1])))

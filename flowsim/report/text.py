@@ -61,6 +61,14 @@ def details(summary: dict) -> list[str]:
         f"risk a year on, {_fmt(m['persistent_4_of_6'], ',.0f')} at risk in 4+ of 6 waves, "
         f"stock {_fmt(m['stock'], ',.0f')}, flow group {_fmt(m['flow_group'], ',.0f')}",
     ]
+    if "additional" in summary:
+        a = summary["additional"]
+        without = a.get("counterfactual", {}).get("stock_end")
+        lines.append(
+            f"  because of the programmes: {_fmt(a['turned_around'], '+,.0f')} of those turned around (the rest "
+            f"would have left the stock anyway), stock at the deadline {_fmt(a['stock_end'], '+,.0f')}"
+            + (f" ({_fmt(without, ',.0f')} with their effects off from the start date)" if without is not None else "")
+        )
     if "results" in summary:
         r = summary["results"]
         paid = sum((row["attachment_paid_gbp"] or 0) + (row["results_paid_gbp"] or 0) for row in summary["finance"])

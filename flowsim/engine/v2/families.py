@@ -69,6 +69,7 @@ class ProblemFamilies:
         self._blank = np.zeros((), self._dtype)
         for name, _, _, fill in self._hot:
             self._blank[name] = fill
+        self._blank_bytes = np.frombuffer(self._blank.tobytes(), np.uint8)
         self.records = None
         self._allocate(max(capacity, 16))
 
@@ -91,11 +92,18 @@ class ProblemFamilies:
     def capacity(self) -> int:
         return self.records.shape[0]
 
-    def add(self, k: int) -> np.ndarray:
-        """``k`` blank rows for new families (free rows first, then appended); return their indices."""
+    def _bytes(self) -> np.ndarray:
+        """The records as rows of bytes: copying and blanking rows is then a plain row copy."""
+        return self.records.view(np.uint8).reshape(self.records.shape[0], self._dtype.itemsize)
+
+    def add(self, k: int, blank: bool = True) -> np.ndarray:
+        """``k`` rows for new families (free rows first, then appended); return their indices.
+
+        ``blank=False`` leaves reused rows as they were (the caller overwrites them whole).
+        """
         reuse = self.free[:k]
         self.free = self.free[k:]
-        if reuse.size:
+        if reuse.size and blank:
             self.blank(reuse)
         more = k - reuse.size
         if self.n + more > self.capacity:
@@ -110,8 +118,9 @@ class ProblemFamilies:
 
     def copy_rows(self, src: np.ndarray) -> np.ndarray:
         """Copies of rows ``src`` (records and monthly columns) in new rows; return the new rows."""
-        ids = self.add(src.size)
-        self.records[ids] = self.records[src]
+        ids = self.add(src.size, blank=False)
+        raw = self._bytes()
+        raw[ids] = raw[src]
         for name, *_ in self._cold:
             col = getattr(self, name)
             col[ids] = col[src]
@@ -119,6 +128,18 @@ class ProblemFamilies:
 
     def blank(self, ids: np.ndarray) -> None:
         """Make rows ``ids`` blank (for new families)."""
-        self.records[ids] = self._blank
+        self._bytes()[ids] = self._blank_bytes
         for name, _, _, fill in self._cold:
             getattr(self, name)[ids] = fill
+
+    def copy(self) -> ProblemFamilies:
+        """An independent copy of the store (the kernel's columns are views of the copy's own records)."""
+        other = object.__new__(ProblemFamilies)
+        other.__dict__.update(self.__dict__)  # the layout; every array is replaced below
+        other.free = self.free.copy()
+        other.records = self.records.copy()
+        for name, *_ in self._hot:
+            setattr(other, name, other.records[name])
+        for name, *_ in self._cold:
+            setattr(other, name, getattr(self, name).copy())
+        return other

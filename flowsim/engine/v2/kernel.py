@@ -1057,14 +1057,17 @@ def due_before(fam, n, t1):
 
 
 @njit(cache=True, _nrt=False)
-def census(fam, c, n, states, problems, classes):
+def census(fam, c, n, states, problems, classes, combos):
     """Weighted counts at a boundary: families by derived state, with each problem, in each classification.
 
     ``classes``: at risk, stock, flow group, multiply disadvantaged (5+ of the seven), troubled (2012).
+    ``combos`` (2**n_problems, scratch) gathers the weight of each combination of problems in one pass over the
+    families; the counts by problem and the classifications that depend on problems alone are read from it.
     """
     states[:] = 0
     problems[:] = 0
     classes[:] = 0
+    combos[:] = 0
     n_p = problems.size
     for i in range(n):
         st = fam.state[i]
@@ -1072,16 +1075,20 @@ def census(fam, c, n, states, problems, classes):
         states[st] += w
         if st == OUT:
             continue
-        probs = fam.problems[i]
-        for p in range(n_p):
-            if (probs >> p) & 1:
-                problems[p] += w
+        combos[fam.problems[i]] += w
         if st != G:
             classes[0] += w
         if st == S:
             classes[1] += w
         if st == H:
             classes[2] += w
+    for probs in range(combos.size):
+        w = combos[probs]
+        if w == 0:
+            continue
+        for p in range(n_p):
+            if (probs >> p) & 1:
+                problems[p] += w
         if popcount(probs & c.setf_mask) >= 5:
             classes[3] += w
         if is_troubled(c, probs):

@@ -70,7 +70,7 @@ class ProblemModel:
         self.recorder = Recorder(len(self.programmes), kernel.N_TRIGGERS)
         self.weight = max(int(spec.sample_weight), 1)
         self.n_pool = max(round(spec.families / self.weight), 1)
-        capacity = int(self.n_pool * 1.3 + spec.families * 0.2) + 1000
+        capacity = int(self.n_pool * 1.1 + spec.families * 0.1) + 1000  # the baseline peaks at n_pool + 0.09 x families
         n_counters = kernel.FIRST_PROGRAMME + kernel.PER_PROGRAMME * max(len(self.programmes), 1)
         self.families = ProblemFamilies(NP, len(self.programmes), n_counters, capacity)
         self.rand = FamilyRandom(self.families, self.seed64)
@@ -78,6 +78,7 @@ class ProblemModel:
         n_rates = NP + kernel.N_TRIGGERS + 2 + len(spec.referred)
         self.buf = kernel.new_buffers(_BUFFER, len(self.programmes), n_rates)
         self._cols: kernel.FamilyColumns | None = None
+        self._combos = np.zeros(1 << NP, np.int64)  # census scratch: weight by combination of problems
         self._early = [np.empty(0, np.int64) for _ in self.programmes]
         self._debt = 0  # families that left and have not been replaced yet
         self.flows: list[tuple[np.ndarray, ...]] = []  # t, from, to, cause, weight
@@ -379,13 +380,35 @@ class ProblemModel:
                 self._columns(), self.const, ids, np.maximum(t, f.t_last[ids]), self.buf.scratch, self.buf.scratch_of
             )
 
+    def fork(self, spec: ProblemSpec) -> ProblemModel:
+        """An independent copy of this replication that carries on under ``spec`` (same population, same random
+        numbers): the counterfactual shares everything simulated before programmes can differ."""
+        import copy
+
+        families = self.families
+        # What is logged is never changed once appended: the copy shares it rather than copying it.
+        logs = (self.flows, self.successes, self.outcomes, self.boundary_problems, self.boundary_classes)
+        rec = self.recorder
+        logs += (rec.flows, rec.boundary_states, rec.boundary_programmes, rec.programme_events, rec.waits, rec.claims)
+        memo = {id(entry): entry for log in logs for entry in log}
+        self.families, self._cols = None, None
+        try:
+            other = copy.deepcopy(self, memo)
+        finally:
+            self.families = families
+        other.families = families.copy()
+        other.rand = FamilyRandom(other.families, other.seed64)
+        other.spec = spec
+        other.const = other._constants()
+        return other
+
     # --- observation ----------------------------------------------------------------------------
     def observe(self, t: float, wave: int | None) -> None:
         f = self.families
         states = np.zeros(6, np.int64)
         problems = np.zeros(NP, np.int64)
         classes = np.zeros(len(CLASS_NAMES), np.int64)
-        kernel.census(self._columns(), self.const, f.n, states, problems, classes)
+        kernel.census(self._columns(), self.const, f.n, states, problems, classes, self._combos)
         rec = self.recorder
         rec.boundary_t.append(t)
         rec.boundary_states.append(states)
