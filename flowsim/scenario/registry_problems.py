@@ -49,10 +49,10 @@ _ASSUMED_HR = "assumption: a moderate hazard ratio; no effect size found (resear
 #: Problems whose spells keep their own evidence-based length when a crisis starts them.
 CRISIS_SOURCED = ("workless",)
 _CRISIS_SHAPE = (
-    "assumption: chosen by comparing fits, since the number at risk in 4 or more of 6 waves pins it (Weibull 8: 90% "
-    "of crisis spells within -30% and +15% of the mean; 4 gives 40,000 in 4+ of 6, 8 gives 24,000, the seed says "
-    "20,000). No source measures how long a crisis lasts; spells of single problems end with falling hazards "
-    "(calibration/README.md)"
+    "assumption: a crisis resolves with a chance that rises with time (Weibull 4: 90% of crisis spells between 0.5 and "
+    "1.45 times the mean); meeting the number at risk in 4 or more of 6 waves would need near-clockwork spells "
+    "(Weibull 8, scenarios/clockwork_crises.toml) that no source supports. No source measures how long a crisis lasts; spells of single problems end with falling "
+    "hazards (calibration/README.md compares the structures)"
 )
 
 
@@ -472,20 +472,20 @@ def problem_params(p, sched) -> list:
         ),
         p(
             "population.sample_weight",
-            10,
+            20,
             "families each sampled family stands for",
-            "assumption: families not at risk are simulated as a 1-in-10 sample; a sampled family that comes to be at "
-            "risk is copied into 10 families tracked one by one (exact in expectation; the copies part ways at once)",
+            "assumption: families not at risk are simulated as a 1-in-20 sample; a sampled family that comes to be at "
+            "risk is copied into 20 families tracked one by one (exact in expectation; the copies part ways at once)",
             "Model v2: how many families each family of the sampled general population stands for (1 = all tracked).",
             lo=1,
             hi=1000,
         ),
         p(
             "population.burn_in_years",
-            12.0,
+            8.0,
             "years",
-            "assumption: long enough for problems begun before the survey window to reach their steady mix (the "
-            "slowest ordinary spells last about 5 years)",
+            "assumption: long enough for problems begun before the survey window to reach their steady mix (with 12 "
+            "years the survey moments move by under 2%, with 4 by up to 18%)",
             "Model v2: years simulated before the first survey wave, from families with problems drawn independently.",
             lo=0,
             hi=40,
@@ -503,7 +503,8 @@ def problem_params(p, sched) -> list:
             "problems.risk_index_scale",
             0.5,
             "multiplier",
-            "calibrated",
+            "assumption: set in the prototype's comparison of structures; the survey moments do not pin it (refitted "
+            "with 0.25 or 1 they are met as well: calibration/README.md)",
             "Scales every problem's loading on the risk index (the sum of the risk factors' log hazard ratios).",
             lo=0,
             hi=3,
@@ -521,7 +522,8 @@ def problem_params(p, sched) -> list:
             "problems.adult_link_scale",
             0.5,
             "multiplier",
-            "calibrated",
+            "assumption: set in the prototype's comparison of structures; fitted to the number at risk only in the "
+            "structure without crises (calibration/README.md)",
             "Scales the other log hazard ratios by which one adult problem raises another's onset.",
             lo=0,
             hi=3,
@@ -539,7 +541,8 @@ def problem_params(p, sched) -> list:
             "problems.frailty_variance",
             0.0,
             "variance of a mean-1 gamma",
-            "calibrated",
+            "assumption: no heterogeneity beyond the risk factors; with variance 0.5, refitted, 73,000 families are "
+            "at risk in 4 or more of 6 waves and the stock is 60,000 (calibration/README.md)",
             "Family heterogeneity: variance of a multiplier on every onset and trigger hazard.",
             lo=0,
             hi=10,
@@ -607,7 +610,7 @@ def problem_params(p, sched) -> list:
             ),
             p(
                 f"{base}.crisis_duration_shape",
-                d.duration_shape if d.name in CRISIS_SOURCED else 8.0,
+                d.duration_shape if d.name in CRISIS_SOURCED else 4.0,
                 "Weibull shape",
                 _sources(d, "crisis_duration_shape", _CRISIS_SHAPE),
                 "Weibull shape of a spell begun by a crisis.",
@@ -743,7 +746,8 @@ def _classification_params(p) -> list:
             "classification.at_risk_min_problems",
             5,
             "problems",
-            "calibrated",
+            "assumption: a count of problems stands for FACS's severely excluded cluster (5% of families, a mean of 9 of "
+            "18 markers); 5 of the 10 was chosen when the structures were compared (calibration/README.md)",
             "A family is at risk of social exclusion with at least this many of the counted problems (an approximation "
             "of FACS's severely excluded cluster, 5% of families, mean 9 of 18 markers).",
             lo=1,
