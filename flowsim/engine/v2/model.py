@@ -391,11 +391,12 @@ class ProblemModel:
         rec = self.recorder
         logs += (rec.flows, rec.boundary_states, rec.boundary_programmes, rec.programme_events, rec.waits, rec.claims)
         memo = {id(entry): entry for log in logs for entry in log}
-        self.families, self._cols = None, None
+        rand = self.rand
+        self.families, self._cols, self.rand = None, None, None  # the copy gets its own, below
         try:
             other = copy.deepcopy(self, memo)
         finally:
-            self.families = families
+            self.families, self.rand = families, rand
         other.families = families.copy()
         other.rand = FamilyRandom(other.families, other.seed64)
         other.spec = spec
