@@ -17,6 +17,7 @@ with no new policy.
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
 import numpy as np
@@ -134,6 +135,8 @@ def format_value(value, fmt: str) -> tuple[str, str | None]:
     """
     if isinstance(value, dict) and "mean" in value:
         lo, hi = format(value["lo"], fmt), format(value["hi"], fmt)
+        if lo == hi:  # an interval too narrow to show at this precision says nothing
+            return format(value["mean"], fmt), None
         return format(value["mean"], fmt), f"95% interval {lo}–{hi}"
     if value is None:
         return "—", None
@@ -234,12 +237,15 @@ def survey_moments(res: Results) -> dict:
 
 
 def headline(res: Results, targets: dict | None = None) -> str:
-    """One line answering the question, e.g. 'Target (46,000 turned around by 2015-05-31): not met — 31,250 by the deadline'."""
+    """One line answering the question, e.g. 'Target (46,000 turned around by 31 May 2015): not met — 31,250 by the deadline, 14,750 short'."""
     m = (targets or target_measures(res))["count"]
-    deadline_text = res.deadline.isoformat()
+    from flowsim.timeline import uk_date
+
+    deadline_text = uk_date(res.deadline)
     goal = f"{m['target']:,.0f}"
     if m["met"]:
-        return f"Target ({goal} turned around by {deadline_text}): met on {m['date_met']} — {m['turned_around']:,} by the deadline"
+        met_on = uk_date(dt.date.fromisoformat(m["date_met"])) if m["date_met"] else "the deadline"
+        return f"Target ({goal} turned around by {deadline_text}): met on {met_on} — {m['turned_around']:,} by the deadline"
     return (
         f"Target ({goal} turned around by {deadline_text}): not met — {m['turned_around']:,} by the deadline, "
         f"{m['shortfall']:,.0f} short"

@@ -89,6 +89,12 @@ def replication_record(res, scenario, keep_waits: bool = True, counterfactual=No
         summ["results"] = counts
     if res.model == "problems" and counterfactual is not None:
         summ["additional"] = additional(summ, summary(counterfactual, scenario))
+        if tables:
+            from flowsim.tables import with_counterfactual
+
+            out_tables["classifications"] = with_counterfactual(
+                out_tables["classifications"], table_columns(counterfactual)["classifications"]
+            )
     return {"replication": res.replication, "summary": summ, "tables": out_tables}
 
 
@@ -192,15 +198,27 @@ def summarise(reps: list[dict]) -> dict:
 
 
 def headline_many(summ: dict, first: dict) -> str:
-    """'Target (46,000 turned around by 2015-05-31): met with probability 0.23 (95% interval 0.10-0.42) ...'."""
+    """'Target (46,000 turned around by 31 May 2015): not met in any of 4 replications — 26,906 turned around on
+    average (95% interval 26,404–27,409), 19,094 short'; with the probability where replications differ."""
     count = summ["target"]["count"]
     p = count["probability_met"]
     ta = count["turned_around"]
+    n = summ["replications"]
+    met = int(round(p["mean"] * n))
     goal_text = first["headline"].split(":")[0]
+    if met == 0:
+        verdict = f"not met in any of {n} replications"
+    elif met == n:
+        verdict = f"met in all {n} replications"
+    else:
+        verdict = (
+            f"met in {met} of {n} replications (probability {p['mean']:.2f}, 95% interval {p['lo']:.2f}–{p['hi']:.2f})"
+        )
+    short = count.get("shortfall")
+    tail = f", {short['mean']:,.0f} short on average" if short is not None and short["mean"] > 0 else ""
     return (
-        f"{goal_text}: met with probability {p['mean']:.2f} (95% interval {p['lo']:.2f}–{p['hi']:.2f}) — "
-        f"{ta['mean']:,.0f} turned around by the deadline on average (95% interval {ta['lo']:,.0f}–{ta['hi']:,.0f}), "
-        f"{summ['replications']} replications"
+        f"{goal_text}: {verdict} — {ta['mean']:,.0f} turned around by the deadline on average "
+        f"(95% interval {ta['lo']:,.0f}–{ta['hi']:,.0f}){tail}"
     )
 
 

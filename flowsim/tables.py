@@ -77,6 +77,20 @@ def _by_boundary(res: Results, names, counts: np.ndarray, column: str) -> dict:
     }
 
 
+def with_counterfactual(actual: dict, counterfactual: dict) -> dict:
+    """A classifications table with a ``programmes`` column: "on" for the run, "effects off" for its paired
+    counterfactual from the start date (before it the two are one history)."""
+    keep = np.asarray(counterfactual["t_years"]) >= 0
+    out = {}
+    for name, col in actual.items():
+        other = [v for v, k in zip(counterfactual[name], keep, strict=True) if k]
+        out[name] = (
+            np.concatenate([np.asarray(col), np.asarray(other)]) if isinstance(col, np.ndarray) else list(col) + other
+        )
+    out["programmes"] = ["on"] * len(actual["t_years"]) + ["effects off"] * int(keep.sum())
+    return out
+
+
 def _period(t: np.ndarray) -> list[str]:
     return ["survey" if x < 0 else "policy" for x in t]
 

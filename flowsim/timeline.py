@@ -74,3 +74,13 @@ def step_at(times: np.ndarray, values: np.ndarray, t: float) -> float:
     """Value of a step function at ``t`` (0 before its first step)."""
     i = int(np.searchsorted(times, t, side="right")) - 1
     return float(values[i]) if i >= 0 else 0.0
+
+
+def uk_date(day: dt.date) -> str:
+    """'31 May 2015': the date as a British reader writes it."""
+    return f"{day.day} {day:%B %Y}"
+
+
+def uk_month(day: dt.date) -> str:
+    """'May 2015'."""
+    return f"{day:%B %Y}"

@@ -26,7 +26,7 @@ def test_run_writes_a_run_directory_that_answers_the_question(tmp_path):
     result = CliRunner().invoke(main, ["run", str(BASELINE), "--seed", "3", "--out", str(out), *_sets()])
     assert result.exit_code == 0, result.output
     first = result.stdout.splitlines()[0]
-    assert first.startswith("Target (") and "turned around by 2012-04-30" in first
+    assert first.startswith("Target (") and "turned around by 30 April 2012" in first  # UK dates
     summary = json.loads((out / "summary.json").read_text())
     assert first.startswith(summary["headline"]) and "population.scale 0.01" in first  # the headline says its scale
     assert RunDirectory(out).headline == first

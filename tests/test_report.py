@@ -31,7 +31,7 @@ FLAGS = [
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
-    "--window-size=1280,2000",
+    "--window-size=1280,800",
 ]
 
 
@@ -45,15 +45,43 @@ def run_dir(tmp_path_factory) -> Path:
 
 
 def test_run_writes_report_brief_and_charts(run_dir):
-    for name in ("population", "turned_around", "programmes", "waterfall", "waiting"):
+    names = ("turned_around", "population", "results", "programmes", "waiting", "waterfall", "problems")
+    for name in names:
         assert (run_dir / "charts" / f"{name}.png").stat().st_size > 10_000
         assert (run_dir / "charts" / f"{name}.svg").read_text().lstrip().startswith("<?xml")
+    assert not (run_dir / "charts" / "money.png").exists()  # no payment by results in this run
     page = (run_dir / "report.html").read_text()
     summary = json.loads((run_dir / "summary.json").read_text())
     assert page.index(summary["headline"].split(" — ")[0]) < page.index("<h2>")  # the answer comes first
+    assert page.index("id='key-numbers'") < page.index("<h2>")  # then the three key numbers
     assert "http://" not in page and "https://" not in page  # nothing fetched: it opens offline
-    assert page.count("data:image/png;base64,") == 5  # no money chart: this run has no payment by results
+    assert page.count("data:image/png;base64,") == len(names)
+    assert page.index("chart-turned_around") < page.index("chart-population") < page.index("chart-waterfall")
     assert "programmes.key_worker.caseload" in page  # the assumption log is there
+    assert '<details id="assumptions">' in page and '<details id="manifest">' in page  # both collapsible
+    assert "2012-13 (part year, to 30 April 2012)" in page  # the run ends in April 2012: that year is marked
+
+
+def _svg_text(svg: str, gid: str) -> str:
+    """The text matplotlib wrote inside ``<g id="gid">`` (svg.fonttype none keeps it as text)."""
+    import re
+
+    block = re.search(rf'<g id="{gid}">(.*?)</g>', svg, re.S)
+    assert block, gid
+    return " ".join(re.findall(r">([^<>]+)</text>", block.group(1))).strip()
+
+
+def test_every_chart_title_states_a_finding(run_dir):
+    """Each chart's title states a finding with its number; its footnote speaks of bands only where there are some."""
+    import re
+
+    for svg_path in sorted((run_dir / "charts").glob("*.svg")):
+        svg = svg_path.read_text()
+        title, footnote = _svg_text(svg, "title"), _svg_text(svg, "footnote")
+        assert re.search(r"\d", title) and len(title) > 30, (svg_path.name, title)
+        assert _svg_text(svg, "subtitle"), svg_path.name
+        assert "one replication" not in footnote.lower()  # this run has 2
+        assert ">Month<" not in svg  # years are not labelled as months
 
 
 def test_report_command_rebuilds_and_refuses_a_non_run(run_dir, tmp_path):
@@ -132,6 +160,8 @@ def test_report_renders_in_headless_chromium(run_dir, tmp_path):
                     {
                         "script": """
                     return {headline: document.getElementById('headline').innerText,
+                            scroll: document.documentElement.scrollWidth,
+                            client: document.documentElement.clientWidth,
                             rendered: document.body.dataset.chartsRendered,
                             widths: Array.from(document.querySelectorAll('figure img')).map(i => i.naturalWidth),
                             broken: document.querySelectorAll('.broken').length};""",
@@ -149,11 +179,31 @@ def test_report_renders_in_headless_chromium(run_dir, tmp_path):
         driver.wait(10)
     assert state["headline"] == RunDirectory(run_dir).headline  # the summary's headline with its scale
     assert "population.scale 0.005" in state["headline"]
-    assert state["rendered"] == "5/5" and state["broken"] == 0
-    assert len(state["widths"]) == 5 and min(state["widths"]) > 500
+    n = len(list((run_dir / "charts").glob("*.png")))
+    assert state["rendered"] == f"{n}/{n}" and state["broken"] == 0
+    assert len(state["widths"]) == n and min(state["widths"]) >= 500
+    assert state["scroll"] == state["client"], state  # nothing overflows sideways at 1280 px
+    assert "met" in state["headline"] and ("short" in state["headline"] or "met on" in state["headline"])
     (tmp_path / "screenshot.png").write_bytes(shot)
     import matplotlib.image as mpimg
 
     pixels = mpimg.imread(io.BytesIO(shot), format="png")
     assert pixels.shape[0] > 500 and pixels.shape[1] > 800
     assert pixels[..., :3].std() > 0.05  # the page drew something, not a blank screen
+
+
+def test_brief_draws_nothing_outside_its_margins(run_dir, tmp_path):
+    """brief.pdf rendered to PNG (pdftoppm, 50 dpi): every pixel within 10 mm of an edge of the A4 page is white."""
+    if shutil.which("pdftoppm") is None:
+        pytest.skip("pdftoppm (poppler-utils) is not installed; .ci/run installs it")
+    import matplotlib.image as mpimg
+
+    subprocess.run(
+        ["pdftoppm", "-r", "50", "-png", "-singlefile", str(run_dir / "brief.pdf"), str(tmp_path / "b")], check=True
+    )
+    pixels = mpimg.imread(tmp_path / "b.png")[..., :3]
+    margin = round(10 / 25.4 * 50)  # 10 mm at 50 dpi
+    ink = pixels.min(axis=2) < 0.9
+    assert ink[margin:-margin, margin:-margin].any()  # the page has content
+    assert not ink[:margin].any() and not ink[-margin:].any(), "ink in the top or bottom margin"
+    assert not ink[:, :margin].any() and not ink[:, -margin:].any(), "ink in the left or right margin"

@@ -69,11 +69,61 @@ class ChartMeta:
         reps = f"{self.replications} replication{'s' if self.replications != 1 else ''}"
         return f"Source: flowsim {self.version} simulation; scenario '{self.scenario}' (sha256 {self.scenario_sha256[:12]}), {reps}."
 
+    def spread(self, what: str = "Lines") -> str:
+        """What the lines and bands are, said only as far as it is true for this many replications."""
+        if self.replications > 1:
+            return f"{what}: mean of {self.replications} replications; shaded: 95% of replications (thin where they agree)."
+        return f"{what}: one replication."
+
+
+def titled(fig, message: str, subtitle: str) -> None:
+    """The chart's finding as its title, and what it shows as a grey subtitle, above the axes (call last)."""
+    from matplotlib.transforms import ScaledTranslation
+
+    top = max(ax.get_position().y1 for ax in fig.axes if ax.get_visible())
+    above = [t for ax in fig.axes for t in (ax.title, ax._left_title) if t.get_text()]  # noqa: SLF001
+    lift = 0.32 if above else 0.12  # inches: clear the panels' own titles
+    base = fig.transFigure + ScaledTranslation(0, lift, fig.dpi_scale_trans)
+    fig.text(0.01, top, subtitle, ha="left", va="bottom", fontsize=9.5, color="#444444", transform=base, gid="subtitle")
+    lines = subtitle.count("\n") + 1
+    up = fig.transFigure + ScaledTranslation(0, lift + 0.08 + 0.17 * lines, fig.dpi_scale_trans)
+    fig.text(0.01, top, message, ha="left", va="bottom", fontsize=12.5, fontweight="bold", transform=up, gid="title")
+
+
+def years_axis(ax) -> None:
+    """Ticks at each 1 April labelled with the year; no axis label (the ticks say it)."""
+    import matplotlib.dates as mdates
+
+    ax.xaxis.set_major_locator(mdates.MonthLocator(bymonth=4))
+    ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y"))
+    ax.set_xlabel("")
+
+
+def end_label(ax, x, y: float, text: str, colour: str, dy: float = 0) -> None:
+    """A value written at the end of its line."""
+    ax.annotate(
+        text,
+        (x, y),
+        xytext=(5, dy),
+        textcoords="offset points",
+        va="center",
+        fontsize=9,
+        color=colour,
+        fontweight="bold",
+        annotation_clip=False,
+    )
+
+
+def thousands(ax) -> None:
+    ax.yaxis.set_major_formatter(lambda v, _: f"{v:,.0f}")
+
 
 def finish(fig, meta: ChartMeta, note: str | None = None) -> None:
     """Add the footnote (and an optional note) at the bottom left of ``fig``."""
     text = meta.footnote() if note is None else f"{note}\n{meta.footnote()}"
-    fig.text(0.01, -0.02, text, ha="left", va="top", fontsize=7.5, color="#555555", transform=fig.transFigure)
+    fig.text(
+        0.01, -0.02, text, ha="left", va="top", fontsize=7.5, color="#555555", transform=fig.transFigure, gid="footnote"
+    )
 
 
 def save(fig, base: Path) -> list[Path]:
@@ -93,7 +143,7 @@ def band(ax, x, frame, column: str, by: str = "replication", colour: str = OKABE
     ax.plot(wide.index, mean, color=colour, label=label)
     if wide.shape[1] > 1:
         ax.fill_between(
-            wide.index, wide.quantile(0.025, axis=1), wide.quantile(0.975, axis=1), color=colour, alpha=0.2, linewidth=0
+            wide.index, wide.quantile(0.025, axis=1), wide.quantile(0.975, axis=1), color=colour, alpha=0.3, linewidth=0
         )
     return mean
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import textwrap
 from pathlib import Path
 
@@ -10,6 +11,7 @@ from flowsim.charts.common import figure, styled
 from flowsim.files import save_figure
 from flowsim.measures import format_value
 from flowsim.rundir import RunDirectory
+from flowsim.timeline import uk_date
 
 
 def _num(v, pattern: str) -> tuple[str, str]:
@@ -34,7 +36,7 @@ def _write_brief(run: RunDirectory) -> Path:
     fig.text(
         0.07,
         0.915,
-        f"Brief from flowsim, scenario '{meta.scenario}', {manifest['started_at'][:10]}",
+        f"Brief from flowsim, scenario '{meta.scenario}', {uk_date(dt.date.fromisoformat(manifest['started_at'][:10]))}",
         fontsize=10,
         color="#555555",
         va="top",
@@ -48,15 +50,15 @@ def _write_brief(run: RunDirectory) -> Path:
         va="top",
         color="#0072B2",
     )
-    ax = fig.add_axes([0.1, 0.42, 0.82, 0.33])
-    run_charts.turned_around(run.table("targets"), meta, deadline, ax=ax)
-    fig.texts[-1].remove()  # the chart's own footnote: the brief has one for the page
+    ax = fig.add_axes([0.16, 0.42, 0.7, 0.33])  # tick labels, y label and end labels stay inside the margins
+    reached = run_charts._mean(summary["target"]["count"]["turned_around"])  # noqa: SLF001
+    run_charts.turned_around(run.table("targets"), meta, deadline, ax=ax, reached=reached)
     t = summary["target"]
     goal = t["count"]["target"]
     numbers = [
         (
             _num(t["count"]["turned_around"], ",.0f"),
-            f"families turned around by {deadline:%d %B %Y}, against a target of {goal:,.0f}",
+            f"families turned around by {uk_date(deadline)}, against a target of {goal:,.0f}",
         ),
         (
             _num(t["coverage"]["share"], ".0%"),

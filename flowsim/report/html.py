@@ -7,6 +7,7 @@ inline, and nothing is fetched from the network, so it opens offline.
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import html
 import json
 from pathlib import Path
@@ -17,22 +18,41 @@ from flowsim.measures import format_value
 from flowsim.rundir import RunDirectory
 from flowsim.scenario.assumptions import where_set
 from flowsim.tables import STATISTICS_COLUMNS
+from flowsim.timeline import uk_date
 
 _CSS = """
-body { font-family: "DejaVu Sans", Arial, sans-serif; max-width: 980px; margin: 2em auto; color: #222; line-height: 1.45; }
+body { font-family: "DejaVu Sans", Arial, sans-serif; max-width: 980px; margin: 2em auto; padding: 0 1em;
+       color: #222; line-height: 1.45; overflow-wrap: anywhere; }
 h1 { font-size: 1.5em; margin-bottom: 0.2em; }
 .headline { font-size: 1.25em; font-weight: bold; padding: 0.6em 0.8em; background: #eef4fa; border-left: 6px solid #0072B2; }
+.headline.not-met { background: #fbeee6; border-left-color: #D55E00; }
+.key { display: flex; gap: 1em; margin: 1em 0 1.6em; }
+.key div { flex: 1; border-top: 3px solid #0072B2; padding: 0.4em 0.2em; }
+.key strong { display: block; font-size: 1.7em; color: #0072B2; }
+.key small { color: #555; }
 table { border-collapse: collapse; width: 100%; margin: 0.6em 0 1.4em; font-size: 0.9em; }
+table.log { table-layout: fixed; }
+table.log col.k { width: 24%; } table.log col.v { width: 12%; } table.log col.u { width: 9%; }
+table.log col.s { width: 40%; } table.log col.w { width: 15%; }
+.wide { overflow-x: auto; max-width: 100%; }
 th, td { border-bottom: 1px solid #ddd; padding: 0.3em 0.5em; text-align: left; vertical-align: top; }
 th { background: #f4f4f4; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
 tr.override td { background: #fff3d6; }
 tr.set-flag td { background: #ffe1cc; }
 figure { margin: 1.2em 0 2em; }
-figure img { max-width: 100%; border: 1px solid #eee; }
+figure img { max-width: 100%; height: auto; border: 1px solid #eee; }
 figcaption { font-size: 0.9em; color: #555; }
-pre { background: #f7f7f7; padding: 0.8em; overflow-x: auto; font-size: 0.8em; }
+details { margin: 0.6em 0 1.2em; } summary { cursor: pointer; font-weight: bold; }
+pre { background: #f7f7f7; padding: 0.8em; overflow-x: auto; font-size: 0.8em; white-space: pre-wrap; }
 .broken { color: #b00020; font-weight: bold; }
+@media print {
+  @page { size: A4; margin: 15mm; }
+  body { max-width: none; margin: 0; padding: 0; font-size: 10pt; }
+  figure, table, .key { break-inside: avoid; }
+  h2 { break-after: avoid; }
+  .wide { overflow: visible; }
+}
 """
 
 # Marks each chart image once it has loaded (or says so when it has not), so a
@@ -90,7 +110,42 @@ def _targets_table(summary: dict) -> str:
     return f"<table><tr><th>Measure</th><th>Value</th></tr>{body}</table>"
 
 
-def _finance_section(summary: dict) -> str:
+def _key_numbers(summary: dict, deadline: dt.date) -> str:
+    """The three numbers a reader needs: the count against its target, the coverage and the stock."""
+    t = summary["target"]
+    goal = t["count"]["target"]
+    reached, _ = format_value(t["count"]["turned_around"], ",.0f")
+    share, _ = format_value(t["coverage"]["share"], ".0%")
+    start, _ = format_value(t["prevalence"]["stock_start"], ",.0f")
+    end, _ = format_value(t["prevalence"]["stock_end"], ",.0f")
+    reached_of = t["coverage"].get("families_reached")
+    reached_of = (
+        f"{format_value(reached_of, ',.0f')[0]} of the {format_value(t['coverage'].get('start_stock'), ',.0f')[0]}"
+    )
+    without = ""
+    cf = summary.get("additional", {}).get("counterfactual", {})
+    if "stock_end" in cf:
+        without = f"; {format_value(cf['stock_end'], ',.0f')[0]} without the programmes' effects"
+    cards = [
+        (reached, f"families turned around by {uk_date(deadline)}, against a target of {goal:,.0f}"),
+        (share, f"coverage: {reached_of} families in the stock at the start received key-worker intervention"),
+        (end, f"prevalence: families in the stock at the deadline, against {start} at the start{without}"),
+    ]
+    body = "".join(f"<div><strong>{_e(big)}</strong><small>{_e(words)}</small></div>" for big, words in cards)
+    return f"<div class='key' id='key-numbers'>{body}</div>"
+
+
+def _part_year(label: str, end: dt.date | None) -> str:
+    """'2015-16 (part year, to 31 May 2015)' for the financial year the run ends inside."""
+    if end is None or not label[:4].isdigit():
+        return label
+    year = int(label[:4])
+    if dt.date(year, 4, 1) <= end < dt.date(year + 1, 3, 31):
+        return f"{label} (part year, to {uk_date(end)})"
+    return label
+
+
+def _finance_section(summary: dict, end: dt.date | None = None) -> str:
     """Payment by results: claimed against additional results, and money by financial year."""
     if "results" not in summary:
         return ""
@@ -116,7 +171,8 @@ def _finance_section(summary: dict) -> str:
     money = "".join(
         "<tr>"
         + "".join(
-            f"<td class='num'>{_e(row[c]) if c == 'financial_year' else _value(row.get(c), ',.0f')}</td>" for c in cols
+            f"<td class='num'>{_e(_part_year(row[c], end)) if c == 'financial_year' else _value(row.get(c), ',.0f')}</td>"
+            for c in cols
         )
         + "</tr>"
         for row in summary["finance"]
@@ -124,11 +180,11 @@ def _finance_section(summary: dict) -> str:
     return (
         f"<h2>Payment by results</h2><p>Counterfactual: {_e(r.get('counterfactual', ''))}.</p>"
         f"<table><tr><th>Measure</th><th>Value</th></tr>{body}</table>"
-        f"<table><tr>{head}</tr>{money}</table>"
+        f"<div class='wide'><table><tr>{head}</tr>{money}</table></div>"
     )
 
 
-def _statistics_section(run: RunDirectory) -> str:
+def _statistics_section(run: RunDirectory, end: dt.date | None = None) -> str:
     """The annual statistics view (seed 000 slide 2): families starting, supported and leaving, by year and programme."""
     if not run.has("statistics"):
         return ""
@@ -138,7 +194,7 @@ def _statistics_section(run: RunDirectory) -> str:
     t = t[t.groupby("programme")["families_supported"].transform("sum") > 0]
     head = "".join(f"<th>{_e(c.replace('_', ' '))}</th>" for c in ["financial_year", "programme", *cols])
     rows = "".join(
-        f"<tr><td>{_e(r.financial_year)}</td><td>{_e(r.programme.replace('_', ' '))}</td>"
+        f"<tr><td>{_e(_part_year(r.financial_year, end))}</td><td>{_e(r.programme.replace('_', ' '))}</td>"
         + "".join(f"<td class='num'>{getattr(r, c):,.0f}</td>" for c in cols)
         + "</tr>"
         for r in t.itertuples(index=False)
@@ -147,12 +203,15 @@ def _statistics_section(run: RunDirectory) -> str:
         "<h2>Annual statistics</h2><p>As an official release would show them: by financial year and programme, "
         "families starting, families supported during the year, and how interventions ended "
         "(mean over replications).</p>"
-        f"<table><tr>{head}</tr>{rows}</table>"
+        f"<div class='wide'><table><tr>{head}</tr>{rows}</table></div>"
     )
 
 
 def _assumptions_table(rows: list[dict]) -> str:
-    out = ["<table><tr><th>Parameter</th><th>Value</th><th>Unit</th><th>Source</th><th>Set in</th></tr>"]
+    out = [
+        "<table class='log'><colgroup><col class='k'><col class='v'><col class='u'><col class='s'><col class='w'>"
+        "</colgroup><tr><th>Parameter</th><th>Value</th><th>Unit</th><th>Source</th><th>Set in</th></tr>"
+    ]
     for r in rows:
         cls = "set-flag" if r["set_in"].startswith("--set") else ("override" if r["set_in"] else "")
         out.append(
@@ -167,7 +226,7 @@ def write_report(run: RunDirectory | Path, charts: dict[str, list[Path]]) -> Pat
     """Write the run directory's ``report.html`` from its summary, manifest, assumption log and charts."""
     run = run if isinstance(run, RunDirectory) else RunDirectory(run)
     summary, manifest, assumptions = run.summary, run.manifest, run.assumptions
-    deadline = manifest["scenario"]["time"]["deadline"]
+    deadline = dt.date.fromisoformat(manifest["scenario"]["time"]["deadline"])
     figures = []
     for name, title in CHARTS.items():
         if name not in charts:
@@ -179,27 +238,37 @@ def write_report(run: RunDirectory | Path, charts: dict[str, list[Path]]) -> Pat
             f"<figcaption>{_e(title)} (also as <code>charts/{name}.svg</code>)</figcaption></figure>"
         )
     n_set = sum(1 for r in assumptions if r["set_in"])
+    run_end = dt.date.fromisoformat(manifest["scenario"]["time"]["end"])
+    started = dt.datetime.fromisoformat(manifest["started_at"])
+    met = summary["target"]["count"].get("met")
+    if met is None:
+        met = summary["target"]["count"]["probability_met"]["mean"] >= 0.5
     doc = f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>flowsim: {_e(manifest["scenario_name"])}</title>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>flowsim: {_e(manifest["scenario_name"])}</title>
 <style>{_CSS}</style></head>
 <body data-charts-rendered="pending">
-<h1>Can every troubled family be turned around by {_e(deadline)}?</h1>
-<p class="headline" id="headline">{_e(run.headline)}</p>
+<h1>Can every troubled family be turned around by {_e(uk_date(deadline))}?</h1>
+<p class="headline{"" if met else " not-met"}" id="headline">{_e(run.headline)}</p>
+{_key_numbers(summary, deadline)}
 <p>Scenario <strong>{_e(manifest["scenario_name"])}</strong> (sha256 <code>{_e(manifest["scenario_sha256"][:12])}</code>),
 {manifest["replications"]} replication(s), seed {manifest["seed"]}, flowsim {_e(manifest["flowsim_version"])},
-run {_e(manifest["started_at"])}.</p>
-<h2>Target measures</h2>
-{_targets_table(summary)}
-{_finance_section(summary)}
+run on {_e(uk_date(started.date()))} at {started:%H:%M} UTC.</p>
 <h2>Charts</h2>
 {"".join(figures)}
-{_statistics_section(run)}
+<h2>Target measures</h2>
+{_targets_table(summary)}
+{_finance_section(summary, run_end)}
+{_statistics_section(run, run_end)}
 <h2>Assumption log</h2>
-<p>Every parameter with its value, unit and source. Highlighted rows were set by a scenario file ({n_set} in all);
-orange rows were set on the command line with <code>--set</code>.</p>
+<details id="assumptions"><summary>Every parameter with its value, unit and source ({len(assumptions)} rows;
+{n_set} set by a scenario file, highlighted; orange rows were set on the command line with <code>--set</code>)</summary>
 {_assumptions_table(assumptions)}
+</details>
 <h2>Manifest</h2>
+<details id="manifest"><summary>What was run: the resolved scenario, versions, seed and command line</summary>
 <pre>{_e(json.dumps(manifest, indent=2))}</pre>
+</details>
 <script>{_SCRIPT}</script>
 </body></html>
 """

@@ -217,9 +217,8 @@ class ProblemModel:
         if k:
             keep = b.flow_t[:k] >= self.t_start
             if keep.any():
-                rec.flows.append(
-                    (b.flow_t[:k][keep], b.flow_src[:k][keep], b.flow_dst[:k][keep], b.flow_cause[:k][keep])
-                )
+                cols = (b.flow_t, b.flow_src, b.flow_dst, b.flow_cause, b.flow_w)
+                self.flows.append(tuple(col[:k][keep] for col in cols))
         k = n[kernel.N_PROG_EVENT]
         if k:
             keep = b.pe_t[:k] >= self.t_start
@@ -307,15 +306,16 @@ class ProblemModel:
         times = np.sort(t)[-rows.size :] if rows.size <= t.size else np.full(rows.size, t.max())
         rng = np.random.default_rng([self.seed64 & 0xFFFFFFFF, self.seed64 >> 32, batch, rerun, _STREAM_NEW])
         self._new_families(rows, np.ascontiguousarray(times), rng, self.weight, True)
-        self.flows.append(
-            (
-                times,
-                np.full(rows.size, OUTSIDE, np.int8),
-                np.full(rows.size, G, np.int8),
-                np.full(rows.size, CAUSE_NEW, np.int16),
-                np.full(rows.size, self.weight, np.int32),
+        if times[-1] >= self.t_start:  # the burn-in is not recorded
+            self.flows.append(
+                (
+                    times,
+                    np.full(rows.size, OUTSIDE, np.int8),
+                    np.full(rows.size, G, np.int8),
+                    np.full(rows.size, CAUSE_NEW, np.int16),
+                    np.full(rows.size, self.weight, np.int32),
+                )
             )
-        )
         return rows
 
     def _admit(self, prog: Programme, t1: float) -> np.ndarray:
