@@ -208,6 +208,9 @@ def population(states, meta: ChartMeta, start: dt.date, deadline: dt.date, class
         years_axis(ax)
     for ax in axes[:, 0]:
         ax.set_ylabel("Families")
+    for k, ax in enumerate(axes.flat[: len(names)]):
+        if k + 2 >= len(names):  # nothing below it: it carries the year labels
+            ax.xaxis.set_tick_params(labelbottom=True)
     first, last = ends.get("stock", (0.0, 0.0))
     message = f"The stock goes from {first:,.0f} to {last:,.0f} families by {uk_month(deadline)}"
     if has_cf:
