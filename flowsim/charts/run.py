@@ -545,9 +545,8 @@ def money(finance, meta: ChartMeta):
     for xi, a, r in zip(x, by_year["attachment_paid_gbp"] / 1e6, by_year["results_paid_gbp"] / 1e6, strict=True):
         for dx, v in ((-0.2, a), (0.2, r)):
             if v > 0:
-                ax.annotate(
-                    f"{v:,.0f}", (xi + dx, v), xytext=(0, 2), textcoords="offset points", ha="center", fontsize=8
-                )
+                text = f"{v:,.1f}" if v < 10 else f"{v:,.0f}"
+                ax.annotate(text, (xi + dx, v), xytext=(0, 2), textcoords="offset points", ha="center", fontsize=8)
     ax.set_xticks(x, by_year.index)
     ax.set_ylabel("£ million")
     ax.legend(loc="upper right", fontsize=8.5)
@@ -559,7 +558,10 @@ def money(finance, meta: ChartMeta):
         "Payment by results by financial year: attachment fees, results payments and results money not yet earned",
     )
     finish(
-        fig, meta, "Mean over replications. Only the funded share (5/6) of attached families is paid for (seed 004)."
+        fig,
+        meta,
+        ("Mean over replications. " if meta.replications > 1 else "")
+        + "Only the funded share (5/6) of attached families is paid for (seed 004).",
     )
     return fig
 
