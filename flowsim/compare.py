@@ -74,4 +74,4 @@ def write_compare(doc: dict, out_dir: Path) -> list[Path]:
     path = atomic_write(out_dir / "compare.json", json.dumps(doc, indent=2) + "\n")
     a, b = doc["a"], doc["b"]
     meta = ChartMeta(f"{a['name']} vs {b['name']}", a["scenario_sha256"], doc["replications"], __version__)
-    return [path, *save(compare_chart(doc["summaries"]["a"], doc["summaries"]["b"], meta), out_dir / "compare")]
+    return [path, *save(compare_chart(doc, meta), out_dir / "compare")]

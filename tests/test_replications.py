@@ -112,3 +112,9 @@ def test_compare_command(tmp_path):
     doc = json.loads((tmp_path / "compare.json").read_text())
     assert (tmp_path / "compare.png").stat().st_size > 10_000 and (tmp_path / "compare.svg").exists()
     assert doc["replications"] == 3 and "target.count.turned_around" in doc["differences"]
+    # The chart draws the paired difference: its title states it, and the footnote names both scenarios' hashes.
+    svg = (tmp_path / "compare.svg").read_text()
+    diff = doc["differences"]["target.count.turned_around"]["paired"]["mean"]
+    title = re.search(r'<g id="title">(.*?)</g>', svg, re.S).group(1)
+    assert f"{abs(diff):,.0f} {'more' if diff >= 0 else 'fewer'} families than baseline" in title
+    assert doc["a"]["scenario_sha256"][:12] in svg and doc["b"]["scenario_sha256"][:12] in svg

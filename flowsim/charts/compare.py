@@ -1,41 +1,69 @@
-"""The compare chart: two scenarios' target measures side by side."""
+"""The compare chart: B − A paired by replication, with its 95% interval, for each target measure."""
 
 from __future__ import annotations
 
-from flowsim.charts.common import OKABE_ITO, ChartMeta, chart, finish, subplots
+from flowsim.charts.common import OKABE_ITO, ChartMeta, chart, finish, subplots, titled
+
+#: The measures compared, how each is named and formatted.
+MEASURES = (
+    ("target.count.turned_around", "Families turned around by the deadline", "{:,.0f}", 1.0),
+    ("target.coverage.share", "Share of the start stock reached by key workers", "{:.1f} points", 100.0),
+    ("target.prevalence.stock_end", "Families in the stock at the deadline", "{:,.0f}", 1.0),
+)
+
+
+def _signed(fmt: str, v: float) -> str:
+    text = fmt.format(abs(v))
+    return ("+" if v >= 0 else "−") + text
 
 
 @chart
-def compare(summary_a: dict, summary_b: dict, meta: ChartMeta):
-    """(f) Two scenarios' target measures side by side, with 95% intervals where there are replications."""
-    fig, axes = subplots(1, 3, figsize=(10, 3.8))
-    names = [summary_a["scenario"], summary_b["scenario"]]
-
-    def val(summ, *keys):
-        v = summ
-        for k in keys:
-            v = v[k]
-        return (v["mean"], v["lo"], v["hi"]) if isinstance(v, dict) else (v, v, v)
-
-    panels = [
-        ("Families turned around\nby the deadline", ("target", "count", "turned_around"), "{:,.0f}"),
-        ("Share of the start stock\nreached by key workers", ("target", "coverage", "share"), "{:.0%}"),
-        ("Stock at the deadline", ("target", "prevalence", "stock_end"), "{:,.0f}"),
-    ]
-    for ax, (title, keys, fmt) in zip(axes, panels, strict=True):
-        vals = [val(s, *keys) for s in (summary_a, summary_b)]
-        means = [v[0] for v in vals]
-        err = [[v[0] - v[1] for v in vals], [v[2] - v[0] for v in vals]]
-        ax.bar([0, 1], means, color=OKABE_ITO[:2], yerr=err, capsize=4, width=0.6)
-        for i, m in enumerate(means):
-            ax.annotate(fmt.format(m), (i, m), xytext=(0, 3), textcoords="offset points", ha="center", fontsize=8)
-        ax.set_xticks([0, 1], names, fontsize=8)
-        ax.set_title(title, fontsize=10)
-        ax.yaxis.set_major_formatter(lambda v, _, f=fmt: f.format(v))
-    goal = summary_a["target"]["count"]["target"]
-    axes[0].axhline(goal, color="#333333", linestyle="--", linewidth=1)
-    axes[0].annotate(f"target {goal:,.0f}", (1.4, goal), ha="right", va="bottom", fontsize=8)
-    fig.suptitle("The two scenarios' target measures", x=0.01, ha="left", fontweight="bold")
+def compare(doc: dict, meta: ChartMeta):
+    """(f) The paired difference B − A of each target measure, with its 95% interval, and both scenarios' levels."""
+    a, b = doc["a"]["name"], doc["b"]["name"]
+    rows = [(key, label, fmt, k) for key, label, fmt, k in MEASURES if key in doc["differences"]]
+    fig, axes = subplots(len(rows), 1, figsize=(8, 1.35 * len(rows) + 0.8), squeeze=False)
+    for ax, (key, label, fmt, k) in zip(axes[:, 0], rows, strict=True):
+        d = doc["differences"][key]
+        p = d["paired"]
+        mean, lo, hi = p["mean"] * k, p["lo"] * k, p["hi"] * k
+        colour = OKABE_ITO[2] if lo > 0 else OKABE_ITO[1] if hi < 0 else "#777777"
+        ax.errorbar([mean], [0], xerr=[[mean - lo], [hi - mean]], fmt="o", color=colour, capsize=6, lw=2, ms=7)
+        ax.axvline(0, color="#333333", linewidth=0.9)
+        span = max(abs(lo), abs(hi), 1e-9) * 1.6
+        ax.set_xlim(-span, span)
+        ax.set_yticks([])
+        ax.spines["left"].set_visible(False)
+        ax.grid(axis="x", visible=True)
+        ax.grid(axis="y", visible=False)
+        level = "{:.0%}" if k == 100.0 else "{:,.0f}"
+        ax.set_title(f"{label}: {a} {level.format(d['a'])}, {b} {level.format(d['b'])}", fontsize=9.5, loc="left")
+        ax.annotate(
+            f"{_signed(fmt, mean)}  (95% interval {_signed(fmt, lo)} to {_signed(fmt, hi)})",
+            (mean, 0),
+            xytext=(0, 10),
+            textcoords="offset points",
+            ha="center",
+            fontsize=9,
+            fontweight="bold",
+            color=colour,
+            bbox={"boxstyle": "square,pad=0.1", "fc": "white", "ec": "none"},
+        )
+        ax.xaxis.set_major_formatter(lambda v, _, f=fmt: _signed(f, v) if v else "0")
+        ax.tick_params(labelsize=8)
     fig.tight_layout()
-    finish(fig, meta, "Bars: mean over replications; whiskers: 95% intervals of the mean.")
+    count = doc["differences"]["target.count.turned_around"]["paired"]
+    direction = "more" if count["mean"] >= 0 else "fewer"
+    sure = "" if count["lo"] > 0 or count["hi"] < 0 else " (not distinguishable from no change)"
+    titled(
+        fig,
+        f"{b} turns around {abs(count['mean']):,.0f} {direction} families than {a}{sure}",
+        f"Difference {b} − {a}, paired by replication with common random numbers, and its 95% interval",
+    )
+    hashes = f"{a} sha256 {doc['a']['scenario_sha256'][:12]}; {b} sha256 {doc['b']['scenario_sha256'][:12]}"
+    finish(
+        fig,
+        meta,
+        f"Dots: mean paired difference over {doc['replications']} replications; bars: 95% interval. {hashes}.",
+    )
     return fig
