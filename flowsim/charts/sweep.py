@@ -4,25 +4,57 @@ from __future__ import annotations
 
 import numpy as np
 
-from flowsim.charts.common import OKABE_ITO, ChartMeta, chart, finish, subplots
+from flowsim.charts.common import OKABE_ITO, ChartMeta, chart, finish, subplots, titled
+
+
+def parameter_label(key: str) -> str:
+    """'Key-worker family intervention: caseload (families per key worker)' for a dotted parameter key."""
+    from flowsim.charts.run import programme_name
+    from flowsim.scenario.registry import PARAMETERS
+
+    parts = key.split(".")
+    name = parts[-1].replace("_", " ")
+    in_programme = parts[0] == "programmes" and len(parts) > 2
+    name = f"{programme_name(parts[1])}: {name}" if in_programme else name.capitalize()
+    unit = PARAMETERS[key].unit if key in PARAMETERS else ""
+    return f"{name} ({unit})" if unit else name
+
+
+def _finding(points, varying: list[str]) -> str:
+    best = points.loc[points["p_met"].idxmax()]
+    where = ", ".join(f"{p.split('.')[-1].replace('_', ' ')} {best[p]:g}" for p in varying)
+    if best["p_met"] <= 0:
+        return f"The target is met nowhere in the sweep: at best {best['turned_around']:,.0f} families ({where})"
+    n = int(best["replications"])
+    return f"Best point: target met in {round(best['p_met'] * n)} of {n} replications ({where})"
 
 
 @chart
-def probability_met(points, params: list[str], meta: ChartMeta):
+def probability_met(points, params: list[str], meta: ChartMeta, scale: float = 1.0):
     """The probability the count target is met across one swept parameter (line) or two (heat map).
 
     Args:
         points: one row per design point (``flowsim.sweep.summary.by_point``).
         params: the swept parameters' keys.
+        scale: the population scale the sweep ran at (said in the subtitle when not 1).
     """
     varying = [p for p in params if points[p].nunique() > 1][:2]
-    fig, ax = subplots()
+    fig, ax = subplots(figsize=(8, 4.8))
     if len(varying) <= 1:
         x = varying[0] if varying else params[0]
         pts = points.sort_values(x)
         ax.plot(pts[x], pts["p_met"], marker="o", color=OKABE_ITO[0])
         ax.fill_between(pts[x], pts["p_met_lo"], pts["p_met_hi"], color=OKABE_ITO[0], alpha=0.2, linewidth=0)
-        ax.set_xlabel(x)
+        for _, r in pts.iterrows():
+            ax.annotate(
+                f"{r['p_met']:.2f} (n={int(r['replications'])})",
+                (r[x], r["p_met"]),
+                xytext=(0, 8),
+                textcoords="offset points",
+                ha="center",
+                fontsize=7.5,
+            )
+        ax.set_xlabel(parameter_label(x))
         ax.set_ylabel("Probability the target is met")
         ax.set_ylim(-0.02, 1.02)
         note = "Points: share of replications meeting the target; band: 95% Wilson interval."
@@ -30,9 +62,10 @@ def probability_met(points, params: list[str], meta: ChartMeta):
         xs, ys = sorted(points[varying[0]].unique()), sorted(points[varying[1]].unique())
         grid = np.full((len(ys), len(xs)), np.nan)
         ta = np.full_like(grid, np.nan)
+        n_runs = np.zeros_like(grid)
         for _, r in points.iterrows():
             i, j = ys.index(r[varying[1]]), xs.index(r[varying[0]])
-            grid[i, j], ta[i, j] = r["p_met"], r["turned_around"]
+            grid[i, j], ta[i, j], n_runs[i, j] = r["p_met"], r["turned_around"], r["replications"]
         im = ax.imshow(grid, origin="lower", vmin=0, vmax=1, cmap="cividis", aspect="auto")
         ax.set_xticks(range(len(xs)), [f"{v:g}" for v in xs])
         ax.set_yticks(range(len(ys)), [f"{v:g}" for v in ys])
@@ -42,18 +75,25 @@ def probability_met(points, params: list[str], meta: ChartMeta):
                     ax.text(
                         j,
                         i,
-                        f"{grid[i, j]:.2f}\n{ta[i, j]:,.0f}",
+                        f"{grid[i, j]:.2f} (n={int(n_runs[i, j])})\n{ta[i, j]:,.0f}",
                         ha="center",
                         va="center",
-                        fontsize=8,
+                        fontsize=9,
                         color="white" if grid[i, j] < 0.6 else "black",
                     )
         fig.colorbar(im, ax=ax, label="Probability the target is met")
-        ax.set_xlabel(varying[0])
-        ax.set_ylabel(varying[1])
+        ax.set_xlabel(parameter_label(varying[0]))
+        ax.set_ylabel(parameter_label(varying[1]))
         ax.grid(False)
-        note = "Cells: probability the count target is met, and mean families turned around by the deadline."
-    ax.set_title("Chance of meeting the count target across the sweep")
+        note = (
+            "Cells: share of the n replications meeting the count target, and mean families turned around by the\n"
+            "deadline; with few replications a cell's share is rough (the Wilson intervals are in sweep.json)."
+        )
+    fig.tight_layout()
+    scale_note = f"; population scale {scale:g}: counts are for that share of England" if scale != 1 else ""
+    titled(
+        fig, _finding(points, varying or params[:1]), f"Chance of meeting the count target across the sweep{scale_note}"
+    )
     finish(fig, meta, note)
     return fig
 
@@ -71,7 +111,7 @@ def tornado(indices: dict[str, dict], method: str, meta: ChartMeta, outcome: str
     fig, ax = subplots(figsize=(8, 0.55 * len(items) + 1.8))
     y = np.arange(len(items))
     ax.barh(y, [v[key] for _, v in items], xerr=[v[conf] for _, v in items], color=OKABE_ITO[0], capsize=3)
-    ax.set_yticks(y, [k for k, _ in items])
+    ax.set_yticks(y, [parameter_label(k) for k, _ in items], fontsize=8.5)
     ax.set_xlabel("Total-order Sobol index" if method == "sobol" else "Morris mu* (families)")
     ax.set_title(f"What drives {label}")
     ax.grid(axis="x")

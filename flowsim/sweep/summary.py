@@ -41,7 +41,8 @@ def summarise_sweep(spec: SweepSpec, out_dir: Path) -> dict:
     params = [p.key for p in spec.parameters]
     points = by_point(table, params)
     meta = ChartMeta(spec.name, str(table["scenario_sha256"].iloc[0]), spec.replications, __version__)
-    save(probability_met(points, params, meta), out_dir / "sweep")
+    scale = float(spec.scenario.value("population.scale"))
+    save(probability_met(points, params, meta, scale), out_dir / "sweep")
     rows = points.to_dict(orient="records")
     best = max(rows, key=lambda r: r["p_met"])
     return {"name": spec.name, "parameters": params, "runs": len(table), "points": rows, "best": best}
