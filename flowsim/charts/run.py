@@ -180,6 +180,7 @@ def population(states, meta: ChartMeta, start: dt.date, deadline: dt.date, class
     """(a) The stock, the flow group, the troubled families and those at risk, each on its own scale, with the
     programmes and (dashed) with their effects off from the start date."""
     frame = _classification_frame(classifications, states, start)
+    # The month boundary after the (inclusive) deadline is where the summary reads the stock at the deadline.
     names = [n for n in ("stock", "flow_group", "troubled", "at_risk") if (frame["classification"] == n).any()]
     rows = int(np.ceil(len(names) / 2))
     fig, axes = subplots(rows, 2, figsize=(9, 3.1 * rows + 0.4), sharex=True, squeeze=False)
@@ -190,14 +191,14 @@ def population(states, meta: ChartMeta, start: dt.date, deadline: dt.date, class
     for ax, name in zip(axes.flat, names, strict=False):
         mine = frame[frame["classification"] == name]
         on = band(ax, "date", mine[mine["programmes"] == "on"], "families", colour=OKABE_ITO[0])
-        upto = on[[d <= deadline for d in on.index]]
+        upto = on[[d <= deadline + dt.timedelta(days=1) for d in on.index]]
         first, last = float(upto.iloc[0]), float(upto.iloc[-1])
         ends[name] = (first, last)
         end_label(ax, upto.index[-1], last, f"{last:,.0f}", OKABE_ITO[0])
         if has_cf:
             off = band(ax, "date", mine[mine["programmes"] == "effects off"], "families", colour=OKABE_ITO[1])
             ax.lines[-1].set_linestyle("--")
-            cf_last = float(off[[d <= deadline for d in off.index]].iloc[-1])
+            cf_last = float(off[[d <= deadline + dt.timedelta(days=1) for d in off.index]].iloc[-1])
             end_label(ax, upto.index[-1], cf_last, f"{cf_last:,.0f}", OKABE_ITO[1], dy=9 if cf_last > last else -9)
         ax.set_title(CLASS_NAMES.get(name, name), fontsize=9.5, loc="left")
         lo, hi = ax.get_ylim()
@@ -217,7 +218,7 @@ def population(states, meta: ChartMeta, start: dt.date, deadline: dt.date, class
         message = f"The stock by {uk_month(deadline)}: {last:,.0f} with the programmes"
         cf = frame[(frame["classification"] == "stock") & (frame["programmes"] == "effects off")]
         cf_mean = cf.groupby("date")["families"].mean()
-        cf_last = float(cf_mean[[d <= deadline for d in cf_mean.index]].iloc[-1])
+        cf_last = float(cf_mean[[d <= deadline + dt.timedelta(days=1) for d in cf_mean.index]].iloc[-1])
         message += f", {cf_last:,.0f} without (from {first:,.0f} at the start)"
     fig.tight_layout()
     key = (

@@ -123,9 +123,11 @@ def _key_numbers(summary: dict, deadline: dt.date) -> str:
         f"{format_value(reached_of, ',.0f')[0]} of the {format_value(t['coverage'].get('start_stock'), ',.0f')[0]}"
     )
     without = ""
-    cf = summary.get("additional", {}).get("counterfactual", {})
-    if "stock_end" in cf:
-        without = f"; {format_value(cf['stock_end'], ',.0f')[0]} without the programmes' effects"
+    add = summary.get("additional", {})
+    if "stock_end" in add:  # the paired counterfactual's stock: the stock less what the programmes changed
+        mean = lambda v: v["mean"] if isinstance(v, dict) else v  # noqa: E731
+        off = mean(t["prevalence"]["stock_end"]) - mean(add["stock_end"])
+        without = f"; {off:,.0f} without the programmes' effects"
     cards = [
         (reached, f"families turned around by {uk_date(deadline)}, against a target of {goal:,.0f}"),
         (share, f"coverage: {reached_of} families in the stock at the start received key-worker intervention"),
