@@ -112,7 +112,13 @@ def compare(scenario_a, scenario_b, replications, jobs, seed, overrides, out, ye
         yes,
     )
     with Counter(quiet, "replications", "compare") as bar:
-        step = (lambda name, k: bar(k + (name == b.name) * replications, 2 * replications)) if bar else None
+        finished: dict[str, int] = {}  # runs done per scenario (the two advance together when they share a past)
+
+        def step(name: str, k: int) -> None:
+            finished[name] = k
+            bar(sum(finished.values()), 2 * replications)
+
+        step = step if bar else None
         doc = compare_scenarios(a, b, replications, seed, jobs, step)
     click.echo(with_notes(headline(doc), list(dict.fromkeys(run_notes(a) + run_notes(b)))))
     paths = write_compare(doc, out_dir)

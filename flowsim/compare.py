@@ -8,7 +8,7 @@ from pathlib import Path
 
 from flowsim import __version__
 from flowsim.files import atomic_write
-from flowsim.replications import paired_differences, run_replications, summarise
+from flowsim.replications import paired_differences, run_replications, run_replications_shared, summarise
 from flowsim.scenario import Scenario
 
 
@@ -22,16 +22,21 @@ def compare(
 ) -> dict:
     """Run ``replications`` of A and of B with the same seeds; return the comparison document.
 
-    Replication ``i`` of both uses the same random numbers, so B - A is paired.
+    Replication ``i`` of both uses the same random numbers, so B - A is paired. Model v2
+    scenarios that differ only from some date on share the past before it: each
+    replication simulates it once and forks (bit for bit the separate runs).
     ``progress(name, done)`` is called as each scenario's replications finish.
     The document has ``a`` and ``b`` (name, hash), ``seed``, ``replications``,
     ``differences`` (each measure's means, paired and unpaired B - A) and both
     ``summaries``.
     """
-    runs = []
-    for sc in (a, b):
-        step = (lambda k, name=sc.name: progress(name, k)) if progress else None
-        runs.append(run_replications(sc, seed, replications, jobs, step))
+    both = (lambda k: [progress(sc.name, k) for sc in (a, b)]) if progress else None
+    runs = run_replications_shared([a, b], seed, replications, jobs, both)  # their common past simulated once
+    if runs is None:
+        runs = []
+        for sc in (a, b):
+            step = (lambda k, name=sc.name: progress(name, k)) if progress else None
+            runs.append(run_replications(sc, seed, replications, jobs, step))
     return {
         "a": {"name": a.name, "scenario_sha256": a.sha256},
         "b": {"name": b.name, "scenario_sha256": b.sha256},

@@ -115,6 +115,51 @@ def additional(actual: dict, counterfactual: dict) -> dict:
     }
 
 
+def run_shared_replication(scenarios: list, seed: int, replication: int | None = None, keep_waits: bool = True):
+    """One replication of several scenarios simulated from their common past (model v2); each one's record, bit for
+    bit what :func:`run_replication` gives it alone. ``None`` when they cannot share."""
+    from flowsim.engine.simulation import simulate_shared
+    from flowsim.finance import counterfactual as counterfactual_of
+
+    out = simulate_shared([(s, counterfactual_of(s)) for s in scenarios], seed, None, replication)
+    if out is None:
+        return None
+    return [replication_record(res, s, keep_waits, cf) for s, (res, cf) in zip(scenarios, out, strict=True)]
+
+
+def _one_shared(task: tuple) -> list[dict]:
+    scenarios, seed, replication, keep_waits = task
+    return run_shared_replication(scenarios, seed, replication, keep_waits)
+
+
+def run_replications_shared(
+    scenarios: list,
+    seed: int,
+    n: int,
+    jobs: int | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> list[list[dict]] | None:
+    """Like :func:`run_replications` for several scenarios at once, each replication simulating their common past
+    once (``flowsim.engine.simulation.simulate_shared``). Returns each scenario's records in order, or ``None``
+    when the scenarios cannot share (then run them one by one)."""
+    from flowsim.engine.simulation import can_share
+    from flowsim.finance import counterfactual as counterfactual_of
+    from flowsim.workers import imap_unordered
+
+    if not can_share([(s, counterfactual_of(s)) for s in scenarios]):
+        return None
+    if n == 1:
+        return [[r] for r in run_shared_replication(scenarios, seed)]
+    jobs = max(1, min(jobs or os.cpu_count() or 1, n))
+    out: list[list[dict] | None] = [None] * n
+    tasks = ((scenarios, seed, i, i == 0) for i in range(n))
+    for done, (task, records) in enumerate(imap_unordered(_one_shared, tasks, jobs), start=1):
+        out[task[2]] = records
+        if progress is not None:
+            progress(done)
+    return [[records[k] for records in out] for k in range(len(scenarios))]  # type: ignore[index]
+
+
 def _one(task: tuple) -> dict:
     scenario, seed, replication, keep_waits = task
     return run_replication(scenario, seed, replication, keep_waits)

@@ -70,11 +70,8 @@ def simulate_with_counterfactual(
     if not isinstance(spec, ProblemSpec):
         return simulate(spec, seed, progress, replication), simulate(cf_spec, seed, None, replication)
     model = _model(spec, seed, replication)
-    opening = [p.open_t for p in spec.programmes if np.isfinite(p.open_t)]
     first = _first_month(model)
-    points = boundaries(model)
-    wanted = max(0.0, min(opening, default=model.t_end))
-    fork = float(points[min(np.searchsorted(points, wanted - 1e-9), points.size - 2)])
+    fork = _counterfactual_fork(spec, boundaries(model), model.t_end)
     shared, after = fork - first, model.t_end - fork
     total = shared + 2 * after
 
@@ -86,6 +83,96 @@ def simulate_with_counterfactual(
     _calendar(model, fork, model.t_end, part(shared, after))
     _calendar(other, fork, model.t_end, part(shared + after, after))
     return model.results(seed, replication), other.results(seed, replication)
+
+
+def _counterfactual_fork(spec: ProblemSpec, points: np.ndarray, t_end: float) -> float:
+    """Where a run's counterfactual forks: the first boundary at or after the start date and the first opening."""
+    opening = [p.open_t for p in spec.programmes if np.isfinite(p.open_t)]
+    wanted = max(0.0, min(opening, default=t_end))
+    return float(points[min(np.searchsorted(points, wanted - 1e-9), points.size - 2)])
+
+
+def share_plan(specs: list[tuple[ProblemSpec, ProblemSpec]]) -> list[tuple[float, int, int, int]] | None:
+    """How scenarios and their counterfactuals share one simulated past: the forks, or ``None`` if they cannot.
+
+    Leaves ``2k`` and ``2k + 1`` are scenario ``k`` and its counterfactual; leaf 0
+    is simulated from the start. Each fork is ``(time, order, from leaf, new leaf)``.
+    A scenario forks from the first at the last month boundary before the two
+    can differ (:func:`flowsim.engine.v2.divergence.divergence`), so every leaf
+    is bit for bit what it would be simulated alone.
+    """
+    from flowsim.engine.v2.divergence import divergence
+
+    first_spec, first_cf = specs[0]
+    points = _grid(first_spec.t_init, first_spec.t_start, first_spec.t_end, first_spec.t_deadline)
+    t_cf = [_counterfactual_fork(s, points, first_spec.t_end) for s, _ in specs]
+    forks = [(t_cf[0], 1, 0, 1)]
+    for k, (s, c) in enumerate(specs[1:], start=1):
+        d1, d2 = divergence(first_spec, s), divergence(first_cf, c)
+        if d1 is None or d2 is None:
+            return None
+        i = int(np.searchsorted(points, min(d1, d2, first_spec.t_end), side="right")) - 1
+        t = float(points[min(max(i, 0), points.size - 2)])
+        if t <= points[0]:
+            return None  # nothing to share
+        if t <= t_cf[k]:
+            forks += [(t, 0, 0, 2 * k), (t_cf[k], 1, 2 * k, 2 * k + 1)]
+        elif t_cf[k] == t_cf[0]:
+            forks += [(t, 0, 0, 2 * k), (t, 0, 1, 2 * k + 1)]
+        else:
+            return None
+    return sorted(forks)
+
+
+def can_share(pairs: list[tuple[object, object]]) -> bool:
+    """Whether :func:`simulate_shared` can run these ``(scenario, counterfactual)`` pairs from one past."""
+    specs = [(_compile(s), _compile(c)) for s, c in pairs]
+    ok = all(isinstance(s, ProblemSpec) and isinstance(c, ProblemSpec) for s, c in specs)
+    return ok and share_plan(specs) is not None
+
+
+def simulate_shared(
+    pairs: list[tuple[object, object]],
+    seed: int = 0,
+    progress: Callable[[float], None] | None = None,
+    replication: int | None = None,
+) -> list[tuple[Results, Results]] | None:
+    """Replication ``replication`` of several scenarios, each with its counterfactual, sharing their common past.
+
+    ``pairs`` are ``(scenario, counterfactual)``; the result is each pair's
+    ``(actual, counterfactual)``, bit for bit what :func:`simulate_with_counterfactual`
+    gives for each alone. ``None`` when they cannot share (model v1, or specs that
+    differ where no date can be put on it): run them one by one.
+    """
+    specs = [(_compile(s), _compile(c)) for s, c in pairs]
+    if not all(isinstance(s, ProblemSpec) and isinstance(c, ProblemSpec) for s, c in specs):
+        return None
+    forks = share_plan(specs)
+    if forks is None:
+        return None
+    root = _model(specs[0][0], seed, replication)
+    first, end = _first_month(root), root.t_end
+    spec_of = {leaf: spec for k, pair in enumerate(specs) for leaf, spec in ((2 * k, pair[0]), (2 * k + 1, pair[1]))}
+    models, now = {0: root}, {0: first}
+    total = (end - first) + sum(end - t for t, *_ in forks)
+    done = 0.0
+
+    def advance(leaf: int, t1: float) -> None:
+        nonlocal done
+        t0 = now[leaf]
+        if t1 > t0:
+            step = (lambda f, d=done, n=t1 - t0: progress((d + f * n) / total)) if progress is not None else None
+            _calendar(models[leaf], t0, t1, step)
+            done += t1 - t0
+        now[leaf] = t1
+
+    for t, _, source, leaf in forks:
+        advance(source, t)
+        models[leaf], now[leaf] = models[source].fork(spec_of[leaf]), t
+    for leaf in sorted(models):
+        advance(leaf, end)
+    results = {leaf: m.results(seed, replication) for leaf, m in models.items()}
+    return [(results[2 * k], results[2 * k + 1]) for k in range(len(specs))]
 
 
 def _model(spec, seed: int, replication: int | None):
@@ -125,11 +212,14 @@ def boundaries(model) -> np.ndarray:
     The ladder model starts at the survey's first wave; model v2 starts its burn-in earlier
     (nothing is observed before the first wave).
     """
-    first = _first_month(model)
-    months = np.arange(int(np.floor(first * 12)), int(np.ceil(model.t_end * 12)) + 1)
+    return _grid(_first_month(model), model.t_start, model.t_end, model.t_deadline)
+
+
+def _grid(first: float, t_start: float, t_end: float, t_deadline: float) -> np.ndarray:
+    months = np.arange(int(np.floor(first * 12)), int(np.ceil(t_end * 12)) + 1)
     grid = months / 12.0
-    grid = grid[(grid >= first) & (grid < model.t_end)]
-    extra = [model.t_end] + ([model.t_deadline] if model.t_start < model.t_deadline < model.t_end else [])
+    grid = grid[(grid >= first) & (grid < t_end)]
+    extra = [t_end] + ([t_deadline] if t_start < t_deadline < t_end else [])
     return np.unique(np.concatenate([grid, extra]))
 
 

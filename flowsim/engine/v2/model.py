@@ -382,7 +382,9 @@ class ProblemModel:
 
     def fork(self, spec: ProblemSpec) -> ProblemModel:
         """An independent copy of this replication that carries on under ``spec`` (same population, same random
-        numbers): the counterfactual shares everything simulated before programmes can differ."""
+        numbers): the counterfactual, or another scenario, shares everything simulated before the two can differ
+        (``flowsim.engine.v2.divergence``). Programmes keep their queues and families; their places and durations
+        are ``spec``'s from now on."""
         import copy
 
         families = self.families
@@ -400,7 +402,15 @@ class ProblemModel:
         other.families = families.copy()
         other.rand = FamilyRandom(other.families, other.seed64)
         other.spec = spec
+        other.key_worker, other.finance = spec.key_worker, spec.finance.enabled
         other.const = other._constants()
+        for prog, p in zip(other.programmes, spec.programmes, strict=True):  # queues and places taken stay
+            prog.capacity_times, prog.capacity_places = p.capacity_times, p.capacity_places
+            prog.duration_mean_years, prog.duration_shape, prog.p_dropout = (
+                p.duration_mean_years,
+                p.duration_shape,
+                p.p_dropout,
+            )
         return other
 
     # --- observation ----------------------------------------------------------------------------

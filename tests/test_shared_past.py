@@ -1,0 +1,73 @@
+"""Scenarios that differ only from some date on share the past before it, simulated once, bit for bit."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from flowsim.engine.v2.divergence import divergence, first_difference
+from flowsim.engine.v2.spec import compile_problem_spec
+from flowsim.finance import counterfactual
+from flowsim.scenario import load_scenario
+
+from .conftest import BASELINE, SCENARIOS
+from .test_model_v2 import _same_results
+
+SMALL = ["population.scale=0.01", "time.end=2013-06-30", "time.deadline=2013-06-30"]
+
+
+def _spec(path, sets=()):
+    return compile_problem_spec(load_scenario(path, list(sets)))
+
+
+def test_step_functions_differ_from_their_first_different_value():
+    assert first_difference([0.0, 1.0], [5, 6], [0.0, 1.0], [5, 6]) == math.inf
+    assert first_difference([0.0, 1.0], [5, 6], [0.0, 1.0], [5, 7]) == 1.0
+    assert first_difference([0.0, 1.0], [5, 6], [0.0, 0.5, 1.0], [5, 5, 6]) == math.inf  # a step that changes nothing
+    assert first_difference([0.0], [5], [1.0], [5]) == 0.0
+    assert first_difference([], [], [2.0], [0]) == math.inf  # 0 before the first step either way
+
+
+def test_divergence_is_placed_where_the_scenarios_first_differ():
+    base = _spec(BASELINE)
+    assert divergence(base, base) == math.inf
+    assert divergence(base, _spec(SCENARIOS / "key_worker_plus20.toml")) == 1.0  # more staff from April 2011
+    assert divergence(base, _spec(SCENARIOS / "tf_programme_2012.toml")) == 2.0  # the 2012 programme
+    # A hazard differs from the start, and switched-off programmes change the model's arrays: no sharing.
+    assert divergence(base, _spec(BASELINE, ["problems.child_link_scale=0.2"])) is None
+    assert divergence(base, _spec(SCENARIOS / "no_early_intervention.toml")) is None
+    assert divergence(base, _spec(BASELINE, ["target.count_families=50000"])) == math.inf  # read only by measures
+
+
+@pytest.mark.parametrize("other", ["key_worker_plus20.toml", "tf_programme_2012.toml"])
+def test_shared_runs_are_the_separate_runs_bit_for_bit(other):
+    """Seed 4, 1% scale, to June 2013: each scenario and its counterfactual from the shared past equal the same
+    run alone, table for table."""
+    from flowsim.engine.simulation import simulate_shared, simulate_with_counterfactual
+
+    a, b = load_scenario(BASELINE, SMALL), load_scenario(SCENARIOS / other, SMALL)
+    shared = simulate_shared([(a, counterfactual(a)), (b, counterfactual(b))], seed=4, replication=1)
+    alone = [simulate_with_counterfactual(s, counterfactual(s), seed=4, replication=1) for s in (a, b)]
+    for pair_shared, pair_alone in zip(shared, alone, strict=True):
+        for x, y in zip(pair_shared, pair_alone, strict=True):
+            _same_results(x, y)
+
+
+def test_scenarios_that_cannot_share_are_run_apart():
+    from flowsim.engine.simulation import simulate_shared
+
+    a, b = load_scenario(BASELINE, SMALL), load_scenario(SCENARIOS / "no_early_intervention.toml", SMALL)
+    assert simulate_shared([(a, counterfactual(a)), (b, counterfactual(b))], seed=4) is None
+
+
+def test_compare_gives_the_same_document_shared_or_not(monkeypatch):
+    """flowsim.compare with the shared past and with sharing switched off: the same numbers (2 replications)."""
+    import flowsim.engine.simulation as simulation
+    from flowsim.compare import compare
+
+    a, b = load_scenario(BASELINE, SMALL), load_scenario(SCENARIOS / "key_worker_plus20.toml", SMALL)
+    shared = compare(a, b, 2, seed=7, jobs=1)
+    monkeypatch.setattr(simulation, "can_share", lambda pairs: False)
+    apart = compare(a, b, 2, seed=7, jobs=1)
+    assert shared == apart
