@@ -63,7 +63,7 @@ def run(scenario, seed, replications, jobs, overrides, out, csv, no_report, yes,
     sc = load(scenario, overrides)
     out_dir = writable_dir(out or outputs(sc.name), replaced="manifest.json")
     announce(Plan(replications, estimate_seconds(sc), jobs or cores(), count(replications, "replication")), quiet, yes)
-    note_compile(quiet)
+    note_compile(quiet, sc)
     with Fraction(quiet, "simulating" if replications == 1 else "replications") as bar:
         summ = run_scenario(sc, out_dir, seed, replications, jobs, bar, sys.argv, csv, documents=not no_report)
     click.echo(headline(summ, run_notes(sc)))
@@ -100,7 +100,7 @@ def compare(scenario_a, scenario_b, replications, jobs, seed, overrides, out, ye
     from flowsim.compare import headline, table_lines, write_compare
     from flowsim.files import writable_dir
     from flowsim.plan import Plan, count, estimate_seconds
-    from flowsim.progress import Counter
+    from flowsim.progress import Counter, ensure_compiled
     from flowsim.report.text import run_notes, with_notes
 
     a, b = load(scenario_a, overrides), load(scenario_b, overrides)
@@ -111,6 +111,7 @@ def compare(scenario_a, scenario_b, replications, jobs, seed, overrides, out, ye
         quiet,
         yes,
     )
+    ensure_compiled([a.value("model.structure"), b.value("model.structure")], quiet)
     with Counter(quiet, "replications", "compare") as bar:
         finished: dict[str, int] = {}  # runs done per scenario (the two advance together when they share a past)
 
@@ -138,7 +139,7 @@ def compare(scenario_a, scenario_b, replications, jobs, seed, overrides, out, ye
 @user_errors
 def sweep(sweep_file, jobs, executor, scheduler, out, dry_run, yes, quiet) -> None:
     """Run every run of SWEEP_FILE that has not finished yet (resumable), then chart the result."""
-    from flowsim.progress import Counter
+    from flowsim.progress import Counter, ensure_compiled
     from flowsim.report.text import run_notes, with_notes
     from flowsim.sweep import load_sweep, run_sweep
     from flowsim.sweep.executors import make_executor
@@ -151,6 +152,7 @@ def sweep(sweep_file, jobs, executor, scheduler, out, dry_run, yes, quiet) -> No
     if dry_run:
         return click.echo(plan.describe())
     plan.check(yes)
+    ensure_compiled([spec.scenario.value("model.structure")], quiet)
     started = time.perf_counter()
     say = None if quiet else (lambda p: click.echo(p.describe(), err=True))
     with make_executor(executor, jobs, scheduler) as ex, Counter(quiet, "runs") as bar:
@@ -198,7 +200,7 @@ def sweep_results(out_dir: Path, csv_path: Path | None) -> None:
 @user_errors
 def sensitivity(sweep_file, method, points, jobs, executor, scheduler, out, yes, quiet) -> None:
     """Sobol or Morris sensitivity indices of each target measure over SWEEP_FILE's parameter ranges (SALib)."""
-    from flowsim.progress import Counter
+    from flowsim.progress import Counter, ensure_compiled
     from flowsim.sweep import load_sweep
     from flowsim.sweep.executors import make_executor
     from flowsim.sweep.run import sweep_plan
@@ -207,6 +209,7 @@ def sensitivity(sweep_file, method, points, jobs, executor, scheduler, out, yes,
     spec = load_sweep(sweep_file)
     out_dir = out or outputs("sweeps", f"{spec.name}_{method}")
     sweep_plan(sensitivity_spec(spec, method, points), out_dir, jobs).check(yes)
+    ensure_compiled([spec.scenario.value("model.structure")], quiet)
     say = None if quiet else (lambda p: click.echo(p.describe(), err=True))
     with make_executor(executor, jobs, scheduler) as ex, Counter(quiet, "runs") as bar:
         doc = run_sensitivity(spec, method, out_dir, ex, points, bar, before=say)
@@ -238,6 +241,7 @@ def sensitivity(sweep_file, method, points, jobs, executor, scheduler, out, yes,
 @user_errors
 def solve(scenario, target, probability, param, bounds, replications, seed, jobs, overrides, yes, quiet) -> None:
     """Find the smallest value of a parameter at which the target is met with the given probability."""
+    from flowsim.progress import ensure_compiled
     from flowsim.solve import describe, describe_trial, solve_plan
     from flowsim.solve import solve as solve_for
 
@@ -247,6 +251,7 @@ def solve(scenario, target, probability, param, bounds, replications, seed, jobs
 
     sc = load(scenario, overrides)
     announce(solve_plan(sc, param, bounds[0], bounds[1], replications, jobs), quiet, yes)
+    ensure_compiled([sc.value("model.structure")], quiet)
     sol = solve_for(sc, target, probability, param, bounds[0], bounds[1], replications, seed, jobs, progress=show)
     click.echo(describe(sol, target, bounds[1]))
 
@@ -288,12 +293,13 @@ def calibrate(scenario, targets_path, out, max_evaluations, report_seeds, overri
     """Fit SCENARIO's calibrated parameters to the targets; write the fitted file and a report beside it."""
     from flowsim.calibrate import calibrate as run_calibration
     from flowsim.files import writable_dir
-    from flowsim.progress import Counter
+    from flowsim.progress import Counter, ensure_compiled
 
     if out.is_dir():
         raise FlowsimError(f"{out}: expected the fitted scenario file to write, found a directory")
     writable_dir(out.parent)
     sc = load(scenario, overrides)
+    ensure_compiled([sc.value("model.structure")], quiet)
     with Counter(quiet, "evaluations", "calibrating") as bar:
         step = (lambda n, best: bar(n, max_evaluations or n)) if bar else None
         doc = run_calibration(sc, targets_path, out, max_evaluations, report_seeds, step)
@@ -305,6 +311,21 @@ def calibrate(scenario, targets_path, out, max_evaluations, report_seeds, overri
     click.echo(
         f"  report: {doc['report']}"
         + (f"; outside tolerance: {', '.join(misses)}" if misses else "; every target within tolerance")
+    )
+
+
+@main.command("warm-up")
+@click.option("--ladder", is_flag=True, help="Also compile the ladder model's kernel (scenarios/ladder.toml).")
+@user_errors
+def warm_up(ladder: bool) -> None:
+    """Compile the event kernels now, once after installing, so the first run starts at once."""
+    from flowsim.progress import compiled, ensure_compiled
+
+    wanted = ["problems", "ladder"] if ladder else ["problems"]
+    ensure_compiled(wanted, quiet=False)
+    click.echo(
+        "flowsim: the event kernels are compiled: "
+        + ", ".join(f"{w} {'ready' if compiled(w) else 'NOT ready'}" for w in wanted)
     )
 
 

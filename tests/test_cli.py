@@ -115,3 +115,22 @@ def test_run_path_does_not_import_pandas(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert (tmp_path / "waits.parquet").exists()
     assert out.strip().endswith("False"), out
+
+
+def test_warm_up_compiles_or_says_the_kernels_are_ready():
+    """`flowsim warm-up` (the kernels are already compiled in the test environment: it says so and exits 0)."""
+    result = CliRunner().invoke(main, ["warm-up", "--ladder"])
+    assert result.exit_code == 0, result.output
+    assert "problems ready" in result.output and "ladder ready" in result.output
+
+
+def test_the_warm_up_scenario_is_a_valid_tiny_scenario(tmp_path, monkeypatch):
+    """What compile_kernel simulates is a valid scenario of registry defaults at 0.2% scale, for either model."""
+    from flowsim import progress
+
+    ran = []
+    monkeypatch.setattr("flowsim.engine.simulation.simulate", lambda sc, seed: ran.append(sc))
+    for structure in ("problems", "ladder"):
+        progress.compile_kernel(structure)
+    assert [sc.value("model.structure") for sc in ran] == ["problems", "ladder"]
+    assert all(sc.value("population.scale") == 0.002 for sc in ran)
