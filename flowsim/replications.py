@@ -115,7 +115,9 @@ def additional(actual: dict, counterfactual: dict) -> dict:
     }
 
 
-def run_shared_replication(scenarios: list, seed: int, replication: int | None = None, keep_waits: bool = True):
+def run_shared_replication(
+    scenarios: list, seed: int, replication: int | None = None, keep_waits: bool = True, tables: bool = True
+):
     """One replication of several scenarios simulated from their common past (model v2); each one's record, bit for
     bit what :func:`run_replication` gives it alone. ``None`` when they cannot share."""
     from flowsim.engine.simulation import simulate_shared
@@ -124,7 +126,7 @@ def run_shared_replication(scenarios: list, seed: int, replication: int | None =
     out = simulate_shared([(s, counterfactual_of(s)) for s in scenarios], seed, None, replication)
     if out is None:
         return None
-    return [replication_record(res, s, keep_waits, cf) for s, (res, cf) in zip(scenarios, out, strict=True)]
+    return [replication_record(res, s, keep_waits, cf, tables) for s, (res, cf) in zip(scenarios, out, strict=True)]
 
 
 def _one_shared(task: tuple) -> list[dict]:

@@ -38,15 +38,24 @@ def test_divergence_is_placed_where_the_scenarios_first_differ():
     assert divergence(base, _spec(BASELINE, ["problems.child_link_scale=0.2"])) is None
     assert divergence(base, _spec(SCENARIOS / "no_early_intervention.toml")) is None
     assert divergence(base, _spec(BASELINE, ["target.count_families=50000"])) == math.inf  # read only by measures
+    assert divergence(base, _spec(BASELINE, ["identification.new_approach_rate_per_year=3"])) == 1.0  # roll-out
+    assert divergence(base, _spec(BASELINE, ["programmes.key_worker.caseload=14"])) == -4.0  # the FIP from 2006
 
 
-@pytest.mark.parametrize("other", ["key_worker_plus20.toml", "tf_programme_2012.toml"])
-def test_shared_runs_are_the_separate_runs_bit_for_bit(other):
+@pytest.mark.parametrize(
+    ("other", "sets"),
+    [
+        ("key_worker_plus20.toml", []),  # places differ from April 2011
+        ("tf_programme_2012.toml", []),  # places, roll-out and payment by results from April 2012
+        ("baseline.toml", ["identification.new_approach_rate_per_year=3"]),  # where the roll-out has reached
+    ],
+)
+def test_shared_runs_are_the_separate_runs_bit_for_bit(other, sets):
     """Seed 4, 1% scale, to June 2013: each scenario and its counterfactual from the shared past equal the same
     run alone, table for table."""
     from flowsim.engine.simulation import simulate_shared, simulate_with_counterfactual
 
-    a, b = load_scenario(BASELINE, SMALL), load_scenario(SCENARIOS / other, SMALL)
+    a, b = load_scenario(BASELINE, SMALL), load_scenario(SCENARIOS / other, SMALL + sets)
     shared = simulate_shared([(a, counterfactual(a)), (b, counterfactual(b))], seed=4, replication=1)
     alone = [simulate_with_counterfactual(s, counterfactual(s), seed=4, replication=1) for s in (a, b)]
     for pair_shared, pair_alone in zip(shared, alone, strict=True):

@@ -204,3 +204,24 @@ values = [6, 12]
     assert {"attached", "claimed", "counterfactual_claimed", "additional"} <= set(table.columns)
     assert (table["additional"] == table["claimed"] - table["counterfactual_claimed"]).all()
     assert (table["attached"] > 0).all()
+
+
+def test_runs_grouped_to_share_their_past_give_the_rows_of_runs_alone(tmp_path):
+    """A sweep's group of runs (one replication, four design points: caseload and the new approach's rate) is
+    simulated from one shared past, and its rows equal the four runs made one by one."""
+    from flowsim.engine.simulation import can_share
+    from flowsim.finance import counterfactual
+    from flowsim.sweep.run import groups, run_group, run_point
+
+    tasks = plan(load_sweep(_sweep_file(tmp_path)))
+    (group,) = list(groups(iter(tasks), points=4))
+    assert can_share([(t["scenario"], counterfactual(t["scenario"])) for t in group["runs"]])
+    assert run_group(group) == [run_point(t) for t in group["runs"]]
+
+
+def test_groups_gather_one_replication_over_a_window_of_design_points():
+    from flowsim.sweep.run import groups
+
+    tasks = [{"design_point": p, "replication": r} for p in range(5) for r in range(2)]
+    got = [[(t["design_point"], t["replication"]) for t in g["runs"]] for g in groups(iter(tasks), points=2)]
+    assert got == [[(0, 0), (1, 0)], [(0, 1), (1, 1)], [(2, 0), (3, 0)], [(2, 1), (3, 1)], [(4, 0)], [(4, 1)]]

@@ -20,13 +20,34 @@ from flowsim.sweep.designs import design_rows, distinct_rows, iter_design_rows
 from flowsim.sweep.spec import SweepSpec
 from flowsim.sweep.store import RunStore, run_id
 
+#: Runs of one replication at up to this many consecutive design points are simulated together, sharing their
+#: common past where the scenarios allow it (model v2; ``flowsim.engine.simulation.simulate_shared``).
+SHARE_POINTS = 8
+
 
 def run_point(task: dict) -> dict:
     """One run (module-level so process pools and Dask can pickle it): returns its result row."""
     from flowsim.replications import run_replication
 
-    scenario = task["scenario"]
-    record = run_replication(scenario, task["seed"], task["replication"], tables=False)
+    return _row(task, run_replication(task["scenario"], task["seed"], task["replication"], tables=False))
+
+
+def run_group(group: dict) -> list[dict]:
+    """Runs of one replication at several design points (``group["runs"]``): their common past simulated once
+    where the scenarios can share it, else one by one. Each run's row, in order; bit for bit the same either way."""
+    from flowsim.replications import run_shared_replication
+
+    runs = group["runs"]
+    if len(runs) > 1:
+        first = runs[0]
+        scenarios = [t["scenario"] for t in runs]
+        records = run_shared_replication(scenarios, first["seed"], first["replication"], keep_waits=False, tables=False)
+        if records is not None:
+            return [_row(t, r) for t, r in zip(runs, records, strict=True)]
+    return [run_point(t) for t in runs]
+
+
+def _row(task: dict, record: dict) -> dict:
     summ = record["summary"]
     row = {
         "run_id": task["run_id"],
@@ -39,8 +60,30 @@ def run_point(task: dict) -> dict:
         if has(summ, m.key):
             v = get(summ, m.key)
             row[m.column] = float(v) if not isinstance(v, bool) else v
-    row["scenario_sha256"] = scenario.sha256
+    row["scenario_sha256"] = task["scenario"].sha256
     return row
+
+
+def groups(tasks: Iterator[dict], points: int = SHARE_POINTS) -> Iterator[dict]:
+    """Pending runs gathered, a window of ``points`` consecutive design points at a time, into one group per
+    replication (lazy: a window is formed only when it is reached)."""
+    window: list[dict] = []
+    seen: set[int] = set()
+
+    def flush() -> Iterator[dict]:
+        by_replication: dict[int, list[dict]] = {}
+        for t in window:
+            by_replication.setdefault(t["replication"], []).append(t)
+        for runs in by_replication.values():
+            yield {"runs": runs}
+
+    for task in tasks:
+        if task["design_point"] not in seen and len(seen) == points:
+            yield from flush()
+            window, seen = [], set()
+        window.append(task)
+        seen.add(task["design_point"])
+    yield from flush()
 
 
 def _task(spec: SweepSpec, scenario, sha: str, row: dict, point: int, replication: int) -> dict:
@@ -143,11 +186,15 @@ def run_sweep(
         finished = len(done)
         if progress is not None:
             progress(finished, total)
-        results = executor.run(run_point, pending, size=total - finished)
+        # Windows small enough that every worker gets two groups (progress, and little lost to a kill), large
+        # enough to share (at most SHARE_POINTS design points).
+        window = max(1, min(SHARE_POINTS, (total - finished) // (2 * max(executor.jobs, 1))))
+        results = executor.run(run_group, groups(pending, window), size=total - finished)
         try:
-            for task, row in results:
-                store.write(task["run_id"], row)
-                finished += 1
+            for group, rows in results:
+                for task, row in zip(group["runs"], rows, strict=True):
+                    store.write(task["run_id"], row)
+                    finished += 1
                 if progress is not None:
                     progress(finished, total)
         except KeyboardInterrupt:

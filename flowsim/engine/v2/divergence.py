@@ -14,7 +14,8 @@ Where a difference is placed in time:
   the first time either version of it has places, since nothing refers a
   family to a programme before it opens;
 - the roll-out of the new approach (a step function): the first time its
-  share differs;
+  share differs; the new approach's identification rate: the first time
+  either roll-out has reached any council; the FIP's: the key worker's opening;
 - payment by results: the start of the programme window or the first claim
   window, whichever is first (nothing is attached or claimed before);
 - the target's count: never (only the measures read it, after the run).
@@ -32,7 +33,7 @@ from flowsim.timeline import step_at
 
 #: ProblemSpec fields placed in time below; every other field must be equal for two specs to share.
 _PER_PROGRAMME = ("prog_onset", "prog_resolution", "turns_around", "prog_factor_bits", "prog_problem_mask")
-_TIMED = ("programmes", "rollout_t", "rollout_share", "finance", *_PER_PROGRAMME)
+_TIMED = ("programmes", "rollout_t", "rollout_share", "finance", "id_fip", "id_new", *_PER_PROGRAMME)
 #: Fields read only by the measures after the run, never by the simulation.
 _MEASURES_ONLY = ("target_count",)
 #: Programme fields that shape the model's arrays or its calendar: they must be equal.
@@ -64,6 +65,12 @@ def first_difference(times_a, values_a, times_b, values_b) -> float:
     return math.inf
 
 
+def _first_positive(times, values) -> float:
+    """The first time a step function (0 before its first step) is above 0 (``inf``: never)."""
+    on = [float(t) for t, v in zip(times, values, strict=True) if v > 0]
+    return min(on, default=math.inf)
+
+
 def divergence(a: ProblemSpec, b: ProblemSpec) -> float | None:
     """The model time from which runs of ``a`` and ``b`` with one seed can differ.
 
@@ -87,6 +94,11 @@ def divergence(a: ProblemSpec, b: ProblemSpec) -> float | None:
         if rows_differ or any(not same(getattr(pa, k), getattr(pb, k)) for k in rest):
             when = min(when, pa.open_t, pb.open_t)
     when = min(when, first_difference(a.rollout_t, a.rollout_share, b.rollout_t, b.rollout_share))
+    kw = a.key_worker
+    if a.id_fip != b.id_fip:  # identification for the key worker: from its opening
+        when = min(when, *(s.programmes[kw].open_t for s in (a, b))) if kw >= 0 else when
+    if a.id_new != b.id_new:  # the new approach's identification: where the roll-out has reached
+        when = min(when, *(_first_positive(s.rollout_t, s.rollout_share) for s in (a, b)))
     if not same(a.finance, b.finance):
         fa, fb = a.finance, b.finance
         when = min(when, fa.start_t, fb.start_t, *fa.claim_t, *fb.claim_t)
