@@ -19,6 +19,8 @@ with three scales or more, the added time per added family between
 neighbouring sizes, which is constant when the cost is linear plus a fixed part.
 ``--all-scale`` also times universe "all" (every family with children
 tracked, 5.8M at scale 1), whose goal is under 30 s and 2 GB.
+``--sweep-scale`` also times a 4-point x 25-replication sweep of a setting
+that acts from April 2011, with and without sharing its runs' common past.
 """
 
 from __future__ import annotations
@@ -123,6 +125,42 @@ def bench_all(scale: float, repeats: int) -> dict:
     }
 
 
+#: A 4-point x 25-replication sweep of a setting that acts from April 2011 (the new approach's identification rate,
+#: which acts only where the roll-out has reached), for timing runs with and without their shared past.
+SWEEP = """
+name = "bench_share"
+base = "{base}"
+replications = 25
+seed = 11
+set = ["population.scale={scale}"]
+[parameters."identification.new_approach_rate_per_year"]
+values = [1.0, 1.5, 2.0, 3.0]
+"""
+
+
+def bench_sweep(scale: float, repeats: int) -> dict:
+    """The 4 x 25 sweep, whole process, with and without sharing the runs' common past, alternating."""
+    times: dict[str, list[float]] = {"shared": [], "apart": []}
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "sweep.toml"
+        path.write_text(SWEEP.format(base=ROOT / "scenarios" / "baseline.toml", scale=scale))
+        for i in range(repeats):
+            for label, extra in (("shared", []), ("apart", ["--no-share"])):
+                out = Path(tmp) / f"{label}{i}"
+                cmd = [sys.executable, "-m", "flowsim", "sweep", str(path), "--jobs", "2", "--out", str(out)]
+                w, _, _ = timed_wait4([*cmd, "--quiet", "--yes", *extra])
+                times[label].append(w)
+    shared, apart = statistics.median(times["shared"]), statistics.median(times["apart"])
+    return {
+        "sweep": "4 points x 25 replications",
+        "scale": scale,
+        "repeats": repeats,
+        "shared_median_s": round(shared, 2),
+        "apart_median_s": round(apart, 2),
+        "ratio": round(shared / apart, 2),
+    }
+
+
 def _fmt(x, spec: str) -> str:
     return "-" if x is None else format(x, spec)
 
@@ -139,6 +177,12 @@ def main() -> None:
         nargs="*",
         default=[],
         help='also time universe "all" at these scales (1.0 = all 5.8M families; goal: under 30 s and 2 GB)',
+    )
+    parser.add_argument(
+        "--sweep-scale",
+        type=float,
+        default=None,
+        help="also time a 4 x 25 sweep at this scale with and without sharing its runs' past (goal: ratio <= 0.6)",
     )
     args = parser.parse_args()
     if not args.peer.is_file():
@@ -176,6 +220,11 @@ def main() -> None:
             ]
             print("  added seconds per added million families: " + ", ".join(f"{s:.1f}" for s in slopes), end="")
             print(f" (largest / smallest {max(slopes) / min(slopes):.2f}; within 1.20 counts as linear)")
+    if args.sweep_scale is not None:
+        r = bench_sweep(args.sweep_scale, args.repeats)
+        print(f"\nsweep, {r['sweep']} at scale {r['scale']:g} (goal: shared <= 0.6 x apart):")
+        print(f"  shared {r['shared_median_s']:.1f} s, apart {r['apart_median_s']:.1f} s: ratio {r['ratio']:.2f}")
+        print(json.dumps(r), file=sys.stderr)
     if args.all_scale:
         print('\nuniverse "all" (every family with children tracked; goal at 5.8M: under 30 s, under 2,000 MB):')
         print(f"{'families':>10} {'flowsim s':>9} {'flowsim events':>14} {'flowsim ev/s':>12} {'flowsim MB':>10}")

@@ -91,10 +91,11 @@ def report(run_dir: Path) -> None:
 @seed_option
 @set_option
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="[default: outputs/compare_<A>_vs_<B>/]")
+@click.option("--no-share", is_flag=True, help="Simulate the two apart, past included (same results; for timing).")
 @yes_option
 @quiet_option
 @user_errors
-def compare(scenario_a, scenario_b, replications, jobs, seed, overrides, out, yes, quiet) -> None:
+def compare(scenario_a, scenario_b, replications, jobs, seed, overrides, out, no_share, yes, quiet) -> None:
     """Run A and B with common random numbers and report B - A, paired by replication, with 95% intervals."""
     from flowsim.compare import compare as compare_scenarios
     from flowsim.compare import headline, table_lines, write_compare
@@ -120,7 +121,7 @@ def compare(scenario_a, scenario_b, replications, jobs, seed, overrides, out, ye
             bar(sum(finished.values()), 2 * replications)
 
         step = step if bar else None
-        doc = compare_scenarios(a, b, replications, seed, jobs, step)
+        doc = compare_scenarios(a, b, replications, seed, jobs, step, share=not no_share)
     click.echo(with_notes(headline(doc), list(dict.fromkeys(run_notes(a) + run_notes(b)))))
     paths = write_compare(doc, out_dir)
     if not quiet:
@@ -134,10 +135,11 @@ def compare(scenario_a, scenario_b, replications, jobs, seed, overrides, out, ye
 @executor_options
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="[default: outputs/sweeps/<name>/]")
 @click.option("--dry-run", is_flag=True, help="Check the sweep file and print its plan; run nothing.")
+@click.option("--no-share", is_flag=True, help="Simulate every run on its own (same results; for timing).")
 @yes_option
 @click.option("--quiet", is_flag=True)
 @user_errors
-def sweep(sweep_file, jobs, executor, scheduler, out, dry_run, yes, quiet) -> None:
+def sweep(sweep_file, jobs, executor, scheduler, out, dry_run, no_share, yes, quiet) -> None:
     """Run every run of SWEEP_FILE that has not finished yet (resumable), then chart the result."""
     from flowsim.progress import Counter, ensure_compiled
     from flowsim.report.text import run_notes, with_notes
@@ -156,7 +158,7 @@ def sweep(sweep_file, jobs, executor, scheduler, out, dry_run, yes, quiet) -> No
     started = time.perf_counter()
     say = None if quiet else (lambda p: click.echo(p.describe(), err=True))
     with make_executor(executor, jobs, scheduler) as ex, Counter(quiet, "runs") as bar:
-        counts = run_sweep(spec, out_dir, ex, bar, before=say)
+        counts = run_sweep(spec, out_dir, ex, bar, before=say, share=not no_share)
     doc = summarise_sweep(spec, out_dir)
     click.echo(with_notes(headline(spec, counts, doc, time.perf_counter() - started), run_notes(spec.scenario)))
     if not quiet:

@@ -19,19 +19,20 @@ def compare(
     seed: int = 1,
     jobs: int | None = None,
     progress: Callable[[str, int], None] | None = None,
+    share: bool = True,
 ) -> dict:
     """Run ``replications`` of A and of B with the same seeds; return the comparison document.
 
     Replication ``i`` of both uses the same random numbers, so B - A is paired. Model v2
     scenarios that differ only from some date on share the past before it: each
-    replication simulates it once and forks (bit for bit the separate runs).
+    replication simulates it once and forks (bit for bit the separate runs); ``share=False`` runs them apart.
     ``progress(name, done)`` is called as each scenario's replications finish.
     The document has ``a`` and ``b`` (name, hash), ``seed``, ``replications``,
     ``differences`` (each measure's means, paired and unpaired B - A) and both
     ``summaries``.
     """
     both = (lambda k: [progress(sc.name, k) for sc in (a, b)]) if progress else None
-    runs = run_replications_shared([a, b], seed, replications, jobs, both)  # their common past simulated once
+    runs = run_replications_shared([a, b], seed, replications, jobs, both) if share else None  # one common past
     if runs is None:
         runs = []
         for sc in (a, b):

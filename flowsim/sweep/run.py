@@ -149,8 +149,12 @@ def run_sweep(
     executor,
     progress: Callable[[int, int], None] | None = None,
     before: Callable[[Plan], None] | None = None,
+    share: bool = True,
 ) -> dict:
     """Run every missing run of ``spec`` into ``out_dir``; return counts (total, skipped, run).
+
+    ``share``: runs of one replication at neighbouring design points simulate their common past once (the
+    same rows; ``False`` runs every run on its own, for timing and checking).
 
     The store is locked while the sweep runs and records the sweep's hash;
     each finished run is kept as it arrives. ``before`` is called with the
@@ -186,9 +190,9 @@ def run_sweep(
         finished = len(done)
         if progress is not None:
             progress(finished, total)
-        # Windows small enough that every worker gets two groups (progress, and little lost to a kill), large
+        # Windows small enough that every worker gets four groups (steady progress, little lost to a kill), large
         # enough to share (at most SHARE_POINTS design points).
-        window = max(1, min(SHARE_POINTS, (total - finished) // (2 * max(executor.jobs, 1))))
+        window = max(1, min(SHARE_POINTS, (total - finished) // (4 * max(executor.jobs, 1)))) if share else 1
         results = executor.run(run_group, groups(pending, window), size=total - finished)
         try:
             for group, rows in results:
