@@ -61,7 +61,8 @@ CLASS_NAMES = {
 
 
 def problem_name(name: str) -> str:
-    return name.replace("_", " ").replace("asb", "ASB").capitalize()
+    text = name.replace("_", " ").replace("asb", "ASB")
+    return text[:1].upper() + text[1:]
 
 
 def programme_name(name: str) -> str:
@@ -431,7 +432,7 @@ def waterfall(flows, states, meta: ChartMeta, start: dt.date, end: dt.date | Non
     turnover = float(total_in.sum() + total_out.sum()) / 2 / max(len(years), 1)
     titled(
         fig,
-        f"About {turnover:,.0f} families a year enter the stock and as many leave; it changes by "
+        f"About {round(turnover, -2):,.0f} families a year enter the stock and as many leave; it changes by "
         f"{float(s.iloc[-1] - s.iloc[0]):+,.0f} in all".replace("-", "−"),
         "Families entering (left bars) and leaving (right bars, hatched) the stock in each financial year, by cause; "
         "net change in the box",
@@ -510,12 +511,12 @@ def problems(table, meta: ChartMeta, start: dt.date, deadline: dt.date, families
         if k + cols >= len(names):  # nothing below it: it carries the year labels
             ax.xaxis.set_tick_params(labelbottom=True)
     fig.tight_layout()
-    biggest = min(moves) if moves else (0.0, "")
+    biggest = max(moves, key=lambda m: abs(m[0])) if moves else (0.0, "")
     message = f"Problems' prevalence barely moves after {uk_month(start)}"
-    if biggest[0] < -0.2:
-        message = f"{problem_name(biggest[1])} falls most after {uk_month(start)}: {biggest[0]:+.1f} points".replace(
-            "-", "−"
-        )
+    if abs(biggest[0]) >= 0.2:
+        verb = "rises" if biggest[0] > 0 else "falls"
+        change = f"{biggest[0]:+.1f}".replace("-", "−")
+        message = f"{problem_name(biggest[1])} {verb} most after {uk_month(start)}: {change} percentage points"
     titled(
         fig,
         message,
