@@ -988,17 +988,22 @@ def start_many(fam, c, ids, t, scratch, scratch_of):
 
 
 @njit(cache=True, _nrt=False)
-def redraw_copies(fam, c, ids, t, scratch, scratch_of):
+def redraw_copies(fam, c, ids, t, same, mult, scratch, scratch_of):
     """Copies of a family split at ``t``: each redraws what is still to come, given what has happened.
 
     A present problem that has lasted ``d`` ends after the remaining integrated
     hazard of a fresh exponential draw (the conditional residual of its Weibull
-    spell), so copies part ways from the moment of the split.
+    spell), so copies part ways from the moment of the split. ``same[j]``: copy
+    ``j`` is a copy of the same family at the same moment as copy ``j - 1``, so
+    its hazards are the ones already worked out (only its draws are its own);
+    ``mult`` (one per problem) is scratch for their resolution multipliers.
     """
+    n_p = fam.end.shape[1]
+    total = 0.0
     for j in range(ids.size):
         i = ids[j]
         tj = t[j]
-        for p in range(fam.end.shape[1]):
+        for p in range(n_p):
             if not (fam.problems[i] >> p) & 1:
                 continue
             crisis = (fam.crisis[i] >> p) & 1
@@ -1006,8 +1011,10 @@ def redraw_copies(fam, c, ids, t, scratch, scratch_of):
             shape = c.shape_c[p] if crisis else c.shape[p]
             if not np.isfinite(lam):
                 continue
+            if not same[j]:
+                mult[p] = np.exp(-res_log_multiplier(fam, c, i, p))
             d0 = max(tj - fam.since[i, p], 0.0)
-            e = -np.log(uniform(fam, c, i, DRAW_DURATION)) * np.exp(-res_log_multiplier(fam, c, i, p))
+            e = -np.log(uniform(fam, c, i, DRAW_DURATION)) * mult[p]
             if shape == 1.0:
                 fam.end[i, p] = tj + lam * e
             else:
@@ -1015,7 +1022,12 @@ def redraw_copies(fam, c, ids, t, scratch, scratch_of):
         update_resolve(fam, i)
         fam.t_last[i] = tj
         next_change(fam, c, i, tj)
-        redraw(fam, c, i, tj, scratch, scratch_of)
+        if not same[j]:
+            total = rates(fam, c, i, tj, scratch)
+        scratch_of[0] = i
+        scratch_of[1] = total
+        wait = -np.log(uniform(fam, c, i, DRAW_CLOCK))
+        fam.t_haz[i] = tj + wait / total if total > 0 else INF
         fam.t_due[i] = t_next(fam, i)
 
 

@@ -79,6 +79,7 @@ class ProblemModel:
         self.buf = kernel.new_buffers(_BUFFER, len(self.programmes), n_rates)
         self._cols: kernel.FamilyColumns | None = None
         self._combos = np.zeros(1 << NP, np.int64)  # census scratch: weight by combination of problems
+        self._mult = np.empty(NP)  # redraw_copies scratch: each problem's resolution multiplier
         self._early = [np.empty(0, np.int64) for _ in self.programmes]
         self._debt = 0  # families that left and have not been replaced yet
         self.flows: list[tuple[np.ndarray, ...]] = []  # t, from, to, cause, weight
@@ -277,8 +278,17 @@ class ProblemModel:
         f.key[new] = mix(f.key[src] ^ moment ^ (_COPY * number))
         f.draws[new] = 0
         f.weight[new] = 1
+        same = np.ones(new.size, bool)  # copies of one family at one moment share their hazards
+        same[::copies] = False
         kernel.redraw_copies(
-            self._columns(), self.const, new, np.repeat(t, copies), self.buf.scratch, self.buf.scratch_of
+            self._columns(),
+            self.const,
+            new,
+            np.repeat(t, copies),
+            same,
+            self._mult,
+            self.buf.scratch,
+            self.buf.scratch_of,
         )
         return np.concatenate([ids, new])
 
