@@ -29,6 +29,30 @@ _PR_SET_PDEATHSIG = 1
 INHERITED_LOCKS: set[int] = set()
 
 
+#: How often a pool waiting for results lets a held Ctrl-C or SIGTERM through (seconds).
+POLL_SECONDS = 0.1
+_STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
+
+
+def _hold_signals() -> None:
+    """Hold Ctrl-C and SIGTERM in this thread until :func:`_deliver_signals`.
+
+    Python raises KeyboardInterrupt wherever the main thread happens to be. Inside
+    ``concurrent.futures`` (submitting, waiting) that can leave one of its locks
+    held, and stopping the pool then hangs, or its thread dies with a traceback at
+    exit. So the pool's own calls run with the signals held, and a held signal is
+    let through between them, where the KeyboardInterrupt is safe.
+    """
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
+
+
+def _deliver_signals() -> None:
+    """Let held signals through: a pending Ctrl-C or SIGTERM raises here, at a safe point."""
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
+
+
 def die_with_parent(parent: int) -> None:
     """Ask the kernel to SIGKILL this process when its parent dies (Linux); exit now if it already has."""
     if sys.platform.startswith("linux"):
@@ -43,6 +67,7 @@ def init_worker(parent: int) -> None:
     die_with_parent(parent)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    _deliver_signals()  # forked while the parent held them: a worker takes SIGTERM as usual
     for fd in INHERITED_LOCKS:
         # Closing the worker's copy only: the parent's descriptor keeps the lock.
         with contextlib.suppress(OSError):
@@ -73,6 +98,7 @@ def imap_unordered(fn: Callable, tasks: Iterable, jobs: int, ahead: int = 2) -> 
         whatever ``fn`` raised, in the parent.
     """
     it = iter(tasks)
+    _hold_signals()  # the pool's locks are never held when Ctrl-C or SIGTERM lands (see _hold_signals)
     pool = ProcessPoolExecutor(max_workers=max(1, jobs), initializer=init_worker, initargs=(os.getpid(),))
     pending: dict[Future, object] = {}
     finished = False
@@ -80,16 +106,27 @@ def imap_unordered(fn: Callable, tasks: Iterable, jobs: int, ahead: int = 2) -> 
         for task in itertools.islice(it, max(1, jobs) * ahead):
             pending[pool.submit(fn, task)] = task
         while pending:
-            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            done, _ = wait(pending, timeout=POLL_SECONDS, return_when=FIRST_COMPLETED)
+            if not done:
+                _deliver_signals()
+                continue
             for future in done:
                 task = pending.pop(future)
                 result = future.result()
                 for nxt in itertools.islice(it, 1):
                     pending[pool.submit(fn, nxt)] = nxt
-                yield task, result
+                _deliver_signals()  # the caller's code runs with signals as usual
+                try:
+                    yield task, result
+                finally:
+                    _hold_signals()
         finished = True
     finally:
-        if finished:
-            pool.shutdown(wait=True)
-        else:
-            _stop(pool)
+        _hold_signals()
+        try:
+            if finished:
+                pool.shutdown(wait=True)
+            else:
+                _stop(pool)
+        finally:
+            _deliver_signals()
