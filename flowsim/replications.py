@@ -90,10 +90,10 @@ def replication_record(res, scenario, keep_waits: bool = True, counterfactual=No
     if res.model == "problems" and counterfactual is not None:
         summ["additional"] = additional(summ, summary(counterfactual, scenario))
         if tables:
-            from flowsim.tables import with_counterfactual
+            from flowsim.tables import classifications_table, with_counterfactual
 
             out_tables["classifications"] = with_counterfactual(
-                out_tables["classifications"], table_columns(counterfactual)["classifications"]
+                out_tables["classifications"], classifications_table(counterfactual)
             )
     return {"replication": res.replication, "summary": summ, "tables": out_tables}
 
@@ -146,20 +146,13 @@ def run_replications_shared(
     when the scenarios cannot share (then run them one by one)."""
     from flowsim.engine.simulation import can_share
     from flowsim.finance import counterfactual as counterfactual_of
-    from flowsim.workers import imap_unordered
 
     if not can_share([(s, counterfactual_of(s)) for s in scenarios]):
         return None
     if n == 1:
         return [[r] for r in run_shared_replication(scenarios, seed)]
-    jobs = max(1, min(jobs or os.cpu_count() or 1, n))
-    out: list[list[dict] | None] = [None] * n
-    tasks = ((scenarios, seed, i, i == 0) for i in range(n))
-    for done, (task, records) in enumerate(imap_unordered(_one_shared, tasks, jobs), start=1):
-        out[task[2]] = records
-        if progress is not None:
-            progress(done)
-    return [[records[k] for records in out] for k in range(len(scenarios))]  # type: ignore[index]
+    out = _in_order(_one_shared, scenarios, seed, n, jobs, progress)
+    return [[records[k] for records in out] for k in range(len(scenarios))]
 
 
 def _one(task: tuple) -> dict:
@@ -181,18 +174,23 @@ def run_replications(
     number finished. Workers die with this process, and KeyboardInterrupt
     stops them at once (:mod:`flowsim.workers`).
     """
-    from flowsim.workers import imap_unordered
-
     if n == 1:
         return [run_replication(scenario, seed)]
+    return _in_order(_one, scenario, seed, n, jobs, progress)
+
+
+def _in_order(fn: Callable, what, seed: int, n: int, jobs: int | None, progress: Callable[[int], None] | None):
+    """``fn((what, seed, i, keep_waits))`` for replications 0 .. n-1 over worker processes; results in order."""
+    from flowsim.workers import imap_unordered
+
     jobs = max(1, min(jobs or os.cpu_count() or 1, n))
-    out: list[dict | None] = [None] * n
-    tasks = ((scenario, seed, i, i == 0) for i in range(n))
-    for done, (task, record) in enumerate(imap_unordered(_one, tasks, jobs), start=1):
-        out[task[2]] = record
+    out: list = [None] * n
+    tasks = ((what, seed, i, i == 0) for i in range(n))
+    for done, (task, result) in enumerate(imap_unordered(fn, tasks, jobs), start=1):
+        out[task[2]] = result
         if progress is not None:
             progress(done)
-    return out  # type: ignore[return-value]
+    return out
 
 
 def _set(d: dict, dotted: str, value) -> None:

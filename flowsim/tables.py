@@ -59,8 +59,13 @@ def table_columns(res: Results) -> dict[str, dict[str, list | np.ndarray]]:
     }
     if res.boundary_problems is not None:
         out["problems"] = _by_boundary(res, res.problem_names, res.boundary_problems, "problem")
-        out["classifications"] = _by_boundary(res, res.class_names, res.boundary_classes, "classification")
+        out["classifications"] = classifications_table(res)
     return out
+
+
+def classifications_table(res: Results) -> dict:
+    """Families in each classification at every month boundary (model v2), in long form."""
+    return _by_boundary(res, res.class_names, res.boundary_classes, "classification")
 
 
 def _by_boundary(res: Results, names, counts: np.ndarray, column: str) -> dict:

@@ -715,14 +715,3 @@ def census(fam, n, states):
     states[:] = 0
     for i in range(n):
         states[fam.state[i]] += 1
-
-
-def compiled_on_disk() -> bool:
-    """Whether numba's on-disk cache already holds the event kernel (False: the next run compiles it, ~25 s).
-
-    Reads numba's cache index; if that internal layout ever changes, says True (no message beats a wrong one).
-    """
-    try:
-        return bool(run_families._cache._cache_file._load_index())
-    except Exception:
-        return True

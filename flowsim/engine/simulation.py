@@ -65,24 +65,19 @@ def simulate_with_counterfactual(
     date. If no programme opens until later, the fork waits for the first.
     The ladder model runs both in full from its own start.
     """
-    spec = _compile(scenario)
-    cf_spec = _compile(counterfactual)
+    spec, cf_spec = _compile(scenario), _compile(counterfactual)
     if not isinstance(spec, ProblemSpec):
         return simulate(spec, seed, progress, replication), simulate(cf_spec, seed, None, replication)
-    model = _model(spec, seed, replication)
-    first = _first_month(model)
-    fork = _counterfactual_fork(spec, boundaries(model), model.t_end)
-    shared, after = fork - first, model.t_end - fork
-    total = shared + 2 * after
+    return _simulate_tree([(spec, cf_spec)], _counterfactual_forks(spec), seed, progress, replication)[0]
 
-    def part(done: float, length: float):
-        return (lambda f: progress((done + f * length) / total)) if progress is not None else None
 
-    _calendar(model, first, fork, part(0.0, shared))
-    other = model.fork(cf_spec)
-    _calendar(model, fork, model.t_end, part(shared, after))
-    _calendar(other, fork, model.t_end, part(shared + after, after))
-    return model.results(seed, replication), other.results(seed, replication)
+def _points(spec: ProblemSpec) -> np.ndarray:
+    return _grid(spec.t_init, spec.t_start, spec.t_end, spec.t_deadline)
+
+
+def _counterfactual_forks(spec: ProblemSpec) -> list[tuple[float, int, int, int]]:
+    """A lone run's plan: its counterfactual forks from it (leaf 1 from leaf 0)."""
+    return [(_counterfactual_fork(spec, _points(spec), spec.t_end), 1, 0, 1)]
 
 
 def _counterfactual_fork(spec: ProblemSpec, points: np.ndarray, t_end: float) -> float:
@@ -104,9 +99,9 @@ def share_plan(specs: list[tuple[ProblemSpec, ProblemSpec]]) -> list[tuple[float
     from flowsim.engine.v2.divergence import divergence
 
     first_spec, first_cf = specs[0]
-    points = _grid(first_spec.t_init, first_spec.t_start, first_spec.t_end, first_spec.t_deadline)
+    points = _points(first_spec)
     t_cf = [_counterfactual_fork(s, points, first_spec.t_end) for s, _ in specs]
-    forks = [(t_cf[0], 1, 0, 1)]
+    forks = _counterfactual_forks(first_spec)
     for k, (s, c) in enumerate(specs[1:], start=1):
         d1, d2 = divergence(first_spec, s), divergence(first_cf, c)
         if d1 is None or d2 is None:
@@ -150,6 +145,11 @@ def simulate_shared(
     forks = share_plan(specs)
     if forks is None:
         return None
+    return _simulate_tree(specs, forks, seed, progress, replication)
+
+
+def _simulate_tree(specs, forks, seed, progress, replication) -> list[tuple[Results, Results]]:
+    """Simulate leaf 0 from the start and fork the other leaves from it as ``forks`` (time, order, from, new) say."""
     root = _model(specs[0][0], seed, replication)
     first, end = _first_month(root), root.t_end
     spec_of = {leaf: spec for k, pair in enumerate(specs) for leaf, spec in ((2 * k, pair[0]), (2 * k + 1, pair[1]))}

@@ -1105,14 +1105,3 @@ def census(fam, c, n, states, problems, classes, combos):
             classes[3] += w
         if is_troubled(c, probs):
             classes[4] += w
-
-
-def compiled_on_disk() -> bool:
-    """Whether numba's on-disk cache already holds this kernel (False: the next run compiles it, ~2 minutes).
-
-    Reads numba's cache index; if that internal layout ever changes, says True (no message beats a wrong one).
-    """
-    try:
-        return bool(run_families._cache._cache_file._load_index())
-    except Exception:
-        return True
