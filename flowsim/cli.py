@@ -49,10 +49,16 @@ def main() -> None:
 )
 @click.option("--csv", is_flag=True, help="Also write every table as CSV.")
 @click.option("--no-report", is_flag=True, help="Write tables, summary and manifest only: no charts, report or brief.")
+@click.option(
+    "--council",
+    default=None,
+    metavar="NAME",
+    help="With the 2012 programme (programme_2012.enabled): print this council's counts, not England's.",
+)
 @yes_option
 @quiet_option
 @user_errors
-def run(scenario, seed, replications, jobs, overrides, out, csv, no_report, yes, quiet) -> None:
+def run(scenario, seed, replications, jobs, overrides, out, csv, no_report, council, yes, quiet) -> None:
     """Run SCENARIO and write a run directory that answers the 2015 question."""
     from flowsim.files import writable_dir
     from flowsim.plan import Plan, count, estimate_seconds
@@ -61,12 +67,19 @@ def run(scenario, seed, replications, jobs, overrides, out, csv, no_report, yes,
     from flowsim.rundir import run_scenario
 
     sc = load(scenario, overrides)
+    if council is not None:
+        council_of(sc, council)  # a bad name stops here, before anything runs
     out_dir = writable_dir(out or outputs(sc.name), replaced="manifest.json")
     announce(Plan(replications, estimate_seconds(sc), jobs or cores(), count(replications, "replication")), quiet, yes)
     note_compile(quiet, sc)
     with Fraction(quiet, "simulating" if replications == 1 else "replications") as bar:
         summ = run_scenario(sc, out_dir, seed, replications, jobs, bar, sys.argv, csv, documents=not no_report)
     click.echo(headline(summ, run_notes(sc)))
+    if "programme_2012" in summ:
+        from flowsim.programme_2012 import lines
+
+        for line in lines(summ, council_of(sc, council) if council is not None else None):
+            click.echo(line)
     if not quiet:
         for line in details(summ):
             click.echo(line)
@@ -354,3 +367,22 @@ def show(scenario: Path, overrides: tuple[str, ...]) -> None:
     for row in assumption_log(sc):
         mark = f"  [set in {where_set(row)}]" if row["set_in"] else ""
         click.echo(f"{row['key']} = {row['value']}  ({row['unit']}; {row['source']}){mark}")
+
+
+def council_of(scenario, name: str) -> str:
+    """The council ``--council NAME`` means in this scenario, or a FlowsimError saying why there is none."""
+    from flowsim.errors import FlowsimError
+    from flowsim.programme_2012 import find_council
+    from flowsim.scenario.registry_programme_2012 import council_names
+
+    cfg = scenario.params.programme_2012
+    if not cfg.enabled:
+        raise FlowsimError(
+            f"--council {name}: {scenario.path or scenario.name} does not run the 2012 programme by council "
+            "(set programme_2012.enabled = true, as scenarios/tf_programme_2012.toml does)"
+        )
+    names = council_names() if cfg.council == "all" else [cfg.council]
+    try:
+        return find_council(name, names)
+    except ValueError as exc:
+        raise FlowsimError(f"--council: {exc}") from None

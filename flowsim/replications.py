@@ -87,6 +87,12 @@ def replication_record(res, scenario, keep_waits: bool = True, counterfactual=No
                 }
             )
         summ["results"] = counts
+    if res.programme_2012 is not None:
+        from flowsim import programme_2012
+
+        summ["programme_2012"] = programme_2012.summary(res, counterfactual, scenario.params.finance)
+        if tables:
+            out_tables["programme_2012"] = programme_2012.table(res, counterfactual, scenario.params.finance)
     if res.model == "problems" and counterfactual is not None:
         summ["additional"] = additional(summ, summary(counterfactual, scenario))
         if tables:
@@ -238,7 +244,22 @@ def summarise(reps: list[dict]) -> dict:
             }
             for i, row in enumerate(first["finance"])
         ]
+    if "programme_2012" in first:
+        out["programme_2012"] = _mean_tree([r["summary"]["programme_2012"] for r in reps])
     out["headline"] = headline_many(out, first)
+    return out
+
+
+def _mean_tree(docs: list[dict]) -> dict:
+    """Dicts of numbers (nested) over replications: each number as {mean, lo, hi}; anything else as the first has it."""
+    out = {}
+    for key, value in docs[0].items():
+        if isinstance(value, dict):
+            out[key] = _mean_tree([d[key] for d in docs])
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            out[key] = mean_interval([d[key] for d in docs])
+        else:
+            out[key] = value
     return out
 
 

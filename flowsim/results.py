@@ -59,4 +59,6 @@ class Results:
     outcomes: tuple[np.ndarray, ...] | None = (
         None  # interventions ended: programme, t, problems at start, at end, completed
     )
+    # The councils' administration of the 2012 programme (engine.v2.administration.Administration.results).
+    programme_2012: dict | None = None
     family_weight: np.ndarray | None = None  # families each entry of the per-family arrays stands for (None: 1 each)

@@ -29,7 +29,7 @@ from flowsim.files import atomic_path, atomic_write, staged_dir, writable_dir
 from flowsim.tables import TABLES
 
 #: Tables a run directory may hold, in the order they are written.
-ALL_TABLES = (*TABLES, "statistics", "finance", "problems", "classifications")
+ALL_TABLES = (*TABLES, "statistics", "finance", "problems", "classifications", "programme_2012")
 #: Files every complete run directory has.
 REQUIRED = ("summary.json", "manifest.json", "assumptions.json", "targets.parquet")
 

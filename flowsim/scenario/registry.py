@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, NamedTuple
 
 from flowsim.scenario.registry_problems import problem_params
+from flowsim.scenario.registry_programme_2012 import programme_2012_params
 
 D = dt.date
 
@@ -1455,6 +1456,7 @@ PARAMETERS: dict[str, Param] = {
         + _outcome_params()
         + _FINANCE
         + problem_params(_p, _sched)
+        + programme_2012_params(_p, _sched)
     )
 }
 

@@ -18,6 +18,9 @@ Where a difference is placed in time:
   either roll-out has reached any council; the FIP's: the key worker's opening;
 - payment by results: the start of the programme window or the first claim
   window, whichever is first (nothing is attached or claimed before);
+- the councils' administration of the 2012 programme: when either version
+  first acts (its start, or the first records it matches); the councils
+  themselves (their shares of families) must be equal;
 - the target's count: never (only the measures read it, after the run).
 """
 
@@ -33,7 +36,7 @@ from flowsim.timeline import step_at
 
 #: ProblemSpec fields placed in time below; every other field must be equal for two specs to share.
 _PER_PROGRAMME = ("prog_onset", "prog_resolution", "turns_around", "prog_factor_bits", "prog_problem_mask")
-_TIMED = ("programmes", "rollout_t", "rollout_share", "finance", "id_fip", "id_new", *_PER_PROGRAMME)
+_TIMED = ("programmes", "rollout_t", "rollout_share", "finance", "programme_2012", "id_fip", "id_new", *_PER_PROGRAMME)
 #: Fields read only by the measures after the run, never by the simulation.
 _MEASURES_ONLY = ("target_count",)
 #: Programme fields that shape the model's arrays or its calendar: they must be equal.
@@ -99,6 +102,11 @@ def divergence(a: ProblemSpec, b: ProblemSpec) -> float | None:
         when = min(when, *(s.programmes[kw].open_t for s in (a, b))) if kw >= 0 else when
     if a.id_new != b.id_new:  # the new approach's identification: where the roll-out has reached
         when = min(when, *(_first_positive(s.rollout_t, s.rollout_share) for s in (a, b)))
+    if not same(a.programme_2012, b.programme_2012):  # the councils' rules: from when either first acts
+        pa, pb = a.programme_2012, b.programme_2012
+        if pa is None or pb is None or pa.names != pb.names:
+            return None
+        when = min(when, pa.first_t, pb.first_t)
     if not same(a.finance, b.finance):
         fa, fb = a.finance, b.finance
         when = min(when, fa.start_t, fb.start_t, *fa.claim_t, *fb.claim_t)

@@ -63,7 +63,13 @@ class ProblemFamilies:
             ("attached_year", np.int8, (), 0),
             ("attached_domains", np.uint8, (), 0),
             ("claimed", np.uint8, (), 0),
-            ("attached", np.uint8, (), 0),  # attached to the payment-by-results programme
+            ("attached", np.uint8, (), 0),  # 1: attached to the payment-by-results programme; 2: on a council's list
+            # The councils' administration of the 2012 programme (flowsim.engine.v2.administration).
+            ("t_identified", np.float64, (), INF),
+            ("t_eligible", np.float64, (), INF),
+            ("tf_referred", np.bool_, (), False),
+            ("evidence", np.uint8, (), 0),  # results whose evidence the council's records have shown (claim bits)
+            ("evidence_true", np.uint8, (), 0),  # ... and which of them were true when the records showed them
         ]
         self._dtype = np.dtype([(name, dt, shape) for name, dt, shape, _ in self._hot], align=True)
         self._blank = np.zeros((), self._dtype)

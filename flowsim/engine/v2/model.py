@@ -21,6 +21,7 @@ from flowsim.engine.codes import (
     EDUCATION,
     ENROLLED,
     OUTSIDE,
+    REFERRED,
     STARTED,
     WAITING,
     WORKLESS,
@@ -34,6 +35,7 @@ from flowsim.engine.crn import FamilyRandom, family_keys, mix
 from flowsim.engine.programmes import Programme
 from flowsim.engine.recorder import Recorder
 from flowsim.engine.v2 import kernel
+from flowsim.engine.v2.administration import Administration
 from flowsim.engine.v2.families import INF, ProblemFamilies
 from flowsim.engine.v2.spec import CAUSE_NEW, NP, ProblemSpec
 from flowsim.results import Results
@@ -67,6 +69,7 @@ class ProblemModel:
         ]
         self.key_worker = spec.key_worker
         self.finance = spec.finance.enabled
+        self.admin = Administration(spec.programme_2012, self.seed64) if spec.programme_2012 is not None else None
         self.recorder = Recorder(len(self.programmes), kernel.N_TRIGGERS)
         self.weight = max(int(spec.sample_weight), 1)
         self.n_pool = max(round(spec.families / self.weight), 1)
@@ -159,7 +162,16 @@ class ProblemModel:
         f.factors[ids] = self._draw_factors(n, rng, newborn)
         v = spec.frailty_variance
         f.z[ids] = rng.gamma(1.0 / v, v, n) if v > 0 else 1.0
-        f.council[ids] = rng.integers(0, max(spec.councils, 1), n)
+        if spec.council_cum is None:
+            f.council[ids] = rng.integers(0, max(spec.councils, 1), n)
+        else:  # the 2012 councils: lone-parent and couple families each spread as the 2011 Census counts them
+            lone = (f.factors[ids] >> spec.tables["lone_bit"]) & 1
+            u = rng.random(n)
+            cum = spec.council_cum
+            council = np.where(
+                lone == 1, np.searchsorted(cum[1], u, side="right"), np.searchsorted(cum[0], u, side="right")
+            )
+            f.council[ids] = np.minimum(council, cum.shape[1] - 1)
         u5 = (f.factors[ids] >> self.const.under5_bit) & 1
         f.under5_until[ids] = np.where(u5 == 1, t + (5.0 if newborn else 5.0 * rng.random(n)), INF)
         share = spec.initial_share.copy()
@@ -268,6 +280,17 @@ class ProblemModel:
             return np.empty(0, np.int64)
         ids = np.concatenate([i for i, _ in self._splits])
         t = np.concatenate([t for _, t in self._splits])
+        return self._copies(ids, t)
+
+    def split_rows(self, ids: np.ndarray, t: np.ndarray) -> np.ndarray:
+        """Sampled families ``ids`` (weight > 1) become as many families tracked one by one, from times ``t``."""
+        ids = ids[self.families.weight[ids] == self.weight]
+        if not ids.size or self.weight == 1:
+            return np.empty(0, np.int64)
+        self.families.weight[ids] = 1
+        return self._copies(ids, t[: ids.size] if t.size == ids.size else np.full(ids.size, t[0]))
+
+    def _copies(self, ids: np.ndarray, t: np.ndarray) -> np.ndarray:
         f = self.families
         copies = self.weight - 1
         src = np.repeat(ids, copies)
@@ -346,7 +369,9 @@ class ProblemModel:
         if i == self.key_worker:
             started = (adm.started >= 0) & (adm.started < self.t_deadline)
             f.key_worker_received[ids[started]] = True
-            if self.spec.finance.claim_t:
+            if self.admin is not None:
+                self.admin.attach(f, ids, adm.started)
+            elif self.spec.finance.claim_t:
                 payment.attach(f, self.spec.finance, self._domains, ids, adm.started)
                 f.attached[ids] = np.isfinite(f.t_attached[ids])
         self.recorder.programme_event(i, adm.started, STARTED, ids.size)
@@ -380,7 +405,33 @@ class ProblemModel:
         return dom, since
 
     def claim(self, t: float) -> None:
-        payment.claim(self.families, self.spec.finance, self._domains, self.recorder, t)
+        if self.admin is not None:
+            self.admin.claim(self, t)
+        else:
+            payment.claim(self.families, self.spec.finance, self._domains, self.recorder, t)
+
+    @property
+    def worker_programmes(self) -> list[int]:
+        """Programmes whose worker the councils count as working with a family (key, lead, enhanced lead)."""
+        return [
+            i for i, p in enumerate(self.programmes) if p.name in ("key_worker", "lead_worker", "enhanced_lead_worker")
+        ]
+
+    def refer(self, ids: np.ndarray, t: float) -> None:
+        """A council refers families ``ids`` to its key workers at ``t``: they join the queue."""
+        if not ids.size:
+            return
+        f, kw = self.families, self.key_worker
+        f.draws[ids, kernel.FIRST_PROGRAMME + kw] += 1  # a new referral: its draws use the next counter
+        f.prog_status[ids, kw] = WAITING
+        self.buf.waiting[kw] += ids.size
+        self.programmes[kw].join(ids.astype(np.int64), np.full(ids.size, t))
+        self.recorder.programme_event(kw, t, REFERRED, ids.size)
+        # Waiting, a family is no longer referred by the services: its clocks change.
+        times = np.ascontiguousarray(np.maximum(t, f.t_last[ids]))
+        kernel.redraw_many(
+            self._columns(), self.const, ids.astype(np.int64), times, self.buf.scratch, self.buf.scratch_of
+        )
 
     def hazards_change(self, t: float) -> None:
         f = self.families
@@ -451,6 +502,8 @@ class ProblemModel:
             f.in_start_stock[: f.n] = st == S
             if self.key_worker >= 0:
                 f.key_worker_received[: f.n] |= f.prog_status[: f.n, self.key_worker] == ENROLLED
+        if self.admin is not None:
+            self.admin.month(self, t)
 
     def results(self, seed: int, replication: int | None = None) -> Results:
         """The replication's Results (families that were ever tracked one by one; sampled families never were at risk)."""
@@ -516,6 +569,7 @@ class ProblemModel:
             target_population=self.spec.target,
             successes=succ,
             outcomes=outcomes,
+            programme_2012=self.admin.results() if self.admin is not None else None,
         )
         self.families = self._cols = self.rand = None
         return out

@@ -26,7 +26,7 @@ from flowsim.scenario.registry_problems import (
     PROBLEM_NAMES,
     SETF_SEVEN,
 )
-from flowsim.timeline import end_of_day_years, step_values
+from flowsim.timeline import end_of_day_years, step_values, to_years
 
 NP, NF, NT = len(PROBLEM_NAMES), len(FACTOR_NAMES), len(EVENT_NAMES)
 _PI = {name: i for i, name in enumerate(PROBLEM_NAMES)}
@@ -84,6 +84,8 @@ class ProblemSpec:
     rollout_t: np.ndarray
     rollout_share: np.ndarray
     finance: object
+    council_cum: np.ndarray | None = None  # (2, C) cumulative council shares of couple and lone-parent families
+    programme_2012: object = None  # the councils' administration (administration.Programme2012Spec), or None
 
     @property
     def key_worker(self) -> int:
@@ -223,6 +225,7 @@ def compile_problem_spec(scenario) -> ProblemSpec:
         "turns_around": turns,
     }
     rollout_t, rollout_share = step_values(p.identification.rollout, start)
+    admin = _councils(p, start, scale, t_end, "key_worker" in names)
     return ProblemSpec(
         start=start,
         deadline=p.time.deadline,
@@ -241,7 +244,7 @@ def compile_problem_spec(scenario) -> ProblemSpec:
         factor_loading=loading,
         initial_share=np.array([d.initial_share for d in defs]),
         frailty_variance=float(prob.frailty_variance),
-        councils=p.identification.councils,
+        councils=admin.pop("councils", p.identification.councils),
         programmes=programmes,
         prog_onset=prog_onset,
         prog_resolution=prog_res,
@@ -254,7 +257,53 @@ def compile_problem_spec(scenario) -> ProblemSpec:
         rollout_t=rollout_t,
         rollout_share=rollout_share,
         finance=_framework(p, start, t_end, "key_worker" in names),
+        **admin,
     )
+
+
+def _councils(p, start: dt.date, scale: float, t_end: float, key_worker: bool) -> dict:
+    """The 2012 councils (their shares of families, in roll-out order) and their administration, if switched on."""
+    from flowsim.engine.v2.administration import Programme2012Spec, council_cumulative, council_order
+    from flowsim.scenario.registry_programme_2012 import RECORD_DOMAINS, council_rows
+
+    cfg = p.programme_2012
+    if not cfg.enabled:
+        return {}
+    if not key_worker:
+        raise ValueError("programme_2012 needs programmes.key_worker: councils attach families to key workers")
+    rows = council_rows()
+    if cfg.council != "all":
+        rows = tuple(r for r in rows if r["council"] == cfg.council)
+    rows = [rows[i] for i in council_order(rows)]
+    fin = _framework(p, start, t_end, True)
+    published = np.array([r["allocation"] for r in rows], np.int64)
+    rec = [getattr(cfg.records, d) for d in RECORD_DOMAINS]
+    admin = Programme2012Spec(
+        names=tuple(r["council"] for r in rows),
+        allocation=np.round(published * scale).astype(np.int64),
+        allocation_published=published,
+        framework=tuple(_PI[n] for n in FRAMEWORK),
+        local=tuple(_PI[n] for n in p.classification.local_criteria),
+        lag=np.array([r.lag_years for r in rec]),
+        lookback=np.array([r.lookback_years for r in rec]),
+        miss=np.array([r.miss for r in rec]),
+        available_t=np.array([to_years(r.available_from, start) for r in rec]),
+        search_rate=float(cfg.search_rate_per_year),
+        identify_up_to=float(cfg.identify_up_to),
+        pace=float(cfg.pace),
+        year_one_share=float(cfg.year_one_share),
+        assurance_share=float(cfg.assurance_share),
+        assurance_t=to_years(cfg.assurance_date, start),
+        evidence_years=np.array(
+            [cfg.evidence.crime_asb_years, cfg.evidence.education_years, p.finance.employment_weeks / 52.18]
+        ),
+        progress_after=float(cfg.evidence.progress_after_years),
+        start_t=fin.start_t,
+        end_t=fin.end_t,
+        attach_t=fin.attach_t,
+        claim_t=fin.claim_t,
+    )
+    return {"councils": len(rows), "council_cum": council_cumulative(rows), "programme_2012": admin}
 
 
 def _framework(p, start: dt.date, t_end: float, key_worker: bool):

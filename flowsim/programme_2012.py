@@ -1,0 +1,249 @@
+"""The 2012 programme as councils ran it, read from a replication: the monthly table, the summary and its lines.
+
+Counts are cumulative at each month boundary from the programme's first
+month, by council and for England (the sum of the councils). Claimed
+results split three ways:
+
+- *recorded but not true*: the council's records met the evidence rule,
+  the family's true problems did not;
+- *true, would have happened anyway*: true results claimed in the paired
+  counterfactual (every programme's effect off, same seed, same councils);
+- *true and caused*: true results claimed less those.
+
+"Results" are the crime/ASB and education result and the employment result
+(what DCLG counted as turned around); progress to work is a payment, not a
+result.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+
+from flowsim.engine.codes import CLAIM_CRIME_EDUCATION, CLAIM_EMPLOYMENT, CLAIM_PROGRESS
+from flowsim.results import Results
+from flowsim.timeline import to_date, uk_date
+
+ENGLAND = "England"
+ROUTES = {"crime_education": CLAIM_CRIME_EDUCATION, "employment": CLAIM_EMPLOYMENT, "progress_to_work": CLAIM_PROGRESS}
+COUNTS = ("identified", "eligible", "attached", "claimed", "claimed_true", "claimed_not_true")
+MONEY = ("attachment_fees_gbp", "attachment_fees_held_gbp", "results_paid_gbp")
+
+
+def council_key(name: str) -> str:
+    """A council's name as a user may type it: lower case, letters and digits only (``barnet``, ``northyorkshire``)."""
+    return re.sub(r"[^a-z0-9]", "", name.lower())
+
+
+def find_council(name: str, names) -> str:
+    """The council called ``name`` (any case, spaces or hyphens), or ValueError naming the closest."""
+    import difflib
+
+    by_key = {council_key(n): n for n in names}
+    if council_key(name) in by_key:
+        return by_key[council_key(name)]
+    close = difflib.get_close_matches(council_key(name), list(by_key), n=3)
+    hint = f"; did you mean {', '.join(by_key[c] for c in close)}?" if close else ""
+    raise ValueError(f"no council called {name!r} in this run{hint}")
+
+
+def _boundaries(res: Results) -> np.ndarray:
+    first = 2.0 if res.programme_2012 is None else min(_first_event(res.programme_2012), res.t_end)
+    b = res.boundary_t
+    return b[b >= np.floor(first * 12) / 12 - 1e-9]
+
+
+def _first_event(p: dict) -> float:
+    times = [p["identified"][0], p["attached"][0], p["claims"][0]]
+    mins = [float(t.min()) for t in times if t.size]
+    return min(mins, default=np.inf)
+
+
+def _cumulative(t: np.ndarray, council: np.ndarray, weight, bounds: np.ndarray, n_councils: int) -> np.ndarray:
+    """(B, C): the weight of events at or before each boundary, by council."""
+    out = np.zeros((bounds.size, n_councils))
+    if t.size:
+        b = np.searchsorted(bounds, t - 1e-9, side="left")  # an event at a boundary counts from that boundary
+        ok = b < bounds.size
+        np.add.at(out, (b[ok], council[ok].astype(np.int64)), np.broadcast_to(weight, t.shape)[ok])
+    return np.cumsum(out, axis=0)
+
+
+def _fees(p: dict, fin) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each attachment's fee (GBP) and when it is paid: at attachment in year one; later, once its council has met
+    the assurance rule (never, if it has not)."""
+    t, council, year = p["attached"][:3]
+    shares = np.array([v for _, v in fin.attachment_share], float)
+    fee = shares[np.minimum(year, shares.size - 1)] * fin.max_per_family_gbp * fin.funded_share
+    held = t >= p["assurance_t"]
+    paid_t = np.where(held, np.maximum(t, p["assured_t"][council]), t)
+    return t, fee, paid_t
+
+
+def _results_paid(p: dict, fin) -> np.ndarray:
+    """Each claim's payment (GBP), as ``flowsim.finance`` pays it: the employment result less any progress paid."""
+    t, _, route, _, key, year = p["claims"]
+    shares = np.array([v for _, v in fin.attachment_share], float)
+    money = (1 - shares[np.minimum(year, shares.size - 1)]) * fin.max_per_family_gbp * fin.funded_share
+    amount = np.where(
+        route == CLAIM_PROGRESS,
+        fin.progress_share * money,
+        np.where(route == CLAIM_CRIME_EDUCATION, fin.crime_education_share * money, money),
+    )
+    progress = route == CLAIM_PROGRESS
+    if progress.any():  # the employment result pays what progress to work has not already paid that family
+        paid = dict(zip(key[progress].tolist(), amount[progress].tolist(), strict=True))
+        progress_t = dict(zip(key[progress].tolist(), t[progress].tolist(), strict=True))
+        for i in np.flatnonzero(route == CLAIM_EMPLOYMENT):
+            k = int(key[i])
+            if k in paid and progress_t[k] <= t[i]:
+                amount[i] -= paid[k]
+    return amount
+
+
+def _claim_split(p: dict | None, bounds: np.ndarray, c: int, route_mask) -> tuple[np.ndarray, np.ndarray]:
+    """(B, C) cumulative claims on ``route_mask`` and the true ones among them."""
+    if p is None:
+        z = np.zeros((bounds.size, c))
+        return z, z
+    t, council, route, true = p["claims"][:4]
+    on = np.isin(route, route_mask)
+    claimed = _cumulative(t[on], council[on], 1.0, bounds, c)
+    return claimed, _cumulative(t[on & true], council[on & true], 1.0, bounds, c)
+
+
+def table(res: Results, counterfactual: Results | None, fin) -> dict:
+    """``programme_2012.parquet``: month, council (and England), route, quantity and value, cumulative counts."""
+    p = res.programme_2012
+    names = list(p["councils"])
+    c = len(names)
+    bounds = _boundaries(res)
+    cf = counterfactual.programme_2012 if counterfactual is not None else None
+    t, council, weight, eligible = p["identified"]
+    later = p["eligible_later"]
+    blocks: dict[tuple[str, str], np.ndarray] = {
+        ("allocation", "all"): np.broadcast_to(p["allocation"].astype(float), (bounds.size, c)),
+        ("identified", "all"): _cumulative(t, council, weight, bounds, c),
+        ("eligible", "all"): _cumulative(t[eligible], council[eligible], weight[eligible], bounds, c)
+        + _cumulative(later[0], later[1], later[2], bounds, c),
+        ("attached", "all"): _cumulative(p["attached"][0], p["attached"][1], 1.0, bounds, c),
+    }
+    routes = {**{k: [v] for k, v in ROUTES.items()}, "results": [CLAIM_CRIME_EDUCATION, CLAIM_EMPLOYMENT]}
+    for name, mask in routes.items():
+        claimed, true = _claim_split(p, bounds, c, mask)
+        blocks[("claimed", name)] = claimed
+        blocks[("claimed_true", name)] = true
+        blocks[("claimed_not_true", name)] = claimed - true
+        if cf is not None:
+            cf_claimed, anyway = _claim_split(cf, bounds, c, mask)
+            blocks[("claimed_anyway", name)] = anyway
+            blocks[("claimed_caused", name)] = true - anyway
+            blocks[("additional", name)] = claimed - cf_claimed
+    at, fee, paid_t = _fees(p, fin)
+    attached_council = p["attached"][1]
+    owed = _cumulative(at, attached_council, fee, bounds, c)
+    paid = _cumulative(
+        paid_t[np.isfinite(paid_t)], attached_council[np.isfinite(paid_t)], fee[np.isfinite(paid_t)], bounds, c
+    )
+    blocks[("attachment_fees_gbp", "all")] = paid
+    blocks[("attachment_fees_held_gbp", "all")] = owed - paid
+    ct, cc = p["claims"][0], p["claims"][1]
+    blocks[("results_paid_gbp", "all")] = _cumulative(ct, cc, _results_paid(p, fin), bounds, c)
+    dates = [to_date(float(x), res.start) for x in bounds]
+    cols: dict[str, list] = {"date": [], "t_years": [], "council": [], "route": [], "quantity": [], "value": []}
+    everyone = [*names, ENGLAND]
+    for (quantity, route), block in blocks.items():
+        full = np.column_stack([block, block.sum(axis=1)])  # England is the sum of its councils
+        b, k = full.shape
+        cols["date"] += [d for d in dates for _ in range(k)]
+        cols["t_years"] += np.repeat(bounds, k).tolist()
+        cols["council"] += everyone * b
+        cols["route"] += [route] * (b * k)
+        cols["quantity"] += [quantity] * (b * k)
+        cols["value"] += full.reshape(-1).tolist()
+    return cols
+
+
+def summary(res: Results, counterfactual: Results | None, fin) -> dict:
+    """At the deadline, for England and each council: allocation, identified, eligible, attached, results claimed
+    (true, not true, anyway, caused), additional results, by-route claims and money."""
+    p = res.programme_2012
+    names = list(p["councils"])
+    c = len(names)
+    at = np.array([res.t_deadline])
+    cf = counterfactual.programme_2012 if counterfactual is not None else None
+    t, council, weight, eligible = p["identified"]
+    later = p["eligible_later"]
+    values = {
+        "allocation": p["allocation"].astype(float),
+        "identified": _cumulative(t, council, weight, at, c)[0],
+        "eligible": (
+            _cumulative(t[eligible], council[eligible], weight[eligible], at, c)
+            + _cumulative(later[0], later[1], later[2], at, c)
+        )[0],
+        "attached": _cumulative(p["attached"][0], p["attached"][1], 1.0, at, c)[0],
+    }
+    results = [CLAIM_CRIME_EDUCATION, CLAIM_EMPLOYMENT]
+    claimed, true = _claim_split(p, at, c, results)
+    values.update({"claimed": claimed[0], "claimed_true": true[0], "claimed_not_true": (claimed - true)[0]})
+    for name, route in ROUTES.items():
+        values[f"claimed_{name}"] = _claim_split(p, at, c, [route])[0][0]
+    if cf is not None:
+        cf_claimed, anyway = _claim_split(cf, at, c, results)
+        values.update(
+            {
+                "claimed_anyway": anyway[0],
+                "claimed_caused": (true - anyway)[0],
+                "additional": (claimed - cf_claimed)[0],
+            }
+        )
+    ta, fee, paid_t = _fees(p, fin)
+    ok = np.isfinite(paid_t)
+    owed = _cumulative(ta, p["attached"][1], fee, at, c)[0]
+    values["attachment_fees_gbp"] = _cumulative(paid_t[ok], p["attached"][1][ok], fee[ok], at, c)[0]
+    values["attachment_fees_held_gbp"] = owed - values["attachment_fees_gbp"]
+    values["results_paid_gbp"] = _cumulative(p["claims"][0], p["claims"][1], _results_paid(p, fin), at, c)[0]
+    values["assurance_met"] = np.isfinite(p["assured_t"]).astype(float)
+    england = {k: float(v.sum()) for k, v in values.items() if k != "assurance_met"}
+    england["assurance_met_councils"] = float(values["assurance_met"].sum())
+    councils = {name: {k: float(v[i]) for k, v in values.items()} for i, name in enumerate(names)}
+    return {"deadline": uk_date(res.deadline), **england, "councils": councils}
+
+
+def lines(summ: dict, council: str | None = None) -> list[str]:
+    """The 2012 programme's block: identified, attached and claimed at the deadline, with additional results."""
+    block = summ["programme_2012"]
+    where = ENGLAND if len(block["councils"]) > 1 else next(iter(block["councils"]))
+    if council is not None:
+        where = find_council(council, block["councils"])
+        block = block["councils"][where]
+
+    def v(key):
+        x = block.get(key)
+        return x["mean"] if isinstance(x, dict) else x
+
+    def n(key):
+        x = v(key)
+        return "–" if x is None else f"{x:,.0f}"
+
+    def interval(key):
+        x = block.get(key)
+        return f" (95% interval {x['lo']:,.0f}–{x['hi']:,.0f})" if isinstance(x, dict) else ""
+
+    deadline = summ["programme_2012"]["deadline"]
+    out = [
+        f"2012 programme, {where}, by {deadline}: {n('identified')} families identified ({n('eligible')} eligible for "
+        f"payment by results), {n('attached')} attached of {n('allocation')} allocated",
+        f"  results claimed: {n('claimed')}{interval('claimed')} ({n('claimed_crime_education')} crime/ASB and "
+        f"education, {n('claimed_employment')} employment; {n('claimed_progress_to_work')} progress-to-work payments)",
+    ]
+    if block.get("additional") is not None:
+        out.append(
+            f"  additional results: {n('additional')}{interval('additional')} — of the claims, {n('claimed_caused')} "
+            f"true and caused, {n('claimed_anyway')} true but would have happened anyway, {n('claimed_not_true')} "
+            "recorded but not true"
+        )
+    else:
+        out.append(f"  of the claims, {n('claimed_not_true')} recorded but not true")
+    return out

@@ -1,0 +1,226 @@
+"""Parameters of the 2012 programme as councils ran it (seeds 003 and 004): records, identification, attachment, claims.
+
+The councils' administration is a layer over each family's true problems:
+a council sees those problems through its records (late, sometimes not at
+all, and for a while after they end), identifies families from them,
+attaches them up to its allocation and claims results when its records meet
+the financial framework's evidence rules. Money follows the ``finance``
+parameters. Nothing here is fitted to published claim totals.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+from functools import lru_cache
+from importlib import resources
+
+D = dt.date
+
+#: The records a council matches, in the order the engine keeps them: the framework's three criteria, then local.
+RECORD_DOMAINS = ("crime_asb", "education", "workless", "local")
+
+
+@lru_cache(maxsize=1)
+def council_rows() -> tuple[dict, ...]:
+    """The 152 councils of 2012 with their allocations and families (``flowsim/data/councils_2012.csv``)."""
+    text = resources.files("flowsim.data").joinpath("councils_2012.csv").read_text(encoding="utf-8")
+    rows = []
+    for r in csv.DictReader(text.splitlines()):
+        rows.append(
+            {
+                **r,
+                "allocation": int(r["allocation"]),
+                "families_with_children": int(r["families_with_children"]),
+                "lone_parent_families": int(r["lone_parent_families"]),
+                "community_budget_phase1": r["community_budget_phase1"] == "1",
+            }
+        )
+    return tuple(rows)
+
+
+def council_names() -> tuple[str, ...]:
+    return tuple(r["council"] for r in council_rows())
+
+
+_RECORDS = {
+    # domain: (lag, its source), (lookback, its source), (miss, its source), (available from, its source)
+    "crime_asb": (
+        (0.25, "assumption: police offence and ASB data are matched quarterly (Northamptonshire's EqIA lists them)"),
+        (1.0, "ref: DCLG Financial Framework 2012 (a proven offence or an ASB intervention in the last 12 months)"),
+        (
+            0.3,
+            "assumption: much offending and ASB is dealt with informally and never reaches a police or ASB record; "
+            "no published match rate was found (the National Impact Study's are not in the stored sources)",
+        ),
+        (D(2012, 4, 1), "assumption: councils held police and ASB data from the programme's start"),
+    ),
+    "education": (
+        (0.33, "assumption: attendance and exclusions are returned termly, so a problem shows a term late"),
+        (
+            0.83,
+            "ref: DCLG Financial Framework 2012 (exclusions or 15% unauthorised absence over the last three school "
+            "terms, about ten months)",
+        ),
+        (
+            0.2,
+            "assumption: authorised or unrecorded absence and informal exclusion leave a fifth of problems unrecorded",
+        ),
+        (D(2012, 4, 1), "assumption: councils hold their own schools' data from the programme's start"),
+    ),
+    "workless": (
+        (0.1, "assumption: DWP benefit data are shared monthly"),
+        (0.0, "ref: DCLG Financial Framework 2012 (an adult on out-of-work benefits now)"),
+        (
+            0.15,
+            "assumption: a workless household not on out-of-work benefits (a partner's earnings, a sanction) is not "
+            "in the DWP data",
+        ),
+        (
+            D(2012, 7, 2),
+            "ref: SI 2012/1483 (the Social Security (Information-sharing in relation to Welfare Services etc.) "
+            "Regulations 2012, in force 2 July 2012)",
+        ),
+    ),
+    "local": (
+        (0.25, "assumption: social care, health and housing concerns reach the team about a quarter late"),
+        (0.5, "assumption: a local concern counts for half a year after it was last recorded"),
+        (0.4, "assumption: domestic abuse, mental health and substance misuse are often not known to services"),
+        (D(2012, 4, 1), "assumption: councils hold their own social care records from the programme's start"),
+    ),
+}
+
+
+def programme_2012_params(p, sched) -> list:
+    """The Param list of the councils' administration of the 2012 programme."""
+    names = council_names()
+    out = [
+        p(
+            "programme_2012.enabled",
+            False,
+            "switch",
+            "assumption: councils administer the 2012 programme only in its own scenarios (model v2)",
+            "Councils identify families from records, attach them up to their allocations and claim results.",
+        ),
+        p(
+            "programme_2012.council",
+            "all",
+            "council name",
+            "ref: flowsim/data/councils_2012.csv (152 councils, allocations with their sources)",
+            "Which councils the population stands for: 'all' (England's 152) or one council alone.",
+            choices=("all", *names),
+        ),
+        p(
+            "programme_2012.search_rate_per_year",
+            1.5,
+            "per family-year",
+            "assumption: the same as identification.new_approach_rate_per_year (a family that meets the criteria "
+            "is found in about eight months)",
+            "Hazard that a council's matching finds a family whose records meet the criteria.",
+            lo=0,
+            hi=100,
+        ),
+        p(
+            "programme_2012.identify_up_to",
+            1.0,
+            "share of the allocation",
+            "ref: DCLG progress information, October 2014 (families identified reached 117,910, the sum of the "
+            "allocations, and no more)",
+            "A council stops searching once it has identified this share of its allocation in eligible families.",
+            lo=0,
+            hi=10,
+        ),
+        p(
+            "programme_2012.pace",
+            1.0,
+            "multiple of the even pace",
+            "assumption: the financial framework expects the whole allocation worked with by the programme's end, "
+            "so each month a council attaches the families still to attach divided by the months left",
+            "Each month a council attaches up to pace x (allocation - attached) / months left of its eligible families.",
+            lo=0,
+            hi=100,
+        ),
+        p(
+            "programme_2012.year_one_share",
+            0.355,
+            "share of the allocation",
+            "ref: CLG Committee HC 163 (2013-14) para 76 (35,618 families worked with in year one were 85% of the "
+            "year-one commitment: 41,900 of 117,910)",
+            "The families a council committed to work with in the programme's first year, as a share of its allocation.",
+            lo=0,
+            hi=1,
+        ),
+        p(
+            "programme_2012.assurance_share",
+            0.85,
+            "share of the year-one commitment",
+            "ref: DCLG 2013 (councils had to show 85% of year-one families engaged before the year-two attachment "
+            "fees were paid; CLG Committee HC 163 para 76)",
+            "Year-two attachment fees are held back until a council has attached this share of its year-one families.",
+            lo=0,
+            hi=1,
+        ),
+        p(
+            "programme_2012.assurance_date",
+            D(2013, 4, 1),
+            "date",
+            "ref: DCLG Financial Framework 2012 (year two starts in April 2013)",
+            "From this date a council's attachment fees wait for the assurance rule.",
+        ),
+        p(
+            "programme_2012.evidence.crime_asb_years",
+            0.5,
+            "years",
+            "ref: DCLG Financial Framework 2012 (offending and ASB over the last 6 months)",
+            "How long a council's records must show no offending or ASB after attachment to claim the result.",
+            lo=0,
+            hi=5,
+        ),
+        p(
+            "programme_2012.evidence.education_years",
+            0.83,
+            "years",
+            "ref: DCLG Financial Framework 2012 (fewer than 3 exclusions and under 15% unauthorised absence over "
+            "the last three school terms)",
+            "How long a council's records must show no education problem after attachment to claim the result.",
+            lo=0,
+            hi=5,
+        ),
+        p(
+            "programme_2012.evidence.progress_after_years",
+            0.5,
+            "years",
+            "assumption: an attached workless adult still out of work half a year on has joined the Work Programme "
+            "or ESF provision (seed 004 section 2.7's progress-to-work payment)",
+            "When a still-workless attached family earns the progress-to-work payment (not a result).",
+            lo=0,
+            hi=5,
+        ),
+    ]
+    for domain in RECORD_DOMAINS:
+        (lag, lag_src), (back, back_src), (miss, miss_src), (start, start_src) = _RECORDS[domain]
+        what = domain.replace("_", "/") if domain != "local" else "a local concern"
+        base = f"programme_2012.records.{domain}"
+        out += [
+            p(f"{base}.lag_years", lag, "years", lag_src, f"How late a council's records show {what}.", lo=0, hi=5),
+            p(
+                f"{base}.lookback_years",
+                back,
+                "years",
+                back_src,
+                f"How long after {what} has ended the records still show it (the criteria's look-back).",
+                lo=0,
+                hi=5,
+            ),
+            p(
+                f"{base}.miss",
+                miss,
+                "probability",
+                miss_src,
+                f"Chance that an episode of {what} never appears in the data results are evidenced from.",
+                lo=0,
+                hi=1,
+            ),
+            p(f"{base}.available_from", start, "date", start_src, f"When councils can first match {what} records."),
+        ]
+    return out

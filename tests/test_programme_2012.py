@@ -1,0 +1,153 @@
+"""The 2012 programme as councils ran it: allocations, identification, attachment and claims (issue 17).
+
+The simulated checks run the programme's scenario at 5% scale (seed 3, one
+replication and its counterfactual); every check is an exact property of
+the rules, so none needs a tolerance.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from flowsim.cli import main
+from flowsim.engine.codes import CLAIM_CRIME_EDUCATION, CLAIM_EMPLOYMENT, CLAIM_PROGRESS
+from flowsim.engine.simulation import simulate_with_counterfactual
+from flowsim.finance import counterfactual, counterfactual_values
+from flowsim.programme_2012 import ENGLAND, find_council
+from flowsim.programme_2012 import summary as programme_summary
+from flowsim.programme_2012 import table as programme_table
+from flowsim.scenario import load_scenario
+from flowsim.scenario.registry_programme_2012 import council_rows
+
+ROOT = Path(__file__).resolve().parents[1]
+TF = ROOT / "scenarios" / "tf_programme_2012.toml"
+SCALE = 0.05
+
+
+@pytest.fixture(scope="module")
+def scenario():
+    return load_scenario(TF).with_values({"population.scale": SCALE})
+
+
+@pytest.fixture(scope="module")
+def pair(scenario):
+    return simulate_with_counterfactual(scenario, counterfactual(scenario), seed=3)
+
+
+def test_the_councils_data_has_152_sourced_allocations_summing_to_the_national_figure():
+    rows = council_rows()
+    assert len(rows) == 152 and len({r["council"] for r in rows}) == 152
+    assert sum(r["allocation"] for r in rows) == 117_910  # DCLG's national figure (REFERENCE_FIGURES.md)
+    assert all(r["allocation_source"] for r in rows)
+    by_name = {r["council"]: r for r in rows}
+    assert by_name["Barnet"]["allocation"] == 705  # seed 004 section 2.3
+    assert by_name["Barnet"]["allocation_status"] == "confirmed"
+    assert sum(r["community_budget_phase1"] for r in rows) == 28  # 16 areas, 28 councils (Pickles, March 2011)
+    path = ROOT / "flowsim" / "data" / "councils_2012.csv"
+    with path.open() as fh:
+        assumed = [r for r in csv.DictReader(fh) if r["allocation_status"] == "assumption"]
+    assert all(r["allocation_source"].startswith("assumption:") for r in assumed)
+
+
+def test_no_council_attaches_beyond_its_allocation(pair):
+    res, _ = pair
+    p = res.programme_2012
+    attached = np.bincount(p["attached"][1], minlength=len(p["councils"]))
+    assert attached.sum() > 0
+    assert (attached <= p["allocation"]).all()
+
+
+def test_claims_never_precede_their_evidence_period(pair, scenario):
+    res, _ = pair
+    p = res.programme_2012
+    spec = res  # the rules' periods, from the scenario
+    cfg = scenario.params.programme_2012
+    rec = cfg.records
+    t_attached = dict(zip(p["attached"][3].tolist(), p["attached"][0].tolist(), strict=True))
+    t, _, route, _, key, _ = p["claims"]
+    assert t.size > 0 and spec.t_deadline > 0
+    since = t - np.array([t_attached[int(k)] for k in key])
+    ce = route == CLAIM_CRIME_EDUCATION
+    first_ce = min(
+        rec.crime_asb.lag_years + cfg.evidence.crime_asb_years, rec.education.lag_years + cfg.evidence.education_years
+    )
+    assert (since[ce] >= first_ce - 1e-9).all()
+    emp = route == CLAIM_EMPLOYMENT
+    assert (since[emp] >= rec.workless.lag_years + scenario.params.finance.employment_weeks / 52.18 - 1e-9).all()
+    assert (since[route == CLAIM_PROGRESS] >= cfg.evidence.progress_after_years - 1e-9).all()
+    first_window = min(res.claims[0]) if res.claims[0].size else None
+    assert first_window is not None and first_window >= 2.75 - 1e-9  # January 2013, seed 004 section 2.4
+
+
+def test_one_result_of_each_kind_per_family(pair):
+    res, _ = pair
+    _, _, route, _, key, _ = res.programme_2012["claims"]
+    for r in (CLAIM_CRIME_EDUCATION, CLAIM_EMPLOYMENT, CLAIM_PROGRESS):
+        keys = key[route == r]
+        assert np.unique(keys).size == keys.size
+    both = np.intersect1d(key[route == CLAIM_CRIME_EDUCATION], key[route == CLAIM_EMPLOYMENT])
+    assert both.size == 0  # the employment result is paid in place of the crime/ASB and education one
+
+
+def test_a_zero_effect_programme_gives_no_additional_results_but_claims_still(scenario):
+    zero = scenario.with_values(counterfactual_values(scenario))  # every programme's effect is nil
+    res, cf = simulate_with_counterfactual(zero, counterfactual(zero), seed=3)
+    s = programme_summary(res, cf, zero.params.finance)
+    assert s["claimed"] > 0
+    assert s["additional"] == 0
+    assert s["claimed_caused"] == 0
+    assert s["claimed_anyway"] == s["claimed_true"]
+
+
+def test_the_sum_over_councils_is_the_national_figure(pair, scenario):
+    res, cf = pair
+    cols = programme_table(res, cf, scenario.params.finance)
+    value = np.asarray(cols["value"])
+    council = np.asarray(cols["council"])
+    keys = np.array([f"{d}|{q}|{r}" for d, q, r in zip(cols["date"], cols["quantity"], cols["route"], strict=True)])
+    england = council == ENGLAND
+    national = dict(zip(keys[england], value[england], strict=True))
+    sums: dict[str, float] = {}
+    for k, v in zip(keys[~england], value[~england], strict=True):
+        sums[k] = sums.get(k, 0.0) + v
+    assert sums.keys() == national.keys()
+    assert all(abs(sums[k] - national[k]) < 1e-6 * max(1.0, abs(national[k])) for k in national)
+    s = programme_summary(res, cf, scenario.params.finance)
+    assert s["attached"] == sum(c["attached"] for c in s["councils"].values())
+    assert s["allocation"] == pytest.approx(sum(round(r["allocation"] * SCALE) for r in council_rows()))
+
+
+def test_identified_eligible_and_claims_split_add_up(pair, scenario):
+    res, cf = pair
+    s = programme_summary(res, cf, scenario.params.finance)
+    assert s["eligible"] <= s["identified"]
+    assert s["attached"] <= s["eligible"]
+    assert s["claimed"] == s["claimed_true"] + s["claimed_not_true"]
+    assert s["claimed_true"] == s["claimed_caused"] + s["claimed_anyway"]
+    assert s["claimed"] == s["claimed_crime_education"] + s["claimed_employment"]
+
+
+def test_council_names_are_found_whatever_their_case_and_a_typo_is_named():
+    names = [r["council"] for r in council_rows()]
+    assert find_council("barnet", names) == "Barnet"
+    assert find_council("north-yorkshire", names) == "North Yorkshire"
+    with pytest.raises(ValueError, match="did you mean Barnet"):
+        find_council("Barnett", names)
+
+
+def test_the_command_line_prints_a_councils_block(tmp_path):
+    runner = CliRunner()
+    args = ["run", str(TF), "--set", "population.scale=0.02", "--no-report", "--yes", "--quiet"]
+    out = runner.invoke(main, [*args, "--out", str(tmp_path / "r"), "--council", "barnet"])
+    assert out.exit_code == 0, out.output
+    assert "2012 programme, Barnet, by 31 May 2015:" in out.output
+    assert "attached of 14 allocated" in out.output  # 705 x 0.02, rounded
+    assert (tmp_path / "r" / "programme_2012.parquet").exists()
+    bad = runner.invoke(main, [*args, "--out", str(tmp_path / "b"), "--council", "Barnett"])
+    assert bad.exit_code == 2 and "did you mean Barnet" in bad.output
+    assert not (tmp_path / "b").exists()  # nothing ran
