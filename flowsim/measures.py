@@ -101,6 +101,12 @@ MEASURES: tuple[Measure, ...] = (
     _m("additional.turned_around", "additional_turned_around", "families turned around because of the programmes", "families", "+,.0f", SUMMARY, SWEEP),
     _m("additional.framework_results", "additional_framework_results", "framework results because of the programmes", "families", "+,.0f", SUMMARY, SWEEP),
     _m("additional.stock_end", "additional_stock_end", "change in the stock at the deadline because of the programmes", "families", "+,.0f", SUMMARY, SWEEP),
+    _m("programme_2012.identified", "p2012_identified", "families councils identified for the 2012 programme", "families", ",.0f", SUMMARY, SWEEP),
+    _m("programme_2012.eligible", "p2012_eligible", "identified families eligible for payment by results", "families", ",.0f", SUMMARY, SWEEP),
+    _m("programme_2012.attached", "p2012_attached", "families councils attached to the 2012 programme", "families", ",.0f", SUMMARY, SWEEP),
+    _m("programme_2012.claimed", "p2012_claimed", "results councils claimed by the deadline", "families", ",.0f", SUMMARY, SWEEP),
+    _m("programme_2012.additional", "p2012_additional", "claimed results that are additional", "families", "+,.0f", SUMMARY, SWEEP),
+    _m("programme_2012.claimed_not_true", "p2012_not_true", "claimed results recorded but not true", "families", ",.0f", SUMMARY, SWEEP),
     _m("additional.at_risk_end", "additional_at_risk_end", "change in families at risk at the deadline because of the programmes", "families", "+,.0f", SUMMARY),
 )  # fmt: skip
 

@@ -12,6 +12,7 @@ shows. In the order a briefing argues:
 (d) waterfall: flows in and out of the stock per financial year, by cause.
 (i) problems: the prevalence of each problem over time.
 (g) money: payment by results by financial year.
+(j) programme_2012: the 2012 programme in England against the allocations.
 """
 
 from __future__ import annotations
@@ -568,6 +569,67 @@ def money(finance, meta: ChartMeta):
     return fig
 
 
+@chart
+def programme_2012(table, summary: dict, meta: ChartMeta, deadline: dt.date):
+    """(j) The 2012 programme in England: families identified, eligible, attached and results claimed, cumulative,
+    against the allocations."""
+    england = table[(table["council"] == "England") & (table["route"].isin(["all", "results"]))]
+    fig, ax = subplots(figsize=(8, 4.5))
+    allocation = float(england.loc[england["quantity"] == "allocation", "value"].max())
+    lines = (
+        ("identified", "identified", "#777777"),
+        ("eligible", "eligible for payment by results", OKABE_ITO[0]),
+        ("attached", "attached", OKABE_ITO[2]),
+        ("claimed", "results claimed", OKABE_ITO[5]),
+    )
+    ends = []
+    for quantity, label, colour in lines:
+        rows = england[
+            (england["quantity"] == quantity) & (england["route"] == ("results" if quantity == "claimed" else "all"))
+        ]
+        mean = band(ax, "date", rows, "value", colour=colour)
+        ends.append((float(mean.iloc[-1]), label, colour, mean.index[-1]))
+    ends.sort()
+    last_y = -np.inf
+    span = max(allocation, max(e[0] for e in ends)) * 1.18
+    for y, label, colour, x in ends:  # labels at the lines' ends, nudged apart where they would overlap
+        shown = max(y, last_y + 0.06 * span)
+        end_label(ax, x, shown, f"{label}: {y:,.0f}", colour)
+        last_y = shown
+    ax.axhline(allocation, color=OKABE_ITO[1], linestyle="--", linewidth=1.2)
+    ax.annotate(
+        f"allocations: {allocation:,.0f} families",
+        (england["date"].min(), allocation),
+        xytext=(2, 4),
+        textcoords="offset points",
+        fontsize=9,
+        color=OKABE_ITO[1],
+        fontweight="bold",
+    )
+    _deadline_line(ax, deadline)
+    ax.set_ylim(0, span)
+    thousands(ax)
+    ax.set_ylabel("Families (cumulative)")
+    years_axis(ax)
+    block = summary["programme_2012"]
+    attached, claimed = _mean(block["attached"]), _mean(block["claimed"])
+    additional = block.get("additional")
+    message = (
+        f"Councils attach {attached:,.0f} of {allocation:,.0f} allocated families and claim {claimed:,.0f} results"
+    )
+    if additional is not None:
+        message += f", {_mean(additional):,.0f} of them additional"
+    titled(
+        fig,
+        message,
+        "The 2012 programme in England: families identified, eligible, attached and results claimed by "
+        f"{uk_month(deadline)}\n(crime/ASB and education, or employment), cumulative, against the councils' allocations",
+    )
+    note = meta.spread("Lines") + " Additional: claimed less claimed with every programme's effect off (same seed)."
+    finish(fig, meta, note)
+    return fig
+
+
 #: Each chart's name as the report lists it, in the order a briefing argues.
 CHARTS = {
     "turned_around": "Families turned around against the target",
@@ -578,6 +640,7 @@ CHARTS = {
     "waterfall": "Flows in and out of the stock by year and cause",
     "problems": "Problems' prevalence over time",
     "money": "Payment by results: money paid and money at risk",
+    "programme_2012": "The 2012 programme: identified, attached and claimed against the allocations",
 }
 
 
@@ -622,4 +685,6 @@ def draw_run_charts(run) -> dict[str, list[Path]]:
         made["problems"] = problems(run.table("problems"), meta, run.start, run.deadline, total)
     if run.has("finance"):
         made["money"] = money(run.table("finance"), meta)
+    if run.has("programme_2012"):
+        made["programme_2012"] = programme_2012(run.table("programme_2012"), summary, meta, run.deadline)
     return {name: save(fig, run.path / "charts" / name) for name, fig in made.items()}

@@ -147,6 +147,24 @@ def _part_year(label: str, end: dt.date | None) -> str:
     return label
 
 
+def _programme_2012_sentence(summary: dict) -> str:
+    """One sentence: how many of the results councils claimed were additional, and what the rest were."""
+    block = summary.get("programme_2012")
+    if not block or block.get("additional") is None:
+        return ""
+
+    def n(key):
+        return format_value(block[key], ",.0f")[0]
+
+    return (
+        f"<p id='programme-2012'><strong>Of the {n('claimed')} results councils claimed by {_e(block['deadline'])}, "
+        f"{n('additional')} were additional</strong>: {n('claimed_caused')} were true and caused by the programmes, "
+        f"{n('claimed_anyway')} true but would have happened anyway, and {n('claimed_not_true')} met the evidence "
+        f"rules in the councils' records but not in the families' lives ({n('attached')} families attached of "
+        f"{n('allocation')} allocated; {n('identified')} identified, {n('eligible')} of them eligible).</p>"
+    )
+
+
 def _finance_section(summary: dict, end: dt.date | None = None) -> str:
     """Payment by results: claimed against additional results, and money by financial year."""
     if "results" not in summary:
@@ -180,7 +198,8 @@ def _finance_section(summary: dict, end: dt.date | None = None) -> str:
         for row in summary["finance"]
     )
     return (
-        f"<h2>Payment by results</h2><p>Counterfactual: {_e(r.get('counterfactual', ''))}.</p>"
+        f"<h2>Payment by results</h2>{_programme_2012_sentence(summary)}"
+        f"<p>Counterfactual: {_e(r.get('counterfactual', ''))}.</p>"
         f"<table><tr><th>Measure</th><th>Value</th></tr>{body}</table>"
         f"<div class='wide'><table><tr>{head}</tr>{money}</table></div>"
     )

@@ -23,6 +23,9 @@ programme's start:
    first, to its key workers. A family is *attached* when its key-worker
    intervention starts (at once if it is already being worked with). No
    council refers more families than its allocation.
+   From the assurance date, a council's attachment fees wait until it has
+   attached ``assurance_share`` of its year-one commitment
+   (``year_one_share`` of its allocation).
 4. **Evidence and claims.** Each month the council checks its attached
    families' records against the framework's evidence rules (crime/ASB and
    education gone for their periods since attachment; an adult off
@@ -135,7 +138,7 @@ class Administration:
         self.eligible = np.zeros(c, np.int64)  # eligible families identified, by council
         self.referred = np.zeros(c, np.int64)  # families referred or attached, by council
         self.assured_t = np.full(c, INF)  # when each council met the assurance rule
-        self.year_one = np.zeros(c, np.int64)  # attachments before the assurance date
+        self.attached = np.zeros(c, np.int64)  # families attached, by council
         self.identified_log: list[tuple[np.ndarray, ...]] = []  # t, council, weight, eligible at identification
         self.eligible_log: list[tuple[np.ndarray, ...]] = []  # t, council, weight (later than identification)
         self.attached_log: list[tuple[np.ndarray, ...]] = []  # t, council, programme year, family key
@@ -301,14 +304,14 @@ class Administration:
         f.attached_year[ids] = year
         council = f.council[ids].astype(np.int16)
         self.attached_log.append((started.copy(), council, year, f.key[ids].copy()))
-        np.add.at(self.year_one, council[started < s.assurance_t], 1)
+        np.add.at(self.attached, council, 1)
 
     def _assure(self, t: float) -> None:
         s = self.spec
         if t < s.assurance_t:
             return
-        need = s.assurance_share * s.year_one_share * s.allocation
-        met = ~np.isfinite(self.assured_t) & (self.year_one >= need)
+        need = s.assurance_share * s.year_one_share * s.allocation  # a council late in year one may catch up
+        met = ~np.isfinite(self.assured_t) & (self.attached >= need)
         self.assured_t[met] = t
 
     # --- evidence and claims -----------------------------------------------------------------------

@@ -465,6 +465,8 @@ class ProblemModel:
         other.spec = spec
         other.key_worker, other.finance = spec.key_worker, spec.finance.enabled
         other.const = other._constants()
+        if other.admin is not None:  # the councils keep their lists and logs; their rules are ``spec``'s from now on
+            other.admin.spec = spec.programme_2012
         for prog, p in zip(other.programmes, spec.programmes, strict=True):  # queues and places taken stay
             prog.capacity_times, prog.capacity_places = p.capacity_times, p.capacity_places
             prog.duration_mean_years, prog.duration_shape, prog.p_dropout = (
