@@ -231,7 +231,7 @@ class Administration:
             np.add.at(self.eligible, f.council[rows], f.weight[rows])
             pooled = rows[f.weight[rows] > 1]
             if pooled.size:
-                model.split_rows(pooled, np.full(pooled.size, t))
+                model.split_rows(pooled, t)
 
     def _within(self, f, rows: np.ndarray) -> np.ndarray:
         """Which of ``rows`` (newly eligible) fit under their council's search limit, taken in random order."""

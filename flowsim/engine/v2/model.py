@@ -282,13 +282,13 @@ class ProblemModel:
         t = np.concatenate([t for _, t in self._splits])
         return self._copies(ids, t)
 
-    def split_rows(self, ids: np.ndarray, t: np.ndarray) -> np.ndarray:
-        """Sampled families ``ids`` (weight > 1) become as many families tracked one by one, from times ``t``."""
+    def split_rows(self, ids: np.ndarray, t: float) -> np.ndarray:
+        """Sampled families ``ids`` (weight > 1) become as many families tracked one by one, from time ``t``."""
         ids = ids[self.families.weight[ids] == self.weight]
         if not ids.size or self.weight == 1:
             return np.empty(0, np.int64)
         self.families.weight[ids] = 1
-        return self._copies(ids, t[: ids.size] if t.size == ids.size else np.full(ids.size, t[0]))
+        return self._copies(ids, np.full(ids.size, t))
 
     def _copies(self, ids: np.ndarray, t: np.ndarray) -> np.ndarray:
         f = self.families
