@@ -49,7 +49,8 @@ def find_council(name: str, names) -> str:
 
 
 def _boundaries(res: Results) -> np.ndarray:
-    first = 2.0 if res.programme_2012 is None else min(_first_event(res.programme_2012), res.t_end)
+    """Month boundaries from the month of the councils' first act to the end."""
+    first = min(_first_event(res.programme_2012), res.t_end)
     b = res.boundary_t
     return b[b >= np.floor(first * 12) / 12 - 1e-9]
 
@@ -113,12 +114,10 @@ def _claim_split(p: dict | None, bounds: np.ndarray, c: int, route_mask) -> tupl
     return claimed, _cumulative(t[on & true], council[on & true], 1.0, bounds, c)
 
 
-def table(res: Results, counterfactual: Results | None, fin) -> dict:
-    """``programme_2012.parquet``: month, council (and England), route, quantity and value, cumulative counts."""
+def _blocks(res: Results, counterfactual: Results | None, fin, bounds: np.ndarray) -> dict[tuple[str, str], np.ndarray]:
+    """Every (quantity, route) as (B, C): cumulative at each of ``bounds``, by council."""
     p = res.programme_2012
-    names = list(p["councils"])
-    c = len(names)
-    bounds = _boundaries(res)
+    c = len(p["councils"])
     cf = counterfactual.programme_2012 if counterfactual is not None else None
     t, council, weight, eligible = p["identified"]
     later = p["eligible_later"]
@@ -142,18 +141,22 @@ def table(res: Results, counterfactual: Results | None, fin) -> dict:
             blocks[("additional", name)] = claimed - cf_claimed
     at, fee, paid_t = _fees(p, fin)
     attached_council = p["attached"][1]
+    ok = np.isfinite(paid_t)
     owed = _cumulative(at, attached_council, fee, bounds, c)
-    paid = _cumulative(
-        paid_t[np.isfinite(paid_t)], attached_council[np.isfinite(paid_t)], fee[np.isfinite(paid_t)], bounds, c
-    )
+    paid = _cumulative(paid_t[ok], attached_council[ok], fee[ok], bounds, c)
     blocks[("attachment_fees_gbp", "all")] = paid
     blocks[("attachment_fees_held_gbp", "all")] = owed - paid
-    ct, cc = p["claims"][0], p["claims"][1]
-    blocks[("results_paid_gbp", "all")] = _cumulative(ct, cc, _results_paid(p, fin), bounds, c)
+    blocks[("results_paid_gbp", "all")] = _cumulative(p["claims"][0], p["claims"][1], _results_paid(p, fin), bounds, c)
+    return blocks
+
+
+def table(res: Results, counterfactual: Results | None, fin) -> dict:
+    """``programme_2012.parquet``: month, council (and England), route, quantity and value, cumulative counts."""
+    bounds = _boundaries(res)
     dates = [to_date(float(x), res.start) for x in bounds]
     cols: dict[str, list] = {"date": [], "t_years": [], "council": [], "route": [], "quantity": [], "value": []}
-    everyone = [*names, ENGLAND]
-    for (quantity, route), block in blocks.items():
+    everyone = [*res.programme_2012["councils"], ENGLAND]
+    for (quantity, route), block in _blocks(res, counterfactual, fin, bounds).items():
         full = np.column_stack([block, block.sum(axis=1)])  # England is the sum of its councils
         b, k = full.shape
         cols["date"] += [d for d in dates for _ in range(k)]
@@ -169,45 +172,16 @@ def summary(res: Results, counterfactual: Results | None, fin) -> dict:
     """At the deadline, for England and each council: allocation, identified, eligible, attached, results claimed
     (true, not true, anyway, caused), additional results, by-route claims and money."""
     p = res.programme_2012
-    names = list(p["councils"])
-    c = len(names)
-    at = np.array([res.t_deadline])
-    cf = counterfactual.programme_2012 if counterfactual is not None else None
-    t, council, weight, eligible = p["identified"]
-    later = p["eligible_later"]
-    values = {
-        "allocation": p["allocation"].astype(float),
-        "identified": _cumulative(t, council, weight, at, c)[0],
-        "eligible": (
-            _cumulative(t[eligible], council[eligible], weight[eligible], at, c)
-            + _cumulative(later[0], later[1], later[2], at, c)
-        )[0],
-        "attached": _cumulative(p["attached"][0], p["attached"][1], 1.0, at, c)[0],
-    }
-    results = [CLAIM_CRIME_EDUCATION, CLAIM_EMPLOYMENT]
-    claimed, true = _claim_split(p, at, c, results)
-    values.update({"claimed": claimed[0], "claimed_true": true[0], "claimed_not_true": (claimed - true)[0]})
-    for name, route in ROUTES.items():
-        values[f"claimed_{name}"] = _claim_split(p, at, c, [route])[0][0]
-    if cf is not None:
-        cf_claimed, anyway = _claim_split(cf, at, c, results)
-        values.update(
-            {
-                "claimed_anyway": anyway[0],
-                "claimed_caused": (true - anyway)[0],
-                "additional": (claimed - cf_claimed)[0],
-            }
-        )
-    ta, fee, paid_t = _fees(p, fin)
-    ok = np.isfinite(paid_t)
-    owed = _cumulative(ta, p["attached"][1], fee, at, c)[0]
-    values["attachment_fees_gbp"] = _cumulative(paid_t[ok], p["attached"][1][ok], fee[ok], at, c)[0]
-    values["attachment_fees_held_gbp"] = owed - values["attachment_fees_gbp"]
-    values["results_paid_gbp"] = _cumulative(p["claims"][0], p["claims"][1], _results_paid(p, fin), at, c)[0]
+    values = {}
+    for (quantity, route), block in _blocks(res, counterfactual, fin, np.array([res.t_deadline])).items():
+        if route in ("all", "results"):
+            values[quantity] = block[0]
+        elif quantity == "claimed":
+            values[f"claimed_{route}"] = block[0]
     values["assurance_met"] = np.isfinite(p["assured_t"]).astype(float)
     england = {k: float(v.sum()) for k, v in values.items() if k != "assurance_met"}
     england["assurance_met_councils"] = float(values["assurance_met"].sum())
-    councils = {name: {k: float(v[i]) for k, v in values.items()} for i, name in enumerate(names)}
+    councils = {name: {k: float(v[i]) for k, v in values.items()} for i, name in enumerate(p["councils"])}
     return {"deadline": uk_date(res.deadline), **england, "councils": councils}
 
 

@@ -65,12 +65,11 @@ def test_no_council_attaches_beyond_its_allocation(pair):
 def test_claims_never_precede_their_evidence_period(pair, scenario):
     res, _ = pair
     p = res.programme_2012
-    spec = res  # the rules' periods, from the scenario
     cfg = scenario.params.programme_2012
     rec = cfg.records
     t_attached = dict(zip(p["attached"][3].tolist(), p["attached"][0].tolist(), strict=True))
     t, _, route, _, key, _ = p["claims"]
-    assert t.size > 0 and spec.t_deadline > 0
+    assert t.size > 0
     since = t - np.array([t_attached[int(k)] for k in key])
     ce = route == CLAIM_CRIME_EDUCATION
     first_ce = min(
@@ -117,6 +116,18 @@ def test_the_sum_over_councils_is_the_national_figure(pair, scenario):
         sums[k] = sums.get(k, 0.0) + v
     assert sums.keys() == national.keys()
     assert all(abs(sums[k] - national[k]) < 1e-6 * max(1.0, abs(national[k])) for k in national)
+    # England's last row against the councils' own logs, counted apart from the table
+    p = res.programme_2012
+    last = max(cols["date"])
+    at_end = {
+        (q, r): v
+        for d, c, q, r, v in zip(cols["date"], council, cols["quantity"], cols["route"], value, strict=True)
+        if d == last and c == ENGLAND
+    }
+    assert at_end[("attached", "all")] == p["attached"][0].size
+    assert at_end[("identified", "all")] == p["identified"][2].sum()
+    route = p["claims"][2]
+    assert at_end[("claimed", "results")] == np.isin(route, [CLAIM_CRIME_EDUCATION, CLAIM_EMPLOYMENT]).sum()
     s = programme_summary(res, cf, scenario.params.finance)
     assert s["attached"] == sum(c["attached"] for c in s["councils"].values())
     assert s["allocation"] == pytest.approx(sum(round(r["allocation"] * SCALE) for r in council_rows()))
@@ -151,3 +162,18 @@ def test_the_command_line_prints_a_councils_block(tmp_path):
     bad = runner.invoke(main, [*args, "--out", str(tmp_path / "b"), "--council", "Barnett"])
     assert bad.exit_code == 2 and "did you mean Barnet" in bad.output
     assert not (tmp_path / "b").exists()  # nothing ran
+
+
+@pytest.mark.parametrize(
+    ("scenario_file", "sets"),
+    [
+        ("ladder.toml", ["programme_2012.enabled=true"]),  # the ladder model has no councils' administration
+        ("tf_programme_2012.toml", ["programmes.key_worker.enabled=false"]),  # nobody to refer families to
+    ],
+)
+def test_a_programme_the_model_cannot_run_is_refused_with_its_key(tmp_path, scenario_file, sets):
+    args = ["run", str(ROOT / "scenarios" / scenario_file), "--no-report", "--yes", "--out", str(tmp_path / "r")]
+    out = CliRunner().invoke(main, [*args, *(x for s in sets for x in ("--set", s))])
+    assert out.exit_code == 2
+    assert "key programme_2012.enabled: expected false unless model.structure" in out.output
+    assert not (tmp_path / "r").exists()

@@ -89,6 +89,14 @@ def _deadline_line(ax, deadline: dt.date) -> None:
     )
 
 
+def _goal_line(ax, y: float, text: str, x0) -> None:
+    """A dashed line at what was promised, labelled above its start."""
+    ax.axhline(y, color=OKABE_ITO[1], linestyle="--", linewidth=1.2)
+    ax.annotate(
+        text, (x0, y), xytext=(2, 4), textcoords="offset points", fontsize=9, color=OKABE_ITO[1], fontweight="bold"
+    )
+
+
 @chart
 def turned_around(
     targets,
@@ -112,16 +120,7 @@ def turned_around(
     if reached is not None:
         ax.plot([end_x, deadline], [end_y, reached], color=OKABE_ITO[0])
         end_x, end_y = deadline, float(reached)
-    ax.axhline(goal, color=OKABE_ITO[1], linestyle="--", linewidth=1.2)
-    ax.annotate(
-        f"target: {goal:,.0f} families",
-        (mean.index[0], goal),
-        xytext=(2, 4),
-        textcoords="offset points",
-        fontsize=9,
-        color=OKABE_ITO[1],
-        fontweight="bold",
-    )
+    _goal_line(ax, goal, f"target: {goal:,.0f} families", mean.index[0])
     end_label(ax, end_x, end_y, f"{end_y:,.0f}", OKABE_ITO[0], dy=-8)
     gap = goal - end_y
     if gap > 0:
@@ -596,16 +595,7 @@ def programme_2012(table, summary: dict, meta: ChartMeta, deadline: dt.date):
         shown = max(y, last_y + 0.06 * span)
         end_label(ax, x, shown, f"{label}: {y:,.0f}", colour)
         last_y = shown
-    ax.axhline(allocation, color=OKABE_ITO[1], linestyle="--", linewidth=1.2)
-    ax.annotate(
-        f"allocations: {allocation:,.0f} families",
-        (england["date"].min(), allocation),
-        xytext=(2, 4),
-        textcoords="offset points",
-        fontsize=9,
-        color=OKABE_ITO[1],
-        fontweight="bold",
-    )
+    _goal_line(ax, allocation, f"allocations: {allocation:,.0f} families", england["date"].min())
     _deadline_line(ax, deadline)
     ax.set_ylim(0, span)
     thousands(ax)

@@ -244,6 +244,14 @@ def _check_consistency(params: Any, locate: Locator) -> None:
             f"at least initial_at_risk ({pop.initial_at_risk:,})",
             pop.families_with_children,
         ),
+        (
+            "programme_2012.enabled",
+            not params.programme_2012.enabled
+            or (params.model.structure == "problems" and params.programmes.key_worker.enabled),
+            'false unless model.structure is "problems" and programmes.key_worker.enabled is true (the councils\' '
+            "administration is model v2's, and they refer the families they attach to key workers)",
+            params.programme_2012.enabled,
+        ),
     ]
     for key, ok, expected, found in rules:
         if not ok:

@@ -161,25 +161,25 @@ class Administration:
             for j in js:
                 since = f.since[ids, j]
                 present = ((probs >> j) & 1).astype(bool)
-                if data:
-                    seen = (
-                        _hash_unit(key, since.view(np.uint32) + np.uint64(j << 40), _SALT_RECORD, self.seed)
-                        >= s.miss[d]
-                    )
-                else:
-                    seen = True
+                seen = self._seen(key, since, j, d) if data else True
                 shown = np.where(
                     present, since <= t - s.lag[d], np.isfinite(since) & (t - s.lag[d] < since + s.lookback[d])
                 )
                 out[:, d] |= seen & shown
         return out
 
+    def _seen(self, key: np.ndarray, since: np.ndarray, j: int, d: int) -> np.ndarray:
+        """Whether the datasets hold the episode of problem ``j`` that began (or ended) at ``since``: one draw per
+        family, problem and episode, so asking again gives the same answer."""
+        u = _hash_unit(key, since.view(np.uint32) + np.uint64(j << 40), _SALT_RECORD, self.seed)
+        return u >= self.spec.miss[d]
+
     def _clear(self, f, ids: np.ndarray, j: int, d: int, t: float, years: float) -> tuple[np.ndarray, np.ndarray]:
         """Whether problem ``j`` is absent over the evidence period in the records, and in truth."""
         s = self.spec
         since = f.since[ids, j]
         present = ((f.problems[ids] >> j) & 1).astype(bool)
-        seen = _hash_unit(f.key[ids], since.view(np.uint32) + np.uint64(j << 40), _SALT_RECORD, self.seed) >= s.miss[d]
+        seen = self._seen(f.key[ids], since, j, d)
         seen_to = t - s.lag[d]  # the records show the family as it was then
         in_records = np.where(present, ~(seen & (since <= seen_to)), ~(seen & (since > seen_to - years)))
         true = ~present & (since <= seen_to - years)

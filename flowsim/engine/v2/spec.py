@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -27,6 +28,9 @@ from flowsim.scenario.registry_problems import (
     SETF_SEVEN,
 )
 from flowsim.timeline import end_of_day_years, step_values, to_years
+
+if TYPE_CHECKING:
+    from flowsim.engine.v2.administration import Programme2012Spec
 
 NP, NF, NT = len(PROBLEM_NAMES), len(FACTOR_NAMES), len(EVENT_NAMES)
 _PI = {name: i for i, name in enumerate(PROBLEM_NAMES)}
@@ -85,7 +89,7 @@ class ProblemSpec:
     rollout_share: np.ndarray
     finance: object
     council_cum: np.ndarray | None = None  # (2, C) cumulative council shares of couple and lone-parent families
-    programme_2012: object = None  # the councils' administration (administration.Programme2012Spec), or None
+    programme_2012: Programme2012Spec | None = None  # the councils' administration of the 2012 programme
 
     @property
     def key_worker(self) -> int:
@@ -225,7 +229,7 @@ def compile_problem_spec(scenario) -> ProblemSpec:
         "turns_around": turns,
     }
     rollout_t, rollout_share = step_values(p.identification.rollout, start)
-    admin = _councils(p, start, scale, t_end, "key_worker" in names)
+    admin = _councils(p, start, scale, t_end)
     return ProblemSpec(
         start=start,
         deadline=p.time.deadline,
@@ -261,16 +265,14 @@ def compile_problem_spec(scenario) -> ProblemSpec:
     )
 
 
-def _councils(p, start: dt.date, scale: float, t_end: float, key_worker: bool) -> dict:
+def _councils(p, start: dt.date, scale: float, t_end: float) -> dict:
     """The 2012 councils (their shares of families, in roll-out order) and their administration, if switched on."""
     from flowsim.engine.v2.administration import Programme2012Spec, council_cumulative, council_order
     from flowsim.scenario.registry_programme_2012 import RECORD_DOMAINS, council_rows
 
     cfg = p.programme_2012
-    if not cfg.enabled:
+    if not cfg.enabled:  # when it is, the scenario has checked that key workers run (scenario._check_consistency)
         return {}
-    if not key_worker:
-        raise ValueError("programme_2012 needs programmes.key_worker: councils attach families to key workers")
     rows = council_rows()
     if cfg.council != "all":
         rows = tuple(r for r in rows if r["council"] == cfg.council)
@@ -294,9 +296,7 @@ def _councils(p, start: dt.date, scale: float, t_end: float, key_worker: bool) -
         year_one_share=float(cfg.year_one_share),
         assurance_share=float(cfg.assurance_share),
         assurance_t=to_years(cfg.assurance_date, start),
-        evidence_years=np.array(
-            [cfg.evidence.crime_asb_years, cfg.evidence.education_years, p.finance.employment_weeks / 52.18]
-        ),
+        evidence_years=np.array([cfg.evidence.crime_asb_years, cfg.evidence.education_years, fin.employment_years]),
         progress_after=float(cfg.evidence.progress_after_years),
         start_t=fin.start_t,
         end_t=fin.end_t,
