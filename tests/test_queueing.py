@@ -124,3 +124,17 @@ def test_fifo_order_and_capacity_cut():
     status[0] = 0
     adm = prog.admit(status == 1, 1.0 + 1 / 12, draw)
     assert adm.ids.size == 0 and prog.occupied == 0
+
+
+def test_a_family_that_left_and_joined_again_is_admitted_once_from_its_later_arrival():
+    """Before: a family that left the queue (its problems changed) and was referred again within one month had two
+    entries, both still waiting, and was admitted twice (found as a negative waiting count in the 2012 programme)."""
+    prog = Programme("ample", 0, np.array([0.0]), np.array([10.0]), 1.0, 1.0, 0.0)
+    prog.open_month(0.0)
+    prog.join(np.array([7, 3]), np.array([0.01, 0.02]))
+    prog.join(np.array([7]), np.array([0.05]))  # family 7 left at some point and joined again
+    status = np.ones(10, np.int8)
+    adm = prog.admit(status == 1, 1 / 12, lambda ids: (np.full(ids.size, 1.0), np.zeros(ids.size, bool)))
+    assert sorted(adm.ids.tolist()) == [3, 7]
+    assert adm.arrived[adm.ids == 7][0] == pytest.approx(0.05)
+    assert prog.occupied == 2

@@ -98,6 +98,11 @@ class Programme:
         ids, times = ids[keep], times[keep]
         order = np.argsort(times, kind="stable")
         ids, times = ids[order], times[order]
+        # A family that left the queue and joined it again since the last pass has two entries: the later stands.
+        _, last = np.unique(ids[::-1], return_index=True)
+        if last.size < ids.size:
+            later = np.sort(ids.size - 1 - last)
+            ids, times = ids[later], times[later]
         self._queue_id, self._queue_t = [ids], [times]
         return ids, times
 
