@@ -88,8 +88,14 @@ class Programme:
             else:
                 bisect.insort(self._slots, float(t))
 
-    def waiting(self, still_waiting: np.ndarray | Callable[[np.ndarray], np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-        """Compact the queue to families still waiting; return (ids, arrival times) in FIFO order."""
+    def waiting(
+        self, still_waiting: np.ndarray | Callable[[np.ndarray], np.ndarray], families: int | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Compact the queue to families still waiting; return (ids, arrival times) in FIFO order.
+
+        ``families``: how many families are waiting, if the caller counts them; more entries than that means a
+        family has two (the check for them then runs only when it can find one).
+        """
         if not self._queue_id:
             return np.empty(0, np.int64), np.empty(0)
         ids = np.concatenate(self._queue_id)
@@ -99,10 +105,11 @@ class Programme:
         order = np.argsort(times, kind="stable")
         ids, times = ids[order], times[order]
         # A family that left the queue and joined it again since the last pass has two entries: the later stands.
-        _, last = np.unique(ids[::-1], return_index=True)
-        if last.size < ids.size:
-            later = np.sort(ids.size - 1 - last)
-            ids, times = ids[later], times[later]
+        if families is None or ids.size > families:
+            _, last = np.unique(ids[::-1], return_index=True)
+            if last.size < ids.size:
+                later = np.sort(ids.size - 1 - last)
+                ids, times = ids[later], times[later]
         self._queue_id, self._queue_t = [ids], [times]
         return ids, times
 
@@ -111,6 +118,7 @@ class Programme:
         still_waiting: np.ndarray | Callable[[np.ndarray], np.ndarray],
         t1: float,
         draw: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]],
+        families: int | None = None,
     ) -> Admission:
         """Admit waiting families to places that free up before ``t1``, in FIFO order.
 
@@ -122,11 +130,12 @@ class Programme:
                 length if admitted now (years, shortened for a drop-out) and whether
                 it drops out. It must give the same answer each time it is asked (the
                 caller's draws belong to the family's referral, not to the asking).
+            families: how many families are waiting, if the caller counts them (:meth:`waiting`).
 
         Returns:
             The admitted families with exact start and end times.
         """
-        ids, arrived = self.waiting(still_waiting)
+        ids, arrived = self.waiting(still_waiting, families)
         n_wait = ids.size
         if n_wait == 0 or not self._slots:
             return Admission(np.empty(0, np.int64), *(np.empty(0),) * 3, np.empty(0, bool), np.empty(0, bool))

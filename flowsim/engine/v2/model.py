@@ -354,7 +354,12 @@ class ProblemModel:
     def _admit(self, prog: Programme, t1: float) -> np.ndarray:
         f = self.families
         i = prog.index
-        adm = prog.admit(lambda ids: f.prog_status[ids, i] == WAITING, t1, lambda ids: self._durations(i, ids))
+        adm = prog.admit(
+            lambda ids: f.prog_status[ids, i] == WAITING,
+            t1,
+            lambda ids: self._durations(i, ids),
+            int(self.buf.waiting[i]),  # counted exactly by the kernel and here
+        )
         if not adm.ids.size:
             return adm.ids
         ids = adm.ids
