@@ -13,6 +13,7 @@ from flowsim.console import (
     FlowsimGroup,
     announce,
     cores,
+    ensemble_options,
     executor_options,
     jobs_option,
     load,
@@ -38,10 +39,11 @@ def main() -> None:
 @click.option(
     "--replications",
     type=click.IntRange(1),
-    default=1,
-    show_default=True,
-    help="Independent replications (streams from SeedSequence(seed).spawn).",
+    default=None,
+    help="Independent replications (streams from SeedSequence(seed).spawn) [default: 1; with --ensemble, "
+    "replications of each parameter set, 2].",
 )
+@ensemble_options
 @jobs_option
 @set_option
 @click.option(
@@ -58,7 +60,21 @@ def main() -> None:
 @yes_option
 @quiet_option
 @user_errors
-def run(scenario, seed, replications, jobs, overrides, out, csv, no_report, council, yes, quiet) -> None:
+def run(
+    scenario,
+    seed,
+    replications,
+    ensemble_sets,
+    ensemble_file,
+    jobs,
+    overrides,
+    out,
+    csv,
+    no_report,
+    council,
+    yes,
+    quiet,
+) -> None:
     """Run SCENARIO and write a run directory that answers the 2015 question."""
     from flowsim.files import writable_dir
     from flowsim.plan import Plan, count, estimate_seconds
@@ -69,11 +85,19 @@ def run(scenario, seed, replications, jobs, overrides, out, csv, no_report, coun
     sc = load(scenario, overrides)
     if council is not None:
         council_of(sc, council)  # a bad name stops here, before anything runs
+    ensemble = None
+    if ensemble_sets is not None:
+        ensemble = ensemble_plan(sc, ensemble_sets, ensemble_file, replications, seed, quiet)
+        runs = len(ensemble["members"]) * ensemble["per_set"]
+    else:
+        runs = replications = replications or 1
     out_dir = writable_dir(out or outputs(sc.name), replaced="manifest.json")
-    announce(Plan(replications, estimate_seconds(sc), jobs or cores(), count(replications, "replication")), quiet, yes)
+    announce(Plan(runs, estimate_seconds(sc), jobs or cores(), count(runs, "replication")), quiet, yes)
     note_compile(quiet, sc)
-    with Fraction(quiet, "simulating" if replications == 1 else "replications") as bar:
-        summ = run_scenario(sc, out_dir, seed, replications, jobs, bar, sys.argv, csv, documents=not no_report)
+    with Fraction(quiet, "simulating" if runs == 1 else "replications") as bar:
+        summ = run_scenario(
+            sc, out_dir, seed, replications, jobs, bar, sys.argv, csv, documents=not no_report, ensemble=ensemble
+        )
     click.echo(headline(summ, run_notes(sc)))
     if "programme_2012" in summ:
         from flowsim.programme_2012 import lines
@@ -84,6 +108,22 @@ def run(scenario, seed, replications, jobs, overrides, out, csv, no_report, coun
         for line in details(summ):
             click.echo(line)
         click.echo(f"  results: {out_dir}/" + ("" if no_report else " (report.html, brief.pdf, charts/)"))
+
+
+def ensemble_plan(sc, sets: int, path: Path | None, per_set: int | None, seed: int, quiet: bool) -> dict:
+    """What ``--ensemble`` runs: ``sets`` members drawn from the ensemble, ``per_set`` replications each."""
+    from flowsim import ensemble as ens
+
+    if sc.value("model.structure") != "problems":
+        raise FlowsimError(
+            f"{sc.path or sc.name}: --ensemble draws model v2's calibrated parameters; expected model.structure = "
+            f'"problems", found {sc.value("model.structure")!r}'
+        )
+    e = ens.load(path or ens.DEFAULT_PATH)
+    members, own = ens.members_for(sc, e, sets, seed)
+    if own and not quiet:
+        click.echo(f"  the scenario sets its own {', '.join(own)}: every member runs with it", err=True)
+    return {"members": members, "per_set": per_set or ens.REPLICATIONS_PER_SET, "drawn_from": len(e), "path": e.path}
 
 
 @main.command()
@@ -99,7 +139,13 @@ def report(run_dir: Path) -> None:
 @main.command()
 @click.argument("scenario_a", type=click.Path(path_type=Path))
 @click.argument("scenario_b", type=click.Path(path_type=Path))
-@click.option("--replications", type=click.IntRange(2), default=10, show_default=True)
+@click.option(
+    "--replications",
+    type=click.IntRange(2),
+    default=None,
+    help="Replications [default: 10; with --ensemble, of each parameter set, 2].",
+)
+@ensemble_options
 @jobs_option
 @seed_option
 @set_option
@@ -108,7 +154,9 @@ def report(run_dir: Path) -> None:
 @yes_option
 @quiet_option
 @user_errors
-def compare(scenario_a, scenario_b, replications, jobs, seed, overrides, out, no_share, yes, quiet) -> None:
+def compare(
+    scenario_a, scenario_b, replications, ensemble_sets, ensemble_file, jobs, seed, overrides, out, no_share, yes, quiet
+) -> None:
     """Run A and B with common random numbers and report B - A, paired by replication, with 95% intervals."""
     from flowsim.compare import compare as compare_scenarios
     from flowsim.compare import headline, table_lines, write_compare
@@ -118,6 +166,12 @@ def compare(scenario_a, scenario_b, replications, jobs, seed, overrides, out, no
     from flowsim.report.text import run_notes, with_notes
 
     a, b = load(scenario_a, overrides), load(scenario_b, overrides)
+    ensemble = None
+    if ensemble_sets is not None:
+        plans = [ensemble_plan(sc, ensemble_sets, ensemble_file, replications, seed, quiet) for sc in (a, b)]
+        ensemble = {**plans[0], "members": [p["members"] for p in plans]}
+        replications = len(plans[0]["members"]) * plans[0]["per_set"]
+    replications = replications or 10
     out_dir = writable_dir(out or outputs(f"compare_{a.name}_vs_{b.name}"))
     seconds = (estimate_seconds(a) + estimate_seconds(b)) / 2
     announce(
@@ -134,7 +188,7 @@ def compare(scenario_a, scenario_b, replications, jobs, seed, overrides, out, no
             bar(sum(finished.values()), 2 * replications)
 
         step = step if bar else None
-        doc = compare_scenarios(a, b, replications, seed, jobs, step, share=not no_share)
+        doc = compare_scenarios(a, b, replications, seed, jobs, step, share=not no_share, ensemble=ensemble)
     click.echo(with_notes(headline(doc), list(dict.fromkeys(run_notes(a) + run_notes(b)))))
     paths = write_compare(doc, out_dir)
     if not quiet:
@@ -301,11 +355,45 @@ def solve(scenario, target, probability, param, bounds, replications, seed, jobs
     show_default=True,
     help="Replications for the report's intervals.",
 )
+@click.option(
+    "--method",
+    type=click.Choice(["point", "history-matching"]),
+    default="point",
+    show_default=True,
+    help="point: one best fit (written to --out); history-matching: the ensemble of every parameter set the "
+    "targets cannot rule out (calibration/ensemble.parquet), its diagnostics in the report.",
+)
+@click.option(
+    "--design",
+    "design_path",
+    type=click.Path(path_type=Path),
+    default=Path("calibration/ensemble.toml"),
+    show_default=True,
+    help="History matching: its settings and every parameter's prior range.",
+)
+@executor_options
 @set_option
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @user_errors
-def calibrate(scenario, targets_path, out, max_evaluations, report_seeds, overrides, quiet) -> None:
-    """Fit SCENARIO's calibrated parameters to the targets; write the fitted file and a report beside it."""
+def calibrate(
+    scenario,
+    targets_path,
+    out,
+    max_evaluations,
+    report_seeds,
+    method,
+    design_path,
+    jobs,
+    executor,
+    scheduler,
+    overrides,
+    quiet,
+) -> None:
+    """Fit SCENARIO's calibrated parameters to the targets; write the fitted file and a report beside it.
+
+    With --method history-matching, find every parameter set the targets cannot rule out instead (resumable:
+    a killed run started again runs only what is missing).
+    """
     from flowsim.calibrate import calibrate as run_calibration
     from flowsim.files import writable_dir
     from flowsim.progress import Counter, ensure_compiled
@@ -315,6 +403,27 @@ def calibrate(scenario, targets_path, out, max_evaluations, report_seeds, overri
     writable_dir(out.parent)
     sc = load(scenario, overrides)
     ensure_compiled([sc.value("model.structure")], quiet)
+    if method == "history-matching":
+        from flowsim.calibrate import calibrate_ensemble
+        from flowsim.sweep.executors import make_executor
+
+        if sc.value("model.structure") != "problems":
+            raise FlowsimError(
+                f'{scenario}: history matching calibrates model v2; expected model.structure = "problems", '
+                f"found {sc.value('model.structure')!r}"
+            )
+        with make_executor(executor, jobs, scheduler) as ex, Counter(quiet, "runs", "history matching") as bar:
+            step = (lambda done, total, stage: bar(done, total)) if bar else None
+            doc = calibrate_ensemble(sc, targets_path, design_path, out.parent, ex, step)
+        click.echo(
+            f"History matching run {doc['run_id']}: {doc['members']} parameter sets not ruled out "
+            f"(the ensemble, {doc['path']}), from {doc['runs']:,} runs in {doc['seconds'] / 60:.1f} min"
+        )
+        click.echo(
+            f"  on unseen seeds {doc['unseen_met']} of {doc['unseen']} members drawn at random meet every fitted "
+            f"target within {doc['cutoff']:g} total sds; report: {doc['report']}"
+        )
+        return
     with Counter(quiet, "evaluations", "calibrating") as bar:
         step = (lambda n, best: bar(n, max_evaluations or n)) if bar else None
         doc = run_calibration(sc, targets_path, out, max_evaluations, report_seeds, step)

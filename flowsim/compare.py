@@ -20,6 +20,7 @@ def compare(
     jobs: int | None = None,
     progress: Callable[[str, int], None] | None = None,
     share: bool = True,
+    ensemble: dict | None = None,
 ) -> dict:
     """Run ``replications`` of A and of B with the same seeds; return the comparison document.
 
@@ -31,6 +32,8 @@ def compare(
     ``differences`` (each measure's means, paired and unpaired B - A) and both
     ``summaries``.
     """
+    if ensemble is not None:
+        return _compare_over_ensemble(a, b, seed, jobs, progress, ensemble)
     both = (lambda k: [progress(sc.name, k) for sc in (a, b)]) if progress else None
     runs = run_replications_shared([a, b], seed, replications, jobs, both) if share else None  # one common past
     if runs is None:
@@ -48,10 +51,53 @@ def compare(
     }
 
 
+def _compare_over_ensemble(a: Scenario, b: Scenario, seed: int, jobs, progress, ensemble: dict) -> dict:
+    """A and B over the same parameter sets of the ensemble and the same streams: B - A paired by run.
+
+    ``ensemble`` has ``members`` (A's and B's values, one list each: the same sets, less what each scenario sets
+    itself), ``per_set``, ``drawn_from`` and ``path``. Each difference also gets ``over_runs``: the 2.5th and
+    97.5th percentiles of B - A over the runs (parameter uncertainty and chance together).
+    """
+    import numpy as np
+
+    from flowsim.measures import get
+    from flowsim.replications import run_ensemble, summarise_ensemble
+
+    per_set = ensemble["per_set"]
+    runs = []
+    for sc, members in zip((a, b), ensemble["members"]):
+        step = (lambda k, name=sc.name: progress(name, k)) if progress else None
+        runs.append(run_ensemble(sc, members, per_set, seed, jobs, step))
+    differences = paired_differences(*runs)
+    for key, d in differences.items():
+        diff = np.array([get(rb["summary"], key) - get(ra["summary"], key) for ra, rb in zip(*runs)], float)
+        lo, hi = np.quantile(diff, [0.025, 0.975])
+        d["over_runs"] = {"lo": float(lo), "hi": float(hi)}
+    n = len(runs[0])
+    summaries = [summarise_ensemble(r, per_set, ensemble["drawn_from"], ensemble["path"]) for r in runs]
+    return {
+        "a": {"name": a.name, "scenario_sha256": a.sha256},
+        "b": {"name": b.name, "scenario_sha256": b.sha256},
+        "seed": seed,
+        "replications": n,
+        "ensemble": {k: v for k, v in summaries[0]["ensemble"].items() if k != "variance_share"},
+        "differences": differences,
+        "summaries": {"a": summaries[0], "b": summaries[1]},
+    }
+
+
 def headline(doc: dict) -> str:
     """One line: the paired difference in families turned around, and each scenario's chance of meeting the target."""
     count = doc["differences"]["target.count.turned_around"]["paired"]
     p = [doc["summaries"][k]["target"]["count"]["probability_met"]["mean"] for k in ("a", "b")]
+    if "ensemble" in doc:
+        e, runs = doc["ensemble"], doc["differences"]["target.count.turned_around"]["over_runs"]
+        return (
+            f"{doc['b']['name']} vs {doc['a']['name']}: {count['mean']:+,.0f} families turned around by the deadline "
+            f"on average (95% of runs {runs['lo']:+,.0f} to {runs['hi']:+,.0f}, over an ensemble of {e['sets']} "
+            f"parameter sets drawn from {e['members']}, {e['replications_per_set']} replications each, common to both); "
+            f"probability the target is met {p[0]:.2f} -> {p[1]:.2f}"
+        )
     return (
         f"{doc['b']['name']} vs {doc['a']['name']}: {count['mean']:+,.0f} families turned around by the deadline "
         f"(paired 95% interval {count['lo']:+,.0f} to {count['hi']:+,.0f}, {doc['replications']} "

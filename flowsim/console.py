@@ -127,3 +127,22 @@ def executor_options(fn):
     fn = click.option("--scheduler", default=None, help="Dask scheduler address [default: a LocalCluster].")(fn)
     fn = click.option("--executor", type=click.Choice(["local", "dask"]), default="local", show_default=True)(fn)
     return click.option("--jobs", type=click.IntRange(1), default=None, help="Workers [default: every core].")(fn)
+
+
+def ensemble_options(fn):
+    """--ensemble N and --ensemble-file, for the commands that can answer over the calibrated ensemble."""
+    fn = click.option(
+        "--ensemble-file",
+        type=click.Path(path_type=Path),
+        default=None,
+        help="The ensemble to draw from [default: calibration/ensemble.parquet].",
+    )(fn)
+    return click.option(
+        "--ensemble",
+        "ensemble_sets",
+        type=click.IntRange(2),
+        default=None,
+        metavar="N",
+        help="Answer over N parameter sets drawn from the calibrated ensemble (parameter uncertainty and chance "
+        "together), each run --replications times [default with --ensemble: 2].",
+    )(fn)

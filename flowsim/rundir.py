@@ -266,6 +266,7 @@ def run_scenario(
     argv: list[str] | None = None,
     csv: bool = False,
     documents: bool = False,
+    ensemble: dict | None = None,
 ) -> dict:
     """Simulate ``scenario`` and write its run directory whole; return the run's summary.
 
@@ -279,6 +280,8 @@ def run_scenario(
         replications: 1 runs the seed's own streams in this process; more run
             replications 0 .. n-1 over ``jobs`` worker processes.
         progress: called with the fraction done (of simulated time, or of replications).
+        ensemble: ``{"members": [values...], "per_set": k, "drawn_from": n, "path": ...}``: run ``k``
+            replications at each parameter set instead (``replications`` is then ignored).
 
     Raises:
         WriteError: if ``out_dir`` cannot be written (checked first), or writing fails part-way.
@@ -287,12 +290,20 @@ def run_scenario(
 
     writable_dir(out_dir, replaced="manifest.json")
     started = dt.datetime.now(dt.UTC)
-    if replications == 1:
+    if ensemble is not None:
+        from flowsim.replications import run_ensemble, summarise_ensemble
+
+        n = len(ensemble["members"]) * ensemble["per_set"]
+        step = (lambda k: progress(k / n)) if progress else None
+        records = run_ensemble(scenario, ensemble["members"], ensemble["per_set"], seed, jobs, step)
+        summary = summarise_ensemble(records, ensemble["per_set"], ensemble["drawn_from"], ensemble["path"])
+    elif replications == 1:
         records = [run_replication(scenario, seed, progress=progress)]
+        summary = summarise(records)
     else:
         step = (lambda k: progress(k / replications)) if progress else None
         records = run_replications(scenario, seed, replications, jobs, step)
-    summary = summarise(records)
+        summary = summarise(records)
     with staged_dir(out_dir) as staging:
         write_run(staging, records, summary, scenario, seed, started, argv, csv)
         if documents:

@@ -16,6 +16,7 @@ __all__ = [
     "Targets",
     "TargetsError",
     "calibrate",
+    "calibrate_ensemble",
     "calibrated_parameters",
     "evaluate",
     "fit",
@@ -74,4 +75,50 @@ def calibrate(
         "evaluations": len(result.evaluations),
         "report": str(report),
         "outside_tolerance": [t.name for t in targets.targets if abs(rows[t.name][0] - t.value) > t.tolerance],
+    }
+
+
+#: Members re-run on unseen seeds for the report (drawn at random, the same every time).
+UNSEEN_CHECKS = 20
+
+
+def calibrate_ensemble(
+    scenario: Scenario,
+    targets_path: Path,
+    design_path: Path,
+    out_dir: Path,
+    executor,
+    progress: Callable[[int, int, str], None] | None = None,
+) -> dict:
+    """History-match model v2 (resumable); write the ensemble, every run and the report's ensemble section.
+
+    Returns ``run_id``, ``members``, ``runs``, ``seconds``, ``path`` (the ensemble), ``report``, ``cutoff``,
+    and ``unseen`` / ``unseen_met``: members re-run on unseen seeds, and how many still meet every fitted target.
+
+    Raises:
+        TargetsError: if the targets or the design file cannot be used.
+    """
+    import numpy as np
+
+    from flowsim.calibrate import ensemble_report, problems
+    from flowsim.calibrate.ensemble import history_match, load_design
+
+    targets = problems.load_problem_targets(targets_path)
+    design = load_design(design_path, scenario)
+    result = history_match(scenario, targets, design, out_dir / "runs", executor, progress)
+    path = ensemble_report.write_ensemble(result, out_dir)
+    rng = np.random.default_rng(design.seed)
+    rows = sorted(rng.choice(len(result.members), size=min(UNSEEN_CHECKS, len(result.members)), replace=False))
+    checks = ensemble_report.unseen(result, scenario, [int(r) for r in rows], executor)
+    report = ensemble_report.write_report(result, out_dir, checks)
+    return {
+        "run_id": result.run_id,
+        "members": len(result.members),
+        "runs": len(result.runs) + design.noise_seeds,
+        "seconds": result.seconds,
+        "path": str(path),
+        "report": str(report),
+        "cutoff": design.cutoff,
+        "unseen": len(checks),
+        "unseen_met": sum(c["implausibility"] <= design.cutoff for c in checks),
     }

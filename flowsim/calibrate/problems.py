@@ -62,6 +62,10 @@ class Target:
     sd: float
     source: str
     bound: str = ""  # "lower": the source says "or more" (only a shortfall counts)
+    discrepancy: float = 0.0  # how far the model's measure may differ from the source's at the best parameters
+    discrepancy_source: str = ""
+    discrepancy: float = 0.0  # how far the model's measure may differ from the source's at the best parameters
+    discrepancy_source: str = ""
 
     def z(self, simulated: float) -> float:
         """How many standard deviations the simulated value is from the target (0 above a lower bound)."""
@@ -97,12 +101,31 @@ def load_problem_targets(path: str | Path) -> ProblemTargets:
     except tomllib.TOMLDecodeError as exc:
         raise TargetsError(f"{path}: expected valid TOML, found a syntax error: {exc}") from None
     targets = []
+    optional = {"bound", "discrepancy", "discrepancy_source"}
     for name, t in doc.get("targets", {}).items():
-        if not isinstance(t, dict) or not {"value", "sd", "source"} <= set(t) <= {"value", "sd", "source", "bound"}:
-            raise TargetsError(f"{path}, key targets.{name}: expected value, sd, source (and bound), found {t!r}")
+        if not isinstance(t, dict) or not {"value", "sd", "source"} <= set(t) <= {"value", "sd", "source"} | optional:
+            raise TargetsError(
+                f"{path}, key targets.{name}: expected value, sd, source (and {', '.join(sorted(optional))}), found {t!r}"
+            )
         if t.get("bound", "lower") != "lower":
             raise TargetsError(f'{path}, key targets.{name}.bound: expected "lower", found {t["bound"]!r}')
-        targets.append(Target(name, float(t["value"]), float(t["sd"]), str(t["source"]), t.get("bound", "")))
+        for key in ("value", "sd", "discrepancy"):
+            v = t.get(key, 0.0)
+            if not isinstance(v, (int, float)) or isinstance(v, bool) or (key != "value" and v < 0):
+                raise TargetsError(f"{path}, key targets.{name}.{key}: expected a number (>= 0 for sd), found {v!r}")
+        if t.get("discrepancy", 0) and not t.get("discrepancy_source"):
+            raise TargetsError(f"{path}, key targets.{name}: a discrepancy needs its discrepancy_source")
+        targets.append(
+            Target(
+                name,
+                float(t["value"]),
+                float(t["sd"]),
+                str(t["source"]),
+                t.get("bound", ""),
+                float(t.get("discrepancy", 0.0)),
+                str(t.get("discrepancy_source", "")),
+            )
+        )
     s = doc.get("settings", {})
     return ProblemTargets(
         str(path),
@@ -174,6 +197,9 @@ def evaluate(scenario: Scenario, values: dict, seeds) -> dict[str, float]:
     runs = [problem_measures(simulate(trial, seed=s)) for s in seeds]
     return {k: float(np.nanmean([r[k] for r in runs])) for k in runs[0]}
 
+
+#: The heading of ``report.md``'s section that the history matching writes (:mod:`flowsim.calibrate.ensemble_report`).
+ENSEMBLE_SECTION = "## The ensemble (history matching)"
 
 #: Targets no handle moves: what the structure predicts, compared with the seed, never fitted.
 UNFITTED = ("persistent_4_of_6", "flow_group")
@@ -394,4 +420,8 @@ def write_report(out_dir: Path, targets: ProblemTargets, rows: dict, result: Pro
     save_png(charts.fit(names, z, lo_z, hi_z, UNFITTED), out_dir / "fit.png", dpi=150)
     lines += ["", "![fit](fit.png)", "", "## Fitted values", "", "| parameter | value |", "|---|---|"]
     lines += [f"| `{k}` | {v:.6g} |" for k, v in result.best["values"].items()]
-    return atomic_write(out_dir / "report.md", "\n".join(lines) + "\n")
+    path = out_dir / "report.md"
+    ensemble = ""  # the history matching's section, kept (it is rewritten only by the history matching)
+    if path.exists() and ENSEMBLE_SECTION in (old := path.read_text()):
+        ensemble = "\n" + ENSEMBLE_SECTION + old.split(ENSEMBLE_SECTION, 1)[1]
+    return atomic_write(path, "\n".join(lines) + "\n" + ensemble)

@@ -137,6 +137,52 @@ def _key_numbers(summary: dict, deadline: dt.date) -> str:
     return f"<div class='key' id='key-numbers'>{body}</div>"
 
 
+#: The measures the report's "How sure is this?" table shows, where the run has them.
+HOW_SURE = {
+    "target.count.turned_around": ("families turned around by the deadline", ",.0f"),
+    "target.count.shortfall": ("short of the target", ",.0f"),
+    "target.prevalence.stock_end": ("stock at the deadline", ",.0f"),
+    "additional.turned_around": ("turned around because of the programmes", "+,.0f"),
+    "additional.stock_end": ("the programmes' effect on the stock at the deadline", "+,.0f"),
+    "results.claimed": ("results claimed by the deadline", ",.0f"),
+    "results.additional": ("of which additional", ",.0f"),
+}
+
+
+def _ensemble_section(summary: dict) -> str:
+    """'How sure is this?': the answer over the calibrated ensemble, each measure's spread and where it comes from."""
+    from flowsim.measures import get, has
+
+    e = summary.get("ensemble")
+    if e is None:
+        return ""
+    p = summary["target"]["count"]["probability_met"]
+    rows = []
+    for key, (label, pattern) in HOW_SURE.items():
+        if not has(summary, key) or key not in e["variance_share"]:
+            continue
+        v = get(summary, key)
+        share = e["variance_share"][key]["parameters"]
+        rows.append(
+            f"<tr><td>{_e(label)}</td><td class='num'>{format(v['mean'], pattern)}</td>"
+            f"<td class='num'>{format(v['lo'], pattern)} to {format(v['hi'], pattern)}</td>"
+            f"<td class='num'>{'' if share is None else format(share, '.0%')}</td></tr>"
+        )
+    return (
+        "<h2 id='how-sure'>How sure is this?</h2>"
+        f"<p>This run answers over {e['sets']} parameter sets drawn from the {e['members']} of the calibrated "
+        f"ensemble (<code>{_e(e['path'])}</code>), each run {e['replications_per_set']} times: every parameter set "
+        "the calibration's targets cannot rule out is equally plausible, so the spread below is what the data "
+        f"allow, with chance on top. The target is met with probability <strong>{p['mean']:.2f}</strong> (95% "
+        f"interval {p['lo']:.2f} to {p['hi']:.2f}, over {summary['replications']} runs). Intervals here and "
+        "above are 95% of runs, not intervals for a mean. The last column is the share of each measure's variance "
+        "that comes from the parameters (the rest is chance), by analysis of variance within and between sets.</p>"
+        "<table><tr><th>Measure</th><th>Mean</th><th>95% of runs</th><th>Variance from the parameters</th></tr>"
+        + "".join(rows)
+        + "</table>"
+    )
+
+
 def _part_year(label: str, end: dt.date | None) -> str:
     """'2015-16 (part year, to 31 May 2015)' for the financial year the run ends inside."""
     if end is None or not label[:4].isdigit():
@@ -275,6 +321,7 @@ def write_report(run: RunDirectory | Path, charts: dict[str, list[Path]]) -> Pat
 <p>Scenario <strong>{_e(manifest["scenario_name"])}</strong> (sha256 <code>{_e(manifest["scenario_sha256"][:12])}</code>),
 {manifest["replications"]} replication(s), seed {manifest["seed"]}, flowsim {_e(manifest["flowsim_version"])},
 run on {_e(uk_date(started.date()))} at {started:%H:%M} UTC.</p>
+{_ensemble_section(summary)}
 <h2>Charts</h2>
 {"".join(figures)}
 <h2>Target measures</h2>

@@ -1,0 +1,93 @@
+"""The calibrated ensemble (``calibration/ensemble.parquet``): parameter sets the targets cannot rule out.
+
+Written by ``flowsim calibrate SCENARIO --method history-matching``
+(:mod:`flowsim.calibrate.ensemble`); read here by ``flowsim run ... --ensemble N``.
+Each row is a member: its weight, whether it is the point fit the baseline
+extends, and a value for every calibrated parameter (one column per key).
+Columns ``measure:<target>`` hold what the member simulated on its own seed.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from flowsim.errors import FlowsimError
+
+#: Where ``flowsim calibrate --method history-matching`` writes the ensemble, and ``--ensemble`` reads it.
+DEFAULT_PATH = Path("calibration/ensemble.parquet")
+#: Replications of each parameter set drawn by ``--ensemble``: two, so the variance splits into parameter and chance.
+REPLICATIONS_PER_SET = 2
+
+
+class EnsembleError(FlowsimError):
+    """An ensemble file that cannot be used."""
+
+
+@dataclass(frozen=True)
+class Ensemble:
+    path: str
+    keys: tuple[str, ...]
+    values: np.ndarray  # members x keys
+    weights: np.ndarray  # sums to 1
+    point_fit: int  # the row of the point fit
+    meta: dict
+
+    def __len__(self) -> int:
+        return len(self.weights)
+
+    def member(self, i: int) -> dict[str, float]:
+        return {k: float(v) for k, v in zip(self.keys, self.values[i])}
+
+    def draw(self, n: int, seed: int) -> list[int]:
+        """``n`` members drawn by weight, without replacement while the ensemble lasts (the same for the same seed)."""
+        rng = np.random.default_rng([seed, 7_919])
+        rows: list[int] = []
+        while len(rows) < n:
+            k = min(n - len(rows), len(self))
+            rows += [int(i) for i in rng.choice(len(self), size=k, replace=False, p=self.weights)]
+        return rows
+
+
+def load(path: str | Path = DEFAULT_PATH) -> Ensemble:
+    """Read an ensemble written by the history matching.
+
+    Raises:
+        EnsembleError: naming the file, when it is missing or not an ensemble.
+    """
+    import pandas as pd
+
+    path = Path(path)
+    if not path.exists():
+        raise EnsembleError(
+            f"{path}: expected the calibrated ensemble, found no such file "
+            "(flowsim calibrate scenarios/baseline.toml --method history-matching writes it)"
+        )
+    try:
+        frame = pd.read_parquet(path)
+        meta = json.loads(path.with_suffix(".json").read_text())
+        keys = tuple(meta["parameters"])
+        values = frame[list(keys)].to_numpy(float)
+        weights = frame["weight"].to_numpy(float)
+        point = int(np.flatnonzero(frame["point_fit"].to_numpy(bool))[0])
+    except (OSError, KeyError, ValueError, IndexError, json.JSONDecodeError) as exc:
+        raise EnsembleError(
+            f"{path}: expected an ensemble with its {path.with_suffix('.json').name}, found {exc}"
+        ) from None
+    return Ensemble(str(path), keys, values, weights / weights.sum(), point, meta)
+
+
+def members_for(scenario, ensemble: Ensemble, n: int, seed: int) -> tuple[list[dict[str, float]], list[str]]:
+    """``n`` members' values to run ``scenario`` with, and the calibrated keys the scenario sets itself.
+
+    A key whose value in ``scenario`` is not the point fit's was changed on purpose (a policy, a
+    sensitivity): the scenario keeps it, and every member runs with it.
+    """
+    point = ensemble.member(ensemble.point_fit)
+    own = [k for k, v in point.items() if not np.isclose(float(scenario.value(k)), v, rtol=1e-5, atol=0)]
+    rows = ensemble.draw(n, seed)
+    members = [{k: v for k, v in ensemble.member(r).items() if k not in own} for r in rows]
+    return members, own

@@ -1,0 +1,319 @@
+"""The ensemble calibration (history matching) and answers over the ensemble (``--ensemble``)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from flowsim.calibrate import ensemble as hm
+from flowsim.calibrate.problems import UNFITTED, load_problem_targets
+from flowsim.calibrate.targets import TargetsError
+from flowsim.ensemble import Ensemble, members_for
+from flowsim.replications import variance_split
+from flowsim.scenario import load_scenario
+
+from .conftest import BASELINE, ROOT, assert_user_error, invoke, sets
+
+TARGETS = ROOT / "calibration" / "targets.toml"
+DESIGN = ROOT / "calibration" / "ensemble.toml"
+ENSEMBLE = ROOT / "calibration" / "ensemble.parquet"
+
+
+@pytest.fixture(scope="module")
+def baseline():
+    return load_scenario(BASELINE)
+
+
+# -- the design and the targets' uncertainty --------------------------------------------------------------------
+
+
+def test_every_calibrated_parameter_has_a_prior_with_a_source(baseline):
+    from flowsim.calibrate.problems import handles
+
+    design = hm.load_design(DESIGN, baseline)
+    keys = {k for p in design.priors for k in p.keys}
+    assert keys == set(handles(baseline))
+    point = design.unit(baseline)
+    assert np.all((point >= 0) & (point <= 1)), "the point fit lies inside every prior"
+    assert all(p.source for p in design.priors)
+
+
+def test_every_fitted_target_states_a_discrepancy_with_its_source():
+    targets = load_problem_targets(TARGETS)
+    for t in targets.targets:
+        assert t.discrepancy > 0 and t.discrepancy_source, t.name
+
+
+@pytest.mark.parametrize(
+    ("edit", "fragments"),
+    [
+        (
+            lambda s: s.replace("lo = 0.0029", "lo = -1"),
+            ["priors.problems.workless.onset_rate_per_year", "0 < lo < hi"],
+        ),
+        (lambda s: s.replace("cutoff = 3.0", "cutof = 3.0"), ["settings.cutof"]),
+        (lambda s: s + '\n[priors.nonsense]\nlo = 1\nhi = 2\nsource = "x"\n', ["priors.nonsense", "'nonsense'"]),
+        (lambda s: s.replace("waves = 4", "waves = 2.5"), ["settings.waves", "positive int"]),
+    ],
+)
+def test_a_bad_design_names_file_and_key(tmp_path, baseline, edit, fragments):
+    path = tmp_path / "ensemble.toml"
+    path.write_text(edit(DESIGN.read_text()))
+    with pytest.raises(TargetsError) as err:
+        hm.load_design(path, baseline)
+    for fragment in [str(path), *fragments]:
+        assert fragment in str(err.value)
+
+
+def test_a_discrepancy_needs_its_source(tmp_path):
+    path = tmp_path / "targets.toml"
+    path.write_text('[targets.stock]\nvalue = 46000\nsd = 3000\ndiscrepancy = 10\nsource = "s"\n')
+    with pytest.raises(TargetsError, match="targets.stock: a discrepancy needs its discrepancy_source"):
+        load_problem_targets(path)
+
+
+def test_the_command_line_rejects_a_bad_design_with_exit_2(tmp_path):
+    bad = tmp_path / "ensemble.toml"
+    bad.write_text("[settings]\nwaves = 0\n")
+    result = invoke(
+        "calibrate", BASELINE, "--method", "history-matching", "--design", bad, "--out", tmp_path / "f.toml"
+    )
+    assert_user_error(result, str(bad), "settings.scale")
+
+
+# -- the history matching's machinery, on a model whose answer is known ---------------------------------------------
+
+
+class FakeExecutor:
+    """Runs a known, cheap "model" in place of the simulator: every target moves with one parameter, as a power.
+
+    At the point fit every target is met exactly. ``stop_after`` raises after that many runs (a killed calibration).
+    """
+
+    def __init__(self, targets, point: dict, stop_after: int | None = None) -> None:
+        self.targets = {t.name: t for t in targets.targets}
+        self.point = point
+        self.stop_after = stop_after
+        self.calls = 0
+
+    def measures(self, values: dict) -> dict:
+        def r(key):
+            return values[key] / self.point[key]
+
+        out = {}
+        for name, t in self.targets.items():
+            if name.startswith("prevalence_"):
+                out[name] = t.value * r(f"problems.{name[11:]}.onset_rate_per_year") ** 0.8
+            elif name.startswith("osr14_"):
+                out[name] = t.value  # the key worker's effects: nothing here pins them
+            elif name == "at_risk":
+                out[name] = t.value * r("events.crisis.rate_per_year") ** 0.7
+            elif name == "stock":
+                out[name] = t.value * r("problems.child_link_scale") ** 0.5
+            elif name == "multiply_disadvantaged":
+                out[name] = t.value * r("problems.household_link_scale") ** 0.3
+            elif name == "persistence_1y":
+                out[name] = t.value * r("problems.low_income.crisis_duration_years") ** 0.2
+            else:
+                out[name] = t.value
+        out["stock_share_of_at_risk"] = 0.16
+        return out
+
+    def run(self, fn, tasks, size=None):
+        for task in tasks:
+            if self.stop_after is not None and self.calls >= self.stop_after:
+                raise KeyboardInterrupt
+            self.calls += 1
+            yield task, self.measures(task[2])
+
+
+@pytest.fixture(scope="module")
+def small_design(baseline):
+    design = hm.load_design(DESIGN, baseline)
+    return dataclasses.replace(
+        design, waves=2, runs_per_wave=60, ensemble_runs=60, members=30, noise_seeds=3, candidates=8000
+    )
+
+
+def test_history_matching_finds_what_the_targets_pin_and_leave_free(tmp_path, baseline, small_design):
+    targets = load_problem_targets(TARGETS)
+    point = {k: float(baseline.value(k)) for p in small_design.priors for k in p.keys}
+    ex = FakeExecutor(targets, point)
+    e = hm.history_match(baseline, targets, small_design, tmp_path, ex)
+    members = e.members[1:]
+    assert len(members) >= 30, e.waves
+    fitted = [t for t in targets.targets if t.name not in UNFITTED]
+    for m in members:  # every member is one the "simulator" cannot rule out
+        assert all(hm.implausibility(t, m["measures"][t.name], e.noise_sd[t.name]) <= 3 for t in fitted)
+    u = np.array([m["u"] for m in members])
+    names = [p.name for p in small_design.priors]
+    width = dict(zip(names, np.quantile(u, 0.975, axis=0) - np.quantile(u, 0.025, axis=0)))
+    # The key worker's effects move nothing here: the members spread over most of their priors.
+    assert width["programmes.key_worker.resolution_hr.parental_illness"] > 0.7, width
+    # The workless prevalence (sd 0.01, discrepancy 0.0135, exponent 0.8) pins its onset rate to within a factor of
+    # about (1 + 3 x 0.0168 / 0.135) ** (1 / 0.8) = 1.55 either way: 0.32 of its log prior's width (a factor of 16).
+    assert width["problems.workless.onset_rate_per_year"] < 0.45, width
+    assert e.members[0]["point_fit"] and e.members[0]["implausibility"] == pytest.approx(0.0, abs=1e-9)
+
+
+def test_a_killed_history_matching_resumes_without_losing_or_repeating_a_run(tmp_path, baseline, small_design):
+    targets = load_problem_targets(TARGETS)
+    point = {k: float(baseline.value(k)) for p in small_design.priors for k in p.keys}
+    killed = FakeExecutor(targets, point, stop_after=100)
+    with pytest.raises(KeyboardInterrupt):
+        hm.history_match(baseline, targets, small_design, tmp_path, killed)
+    folder = next(tmp_path.iterdir())
+    with (folder / "runs.jsonl").open("a") as fh:
+        fh.write('{"wave": 2, "index": 3, "cut sho')  # a line cut short by the kill
+    resumed = FakeExecutor(targets, point)
+    e = hm.history_match(baseline, targets, small_design, tmp_path, resumed)
+    batches = sum(w["wave"] > small_design.waves for w in e.waves)
+    total = small_design.noise_seeds + small_design.waves * small_design.runs_per_wave
+    total += batches * small_design.ensemble_runs
+    assert killed.calls + resumed.calls == total
+    lines = (folder / "runs.jsonl").read_text().splitlines()
+    assert lines.count('{"wave": 2, "index": 3, "cut sho') == 1, "the cut line stands alone"
+    logged = [json.loads(line) for line in lines if not line.endswith("sho")]
+    keys = [(r["wave"], r["index"]) for r in logged]
+    assert len(keys) == len(set(keys)) == total, "every run once"
+    assert len(e.runs) + small_design.noise_seeds == total
+
+
+def test_each_wave_spreads_its_runs_over_what_is_left_not_around_the_centres():
+    """Seed 3, 40,000 candidates: a region [0.2, 0.6]^2 is left, the centres sit in one corner of it; the runs drawn
+    must spread over the whole region (resampled by the inverse of the proposal's density). Tolerance: the mean of
+    200 uniform draws on [0.2, 0.6] has sd 0.4 / sqrt(12 x 200) = 0.008; 0.04 is five of those."""
+    rng = np.random.default_rng(3)
+    centres = rng.uniform(0.2, 0.3, size=(20, 2))
+
+    def screen(u):
+        return np.where(np.all((u >= 0.2) & (u <= 0.6), axis=1), 0.5, 2.0)
+
+    u, info = hm._propose(rng, centres, 200, 40_000, screen)
+    assert np.all((u >= 0.2) & (u <= 0.6))
+    assert np.allclose(u.mean(axis=0), 0.4, atol=0.04), u.mean(axis=0)
+    assert info["share_of_prior"] == pytest.approx(0.16, rel=0.25)  # the region is 0.4 x 0.4 of the prior
+
+
+# -- answers over the ensemble -------------------------------------------------------------------------------------
+
+
+def test_variance_split_recovers_known_components():
+    """Sets' means 0, 10, ..., 110, each set's two runs at m - 1 and m + 1: chance's variance is 2, and the parameters'
+    is the variance of the sets' means less what chance adds to a mean of two runs (2 / 2)."""
+    means = np.arange(12) * 10.0
+    x = np.column_stack([means - 1, means + 1]).ravel()
+    split = variance_split(x, 2)
+    v = means.var(ddof=1)
+    assert split["parameters"] == pytest.approx((v - 1.0) / (v - 1.0 + 2.0))
+    assert variance_split(x, 1)["parameters"] is None
+
+
+def _ensemble_file(tmp_path, baseline, scale_second: float = 1.3) -> tuple:
+    design = hm.load_design(DESIGN, baseline)
+    keys = [k for p in design.priors for k in p.keys]
+    point = {k: float(baseline.value(k)) for k in keys}
+    other = {k: v * (scale_second if "onset_rate" in k else 1.0) for k, v in point.items()}
+    frame = pd.DataFrame([point, other])
+    frame.insert(0, "member", [0, 1])
+    frame.insert(1, "weight", [0.5, 0.5])
+    frame["point_fit"] = [True, False]
+    path = tmp_path / "ensemble.parquet"
+    frame.to_parquet(path)
+    path.with_suffix(".json").write_text(json.dumps({"parameters": keys}))
+    return path, point, other
+
+
+def test_members_keep_what_the_scenario_sets_itself(tmp_path, baseline):
+    from flowsim import ensemble
+
+    path, point, other = _ensemble_file(tmp_path, baseline)
+    e = ensemble.load(path)
+    assert sorted(e.draw(2, seed=1)) == [0, 1] and e.draw(2, seed=1) == e.draw(2, seed=1)
+    changed = baseline.with_values({"problems.workless.onset_rate_per_year": 0.05})
+    members, own = members_for(changed, e, 2, seed=1)
+    assert own == ["problems.workless.onset_rate_per_year"]
+    assert all("problems.workless.onset_rate_per_year" not in m for m in members)
+
+
+def test_run_over_the_ensemble_applies_each_set_and_splits_the_variance(tmp_path, baseline):
+    """Two sets x 2 replications at 0.4% of England for a year. The set equal to the point fit gives, replication for
+    replication, exactly what a plain run of the scenario gives on the same streams."""
+    from flowsim.replications import run_ensemble, run_replications
+
+    path, point, other = _ensemble_file(tmp_path, baseline, scale_second=2.0)
+    tiny = ["population.scale=0.004", "time.end=2011-04-30", "time.deadline=2011-04-30"]
+    out = tmp_path / "run"
+    result = invoke(
+        "run",
+        BASELINE,
+        *sets(tiny),
+        "--ensemble",
+        2,
+        "--ensemble-file",
+        path,
+        "--jobs",
+        1,
+        "--out",
+        out,
+        "--no-report",
+        "--quiet",
+    )
+    assert result.exit_code == 0, result.output
+    assert "over an ensemble of 2 parameter sets drawn from 2, 2 replications each" in result.stdout.splitlines()[0]
+    summary = json.loads((out / "summary.json").read_text())
+    e = summary["ensemble"]
+    assert e["sets"] == 2 and e["replications_per_set"] == 2
+    assert 0.0 <= e["variance_share"]["moments.at_risk"]["parameters"] <= 1.0
+    # Set k runs replications 2k and 2k + 1: the point fit's set matches the plain run there, the other set does not.
+    records = run_ensemble(load_scenario(BASELINE, tiny), [point, other], 2, 1, jobs=1)
+    plain = run_replications(load_scenario(BASELINE, tiny), 1, 4, jobs=1)
+    at_risk = [r["summary"]["moments"]["at_risk"] for r in plain]
+    assert [r["summary"]["moments"]["at_risk"] for r in records[:2]] == at_risk[:2]
+    assert [r["summary"]["moments"]["at_risk"] for r in records[2:]] != at_risk[2:]
+    assert [r["summary"]["ensemble_set"] for r in records] == [0, 0, 1, 1]
+
+
+def test_run_with_a_missing_ensemble_exits_2(tmp_path):
+    result = invoke("run", BASELINE, "--ensemble", 2, "--ensemble-file", tmp_path / "none.parquet")
+    assert_user_error(result, "none.parquet", "--method history-matching")
+
+
+# -- the committed ensemble ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_five_members_drawn_at_random_meet_every_target_on_unseen_seeds(baseline):
+    """Five members of calibration/ensemble.parquet, drawn with seed 5, each re-run once on a seed the calibration
+    never used (95,001-95,005). Each fitted target must lie within the cutoff (3) of its total sd: the target's sd,
+    its model discrepancy and the simulation's noise at the point fit (ensemble.json), the rule the members were
+    accepted by."""
+    from flowsim import ensemble
+    from flowsim.calibrate.problems import problem_measures, survey_values
+    from flowsim.engine import simulate
+
+    e = ensemble.load(ENSEMBLE)
+    targets = [t for t in load_problem_targets(TARGETS).targets if t.name not in UNFITTED]
+    noise = e.meta["noise_sd"]
+    rows = np.random.default_rng(5).choice(len(e), size=5, replace=False)
+    for k, row in enumerate(rows):
+        trial = baseline.with_values({**survey_values(baseline, e.meta["scale"]), **e.member(int(row))})
+        m = problem_measures(simulate(trial, seed=95_001 + k))
+        worst = {t.name: hm.implausibility(t, m[t.name], noise[t.name]) for t in targets}
+        assert max(worst.values()) <= e.meta["cutoff"], (int(row), {n: round(v, 2) for n, v in worst.items() if v > 2})
+
+
+def test_the_committed_ensemble_is_large_enough_and_holds_the_point_fit(baseline):
+    from flowsim import ensemble
+
+    e = ensemble.load(ENSEMBLE)
+    assert len(e) >= 200
+    assert math.isclose(e.weights.sum(), 1.0)
+    point = e.member(e.point_fit)
+    assert all(math.isclose(point[k], float(baseline.value(k)), rel_tol=1e-9) for k in point)
+    assert isinstance(e, Ensemble)
