@@ -298,18 +298,37 @@ def sensitivity(sweep_file, method, points, jobs, executor, scheduler, out, yes,
 @click.option(
     "--replications",
     type=click.IntRange(2),
-    default=20,
-    show_default=True,
-    help="Replications per trial value (the same streams at every value).",
+    default=None,
+    help="Replications per trial value (the same streams at every value) [default: 20; with --ensemble, of each "
+    "parameter set, 2].",
 )
+@ensemble_options
 @seed_option
 @jobs_option
 @set_option
 @yes_option
 @click.option("--quiet", is_flag=True)
 @user_errors
-def solve(scenario, target, probability, param, bounds, replications, seed, jobs, overrides, yes, quiet) -> None:
-    """Find the smallest value of a parameter at which the target is met with the given probability."""
+def solve(
+    scenario,
+    target,
+    probability,
+    param,
+    bounds,
+    replications,
+    ensemble_sets,
+    ensemble_file,
+    seed,
+    jobs,
+    overrides,
+    yes,
+    quiet,
+) -> None:
+    """Find the smallest value of a parameter at which the target is met with the given probability.
+
+    With --ensemble N, the probability is over N parameter sets of the calibrated ensemble (the same sets and
+    streams at every trial value): what it takes given what the data allow, not only given the point fit.
+    """
     from flowsim.progress import ensure_compiled
     from flowsim.solve import describe, describe_trial, solve_plan
     from flowsim.solve import solve as solve_for
@@ -319,9 +338,16 @@ def solve(scenario, target, probability, param, bounds, replications, seed, jobs
             click.echo("  " + describe_trial(param, trial), err=True)
 
     sc = load(scenario, overrides)
+    ensemble = None
+    if ensemble_sets is not None:
+        ensemble = ensemble_plan(sc, ensemble_sets, ensemble_file, replications, seed, quiet)
+        replications = len(ensemble["members"]) * ensemble["per_set"]
+    replications = replications or 20
     announce(solve_plan(sc, param, bounds[0], bounds[1], replications, jobs), quiet, yes)
     ensure_compiled([sc.value("model.structure")], quiet)
-    sol = solve_for(sc, target, probability, param, bounds[0], bounds[1], replications, seed, jobs, progress=show)
+    sol = solve_for(
+        sc, target, probability, param, bounds[0], bounds[1], replications, seed, jobs, progress=show, ensemble=ensemble
+    )
     click.echo(describe(sol, target, bounds[1]))
 
 

@@ -74,13 +74,16 @@ def _compare_over_ensemble(a: Scenario, b: Scenario, seed: int, jobs, progress, 
         lo, hi = np.quantile(diff, [0.025, 0.975])
         d["over_runs"] = {"lo": float(lo), "hi": float(hi)}
     n = len(runs[0])
-    summaries = [summarise_ensemble(r, per_set, ensemble["drawn_from"], ensemble["path"]) for r in runs]
+    summaries = [
+        summarise_ensemble(r, per_set, ensemble["drawn_from"], ensemble["path"], m)
+        for r, m in zip(runs, ensemble["members"])
+    ]
     return {
         "a": {"name": a.name, "scenario_sha256": a.sha256},
         "b": {"name": b.name, "scenario_sha256": b.sha256},
         "seed": seed,
         "replications": n,
-        "ensemble": {k: v for k, v in summaries[0]["ensemble"].items() if k != "variance_share"},
+        "ensemble": {k: v for k, v in summaries[0]["ensemble"].items() if k not in ("variance_share", "sensitivity")},
         "differences": differences,
         "summaries": {"a": summaries[0], "b": summaries[1]},
     }

@@ -296,7 +296,9 @@ def run_scenario(
         n = len(ensemble["members"]) * ensemble["per_set"]
         step = (lambda k: progress(k / n)) if progress else None
         records = run_ensemble(scenario, ensemble["members"], ensemble["per_set"], seed, jobs, step)
-        summary = summarise_ensemble(records, ensemble["per_set"], ensemble["drawn_from"], ensemble["path"])
+        summary = summarise_ensemble(
+            records, ensemble["per_set"], ensemble["drawn_from"], ensemble["path"], ensemble["members"]
+        )
     elif replications == 1:
         records = [run_replication(scenario, seed, progress=progress)]
         summary = summarise(records)

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from flowsim.errors import FlowsimError
 from flowsim.plan import Plan, count, estimate_seconds
-from flowsim.replications import run_replications
+from flowsim.replications import run_ensemble, run_replications
 from flowsim.scenario import PARAMETERS, Scenario
 from flowsim.statistics import wilson
 
@@ -46,6 +46,7 @@ class Solution:
     below: Trial | None
     at: Trial | None
     trials: list[Trial] = field(default_factory=list)
+    ensemble_sets: int | None = None  # the probability is over this many parameter sets of the calibrated ensemble
 
 
 def solve(
@@ -60,8 +61,12 @@ def solve(
     jobs: int | None = None,
     tolerance: float | None = None,
     progress: Callable[[Trial], None] | None = None,
+    ensemble: dict | None = None,
 ) -> Solution:
     """Bisect ``param`` in [low, high] for the smallest value whose P(target met) >= ``probability``.
+
+    ``ensemble`` (``{"members": [values...], "per_set": k}``): each trial value runs ``k`` replications at each
+    parameter set instead of ``replications`` at the scenario's own, the same sets and streams at every value.
 
     Raises:
         FlowsimError: for an unknown target, a parameter that is not numeric, or low >= high.
@@ -88,7 +93,12 @@ def solve(
         for t in trials:
             if t.value == x:
                 return t
-        reps = run_replications(scenario.with_values({param: x}, origin=origin), seed, replications, jobs)
+        at_x = scenario.with_values({param: x}, origin=origin)
+        if ensemble is not None:  # the varied parameter keeps its trial value in every set
+            members = [{k: v for k, v in m.items() if k != param} for m in ensemble["members"]]
+            reps = run_ensemble(at_x, members, ensemble["per_set"], seed, jobs)
+        else:
+            reps = run_replications(at_x, seed, replications, jobs)
         met = sum(bool(r["summary"]["target"][target]["met"]) for r in reps)
         ta = sum(r["summary"]["target"]["count"]["turned_around"] for r in reps) / len(reps)
         t = Trial(x, met, len(reps), ta)
@@ -97,11 +107,12 @@ def solve(
             progress(t)
         return t
 
+    sets = None if ensemble is None else len(ensemble["members"])
     lo, hi = trial(low), trial(high)
     if lo.met / lo.n >= probability:
-        return Solution(param, probability, True, lo.value, None, lo, trials)
+        return Solution(param, probability, True, lo.value, None, lo, trials, sets)
     if hi.met / hi.n < probability:
-        return Solution(param, probability, False, None, hi, None, trials)
+        return Solution(param, probability, False, None, hi, None, trials, sets)
     while hi.value - lo.value > tol:
         mid = trial((lo.value + hi.value) / 2)
         if mid.value in (lo.value, hi.value):
@@ -110,7 +121,7 @@ def solve(
             hi = mid
         else:
             lo = mid
-    return Solution(param, probability, True, hi.value, lo, hi, trials)
+    return Solution(param, probability, True, hi.value, lo, hi, trials, sets)
 
 
 def solve_plan(scenario: Scenario, param: str, low: float, high: float, replications: int, jobs: int | None) -> Plan:
@@ -140,8 +151,16 @@ def describe(sol: Solution, target: str, high: float) -> str:
         return (
             f"Not reachable in the range: even at {sol.param} = {high:g} the {target} target is met with "
             f"probability {p['mean']:.2f} (95% interval {p['lo']:.2f}-{p['hi']:.2f}), below {sol.probability:g}"
+            + (
+                ""
+                if sol.ensemble_sets is None
+                else f", over {sol.ensemble_sets} parameter sets of the calibrated ensemble"
+            )
         )
     at = sol.at.probability
+    runs = f"{sol.at.n} replications with common random numbers"
+    if sol.ensemble_sets is not None:
+        runs = f"{sol.at.n} runs over {sol.ensemble_sets} parameter sets of the calibrated ensemble, the same at every value"
     below = ""
     if sol.below:
         b = sol.below.probability
@@ -149,5 +168,5 @@ def describe(sol: Solution, target: str, high: float) -> str:
     return (
         f"{sol.param} = {sol.answer:g} is the smallest value at which the {target} target is met with probability "
         f">= {sol.probability:g}: {at['mean']:.2f} (95% interval {at['lo']:.2f}-{at['hi']:.2f}, "
-        f"{sol.at.n} replications with common random numbers){below}"
+        f"{runs}){below}"
     )

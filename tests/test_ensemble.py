@@ -161,7 +161,9 @@ def test_history_matching_finds_what_the_targets_pin_and_leave_free(tmp_path, ba
     assert e.members[0]["point_fit"] and e.members[0]["implausibility"] == pytest.approx(0.0, abs=1e-9)
 
 
-def test_a_killed_history_matching_resumes_without_losing_or_repeating_a_run(tmp_path, baseline, small_design):
+def test_a_killed_history_matching_resumes_without_losing_or_repeating_a_run(
+    tmp_path, baseline, small_design, monkeypatch
+):
     targets = load_problem_targets(TARGETS)
     point = {k: float(baseline.value(k)) for p in small_design.priors for k in p.keys}
     killed = FakeExecutor(targets, point, stop_after=100)
@@ -182,6 +184,11 @@ def test_a_killed_history_matching_resumes_without_losing_or_repeating_a_run(tmp
     keys = [(r["wave"], r["index"]) for r in logged]
     assert len(keys) == len(set(keys)) == total, "every run once"
     assert len(e.runs) + small_design.noise_seeds == total
+    # Finished: started again, it reads everything back, runs nothing and fits no emulator.
+    monkeypatch.setattr(hm.Emulators, "fit", lambda *a: pytest.fail("an emulator was refitted"))
+    again = FakeExecutor(targets, point)
+    same = hm.history_match(baseline, targets, small_design, tmp_path, again)
+    assert again.calls == 0 and len(same.members) == len(e.members)
 
 
 def test_each_wave_spreads_its_runs_over_what_is_left_not_around_the_centres():
@@ -317,3 +324,24 @@ def test_the_committed_ensemble_is_large_enough_and_holds_the_point_fit(baseline
     point = e.member(e.point_fit)
     assert all(math.isclose(point[k], float(baseline.value(k)), rel_tol=1e-9) for k in point)
     assert isinstance(e, Ensemble)
+
+
+def test_compare_and_solve_over_the_ensemble_share_its_parameter_sets(tmp_path, baseline):
+    """Compare and solve with --ensemble 2 (2 replications of each set) at 0.4% of England for a year."""
+    path, _, _ = _ensemble_file(tmp_path, baseline, scale_second=2.0)
+    tiny = ["population.scale=0.004", "time.end=2011-04-30", "time.deadline=2011-04-30"]
+    ens = ["--ensemble", 2, "--ensemble-file", path, "--jobs", 1]
+    plus = ROOT / "scenarios" / "key_worker_plus20.toml"
+    result = invoke("compare", BASELINE, plus, *sets(tiny), *ens, "--out", tmp_path / "cmp", "--quiet")
+    assert result.exit_code == 0, result.output
+    assert "over an ensemble of 2 parameter sets drawn from 2, 2 replications each, common to both" in result.stdout
+    doc = json.loads((tmp_path / "cmp" / "compare.json").read_text())
+    assert doc["replications"] == 4 and doc["ensemble"]["sets"] == 2
+    d = doc["differences"]["target.count.turned_around"]
+    assert d["over_runs"]["lo"] <= d["paired"]["mean"] <= d["over_runs"]["hi"]
+    result = invoke(
+        "solve", BASELINE, "--vary", "programmes.key_worker.caseload", "--range", 2, 12, "--probability", 0.01,
+        *sets(tiny), *ens, "--quiet",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "runs over 2 parameter sets of the calibrated ensemble" in result.stdout or "Not reachable" in result.stdout

@@ -425,6 +425,15 @@ def history_match(
     names = [t.name for t in fitted]
     d = len(design.priors)
     emulators: list[Emulators] = []
+
+    def fitted_through(wave: int) -> list[Emulators]:
+        """Waves 1 .. ``wave``'s emulators, fitted when first needed (a resumed run whose designs are all written
+        needs none)."""
+        for w in range(len(emulators) + 1, min(wave, design.waves) + 1):
+            recent = [r for v in range(max(1, w - 1), w + 1) for r in log.wave(v)][-MAX_TRAINING:]
+            emulators.append(Emulators.fit(names, np.array([r["u"] for r in recent]), [r["measures"] for r in recent]))
+        return emulators
+
     waves = []
     seed = RUN_SEED
     members: list[dict] = []
@@ -440,7 +449,7 @@ def history_match(
                 u = _latin(n - 1, d, wave_rng)
                 u = np.vstack([np.clip(point["u"], 0, 1), u])  # the point fit runs too
                 return {"u": u.tolist(), "info": {"design": "latin hypercube over the priors, and the point fit"}}
-            screen = _screen(emulators, by_name, noise_sd, design.cutoff)
+            screen = _screen(fitted_through(wave - 1), by_name, noise_sd, design.cutoff)
             trained = [r for r in log.runs.values() if r["wave"] >= 1]
             scores = screen(np.array([r["u"] for r in trained]))
             centres = np.array([r["u"] for r, s in zip(trained, scores) if s <= 1.0])
@@ -458,9 +467,6 @@ def history_match(
             r["implausibility"] = max(implausibility(by_name[n], r["measures"][n], noise_sd[n]) for n in names)
         if last:
             members += [r for r in log.wave(wave) if r["implausibility"] <= design.cutoff]
-        else:
-            recent = [r for w in range(max(1, wave - 1), wave + 1) for r in log.wave(w)][-MAX_TRAINING:]
-            emulators.append(Emulators.fit(names, np.array([r["u"] for r in recent]), [r["measures"] for r in recent]))
     runs = [r for k, r in sorted(log.runs.items()) if 1 <= k[0] <= wave]
     final = members
     point_run = {

@@ -631,7 +631,67 @@ CHARTS = {
     "problems": "Problems' prevalence over time",
     "money": "Payment by results: money paid and money at risk",
     "programme_2012": "The 2012 programme: identified, attached and claimed against the allocations",
+    "how_sure": "What would change the answer: the calibrated parameters that move it over the ensemble",
 }
+
+#: The tornado's panels: a measure in the ensemble's sensitivity and what to call it.
+HOW_SURE_PANELS = {
+    "target.count.met": "the target met (yes or no)",
+    "target.prevalence.stock_end": "the stock at the deadline",
+    "additional.turned_around": "families turned around because of the programmes",
+    "results.additional": "additional results claimed (payment by results)",
+    "programme_2012.additional": "the 2012 programme: claimed results that are additional",
+}
+
+
+def _parameter_label(key: str) -> str:
+    """A calibrated parameter as a chart says it: 'onset: workless', 'key worker: education', 'crisis spells' length'."""
+    parts = key.split(".")
+    if key.endswith("onset_rate_per_year"):
+        return f"onset: {parts[1].replace('_', ' ')}"
+    if "resolution_hr" in key:
+        return f"key worker's effect: {parts[-1].replace('_', ' ')}"
+    if key.endswith("crisis_duration_years"):
+        return "crisis spells' length"
+    return {
+        "events.crisis.rate_per_year": "crisis rate",
+        "problems.household_link_scale": "household problems' links",
+        "problems.child_link_scale": "child problems' links",
+    }.get(key, key)
+
+
+@chart
+def how_sure(summary: dict, meta: ChartMeta, top: int = 8):
+    """Tornado: each measure's most influential calibrated parameters over the ensemble (Spearman's rho)."""
+    sens = summary["ensemble"]["sensitivity"]
+    panels = [(k, label) for k, label in HOW_SURE_PANELS.items() if k in sens["measures"]]
+    if "target.count.met" not in sens["measures"] and "target.count.turned_around" in sens["measures"]:
+        panels.insert(0, ("target.count.turned_around", "families turned around by the deadline"))
+    fig, axes = subplots(len(panels), 1, figsize=(8, (0.26 * top + 0.7) * len(panels) + 0.8), squeeze=False)
+    null = sens["null_95"]
+    for ax, (key, label) in zip(axes.flat, panels):
+        rho = list(sens["measures"][key].items())[:top]
+        y = np.arange(len(rho))[::-1]
+        values = [v for _, v in rho]
+        colours = [OKABE_ITO[1] if v > 0 else OKABE_ITO[0] for v in values]
+        ax.barh(y, values, color=colours, height=0.65)
+        ax.axvspan(-null, null, color="#e8e8e8", zorder=0, lw=0)
+        ax.axvline(0, color="black", lw=0.8)
+        ax.set_yticks(y, [_parameter_label(k) for k, _ in rho], fontsize=8)
+        ax.set_xlim(-1, 1)
+        ax.set_title(label, fontsize=9, loc="left")
+        ax.grid(axis="y", visible=False)
+        ax.tick_params(axis="x", labelsize=8)
+    e = summary["ensemble"]
+    fig.tight_layout()
+    titled(
+        fig,
+        "What would change the answer: the calibrated parameters that move it",
+        f"Spearman's rank correlation over {summary['replications']} runs ({e['sets']} parameter sets of the calibrated "
+        f"ensemble).\nGrey: within chance (95%, |rho| < {null:.2f}). Orange raises the measure, blue lowers it.",
+    )
+    finish(fig, meta)
+    return fig
 
 
 def run_meta(run) -> ChartMeta:
@@ -677,4 +737,6 @@ def draw_run_charts(run) -> dict[str, list[Path]]:
         made["money"] = money(run.table("finance"), meta)
     if run.has("programme_2012"):
         made["programme_2012"] = programme_2012(run.table("programme_2012"), summary, meta, run.deadline)
+    if summary.get("ensemble", {}).get("sensitivity", {}).get("measures"):
+        made["how_sure"] = how_sure(summary, meta)
     return {name: save(fig, run.path / "charts" / name) for name, fig in made.items()}

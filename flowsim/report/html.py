@@ -146,6 +146,8 @@ HOW_SURE = {
     "additional.stock_end": ("the programmes' effect on the stock at the deadline", "+,.0f"),
     "results.claimed": ("results claimed by the deadline", ",.0f"),
     "results.additional": ("of which additional", ",.0f"),
+    "programme_2012.claimed": ("2012 programme: results councils claimed", ",.0f"),
+    "programme_2012.additional": ("2012 programme: claimed results that are additional", ",.0f"),
 }
 
 
@@ -176,7 +178,9 @@ def _ensemble_section(summary: dict) -> str:
         f"allow, with chance on top. The target is met with probability <strong>{p['mean']:.2f}</strong> (95% "
         f"interval {p['lo']:.2f} to {p['hi']:.2f}, over {summary['replications']} runs). Intervals here and "
         "above are 95% of runs, not intervals for a mean. The last column is the share of each measure's variance "
-        "that comes from the parameters (the rest is chance), by analysis of variance within and between sets.</p>"
+        "that comes from the parameters (the rest is chance), by analysis of variance within and between sets. "
+        "Which parameters move the answer is charted below (<a href='#chart-how_sure'>What would change the "
+        "answer</a>).</p>"
         "<table><tr><th>Measure</th><th>Mean</th><th>95% of runs</th><th>Variance from the parameters</th></tr>"
         + "".join(rows)
         + "</table>"
