@@ -345,3 +345,27 @@ def test_compare_and_solve_over_the_ensemble_share_its_parameter_sets(tmp_path, 
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     assert "runs over 2 parameter sets of the calibrated ensemble" in result.stdout or "Not reachable" in result.stdout
+
+
+def test_a_sweep_over_the_ensemble_runs_every_point_at_the_same_parameter_sets(tmp_path, baseline):
+    """ensemble = 2, replications = 2: four runs per design point, two parameter sets, the same sets at each point."""
+    from flowsim.sweep import load_sweep
+
+    path, _, _ = _ensemble_file(tmp_path, baseline, scale_second=2.0)
+    sweep = tmp_path / "sweep.toml"
+    sweep.write_text(
+        f'base = "{BASELINE}"\nreplications = 2\nensemble = 2\nensemble_file = "ensemble.parquet"\n'
+        'set = ["population.scale=0.004", "time.end=2011-04-30", "time.deadline=2011-04-30"]\n'
+        '[parameters."programmes.key_worker.caseload"]\nvalues = [6, 9]\n'
+    )
+    spec = load_sweep(sweep)
+    assert spec.replications == 4 and len(spec.members) == 2
+    result = invoke("sweep", sweep, "--jobs", 1, "--out", tmp_path / "out", "--quiet")
+    assert result.exit_code == 0, result.output
+    runs = pd.concat(pd.read_parquet(p) for p in (tmp_path / "out" / "runs").glob("*.parquet"))
+    assert len(runs) == 8
+    shas = runs.groupby("design_point")["scenario_sha256"].nunique()
+    assert list(shas) == [2, 2], "two parameter sets at each point"
+    bad = tmp_path / "bad.toml"
+    bad.write_text(sweep.read_text().replace('ensemble_file = "ensemble.parquet"', 'ensemble_file = "none.parquet"'))
+    assert_user_error(invoke("sweep", bad, "--out", tmp_path / "bad"), "ensemble_file", "none.parquet")

@@ -114,7 +114,11 @@ def iter_plan(spec: SweepSpec) -> Iterator[dict]:
         scenario = spec.scenario_for(row)
         sha = scenario.sha256
         for r in range(spec.replications):
-            yield _task(spec, scenario, sha, row, point, r)
+            if spec.members:  # each parameter set of the ensemble is its own scenario
+                run = spec.scenario_of_run(scenario, row, r)
+                yield _task(spec, run, run.sha256, row, point, r)
+            else:
+                yield _task(spec, scenario, sha, row, point, r)
 
 
 def count_runs(spec: SweepSpec) -> int:
@@ -131,7 +135,12 @@ def plan(spec: SweepSpec) -> list[dict]:
         if key not in made:
             scenario = spec.scenario_for(row)
             made[key] = (scenario, scenario.sha256)
-        tasks += [_task(spec, *made[key], row, point, r) for r in range(spec.replications)]
+        for r in range(spec.replications):
+            if spec.members:
+                run = spec.scenario_of_run(made[key][0], row, r)
+                tasks.append(_task(spec, run, run.sha256, row, point, r))
+            else:
+                tasks.append(_task(spec, *made[key], row, point, r))
     return tasks
 
 
@@ -139,8 +148,18 @@ def sweep_plan(spec: SweepSpec, out_dir: Path | None, jobs: int | None) -> Plan:
     """The plan to show before running: its runs, how many a store at ``out_dir`` already holds, and the time."""
     runs = count_runs(spec)
     done = RunStore.count(out_dir, spec.sha256) if out_dir is not None else 0
-    what = f"{count(distinct_rows(spec), 'design point')} x {count(spec.replications, 'replication')}"
-    return Plan(runs, estimate_seconds(spec.scenario), jobs or os.cpu_count() or 1, what, min(done, runs))
+    return Plan(runs, estimate_seconds(spec.scenario), jobs or os.cpu_count() or 1, _what(spec), min(done, runs))
+
+
+def _what(spec: SweepSpec) -> str:
+    """'4 design points x 2 replications', or with an ensemble '... x 25 parameter sets x 2 replications'."""
+    if spec.members:
+        sets = len(spec.members)
+        return (
+            f"{count(distinct_rows(spec), 'design point')} x {sets} parameter sets of the ensemble x "
+            f"{count(spec.replications // sets, 'replication')}"
+        )
+    return f"{count(distinct_rows(spec), 'design point')} x {count(spec.replications, 'replication')}"
 
 
 def run_sweep(
@@ -169,8 +188,7 @@ def run_sweep(
     with RunStore(out_dir, spec.sha256) as store:
         done = store.done()
         if before is not None:
-            what = f"{count(distinct_rows(spec), 'design point')} x {count(spec.replications, 'replication')}"
-            before(Plan(total, estimate_seconds(spec.scenario), executor.jobs, what, len(done)))
+            before(Plan(total, estimate_seconds(spec.scenario), executor.jobs, _what(spec), len(done)))
         store.write_manifest(
             {
                 "sweep_file": spec.path,

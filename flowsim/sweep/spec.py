@@ -32,7 +32,19 @@ from flowsim.scenario.models import show_value
 
 DESIGNS = ("grid", "lhs", "sobol", "morris")
 #: Keys of a sweep file, and of each of its parameter tables.
-TOP_KEYS = ("name", "base", "design", "points", "replications", "seed", "set", "parameters", "morris_levels")
+TOP_KEYS = (
+    "name",
+    "base",
+    "design",
+    "points",
+    "replications",
+    "seed",
+    "set",
+    "parameters",
+    "morris_levels",
+    "ensemble",
+    "ensemble_file",
+)
 PARAMETER_KEYS = ("values", "range", "steps")
 #: Seeds are stored as 64-bit signed integers in the run store.
 MAX_SEED = 2**63 - 1
@@ -65,10 +77,22 @@ class SweepSpec:
     parameters: tuple[Parameter, ...]
     scenario: Scenario  # the base with the fixed ``set`` overrides applied, read when the sweep file is loaded
     morris_levels: int = 4
+    #: ``ensemble = N``: N parameter sets drawn from the calibrated ensemble (less what the base sets itself and
+    #: what the sweep varies); ``replications`` is then the runs per design point, ``replications / N`` per set.
+    members: tuple[dict, ...] = ()
+    ensemble_file: str = ""
 
     def scenario_for(self, row: dict[str, float]) -> Scenario:
         """The scenario of one design row: the base (with the fixed overrides), then the row's values."""
         return self.scenario.with_values(row, origin=f"sweep file {self.path}")
+
+    def scenario_of_run(self, scenario: Scenario, row: dict[str, float], replication: int) -> Scenario:
+        """A design row's scenario for one replication: with its parameter set of the ensemble, if the sweep has one."""
+        if not self.members:
+            return scenario
+        per_set = self.replications // len(self.members)
+        member = {k: v for k, v in self.members[replication // per_set].items() if k not in row}
+        return scenario.with_values(member, origin=f"ensemble member ({self.ensemble_file})")
 
     def describe(self) -> dict[str, Any]:
         """The sweep as JSON-ready data: what runs, not where the file is or what it is called."""
@@ -79,6 +103,7 @@ class SweepSpec:
             "replications": self.replications,
             "seed": self.seed,
             "morris_levels": self.morris_levels,
+            **({"ensemble": [sorted(m.items()) for m in self.members]} if self.members else {}),
             "parameters": [
                 {
                     "key": p.key,
@@ -175,6 +200,14 @@ def load_sweep(path: str | Path) -> SweepSpec:
         raise check.error("parameters", 'expected at least one [parameters."dotted.key"] table')
     params = tuple(_parameter(check, key, spec, design) for key, spec in table.items())
     scenario = load_scenario(base, overrides, overrides_from=f"{path}, set")
+    members, ensemble_file = (), ""
+    if "ensemble" in doc:
+        sets = check.integer("ensemble", doc["ensemble"], 2)
+        per_set = check.integer("replications", doc.get("replications", 2), 2)
+        members, ensemble_file = _members(check, doc, path, scenario, sets, seed)
+        replications = sets * per_set
+    elif "ensemble_file" in doc:
+        raise check.error("ensemble_file", "expected it only with ensemble = N (the parameter sets to draw)")
     spec = SweepSpec(
         str(path),
         name,
@@ -187,6 +220,8 @@ def load_sweep(path: str | Path) -> SweepSpec:
         params,
         scenario,
         morris_levels,
+        members,
+        ensemble_file,
     )
     # Validate every value (or both ends of every range) now, not part-way through a sweep.
     for p in params:
@@ -240,3 +275,21 @@ def _parameter(check: _Checker, key: str, spec: Any, design: str) -> Parameter:
         steps,
         isinstance(default, int),
     )
+
+
+def _members(check: _Checker, doc: dict, path: Path, scenario: Scenario, sets: int, seed: int) -> tuple:
+    """The sweep's parameter sets drawn from the ensemble (``ensemble_file``, relative to the sweep file)."""
+    from flowsim import ensemble as ens
+
+    if scenario.value("model.structure") != "problems":
+        raise check.error("ensemble", 'expected a model v2 base (model.structure = "problems")')
+    where = doc.get("ensemble_file")
+    if where is not None and not isinstance(where, str):
+        raise check.error("ensemble_file", f"expected a path, found {show_value(where)}")
+    file = (path.parent / where).resolve() if where else ens.DEFAULT_PATH
+    try:
+        e = ens.load(file)
+    except ens.EnsembleError as exc:
+        raise check.error("ensemble_file" if where else "ensemble", str(exc)) from None
+    members, _ = ens.members_for(scenario, e, sets, seed)
+    return tuple(members), str(file)
