@@ -47,7 +47,7 @@ class Measure:
             for calibration-only measures, its place in :func:`calibration_measures`.
         column: short name: a sweep table's column, a calibration target's name.
         label: what it is, in plain words.
-        unit: ``families``, ``share``, ``flag`` or ``ratio``.
+        unit: ``families``, ``share``, ``flag``, ``ratio`` or ``gbp``.
         scales: it counts simulated families, so it grows with ``population.scale``.
         fmt: a format spec for one value (``,.0f``, ``.0%``).
         uses: where it appears: ``summary`` (a mean and interval over replications),
@@ -96,6 +96,7 @@ MEASURES: tuple[Measure, ...] = (
     _m("results.progress_to_work", "claimed_progress", "progress-to-work payments claimed", "families", ",.0f", SUMMARY),
     _m("results.counterfactual_claimed", "counterfactual_claimed", "results claimed in the counterfactual", "families", ",.0f", SUMMARY, SWEEP),
     _m("results.additional", "additional", "additional results (claimed less counterfactual)", "families", "+,.0f", SUMMARY, SWEEP),
+    _m("results.paid_gbp", "paid_gbp", "money paid by the deadline: attachment fees and results (£)", "gbp", ",.0f", SUMMARY, SWEEP),
     _m("results.deadweight_share", "deadweight_share", "share of claimed results that would have happened anyway", "share", ".0%", SUMMARY),
     _m("target.count.framework_results", "framework_results", "families with a 2012 framework result by the deadline", "families", ",.0f", SUMMARY, SWEEP),
     _m("additional.turned_around", "additional_turned_around", "families turned around because of the programmes", "families", "+,.0f", SUMMARY, SWEEP),

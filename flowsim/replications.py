@@ -87,6 +87,7 @@ def replication_record(res, scenario, keep_waits: bool = True, counterfactual=No
                     "counterfactual": COUNTERFACTUAL,
                 }
             )
+        counts["paid_gbp"] = float(sum((r["attachment_paid_gbp"] or 0) + (r["results_paid_gbp"] or 0) for r in rows))
         summ["results"] = counts
     if res.programme_2012 is not None:
         from flowsim import programme_2012

@@ -18,8 +18,19 @@ from flowsim.sweep.run import plan, run_sweep
 from flowsim.sweep.spec import SweepSpec
 from flowsim.sweep.store import sweep_table
 
-#: Outcomes whose sensitivity is analysed (sweep table columns).
-OUTCOMES = ("count_met", "turned_around", "stock_end", "coverage_share")
+#: Outcomes whose sensitivity is analysed (sweep table columns); payment by results' where the runs have it.
+OUTCOMES = (
+    "count_met",
+    "turned_around",
+    "stock_end",
+    "coverage_share",
+    "additional_turned_around",
+    "claimed",
+    "additional",
+    "paid_gbp",
+    "p2012_claimed",
+    "p2012_additional",
+)
 METHODS = ("sobol", "morris")
 
 
@@ -37,6 +48,8 @@ def sensitivity_indices(spec: SweepSpec, table, method: str) -> dict[str, dict]:
         ids[t["design_point"]].append(t["run_id"])
     out = {}
     for outcome in OUTCOMES:
+        if outcome not in table.columns or table[outcome].isna().all():
+            continue  # not measured in this sweep (payment by results switched off)
         y = np.array([by_id.loc[row_ids, outcome].astype(float).mean() for row_ids in ids])
         if method == "sobol":
             from SALib.analyze import sobol
