@@ -9,7 +9,8 @@ implausible when
 
 for any fitted target. Each wave runs the simulator at parameter sets not yet ruled out, fits one
 Gaussian-process emulator per target on them (scikit-learn, anisotropic RBF plus a noise term), and
-screens many candidates with every wave's emulators. The last wave is the ensemble's own: its runs
+screens many candidates with every wave's emulators (each a linear regression with a Gaussian process
+on its residuals). The last wave is the ensemble's own: its runs
 that the simulator itself (not an emulator) cannot rule out are the members, equally weighted, as
 history matching leaves a uniform prior over what it cannot rule out.
 
@@ -197,17 +198,14 @@ def _transform(name: str, y: np.ndarray) -> np.ndarray:
     return y if name.startswith("osr14_") else np.log(np.maximum(y, 1e-9))
 
 
-def _sd_on_scale(name: str, value: float, sd: float) -> float:
-    """An sd in the emulator's scale (the delta method at the target's value)."""
-    return sd if name.startswith("osr14_") else sd / abs(value)
-
-
 @dataclass
 class Emulators:
-    """One Gaussian process per fitted target, trained on one wave's runs."""
+    """One emulator per fitted target, trained on one wave's runs: a linear regression on the (log-scale) parameters,
+    and a Gaussian process on what it leaves (as Vernon et al. 2010), so the process has only the curvature to learn."""
 
     names: list[str]
     models: list
+    linear: list  # each target's regression coefficients: intercept first
 
     @classmethod
     def fit(cls, names: list[str], u: np.ndarray, measures: list[dict]) -> Emulators:
@@ -215,20 +213,23 @@ class Emulators:
         from sklearn.gaussian_process import GaussianProcessRegressor
         from sklearn.gaussian_process.kernels import RBF, ConstantKernel, WhiteKernel
 
-        models = []
+        models, linear = [], []
         d = u.shape[1]
         for name in names:
             y = np.array([m[name] for m in measures], float)
             ok = np.isfinite(y)
+            x, target = u[ok], _transform(name, y[ok])
+            beta = np.linalg.lstsq(np.column_stack([np.ones(len(x)), x]), target, rcond=None)[0]
             kernel = ConstantKernel(1.0, (1e-3, 1e3)) * RBF(np.full(d, 0.5), (0.03, 100.0)) + WhiteKernel(
                 1e-2, (1e-8, 1.0)
             )
-            gp = GaussianProcessRegressor(kernel, normalize_y=True, n_restarts_optimizer=1, random_state=0)
+            gp = GaussianProcessRegressor(kernel, normalize_y=True, n_restarts_optimizer=0, random_state=0)
             with warnings.catch_warnings():  # a length scale at its bound: that parameter does not matter here
                 warnings.simplefilter("ignore", ConvergenceWarning)
-                gp.fit(u[ok], _transform(name, y[ok]))
+                gp.fit(x, target - beta[0] - x @ beta[1:])
             models.append(gp)
-        return cls(list(names), models)
+            linear.append(beta)
+        return cls(list(names), models, linear)
 
     def implausibility(self, u: np.ndarray, targets: dict, noise: dict, chunk: int = 20_000) -> np.ndarray:
         """Each point's largest implausibility over the targets (the emulator's own variance included)."""
@@ -236,13 +237,16 @@ class Emulators:
         for start in range(0, len(u), chunk):
             part = u[start : start + chunk]
             worst = np.zeros(len(part))
-            for name, gp in zip(self.names, self.models):
+            for name, gp, beta in zip(self.names, self.models, self.linear):
                 t = targets[name]
                 mean, sd = gp.predict(part, return_std=True)
-                z = float(_transform(name, np.array([t.value]))[0])
-                obs = _sd_on_scale(name, t.value, math.sqrt(t.sd**2 + t.discrepancy**2))
+                mean = mean + beta[0] + part @ beta[1:]
+                if not name.startswith("osr14_"):  # back from the log scale (the delta method at the prediction)
+                    mean = np.exp(mean)
+                    sd = mean * sd
+                obs = math.sqrt(t.sd**2 + t.discrepancy**2)
                 # The emulator's sd already holds the simulation's noise (its white-noise term).
-                diff = mean - z
+                diff = mean - t.value
                 if t.bound == "lower":
                     diff = np.minimum(diff, 0.0)
                 worst = np.maximum(worst, np.abs(diff) / np.sqrt(sd**2 + obs**2))
