@@ -286,6 +286,17 @@ class RunLog:
                     continue  # a line cut short when the calibration was killed
                 self.runs[(entry["wave"], entry["index"])] = entry
 
+    def seconds(self) -> float:
+        """Wall time spent on this calibration so far, over every time it was started."""
+        path = self.folder / "seconds.json"
+        return float(json.loads(path.read_text())["seconds"]) if path.exists() else 0.0
+
+    def add_seconds(self, since: float) -> float:
+        """Add the time since ``since`` (``time.perf_counter``) to :meth:`seconds`; return the clock now."""
+        now = time.perf_counter()
+        atomic_write(self.folder / "seconds.json", json.dumps({"seconds": round(self.seconds() + now - since, 1)}))
+        return now
+
     def design(self, wave: int, make: Callable[[], dict]) -> dict:
         """Wave ``wave``'s design: read back if written, else made and written before any of its runs."""
         path = self.folder / f"wave_{wave}.json"
@@ -414,13 +425,13 @@ def history_match(
     ident = json.dumps([scenario.sha256, targets.text_sha256, design.ident()], sort_keys=True)
     run_id = hashlib.sha256(ident.encode()).hexdigest()[:12]
     log = RunLog(runs_dir / run_id)
-    total = design.noise_seeds + design.waves * design.runs_per_wave + design.ensemble_runs  # more if topped up
+    total = [design.noise_seeds + design.waves * design.runs_per_wave + design.ensemble_runs]  # more if topped up
     done = [len(log.runs)]
 
     def step(k: int, stage: str = "") -> None:
         done[0] += k
         if progress is not None:
-            progress(done[0], total, stage)
+            progress(done[0], total[0], stage)
 
     step(0, "noise")
     noise_sd, point = _noise(log, sim, design, executor, lambda k: step(k, "noise"))
@@ -446,6 +457,8 @@ def history_match(
         if wave > design.waves + 1 and len(members) >= design.members:
             break  # enough members: no more batches from what the last emulators leave
         n = design.ensemble_runs if last else design.runs_per_wave
+        if wave > design.waves + 1:
+            total[0] += n
         wave_rng = np.random.default_rng([design.seed, wave])
 
         def make(wave=wave, n=n, wave_rng=wave_rng) -> dict:
@@ -471,6 +484,8 @@ def history_match(
             r["implausibility"] = max(implausibility(by_name[n], r["measures"][n], noise_sd[n]) for n in names)
         if last:
             members += [r for r in log.wave(wave) if r["implausibility"] <= design.cutoff]
+        t0 = log.add_seconds(t0)
+    t0 = log.add_seconds(t0)
     runs = [r for k, r in sorted(log.runs.items()) if 1 <= k[0] <= wave]
     final = members
     point_run = {
@@ -483,9 +498,7 @@ def history_match(
         "point_fit": True,
     }
     members = [point_run, *final]
-    return Ensemble(
-        run_id, log.folder, design, targets, noise_sd, point, waves, runs, members, time.perf_counter() - t0
-    )
+    return Ensemble(run_id, log.folder, design, targets, noise_sd, point, waves, runs, members, log.seconds())
 
 
 def _screen(emulators: list[Emulators], targets: dict, noise: dict, cutoff: float) -> Callable:
