@@ -296,10 +296,11 @@ def test_run_with_a_missing_ensemble_exits_2(tmp_path):
 
 @pytest.mark.slow
 def test_five_members_drawn_at_random_meet_every_target_on_unseen_seeds(baseline):
-    """Five members of calibration/ensemble.parquet, drawn with seed 5, each re-run once on a seed the calibration
-    never used (95,001-95,005). Each fitted target must lie within the cutoff (3) of its total sd: the target's sd,
-    its model discrepancy and the simulation's noise at the point fit (ensemble.json), the rule the members were
-    accepted by."""
+    """Five members of calibration/ensemble.parquet, drawn with seed 5, each re-run on four seeds the calibration
+    never used (95,001 onwards). History matching claims a member's expected output lies within the cutoff (3) of
+    every fitted target, in total sds: the target's sd, its model discrepancy and the simulation's noise at the point
+    fit (ensemble.json), the rule the members were accepted by. The mean of the four runs stands for the expected
+    output (one run strays by the noise, up to 0.6 of a total sd for the key-worker cohort at this scale)."""
     from flowsim import ensemble
     from flowsim.calibrate.problems import problem_measures, survey_values
     from flowsim.engine import simulate
@@ -310,8 +311,9 @@ def test_five_members_drawn_at_random_meet_every_target_on_unseen_seeds(baseline
     rows = np.random.default_rng(5).choice(len(e), size=5, replace=False)
     for k, row in enumerate(rows):
         trial = baseline.with_values({**survey_values(baseline, e.meta["scale"]), **e.member(int(row))})
-        m = problem_measures(simulate(trial, seed=95_001 + k))
-        worst = {t.name: hm.implausibility(t, m[t.name], noise[t.name]) for t in targets}
+        runs = [problem_measures(simulate(trial, seed=95_001 + 4 * k + j)) for j in range(4)]
+        mean = {n: float(np.nanmean([r[n] for r in runs])) for n in runs[0]}
+        worst = {t.name: hm.implausibility(t, mean[t.name], noise[t.name]) for t in targets}
         assert max(worst.values()) <= e.meta["cutoff"], (int(row), {n: round(v, 2) for n, v in worst.items() if v > 2})
 
 
