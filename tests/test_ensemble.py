@@ -268,7 +268,6 @@ def test_run_over_the_ensemble_applies_each_set_and_splits_the_variance(tmp_path
         1,
         "--out",
         out,
-        "--no-report",
         "--quiet",
     )
     assert result.exit_code == 0, result.output
@@ -277,6 +276,10 @@ def test_run_over_the_ensemble_applies_each_set_and_splits_the_variance(tmp_path
     e = summary["ensemble"]
     assert e["sets"] == 2 and e["replications_per_set"] == 2
     assert 0.0 <= e["variance_share"]["moments.at_risk"]["parameters"] <= 1.0
+    assert set(e["sensitivity"]["measures"]) >= {"target.count.turned_around", "target.prevalence.stock_end"}
+    report = (out / "report.html").read_text()
+    assert "<h2 id='how-sure'>How sure is this?</h2>" in report and "over 2 parameter sets" in report
+    assert (out / "charts" / "how_sure.png").exists()
     # Set k runs replications 2k and 2k + 1: the point fit's set matches the plain run there, the other set does not.
     records = run_ensemble(load_scenario(BASELINE, tiny), [point, other], 2, 1, jobs=1)
     plain = run_replications(load_scenario(BASELINE, tiny), 1, 4, jobs=1)

@@ -1,4 +1,4 @@
-"""Calibration: targets with their tolerances, the point fit (Nelder-Mead), and its report."""
+"""Calibration: targets with their uncertainty, the point fit, the ensemble (history matching), and their reports."""
 
 from __future__ import annotations
 

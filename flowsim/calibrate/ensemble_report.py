@@ -109,8 +109,9 @@ def unseen(e: Ensemble, scenario, rows: list[int], executor, seeds: int = UNSEEN
     out = []
     for k, row in enumerate(rows):
         mean = {n: float(np.nanmean([r[n] for r in runs[k]])) for n in runs[k][0]}
-        worst = max(implausibility(t, mean[n], e.noise_sd[n]) for n, t in targets.items())
-        out.append({"member": row, "seeds": seeds, "measures": mean, "implausibility": worst})
+        each = {n: implausibility(t, mean[n], e.noise_sd[n]) for n, t in targets.items()}
+        worst = max(each, key=each.get)
+        out.append({"member": row, "seeds": seeds, "measures": mean, "implausibility": each[worst], "worst": worst})
     return out
 
 
@@ -163,7 +164,12 @@ def write_report(e: Ensemble, out_dir: Path, checks: list[dict]) -> Path:
         "",
         f"On seeds the calibration never used ({checks[0]['seeds'] if checks else 0} each, their mean standing for the "
         f"member's expected output), {len(met)} of {len(checks)} members drawn at random still meet every fitted "
-        f"target within {e.design.cutoff:g} total sds.",
+        f"target within {e.design.cutoff:g} total sds."
+        + "".join(
+            f" Member {c['member']} misses {c['worst']} ({c['implausibility']:.2f} total sds)."
+            for c in checks
+            if c["implausibility"] > e.design.cutoff
+        ),
         "",
         "### The waves",
         "",

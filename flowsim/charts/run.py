@@ -667,6 +667,11 @@ def how_sure(summary: dict, meta: ChartMeta, top: int = 8):
     panels = [(k, label) for k, label in HOW_SURE_PANELS.items() if k in sens["measures"]]
     if "target.count.met" not in sens["measures"] and "target.count.turned_around" in sens["measures"]:
         panels.insert(0, ("target.count.turned_around", "families turned around by the deadline"))
+    distinct: list[tuple[str, str]] = []  # a measure that is another under a second name (the 2012 claims) once
+    for key, label in panels:
+        if all(sens["measures"][key] != sens["measures"][k] for k, _ in distinct):
+            distinct.append((key, label))
+    panels = distinct
     fig, axes = subplots(len(panels), 1, figsize=(8, (0.26 * top + 0.7) * len(panels) + 0.8), squeeze=False)
     null = sens["null_95"]
     for ax, (key, label) in zip(axes.flat, panels):
