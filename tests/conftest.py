@@ -87,3 +87,16 @@ def wait_until_gone(pids: set[int], timeout: float = 10.0) -> set[int]:
         alive &= set(process_table())
         time.sleep(0.05)
     return alive
+
+
+def interruptible() -> None:
+    """``preexec_fn`` for a flowsim started by a test that will Ctrl-C it: SIGINT and SIGTERM as a terminal leaves them.
+
+    A child inherits an ignored signal across exec, and Python keeps it ignored. Whatever the test runner's own
+    SIGINT disposition has become by then, the flowsim under test must see the signal the way a user's would.
+    """
+    import signal
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})

@@ -15,7 +15,7 @@ import pytest
 from flowsim.plan import MAX_RUNS, MAX_SECONDS, Plan, estimate_seconds
 from flowsim.scenario import load_scenario
 
-from .conftest import BASELINE, SCENARIOS, TINY, assert_user_error, invoke, sets
+from .conftest import BASELINE, SCENARIOS, TINY, assert_user_error, interruptible, invoke, sets
 
 
 def _sweep(tmp_path: Path, steps: int, replications: int) -> Path:
@@ -89,7 +89,9 @@ def test_a_huge_sweep_with_yes_starts_at_once(tmp_path):
     """With --yes, 10,000 steps x 1,000 replications start running within seconds, in little memory."""
     out = tmp_path / "s"
     cmd = [sys.executable, "-m", "flowsim", "sweep", str(_sweep(tmp_path, 10_000, 1_000)), "--yes", "--jobs", "2"]
-    proc = subprocess.Popen([*cmd, "--quiet", "--out", str(out)], start_new_session=True, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [*cmd, "--quiet", "--out", str(out)], start_new_session=True, stderr=subprocess.PIPE, preexec_fn=interruptible
+    )
     try:
         started = time.monotonic()
         while not list((out / "runs").glob("*.parquet")) and time.monotonic() - started < 60:
@@ -103,4 +105,9 @@ def test_a_huge_sweep_with_yes_starts_at_once(tmp_path):
         assert manifest["runs_planned"] == 10_000_000 and "runs" not in manifest
     finally:
         os.killpg(proc.pid, signal.SIGINT)
-        proc.wait(timeout=30)
+        try:
+            proc.wait(timeout=30)
+        finally:  # a sweep that ignored the Ctrl-C must not run on and slow every later test
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()

@@ -15,7 +15,7 @@ import pytest
 from flowsim.sweep import load_sweep, sweep_table
 from flowsim.sweep.run import plan
 
-from .conftest import BASELINE, TINY, process_table, session_members, sets, wait_until_gone
+from .conftest import BASELINE, TINY, interruptible, process_table, session_members, sets, wait_until_gone
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 
@@ -42,6 +42,7 @@ def _start(args: list[str]) -> subprocess.Popen:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=interruptible,
     )
 
 
