@@ -32,7 +32,6 @@ import hashlib
 import json
 import math
 import time
-import tomllib
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -41,7 +40,7 @@ from pathlib import Path
 import numpy as np
 
 from flowsim.calibrate.problems import UNFITTED, ProblemTargets, problem_measures, survey_values
-from flowsim.calibrate.targets import TargetsError
+from flowsim.calibrate.targets import TargetsError, read_toml
 from flowsim.files import atomic_write
 from flowsim.scenario import Scenario
 
@@ -126,13 +125,7 @@ def load_design(path: str | Path, scenario: Scenario) -> Design:
             parameter the scenario does not have, or a range that is not 0 < lo < hi.
     """
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-        doc = tomllib.loads(text)
-    except FileNotFoundError:
-        raise TargetsError(f"{path}: expected an existing ensemble settings file, found no such file") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise TargetsError(f"{path}: expected valid TOML, found a syntax error: {exc}") from None
+    text, doc = read_toml(path, "ensemble settings file")
     settings = doc.get("settings", {})
     unknown = sorted(set(doc) - {"settings", "priors"}) + sorted(
         f"settings.{k}" for k in set(settings) - set(_SETTINGS)

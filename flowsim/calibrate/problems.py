@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from flowsim.calibrate.targets import TargetsError
+from flowsim.calibrate.targets import TargetsError, read_toml
 from flowsim.engine.codes import H, R, S
 from flowsim.files import atomic_write
 from flowsim.measures import survey_moments
@@ -93,13 +93,7 @@ def load_problem_targets(path: str | Path) -> ProblemTargets:
         TargetsError: naming the file and key, for a missing file, bad TOML or a malformed target.
     """
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-        doc = tomllib.loads(text)
-    except FileNotFoundError:
-        raise TargetsError(f"{path}: expected an existing targets file, found no such file") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise TargetsError(f"{path}: expected valid TOML, found a syntax error: {exc}") from None
+    text, doc = read_toml(path, "targets file")
     targets = []
     optional = {"bound", "discrepancy", "discrepancy_source"}
     for name, t in doc.get("targets", {}).items():

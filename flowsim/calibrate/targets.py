@@ -33,6 +33,17 @@ class Targets:
     text_sha256: str
 
 
+def read_toml(path: Path, what: str) -> tuple[str, dict]:
+    """A calibration file's text and its TOML, or a TargetsError naming the file (``what`` says what it should be)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+        return text, tomllib.loads(text)
+    except FileNotFoundError:
+        raise TargetsError(f"{path}: expected an existing {what}, found no such file") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise TargetsError(f"{path}: expected valid TOML, found a syntax error: {exc}") from None
+
+
 #: The measures a target can name (the catalogue's calibration measures).
 KNOWN_MEASURES = tuple(m.column for m in used_in(CALIBRATION))
 
@@ -45,13 +56,7 @@ def load_targets(path: str | Path) -> Targets:
             an unknown measure, or a value, tolerance or setting of the wrong kind.
     """
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-        doc = tomllib.loads(text)
-    except FileNotFoundError:
-        raise TargetsError(f"{path}: expected an existing targets file, found no such file") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise TargetsError(f"{path}: expected valid TOML, found a syntax error: {exc}") from None
+    text, doc = read_toml(path, "targets file")
     settings = doc.get("settings", {})
     unknown = set(doc) - {"settings", "targets"} | set(settings) - {"scale", "seeds", "max_evaluations"}
     if unknown:
