@@ -123,7 +123,13 @@ def ensemble_plan(sc, sets: int, path: Path | None, per_set: int | None, seed: i
     members, own = ens.members_for(sc, e, sets, seed)
     if own and not quiet:
         click.echo(f"  the scenario sets its own {', '.join(own)}: every member runs with it", err=True)
-    return {"members": members, "per_set": per_set or ens.REPLICATIONS_PER_SET, "drawn_from": len(e), "path": e.path}
+    return {
+        "members": members,
+        "per_set": per_set or ens.REPLICATIONS_PER_SET,
+        "drawn_from": len(e),
+        "path": e.path,
+        "point_fit": {k: v for k, v in e.member(e.point_fit).items() if k not in own},
+    }
 
 
 @main.command()
@@ -231,7 +237,7 @@ def sweep(sweep_file, jobs, executor, scheduler, out, dry_run, no_share, yes, qu
     if not quiet:
         for line in point_lines(doc):
             click.echo(line)
-        click.echo(f"  results: {out_dir}/ (runs/*.parquet, sweep.json, sweep.png)")
+        click.echo(f"  results: {out_dir}/ (runs/*.parquet, summary.json, sweep.png)")
 
 
 @main.command("sweep-results")

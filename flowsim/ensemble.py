@@ -91,3 +91,19 @@ def members_for(scenario, ensemble: Ensemble, n: int, seed: int) -> tuple[list[d
     rows = ensemble.draw(n, seed)
     members = [{k: v for k, v in ensemble.member(r).items() if k not in own} for r in rows]
     return members, own
+
+
+def parameter_label(key: str) -> str:
+    """A calibrated parameter as a chart says it: 'onset: workless', 'key worker: education', 'crisis spells' length'."""
+    parts = key.split(".")
+    if key.endswith("onset_rate_per_year"):
+        return f"onset: {parts[1].replace('_', ' ')}"
+    if "resolution_hr" in key:
+        return f"key worker's effect: {parts[-1].replace('_', ' ')}"
+    if key.endswith("crisis_duration_years"):
+        return "crisis spells' length"
+    return {
+        "events.crisis.rate_per_year": "crisis rate",
+        "problems.household_link_scale": "household problems' links",
+        "problems.child_link_scale": "child problems' links",
+    }.get(key, key)

@@ -138,13 +138,15 @@ def has(summary: dict, dotted: str) -> bool:
 def format_value(value, fmt: str) -> tuple[str, str | None]:
     """A value as text, and its 95% interval as text if it is a summarised ``{mean, lo, hi}``.
 
-    ``(12,345, "95% interval 11,900–12,800")``; ``("—", None)`` for a missing value.
+    ``(12,345, "95% interval 11,900–12,800")``; ``("—", None)`` for a missing value. A value summarised over an
+    ensemble's runs (``"over": "runs"``: its lo and hi are percentiles of the runs) says ``95% of runs``.
     """
     if isinstance(value, dict) and "mean" in value:
         lo, hi = format(value["lo"], fmt), format(value["hi"], fmt)
         if lo == hi:  # an interval too narrow to show at this precision says nothing
             return format(value["mean"], fmt), None
-        return format(value["mean"], fmt), f"95% interval {lo}–{hi}"
+        what = "95% of runs" if value.get("over") == "runs" else "95% interval"
+        return format(value["mean"], fmt), f"{what} {lo}–{hi}"
     if value is None:
         return "—", None
     if isinstance(value, (int, float)) and not isinstance(value, bool):

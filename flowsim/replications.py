@@ -322,6 +322,29 @@ def run_ensemble(
     return _in_order(_one_member, (scenario, members, per_set), seed, n, jobs, progress)
 
 
+#: Replications of the point fit run beside an ensemble, so a run can say what the single best fit alone would have
+#: answered (at most the ensemble's own number of runs, at least two).
+POINT_FIT_REPLICATIONS = 10
+
+
+def point_fit_replications(ensemble_runs: int) -> int:
+    """How many replications of the point fit go beside an ensemble of ``ensemble_runs`` runs."""
+    return max(2, min(POINT_FIT_REPLICATIONS, ensemble_runs))
+
+
+def point_fit_summary(records: list[dict]) -> dict:
+    """The point fit's answer, for setting beside the ensemble's: each summarised measure's mean and 95% interval
+    of the mean over its replications (chance only), the probability the target is met, and its headline."""
+    s = summarise(records)
+    return {
+        "replications": len(records),
+        "intervals": "95% interval of the mean over the point fit's replications: chance only",
+        "probability_met": s["target"]["count"]["probability_met"],
+        "measures": {m.key: get(s, m.key) for m in used_in(SUMMARY) if has(s, m.key)},
+        "headline": s["headline"],
+    }
+
+
 def variance_split(values: np.ndarray, per_set: int) -> dict:
     """How much of a measure's variance over the ensemble comes from the parameters and how much from chance.
 
@@ -388,7 +411,8 @@ def summarise_ensemble(
     """:func:`summarise` over an ensemble's runs, with each measure's interval over the runs themselves.
 
     Every summarised measure's ``lo`` and ``hi`` are the 2.5th and 97.5th percentiles over all runs (parameter and
-    chance together), not an interval for the mean; ``ensemble`` says so, and splits each measure's variance.
+    chance together), not an interval for the mean; each says so (``"over": "runs"``), as does ``ensemble``, which
+    also splits each measure's variance.
     """
     out = summarise(reps)
     split = {}
@@ -401,7 +425,7 @@ def summarise_ensemble(
         lo, hi = np.quantile(x, [0.025, 0.975])
         node = get(out, m.key)
         if isinstance(node, dict) and "mean" in node:
-            node["lo"], node["hi"] = float(lo), float(hi)
+            node["lo"], node["hi"], node["over"] = float(lo), float(hi), "runs"
         split[m.key] = variance_split(x, per_set)
     out["ensemble"] = {
         "path": path,

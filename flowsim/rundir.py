@@ -281,7 +281,9 @@ def run_scenario(
             replications 0 .. n-1 over ``jobs`` worker processes.
         progress: called with the fraction done (of simulated time, or of replications).
         ensemble: ``{"members": [values...], "per_set": k, "drawn_from": n, "path": ...}``: run ``k``
-            replications at each parameter set instead (``replications`` is then ignored).
+            replications at each parameter set instead (``replications`` is then ignored); with ``"point_fit":
+            values``, also run the point fit alone (:func:`~flowsim.replications.point_fit_replications`) and set
+            its answer beside the ensemble's in ``summary["ensemble"]["point_fit"]``.
 
     Raises:
         WriteError: if ``out_dir`` cannot be written (checked first), or writing fails part-way.
@@ -291,14 +293,24 @@ def run_scenario(
     writable_dir(out_dir, replaced="manifest.json")
     started = dt.datetime.now(dt.UTC)
     if ensemble is not None:
-        from flowsim.replications import run_ensemble, summarise_ensemble
+        from flowsim.replications import (
+            point_fit_replications,
+            point_fit_summary,
+            run_ensemble,
+            summarise_ensemble,
+        )
 
         n = len(ensemble["members"]) * ensemble["per_set"]
-        step = (lambda k: progress(k / n)) if progress else None
+        point = ensemble.get("point_fit")
+        k = point_fit_replications(n) if point is not None else 0
+        step = (lambda i: progress(i / (n + k))) if progress else None
         records = run_ensemble(scenario, ensemble["members"], ensemble["per_set"], seed, jobs, step)
         summary = summarise_ensemble(
             records, ensemble["per_set"], ensemble["drawn_from"], ensemble["path"], ensemble["members"]
         )
+        if point is not None:  # the point fit alone, on the ensemble's first k streams: the answer without the ensemble
+            step = (lambda i: progress((n + i) / (n + k))) if progress else None
+            summary["ensemble"]["point_fit"] = point_fit_summary(run_ensemble(scenario, [point], k, seed, jobs, step))
     elif replications == 1:
         records = [run_replication(scenario, seed, progress=progress)]
         summary = summarise(records)

@@ -287,6 +287,11 @@ def test_run_over_the_ensemble_applies_each_set_and_splits_the_variance(tmp_path
     assert [r["summary"]["moments"]["at_risk"] for r in records[:2]] == at_risk[:2]
     assert [r["summary"]["moments"]["at_risk"] for r in records[2:]] != at_risk[2:]
     assert [r["summary"]["ensemble_set"] for r in records] == [0, 0, 1, 1]
+    # Beside the ensemble, the point fit alone on the first four streams: a plain run of four replications.
+    point_fit = e["point_fit"]
+    assert point_fit["replications"] == 4
+    assert point_fit["measures"]["moments.at_risk"]["mean"] == pytest.approx(np.mean(at_risk), rel=1e-12)
+    assert "The point fit alone" in report
 
 
 def test_run_with_a_missing_ensemble_exits_2(tmp_path):
@@ -371,6 +376,11 @@ def test_a_sweep_over_the_ensemble_runs_every_point_at_the_same_parameter_sets(t
     assert len(runs) == 8
     shas = runs.groupby("design_point")["scenario_sha256"].nunique()
     assert list(shas) == [2, 2], "two parameter sets at each point"
+    points = json.loads((tmp_path / "out" / "summary.json").read_text())["points"]
+    for point in points:  # each point's spread over its own four runs
+        mine = runs.loc[runs["design_point"] == point["design_point"], "turned_around"]
+        assert point["turned_around_lo"] == pytest.approx(mine.quantile(0.025))
+        assert point["turned_around_hi"] == pytest.approx(mine.quantile(0.975))
     bad = tmp_path / "bad.toml"
     bad.write_text(sweep.read_text().replace('ensemble_file = "ensemble.parquet"', 'ensemble_file = "none.parquet"'))
     assert_user_error(invoke("sweep", bad, "--out", tmp_path / "bad"), "ensemble_file", "none.parquet")

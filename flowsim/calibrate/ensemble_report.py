@@ -179,7 +179,14 @@ def write_report(e: Ensemble, out_dir: Path, checks: list[dict]) -> Path:
     for w in e.waves:
         runs = [r for r in e.runs if r["wave"] == w["wave"]]
         ok = sum(r["implausibility"] <= e.design.cutoff for r in runs)
-        how = w.get("design", "drawn uniformly over what every earlier wave's emulators cannot rule out")
+        how = w.get("design")
+        if how is None and w["not_ruled_out"] >= len(runs):
+            how = "drawn uniformly over what every earlier wave's emulators cannot rule out"
+        elif how is None:  # too few candidates left: every one, then the least implausible of the rest
+            how = (
+                f"all {w['not_ruled_out']} candidates the emulators cannot rule out, and the "
+                f"{len(runs) - w['not_ruled_out']} least implausible of the rest"
+            )
         share = f"{w['share_of_prior']:.2e}" if "share_of_prior" in w else "1"
         lines.append(
             f"| {w['wave']} | {len(runs)} | {how} | {w.get('candidates', '')} | {w.get('not_ruled_out', '')} | {share} | {ok} ({ok / max(len(runs), 1):.0%}) |"

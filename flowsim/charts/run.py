@@ -35,6 +35,7 @@ from flowsim.charts.common import (
     titled,
     years_axis,
 )
+from flowsim.ensemble import parameter_label
 from flowsim.timeline import financial_year, uk_month
 
 #: How a reader names each programme.
@@ -644,22 +645,6 @@ HOW_SURE_PANELS = {
 }
 
 
-def _parameter_label(key: str) -> str:
-    """A calibrated parameter as a chart says it: 'onset: workless', 'key worker: education', 'crisis spells' length'."""
-    parts = key.split(".")
-    if key.endswith("onset_rate_per_year"):
-        return f"onset: {parts[1].replace('_', ' ')}"
-    if "resolution_hr" in key:
-        return f"key worker's effect: {parts[-1].replace('_', ' ')}"
-    if key.endswith("crisis_duration_years"):
-        return "crisis spells' length"
-    return {
-        "events.crisis.rate_per_year": "crisis rate",
-        "problems.household_link_scale": "household problems' links",
-        "problems.child_link_scale": "child problems' links",
-    }.get(key, key)
-
-
 @chart
 def how_sure(summary: dict, meta: ChartMeta, top: int = 8):
     """Tornado: each measure's most influential calibrated parameters over the ensemble (Spearman's rho)."""
@@ -682,7 +667,7 @@ def how_sure(summary: dict, meta: ChartMeta, top: int = 8):
         ax.barh(y, values, color=colours, height=0.65)
         ax.axvspan(-null, null, color="#e8e8e8", zorder=0, lw=0)
         ax.axvline(0, color="black", lw=0.8)
-        ax.set_yticks(y, [_parameter_label(k) for k, _ in rho], fontsize=8)
+        ax.set_yticks(y, [parameter_label(k) for k, _ in rho], fontsize=8)
         ax.set_xlim(-1, 1)
         ax.set_title(label, fontsize=9, loc="left")
         ax.grid(axis="y", visible=False)

@@ -87,7 +87,7 @@ def probability_met(points, params: list[str], meta: ChartMeta, scale: float = 1
         ax.grid(False)
         note = (
             "Cells: share of the n replications meeting the count target, and mean families turned around by the\n"
-            "deadline; with few replications a cell's share is rough (the Wilson intervals are in sweep.json)."
+            "deadline; with few replications a cell's share is rough (the Wilson intervals are in summary.json)."
         )
     fig.tight_layout()
     scale_note = f"; population scale {scale:g}: counts are for that share of England" if scale != 1 else ""

@@ -159,16 +159,36 @@ def _ensemble_section(summary: dict) -> str:
     if e is None:
         return ""
     p = summary["target"]["count"]["probability_met"]
+    point = e.get("point_fit")
     rows = []
     for key, (label, pattern) in HOW_SURE.items():
         if not has(summary, key) or key not in e["variance_share"]:
             continue
         v = get(summary, key)
         share = e["variance_share"][key]["parameters"]
+        at_point = ""
+        if point is not None and key in point["measures"]:
+            w = point["measures"][key]
+            at_point = (
+                f"<td class='num'>{format(w['mean'], pattern)}<br><small>{format(w['lo'], pattern)} to "
+                f"{format(w['hi'], pattern)}</small></td>"
+            )
+        elif point is not None:
+            at_point = "<td></td>"
         rows.append(
             f"<tr><td>{_e(label)}</td><td class='num'>{format(v['mean'], pattern)}</td>"
-            f"<td class='num'>{format(v['lo'], pattern)} to {format(v['hi'], pattern)}</td>"
+            f"<td class='num'>{format(v['lo'], pattern)} to {format(v['hi'], pattern)}</td>{at_point}"
             f"<td class='num'>{'' if share is None else format(share, '.0%')}</td></tr>"
+        )
+    point_head = point_text = ""
+    if point is not None:
+        q = point["probability_met"]
+        point_head = "<th>The point fit alone: mean, 95% interval of the mean</th>"
+        point_text = (
+            f" The point fit alone (the calibration's single best parameter set, {point['replications']} "
+            f"replications on the same streams) meets it with probability {q['mean']:.2f} ({q['lo']:.2f} to "
+            f"{q['hi']:.2f}): its intervals, in the fourth column, are chance only, and are what this model "
+            "reported before it had an ensemble."
         )
     return (
         "<h2 id='how-sure'>How sure is this?</h2>"
@@ -176,14 +196,13 @@ def _ensemble_section(summary: dict) -> str:
         f"ensemble (<code>{_e(e['path'])}</code>), each run {e['replications_per_set']} times: every parameter set "
         "the calibration's targets cannot rule out is equally plausible, so the spread below is what the data "
         f"allow, with chance on top. The target is met with probability <strong>{p['mean']:.2f}</strong> (95% "
-        f"interval {p['lo']:.2f} to {p['hi']:.2f}, over {summary['replications']} runs). Intervals here and "
-        "above are 95% of runs, not intervals for a mean. The last column is the share of each measure's variance "
-        "that comes from the parameters (the rest is chance), by analysis of variance within and between sets. "
-        "Which parameters move the answer is charted below (<a href='#chart-how_sure'>What would change the "
-        "answer</a>).</p>"
-        "<table><tr><th>Measure</th><th>Mean</th><th>95% of runs</th><th>Variance from the parameters</th></tr>"
-        + "".join(rows)
-        + "</table>"
+        f"interval {p['lo']:.2f} to {p['hi']:.2f}, over {summary['replications']} runs).{point_text} Intervals "
+        "over the ensemble, here and above, are 95% of runs, not intervals for a mean. The last column is the "
+        "share of each measure's variance that comes from the parameters (the rest is chance), by analysis of "
+        "variance within and between sets. Which parameters move the answer is charted below (<a "
+        "href='#chart-how_sure'>What would change the answer</a>).</p>"
+        "<table><tr><th>Measure</th><th>Over the ensemble: mean</th><th>95% of runs</th>"
+        f"{point_head}<th>Variance from the parameters</th></tr>" + "".join(rows) + "</table>"
     )
 
 

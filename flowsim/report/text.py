@@ -78,4 +78,25 @@ def details(summary: dict) -> list[str]:
             f"{_fmt(r['additional'], ',.0f')} additional (deadweight {_fmt(r['deadweight_share'], '.0%')}); "
             f"£{paid:,.0f} paid"
         )
+    if "ensemble" in summary:
+        lines += ensemble_lines(summary["ensemble"])
+    return lines
+
+
+def ensemble_lines(e: dict, top: int = 3) -> list[str]:
+    """Over an ensemble: what the point fit alone answers, and the parameters that move the families turned around."""
+    from flowsim.ensemble import parameter_label
+
+    lines = []
+    point = e.get("point_fit")
+    if point is not None:
+        lines.append(f"  the point fit alone ({point['replications']} replications, chance only): {point['headline']}")
+    sens = e.get("sensitivity", {})
+    rho = sens.get("measures", {}).get("target.count.turned_around")
+    if rho:
+        moves = [f"{parameter_label(k)} ({v:+.2f})" for k, v in list(rho.items())[:top] if abs(v) > sens["null_95"]]
+        lines.append(
+            "  what moves the families turned around over the ensemble (Spearman's rho): "
+            + (", ".join(moves) if moves else "no parameter beyond chance")
+        )
     return lines

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from flowsim import __version__
+from flowsim.files import atomic_write
 from flowsim.statistics import wilson
 from flowsim.sweep.spec import SweepSpec
 from flowsim.sweep.store import sweep_table
@@ -13,12 +15,19 @@ from flowsim.sweep.store import sweep_table
 POINT_MEANS = ("turned_around", "stock_end", "coverage_share")
 
 
-def by_point(table, params: list[str]):
-    """One row per design point: parameter values, mean of each outcome, and P(count met) with a Wilson interval."""
+def by_point(table, params: list[str], spread: bool = False):
+    """One row per design point: parameter values, mean of each outcome, and P(count met) with a Wilson interval.
+
+    ``spread`` (a sweep over the ensemble): also each outcome's 2.5th and 97.5th percentiles over the point's runs,
+    as ``<outcome>_lo`` and ``_hi``: 95% of runs, parameter uncertainty and chance together.
+    """
     g = table.groupby("design_point")
     out = g[params].first()
     for col in POINT_MEANS:
         out[col] = g[col].mean()
+        if spread:
+            out[f"{col}_lo"] = g[col].quantile(0.025)
+            out[f"{col}_hi"] = g[col].quantile(0.975)
     met = g["count_met"].agg(["sum", "count"])
     p = [wilson(int(s), int(n)) for s, n in zip(met["sum"], met["count"], strict=True)]
     out["p_met"] = [x["mean"] for x in p]
@@ -29,7 +38,7 @@ def by_point(table, params: list[str]):
 
 
 def summarise_sweep(spec: SweepSpec, out_dir: Path) -> dict:
-    """The sweep's answer from its store: each design point, the best one, and ``sweep.png`` drawn beside it.
+    """The sweep's answer from its store: each design point, the best one; ``summary.json`` and ``sweep.png`` beside.
 
     Returns a document: ``name``, ``parameters``, ``runs``, ``points`` (one dict per
     design point, sorted by design point) and ``best`` (the point most likely to meet the target).
@@ -39,13 +48,20 @@ def summarise_sweep(spec: SweepSpec, out_dir: Path) -> dict:
 
     table = sweep_table(out_dir)
     params = [p.key for p in spec.parameters]
-    points = by_point(table, params)
+    points = by_point(table, params, spread=bool(spec.members))
     meta = ChartMeta(spec.name, str(table["scenario_sha256"].iloc[0]), spec.replications, __version__)
     scale = float(spec.scenario.value("population.scale"))
     save(probability_met(points, params, meta, scale), out_dir / "sweep")
     rows = points.to_dict(orient="records")
     best = max(rows, key=lambda r: r["p_met"])
-    return {"name": spec.name, "parameters": params, "runs": len(table), "points": rows, "best": best}
+    doc = {"name": spec.name, "parameters": params, "runs": len(table), "points": rows, "best": best}
+    if spec.members:
+        doc["intervals"] = (
+            f"over an ensemble of {len(spec.members)} parameter sets: <outcome>_lo and _hi are the 2.5th and 97.5th "
+            "percentiles of each design point's runs; p_met_lo and p_met_hi a Wilson interval"
+        )
+    atomic_write(out_dir / "summary.json", json.dumps(doc, indent=2, default=float) + "\n")
+    return doc
 
 
 def headline(spec: SweepSpec, counts: dict, doc: dict, seconds: float) -> str:
@@ -59,7 +75,8 @@ def headline(spec: SweepSpec, counts: dict, doc: dict, seconds: float) -> str:
 
 def point_lines(doc: dict) -> list[str]:
     """The design points as an aligned table for the terminal: parameters, families turned around, P(met)."""
-    cols = [*doc["parameters"], "turned_around", "p_met", "p_met_lo", "p_met_hi"]
+    spread = ["turned_around_lo", "turned_around_hi"] if "turned_around_lo" in doc["points"][0] else []
+    cols = [*doc["parameters"], "turned_around", *spread, "p_met", "p_met_lo", "p_met_hi"]
     widths = [max(len(c), 9) for c in cols]
     lines = ["  ".join(f"{c:>{w}}" for c, w in zip(cols, widths, strict=True))]
     for row in doc["points"]:
