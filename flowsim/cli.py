@@ -79,6 +79,7 @@ def run(
     from flowsim.files import writable_dir
     from flowsim.plan import Plan, count, estimate_seconds
     from flowsim.progress import Fraction, note_compile
+    from flowsim.replications import point_fit_replications
     from flowsim.report.text import details, headline, run_notes
     from flowsim.rundir import run_scenario
 
@@ -89,6 +90,7 @@ def run(
     if ensemble_sets is not None:
         ensemble = ensemble_plan(sc, ensemble_sets, ensemble_file, replications, seed, quiet)
         runs = len(ensemble["members"]) * ensemble["per_set"]
+        runs += point_fit_replications(runs)  # the point fit alone, beside the ensemble
     else:
         runs = replications = replications or 1
     out_dir = writable_dir(out or outputs(sc.name), replaced="manifest.json")

@@ -7,8 +7,8 @@ always a typo, and a day of computing is worth a second look.
 
 The estimate is deliberately simple: starting up, then for each run a fixed
 overhead plus a cost per family-year simulated, measured on a 2-core machine
-(``benchmarks/README.md``: the full-size baseline, 290,000 families at risk
-from April 2005 to May 2015, takes about 6 s). It is a guide to the order of
+(``benchmarks/README.md``: the full-size baseline, 290,000 families at risk,
+takes about 15 s a replication under model v2). It is a guide to the order of
 magnitude, not a promise.
 """
 
@@ -30,6 +30,12 @@ OVERHEAD_SECONDS = 0.2
 STARTUP_SECONDS = 1.5
 #: Seconds per family at risk per simulated year (the full baseline: 290k x 10.2 years in about 5.6 s).
 SECONDS_PER_FAMILY_YEAR = 1.9e-6
+#: Model v2: seconds per family at risk (at the start) per simulated year, burn-in and counterfactual included
+#: (``flowsim run scenarios/baseline.toml --ensemble 50``: 100 runs of 290k x 23.3 years in 733 s on 2 workers).
+SECONDS_PER_FAMILY_YEAR_V2 = 2.15e-6
+#: Model v2 with payment by results (claims, the 2012 programme) against without: the same 50 sets of the ensemble,
+#: tf_programme_2012 in 940 s against the baseline's 733 s.
+PAID_FACTOR_V2 = 1.28
 #: Seconds per family outside risk per year, tracked one by one only with universe = "all" (14 s against 6 s).
 SECONDS_PER_UNTRACKED_FAMILY_YEAR = 1.5e-7
 
@@ -38,8 +44,21 @@ def estimate_seconds(scenario) -> float:
     """Estimated seconds one replication of ``scenario`` takes on one core (its counterfactual included)."""
     p = scenario.params
     t, pop = p.time, p.population
+    policy_years = (t.end - t.start).days / 365.25
+    if scenario.value("model.structure") == "problems":
+        # Model v2 simulates from its burn-in, and every run forks its counterfactual at the start.
+        years = pop.burn_in_years + (p.survey.waves - 1) + 2 * policy_years
+        seconds = SECONDS_PER_FAMILY_YEAR_V2 * pop.initial_at_risk * pop.scale * years
+        if pop.universe == "all":
+            seconds += (
+                SECONDS_PER_UNTRACKED_FAMILY_YEAR
+                * (pop.families_with_children - pop.initial_at_risk)
+                * pop.scale
+                * years
+            )
+        return seconds * (PAID_FACTOR_V2 if p.finance.enabled else 1.0) + OVERHEAD_SECONDS
     # The population is simulated from the first survey wave, waves - 1 years before the start.
-    years = (t.end - t.start).days / 365.25 + (p.survey.waves - 1)
+    years = policy_years + (p.survey.waves - 1)
     seconds = SECONDS_PER_FAMILY_YEAR * pop.initial_at_risk * pop.scale * years
     if pop.universe == "all":
         seconds += (
