@@ -144,14 +144,16 @@ class ProblemModel:
 
     def _draw_factors(self, n: int, rng: np.random.Generator, newborn: bool = False) -> np.ndarray:
         """Risk factors as bits: each a threshold on a latent disadvantage shared by the family and its own noise."""
-        spec = self.spec
-        latent = rng.standard_normal(n)
-        bits = np.zeros(n, np.uint16)
         from scipy.special import ndtr
 
-        for r, (prev, load) in enumerate(zip(spec.factor_prevalence, spec.factor_loading, strict=True)):
-            v = load * latent + np.sqrt(1 - load * load) * rng.standard_normal(n)
-            bits |= (ndtr(v) > 1.0 - prev).astype(np.uint16) << np.uint16(r)
+        spec = self.spec
+        prev = np.asarray(spec.factor_prevalence, float)[:, None]
+        load = np.asarray(spec.factor_loading, float)[:, None]
+        # One draw for all: the latent first, then each factor's noise in turn (the same numbers as one draw each).
+        normal = rng.standard_normal((1 + len(prev), n))
+        v = load * normal[0] + np.sqrt(1 - load * load) * normal[1:]
+        hit = (ndtr(v) > 1.0 - prev).astype(np.uint16)
+        bits = (hit << np.arange(len(prev), dtype=np.uint16)[:, None]).sum(axis=0, dtype=np.uint16)
         u5 = np.uint16(1 << self.const.under5_bit)
         return bits | u5 if newborn else bits
 
