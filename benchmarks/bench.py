@@ -2,7 +2,8 @@
 
 Usage:
     python benchmarks/bench.py [--scale 0.1 1.0 10.0] [--repeats 3] [--peer PATH] [--peer-max-scale 1.0]
-                               [--all-scale 1.0]
+                               [--all-scale 1.0] [--sweep-scale 0.1] [--replications 20]
+                               [--calibration-evals 100] [--no-peer-line]
 
 For each scale it runs the peer (`python peer_naive_simpy.py SCALE`) and
 `flowsim run scenarios/baseline.toml --quiet --set population.scale=SCALE`
@@ -21,6 +22,11 @@ neighbouring sizes, which is constant when the cost is linear plus a fixed part.
 tracked, 5.8M at scale 1), whose goal is under 30 s and 2 GB.
 ``--sweep-scale`` also times a 4-point x 25-replication sweep of a setting
 that acts from April 2011, with and without sharing its runs' common past.
+``--replications R`` times R baseline replications on 2 workers (issue #19's
+goal: 200 in 150 s), and ``--calibration-evals N`` N of the history
+matching's evaluations at scale 0.05 (goal: 1,000 in 5 min); each prints what
+its median comes to for the goal's count. ``--no-peer-line`` skips the
+peer comparison, to time only these.
 """
 
 from __future__ import annotations
@@ -161,6 +167,62 @@ def bench_sweep(scale: float, repeats: int) -> dict:
     }
 
 
+def bench_replications(replications: int, repeats: int) -> dict:
+    """``flowsim run scenarios/baseline.toml --replications R --jobs 2``, whole process (issue #19: 200 in 150 s)."""
+    times = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for _ in range(repeats):
+            cmd = [sys.executable, "-m", "flowsim", "run", str(ROOT / "scenarios" / "baseline.toml")]
+            cmd += ["--replications", str(replications), "--jobs", "2", "--no-report", "--quiet", "--yes"]
+            w, _, _ = timed_wait4([*cmd, "--out", str(Path(tmp) / "run")])
+            times.append(w)
+    med = statistics.median(times)
+    return {
+        "replications": replications,
+        "repeats": repeats,
+        "median_s": round(med, 2),
+        "per_replication_s": round(med / replications, 3),
+        "for_200_s": round(200 * med / replications, 1),
+    }
+
+
+#: Survey-window calibration evaluations as the history matching runs them (``flowsim.calibrate.ensemble``): the
+#: committed ensemble's members in turn at scale 0.05, every family tracked, to March 2011, over 2 local workers.
+CALIBRATION_EVALS = """
+import sys
+from flowsim import ensemble as ens
+from flowsim.calibrate.ensemble import _evaluate
+from flowsim.calibrate.problems import survey_values
+from flowsim.scenario.loader import load_scenario
+from flowsim.sweep.executors import LocalExecutor
+
+n = int(sys.argv[1])
+sc = load_scenario("{base}")
+e = ens.load("{ensemble}")
+sim = sc.with_values({{"model.structure": "problems", **survey_values(sc, 0.05)}}, origin="bench")
+tasks = [((0, i), sim, e.member(i % len(e)), 70_000 + i) for i in range(n)]
+with LocalExecutor(2) as ex:
+    done = sum(1 for _ in ex.run(_evaluate, tasks, size=n))
+assert done == n
+"""
+
+
+def bench_calibration(evaluations: int, repeats: int) -> dict:
+    """``evaluations`` history-matching evaluations at scale 0.05 on 2 workers, whole process."""
+    code = CALIBRATION_EVALS.format(
+        base=ROOT / "scenarios" / "baseline.toml", ensemble=ROOT / "calibration" / "ensemble.parquet"
+    )
+    times = [timed_wait4([sys.executable, "-c", code, str(evaluations)])[0] for _ in range(repeats)]
+    med = statistics.median(times)
+    return {
+        "evaluations": evaluations,
+        "repeats": repeats,
+        "median_s": round(med, 2),
+        "per_evaluation_s": round(med / evaluations, 3),
+        "for_1000_s": round(1000 * med / evaluations, 1),
+    }
+
+
 def _fmt(x, spec: str) -> str:
     return "-" if x is None else format(x, spec)
 
@@ -184,6 +246,19 @@ def main() -> None:
         default=None,
         help="also time a 4 x 25 sweep at this scale with and without sharing its runs' past (goal: ratio <= 0.6)",
     )
+    parser.add_argument(
+        "--replications",
+        type=int,
+        default=None,
+        help="also time this many baseline replications on 2 workers (issue #19's goal: 200 in 150 s)",
+    )
+    parser.add_argument(
+        "--calibration-evals",
+        type=int,
+        default=None,
+        help="also time this many history-matching evaluations at scale 0.05 (goal: 1,000 in 5 min)",
+    )
+    parser.add_argument("--no-peer-line", action="store_true", help="skip the peer comparison (--scale)")
     args = parser.parse_args()
     if not args.peer.is_file():
         raise SystemExit(f"peer not found at {args.peer}; pass --peer PATH")
@@ -194,7 +269,7 @@ def main() -> None:
         f"{'flowsim ev/s':>12} {'peer MB':>8} {'flowsim MB':>10}"
     )
     rows = []
-    for scale in args.scale:
+    for scale in [] if args.no_peer_line else args.scale:
         r = bench(scale, args.repeats, args.peer if scale <= args.peer_max_scale else None)
         rows.append(r)
         print(
@@ -220,6 +295,22 @@ def main() -> None:
             ]
             print("  added seconds per added million families: " + ", ".join(f"{s:.1f}" for s in slopes), end="")
             print(f" (largest / smallest {max(slopes) / min(slopes):.2f}; within 1.20 counts as linear)")
+    if args.replications:
+        r = bench_replications(args.replications, args.repeats)
+        print(f"\n{r['replications']} baseline replications, --jobs 2 (goal: 200 in 150 s):")
+        print(
+            f"  {r['median_s']:.1f} s, {r['per_replication_s']:.2f} s a replication: "
+            f"{r['for_200_s']:.0f} s for 200 ({r['for_200_s'] / 150:.1f} x the goal)"
+        )
+        print(json.dumps(r), file=sys.stderr)
+    if args.calibration_evals:
+        r = bench_calibration(args.calibration_evals, args.repeats)
+        print(f"\n{r['evaluations']} history-matching evaluations at scale 0.05, 2 workers (goal: 1,000 in 300 s):")
+        print(
+            f"  {r['median_s']:.1f} s, {r['per_evaluation_s']:.2f} s an evaluation: "
+            f"{r['for_1000_s']:.0f} s for 1,000 ({r['for_1000_s'] / 300:.1f} x the goal)"
+        )
+        print(json.dumps(r), file=sys.stderr)
     if args.sweep_scale is not None:
         r = bench_sweep(args.sweep_scale, args.repeats)
         print(f"\nsweep, {r['sweep']} at scale {r['scale']:g} (goal: shared <= 0.6 x apart):")

@@ -19,7 +19,7 @@ def test_benchmark_runs_at_tiny_scale():
     out = subprocess.run(
         [
             *(sys.executable, str(ROOT / "benchmarks" / "bench.py")),
-            *("--scale", "0.002", "--repeats", "1", "--all-scale", "0.0001"),
+            *("--scale", "0.002", "--repeats", "1", "--all-scale", "0.0001", "--calibration-evals", "2"),
         ],
         capture_output=True,
         text=True,
@@ -28,6 +28,8 @@ def test_benchmark_runs_at_tiny_scale():
     )
     rows = [json.loads(line) for line in out.stderr.strip().splitlines()]
     row, everyone = rows[0], rows[-1]
+    calibration = next(r for r in rows if "evaluations" in r)
+    assert calibration["evaluations"] == 2 and calibration["median_s"] > 0
     assert everyone["universe"] == "all" and everyone["families"] == 580 and everyone["flowsim_events"] > 0
     assert row["flowsim_events"] > 0 and row["peer_events"] > 0
     assert row["flowsim_median_s"] > 0 and row["speedup"] > 0

@@ -118,3 +118,28 @@ def test_compare_command(tmp_path):
     title = re.search(r'<g id="title">(.*?)</g>', svg, re.S).group(1)
     assert f"{abs(diff):,.0f} {'more' if diff >= 0 else 'fewer'} families than baseline" in title
     assert doc["a"]["scenario_sha256"][:12] in svg and doc["b"]["scenario_sha256"][:12] in svg
+
+
+def test_a_warm_worker_gives_what_a_cold_process_gives():
+    """One worker runs replications 0, 1 and 2 of the 2012 programme in turn (warm: imports, compiled kernels and
+    whatever a run might leave behind); replication 2 run alone in a fresh interpreter gives the same summary and
+    tables, float for float (digests of their exact reprs, tests/digest.py)."""
+    import subprocess
+    import sys
+
+    from .conftest import ROOT
+    from .digest import _sha
+
+    sets = ["population.scale=0.01", "time.end=2012-09-30", "time.deadline=2012-09-30"]
+    scenario = SCENARIOS / "tf_programme_2012.toml"
+    warm = run_replications(load_scenario(scenario, sets), 3, 3, jobs=1)[2]
+    code = (
+        "from flowsim.replications import run_replication\n"
+        "from flowsim.scenario import load_scenario\n"
+        "from tests.digest import _sha\n"
+        # keep_waits=False, as a worker runs every replication but the first
+        f"r = run_replication(load_scenario({str(scenario)!r}, {sets!r}), 3, 2, False)\n"
+        "print(_sha(r['summary']), _sha(r['tables']))\n"
+    )
+    cold = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert cold.stdout.split() == [_sha(warm["summary"]), _sha(warm["tables"])]
