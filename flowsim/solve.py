@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from flowsim.errors import FlowsimError
-from flowsim.plan import Plan, count, estimate_seconds
+from flowsim.plan import LEAN_SHARE, Plan, count, estimate_seconds
 from flowsim.replications import run_ensemble, run_replications
 from flowsim.scenario import PARAMETERS, Scenario
 from flowsim.statistics import wilson
@@ -96,9 +96,9 @@ def solve(
         at_x = scenario.with_values({param: x}, origin=origin)
         if ensemble is not None:  # the varied parameter keeps its trial value in every set
             members = [{k: v for k, v in m.items() if k != param} for m in ensemble["members"]]
-            reps = run_ensemble(at_x, members, ensemble["per_set"], seed, jobs)
+            reps = run_ensemble(at_x, members, ensemble["per_set"], seed, jobs, lean=True)
         else:
-            reps = run_replications(at_x, seed, replications, jobs)
+            reps = run_replications(at_x, seed, replications, jobs, lean=True)  # the target alone: no counterfactual
         met = sum(bool(r["summary"]["target"][target]["met"]) for r in reps)
         ta = sum(r["summary"]["target"]["count"]["turned_around"] for r in reps) / len(reps)
         t = Trial(x, met, len(reps), ta)
@@ -131,7 +131,8 @@ def solve_plan(scenario: Scenario, param: str, low: float, high: float, replicat
     steps = math.ceil(math.log2(max(high - low, 1.0))) if integer else 6  # the float tolerance is 1/64 of the range
     trials = 2 + steps
     what = f"{count(replications, 'replication')} x up to {trials} trial values"
-    return Plan(replications * trials, estimate_seconds(scenario), jobs or os.cpu_count() or 1, what)
+    seconds = estimate_seconds(scenario) * (LEAN_SHARE if scenario.value("model.structure") == "problems" else 1.0)
+    return Plan(replications * trials, seconds, jobs or os.cpu_count() or 1, what)
 
 
 def describe_trial(param: str, t: Trial) -> str:

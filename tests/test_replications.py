@@ -143,3 +143,17 @@ def test_a_warm_worker_gives_what_a_cold_process_gives():
     )
     cold = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert cold.stdout.split() == [_sha(warm["summary"]), _sha(warm["tables"])]
+
+
+def test_a_lean_replication_answers_the_target_as_the_full_one_does():
+    """solve's replications skip the counterfactual and the tables: the run itself, and so every target, is bit for
+    bit the full replication's (the 2012 programme, 1% of England to September 2012, seed 4, replications 0-1)."""
+    sets = ["population.scale=0.01", "time.end=2012-09-30", "time.deadline=2012-09-30"]
+    scenario = load_scenario(SCENARIOS / "tf_programme_2012.toml", sets)
+    full = run_replications(scenario, 4, 2, jobs=1)
+    lean = run_replications(scenario, 4, 2, jobs=1, lean=True)
+    for f, g in zip(full, lean, strict=True):
+        assert g["summary"]["target"] == f["summary"]["target"]
+        assert g["summary"]["moments"] == f["summary"]["moments"]
+        assert "additional" in f["summary"] and "additional" not in g["summary"]
+        assert g["tables"] == {}
