@@ -36,6 +36,9 @@ SECONDS_PER_FAMILY_YEAR_V2 = 2.15e-6
 #: Model v2 with payment by results (claims, the 2012 programme) against without: the same 50 sets of the ensemble,
 #: tf_programme_2012 in 940 s against the baseline's 733 s.
 PAID_FACTOR_V2 = 1.28
+#: Model v2 with every family tracked one by one (``population.sample_weight = 1``) against the 1-in-20 sample: the
+#: full baseline, 83.7 s against 17.7 s whole process (benchmarks/README.md); between the two, linear in 1 / weight.
+EVERY_FAMILY_FACTOR_V2 = 4.7
 #: A lean replication (no counterfactual, no tables: ``solve``'s trials) against a full one: the full baseline in a
 #: warm process, 10.1 s against 15.7 s.
 LEAN_SHARE = 0.65
@@ -52,13 +55,8 @@ def estimate_seconds(scenario) -> float:
         # Model v2 simulates from its burn-in, and every run forks its counterfactual at the start.
         years = pop.burn_in_years + (p.survey.waves - 1) + 2 * policy_years
         seconds = SECONDS_PER_FAMILY_YEAR_V2 * pop.initial_at_risk * pop.scale * years
-        if pop.universe == "all":
-            seconds += (
-                SECONDS_PER_UNTRACKED_FAMILY_YEAR
-                * (pop.families_with_children - pop.initial_at_risk)
-                * pop.scale
-                * years
-            )
+        if pop.sample_weight < 20:  # fewer families sampled, more tracked one by one: more events
+            seconds *= 1 + (EVERY_FAMILY_FACTOR_V2 - 1) * (20 / pop.sample_weight - 1) / 19
         return seconds * (PAID_FACTOR_V2 if p.finance.enabled else 1.0) + OVERHEAD_SECONDS
     # The population is simulated from the first survey wave, waves - 1 years before the start.
     years = policy_years + (p.survey.waves - 1)

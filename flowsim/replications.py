@@ -37,7 +37,7 @@ def run_replication(
     directory is written from. ``replication=None`` runs the root seed's own streams.
     ``tables=False`` skips the tables (a sweep keeps only the summary). ``counterfactual=False`` skips the
     counterfactual too, and with it every measure of what the programmes add ("additional", results' deadweight):
-    the run itself is bit for bit the same, a quarter cheaper (what ``solve`` needs).
+    the run itself is bit for bit the same, about a third cheaper (what ``solve`` needs).
     """
     from flowsim.engine.simulation import simulate, simulate_with_counterfactual
     from flowsim.finance import counterfactual as counterfactual_of

@@ -60,8 +60,13 @@ def summarise_sweep(spec: SweepSpec, out_dir: Path) -> dict:
             f"over an ensemble of {len(spec.members)} parameter sets: <outcome>_lo and _hi are the 2.5th and 97.5th "
             "percentiles of each design point's runs; p_met_lo and p_met_hi a Wilson interval"
         )
-    atomic_write(out_dir / "summary.json", json.dumps(doc, indent=2, default=float) + "\n")
+    atomic_write(out_dir / "summary.json", json.dumps(doc, indent=2, default=_plain) + "\n")
     return doc
+
+
+def _plain(x):
+    """A numpy number as the Python number it is (for JSON)."""
+    return x.item() if hasattr(x, "item") else str(x)
 
 
 def headline(spec: SweepSpec, counts: dict, doc: dict, seconds: float) -> str:
