@@ -203,7 +203,8 @@ def lines(summ: dict, council: str | None = None) -> list[str]:
 
     def interval(key):
         x = block.get(key)
-        return f" (95% interval {x['lo']:,.0f}–{x['hi']:,.0f})" if isinstance(x, dict) else ""
+        what = "95% of runs" if isinstance(x, dict) and x.get("over") == "runs" else "95% interval"
+        return f" ({what} {x['lo']:,.0f}–{x['hi']:,.0f})" if isinstance(x, dict) else ""
 
     deadline = summ["programme_2012"]["deadline"]
     out = [

@@ -161,10 +161,14 @@ def _ensemble_section(summary: dict) -> str:
     p = summary["target"]["count"]["probability_met"]
     point = e.get("point_fit")
     rows = []
+    seen = set()  # a measure known under two names (the 2012 programme's claims are the results claimed) once
     for key, (label, pattern) in HOW_SURE.items():
         if not has(summary, key) or key not in e["variance_share"]:
             continue
         v = get(summary, key)
+        if (v["mean"], v["lo"], v["hi"]) in seen:
+            continue
+        seen.add((v["mean"], v["lo"], v["hi"]))
         share = e["variance_share"][key]["parameters"]
         at_point = ""
         if point is not None and key in point["measures"]:
