@@ -60,6 +60,14 @@ def test_bad_choice(write):
     assert err.key == "population.universe" and "'at_risk'" in str(err) and "found 'everyone'" in str(err)
 
 
+def test_universe_is_the_ladder_models_setting(write):
+    """Model v2 ignored universe = "all" without a word; it now says what to set instead. The ladder keeps it."""
+    err = _error(write("s.toml", '[population]\nuniverse = "all"\n'))
+    assert err.line == 2 and err.key == "population.universe" and "population.sample_weight = 1" in str(err)
+    ladder = write("l.toml", '[model]\nstructure = "ladder"\n[population]\nuniverse = "all"\n')
+    assert load_scenario(ladder).value("population.universe") == "all"
+
+
 def test_missing_parent(write):
     path = write("child.toml", 'name = "c"\nextends = "nowhere.toml"\n')
     err = _error(path)

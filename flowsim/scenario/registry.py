@@ -123,7 +123,9 @@ _CORE: list[Param] = [
         "seed 000 slide 4",
         "'at_risk': the 290k at-risk families plus inflow from an untracked general population; "
         "'all': every family with dependent children tracked one by one (most in G), each family that "
-        "leaves replaced by a new one drawn from the population (assumption: their number is stable).",
+        "leaves replaced by a new one drawn from the population (assumption: their number is stable). The ladder "
+        'model\'s setting: model v2 follows the whole population always and takes only "at_risk" (every family '
+        "tracked one by one there is population.sample_weight = 1).",
         choices=("at_risk", "all"),
     ),
     _p(

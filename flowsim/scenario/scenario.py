@@ -245,6 +245,13 @@ def _check_consistency(params: Any, locate: Locator) -> None:
             pop.families_with_children,
         ),
         (
+            "population.universe",
+            params.model.structure == "ladder" or pop.universe == "at_risk",
+            '"at_risk" under model v2 (model.structure = "problems"), which always follows the whole population; '
+            "to track every family one by one, set population.sample_weight = 1",
+            pop.universe,
+        ),
+        (
             "programme_2012.enabled",
             not params.programme_2012.enabled
             or (params.model.structure == "problems" and params.programmes.key_worker.enabled),
