@@ -167,23 +167,25 @@ def compare(
 ) -> None:
     """Run A and B with common random numbers and report B - A, paired by replication, with 95% intervals."""
     from flowsim.compare import compare as compare_scenarios
-    from flowsim.compare import headline, table_lines, write_compare
+    from flowsim.compare import headline, point_fit_line, table_lines, write_compare
     from flowsim.files import writable_dir
     from flowsim.plan import Plan, count, estimate_seconds
     from flowsim.progress import Counter, ensure_compiled
+    from flowsim.replications import point_fit_replications
     from flowsim.report.text import run_notes, with_notes
 
     a, b = load(scenario_a, overrides), load(scenario_b, overrides)
     ensemble = None
     if ensemble_sets is not None:
         plans = [ensemble_plan(sc, ensemble_sets, ensemble_file, replications, seed, quiet) for sc in (a, b)]
-        ensemble = {**plans[0], "members": [p["members"] for p in plans]}
+        ensemble = {**plans[0], "members": [p["members"] for p in plans], "point_fit": [p["point_fit"] for p in plans]}
         replications = len(plans[0]["members"]) * plans[0]["per_set"]
     replications = replications or 10
+    runs = replications + (point_fit_replications(replications) if ensemble is not None else 0)
     out_dir = writable_dir(out or outputs(f"compare_{a.name}_vs_{b.name}"))
     seconds = (estimate_seconds(a) + estimate_seconds(b)) / 2
     announce(
-        Plan(2 * replications, seconds, jobs or cores(), f"{count(replications, 'replication')} x 2 scenarios"),
+        Plan(2 * runs, seconds, jobs or cores(), f"{count(runs, 'replication')} x 2 scenarios"),
         quiet,
         yes,
     )
@@ -193,15 +195,16 @@ def compare(
 
         def step(name: str, k: int) -> None:
             finished[name] = k
-            bar(sum(finished.values()), 2 * replications)
+            bar(sum(finished.values()), 2 * runs)
 
         step = step if bar else None
         doc = compare_scenarios(a, b, replications, seed, jobs, step, share=not no_share, ensemble=ensemble)
     click.echo(with_notes(headline(doc), list(dict.fromkeys(run_notes(a) + run_notes(b)))))
     paths = write_compare(doc, out_dir)
     if not quiet:
-        for line in table_lines(doc):
-            click.echo(line)
+        for line in [point_fit_line(doc), *table_lines(doc)]:
+            if line is not None:
+                click.echo(line)
         click.echo(f"  results: {', '.join(str(p) for p in paths)}")
 
 

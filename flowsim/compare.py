@@ -56,18 +56,36 @@ def _compare_over_ensemble(a: Scenario, b: Scenario, seed: int, jobs, progress, 
 
     ``ensemble`` has ``members`` (A's and B's values, one list each: the same sets, less what each scenario sets
     itself), ``per_set``, ``drawn_from`` and ``path``. Each difference also gets ``over_runs``: the 2.5th and
-    97.5th percentiles of B - A over the runs (parameter uncertainty and chance together).
+    97.5th percentiles of B - A over the runs (parameter uncertainty and chance together). With ``point_fit`` (A's
+    and B's values at the point fit), both also run at the point fit alone, and ``point_fit`` in the document holds
+    their paired differences: the answer without the ensemble.
     """
     import numpy as np
 
     from flowsim.measures import get
-    from flowsim.replications import run_ensemble, summarise_ensemble
+    from flowsim.replications import point_fit_replications, run_ensemble, summarise_ensemble
 
     per_set = ensemble["per_set"]
     runs = []
     for sc, members in zip((a, b), ensemble["members"]):
         step = (lambda k, name=sc.name: progress(name, k)) if progress else None
         runs.append(run_ensemble(sc, members, per_set, seed, jobs, step))
+    point_fit = None
+    if ensemble.get("point_fit"):  # A and B at the point fit alone, on the ensemble's first k streams
+        k = point_fit_replications(len(runs[0]))
+        done = len(runs[0])
+        at_point = []
+        for sc, values in zip((a, b), ensemble["point_fit"]):
+            step = (lambda i, name=sc.name: progress(name, done + i)) if progress else None
+            at_point.append(run_ensemble(sc, [values], k, seed, jobs, step))
+        point_fit = {
+            "replications": k,
+            "intervals": "paired 95% interval of the mean difference over the point fit's replications: chance only",
+            "differences": paired_differences(*at_point),
+            "probability_met": {
+                key: summarise(r)["target"]["count"]["probability_met"] for key, r in zip("ab", at_point)
+            },
+        }
     differences = paired_differences(*runs)
     for key, d in differences.items():
         diff = np.array([get(rb["summary"], key) - get(ra["summary"], key) for ra, rb in zip(*runs)], float)
@@ -86,7 +104,22 @@ def _compare_over_ensemble(a: Scenario, b: Scenario, seed: int, jobs, progress, 
         "ensemble": {k: v for k, v in summaries[0]["ensemble"].items() if k not in ("variance_share", "sensitivity")},
         "differences": differences,
         "summaries": {"a": summaries[0], "b": summaries[1]},
+        **({"point_fit": point_fit} if point_fit is not None else {}),
     }
+
+
+def point_fit_line(doc: dict) -> str | None:
+    """Beside a comparison over the ensemble: the same difference at the point fit alone (chance only)."""
+    pf = doc.get("point_fit")
+    if pf is None:
+        return None
+    d = pf["differences"]["target.count.turned_around"]["paired"]
+    p = pf["probability_met"]
+    return (
+        f"  the point fit alone ({pf['replications']} replications, chance only): {d['mean']:+,.0f} families turned "
+        f"around (paired 95% interval {d['lo']:+,.0f} to {d['hi']:+,.0f}); probability the target is met "
+        f"{p['a']['mean']:.2f} -> {p['b']['mean']:.2f}"
+    )
 
 
 def headline(doc: dict) -> str:

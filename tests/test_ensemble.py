@@ -349,6 +349,12 @@ def test_compare_and_solve_over_the_ensemble_share_its_parameter_sets(tmp_path, 
     assert doc["replications"] == 4 and doc["ensemble"]["sets"] == 2
     d = doc["differences"]["target.count.turned_around"]
     assert d["over_runs"]["lo"] <= d["paired"]["mean"] <= d["over_runs"]["hi"]
+    # Beside it, A and B at the point fit alone on the first four streams: a plain compare of four replications.
+    assert doc["point_fit"]["replications"] == 4
+    plain = invoke("compare", BASELINE, plus, *sets(tiny), "--replications", 4, "--jobs", 1, "--out", tmp_path / "p")
+    assert plain.exit_code == 0, plain.output
+    alone = json.loads((tmp_path / "p" / "compare.json").read_text())["differences"]["target.count.turned_around"]
+    assert doc["point_fit"]["differences"]["target.count.turned_around"]["paired"] == alone["paired"]
     result = invoke(
         "solve", BASELINE, "--vary", "programmes.key_worker.caseload", "--range", 2, 12, "--probability", 0.01,
         *sets(tiny), *ens, "--quiet",
