@@ -170,6 +170,30 @@ def bench_sweep(scale: float, repeats: int) -> dict:
     }
 
 
+def _against_goal(unit: str, n: int, times: list[float], goal_n: int, goal_s: float) -> dict:
+    """``n`` things in ``times`` seconds (one per repeat): the median, each one's share, and the goal's count."""
+    med = statistics.median(times)
+    each = med / n
+    return {
+        unit: n,
+        "repeats": len(times),
+        "median_s": round(med, 2),
+        "each_s": round(each, 3),
+        "goal_n": goal_n,
+        "goal_s": goal_s,
+        "for_goal_s": round(goal_n * each, 1),
+    }
+
+
+def _print_against_goal(title: str, r: dict, each: str) -> None:
+    print(f"\n{title} (goal: {r['goal_n']:,} in {r['goal_s']:.0f} s):")
+    print(
+        f"  {r['median_s']:.1f} s, {r['each_s']:.2f} s {each}: {r['for_goal_s']:.0f} s for {r['goal_n']:,} "
+        f"({r['for_goal_s'] / r['goal_s']:.1f} x the goal)"
+    )
+    print(json.dumps(r), file=sys.stderr)
+
+
 def bench_replications(replications: int, repeats: int) -> dict:
     """``flowsim run scenarios/baseline.toml --replications R --jobs 2``, whole process (issue #19: 200 in 150 s)."""
     times = []
@@ -179,14 +203,7 @@ def bench_replications(replications: int, repeats: int) -> dict:
             cmd += ["--replications", str(replications), "--jobs", "2", "--no-report", "--quiet", "--yes"]
             w, _, _ = timed_wait4([*cmd, "--out", str(Path(tmp) / "run")])
             times.append(w)
-    med = statistics.median(times)
-    return {
-        "replications": replications,
-        "repeats": repeats,
-        "median_s": round(med, 2),
-        "per_replication_s": round(med / replications, 3),
-        "for_200_s": round(200 * med / replications, 1),
-    }
+    return _against_goal("replications", replications, times, 200, 150.0)
 
 
 #: Survey-window calibration evaluations as the history matching runs them (``flowsim.calibrate.ensemble``): the
@@ -216,14 +233,7 @@ def bench_calibration(evaluations: int, repeats: int) -> dict:
         base=ROOT / "scenarios" / "baseline.toml", ensemble=ROOT / "calibration" / "ensemble.parquet"
     )
     times = [timed_wait4([sys.executable, "-c", code, str(evaluations)])[0] for _ in range(repeats)]
-    med = statistics.median(times)
-    return {
-        "evaluations": evaluations,
-        "repeats": repeats,
-        "median_s": round(med, 2),
-        "per_evaluation_s": round(med / evaluations, 3),
-        "for_1000_s": round(1000 * med / evaluations, 1),
-    }
+    return _against_goal("evaluations", evaluations, times, 1000, 300.0)
 
 
 def _fmt(x, spec: str) -> str:
@@ -301,20 +311,12 @@ def main() -> None:
             print(f" (largest / smallest {max(slopes) / min(slopes):.2f}; within 1.20 counts as linear)")
     if args.replications:
         r = bench_replications(args.replications, args.repeats)
-        print(f"\n{r['replications']} baseline replications, --jobs 2 (goal: 200 in 150 s):")
-        print(
-            f"  {r['median_s']:.1f} s, {r['per_replication_s']:.2f} s a replication: "
-            f"{r['for_200_s']:.0f} s for 200 ({r['for_200_s'] / 150:.1f} x the goal)"
-        )
-        print(json.dumps(r), file=sys.stderr)
+        _print_against_goal(f"{args.replications} baseline replications, --jobs 2", r, "a replication")
     if args.calibration_evals:
         r = bench_calibration(args.calibration_evals, args.repeats)
-        print(f"\n{r['evaluations']} history-matching evaluations at scale 0.05, 2 workers (goal: 1,000 in 300 s):")
-        print(
-            f"  {r['median_s']:.1f} s, {r['per_evaluation_s']:.2f} s an evaluation: "
-            f"{r['for_1000_s']:.0f} s for 1,000 ({r['for_1000_s'] / 300:.1f} x the goal)"
+        _print_against_goal(
+            f"{args.calibration_evals} history-matching evaluations at scale 0.05, 2 workers", r, "an evaluation"
         )
-        print(json.dumps(r), file=sys.stderr)
     if args.sweep_scale is not None:
         r = bench_sweep(args.sweep_scale, args.repeats)
         print(f"\nsweep, {r['sweep']} at scale {r['scale']:g} (goal: shared <= 0.6 x apart):")
