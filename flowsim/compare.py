@@ -63,7 +63,7 @@ def _compare_over_ensemble(a: Scenario, b: Scenario, seed: int, jobs, progress, 
     import numpy as np
 
     from flowsim.measures import get
-    from flowsim.replications import point_fit_replications, run_ensemble, summarise_ensemble
+    from flowsim.replications import run_ensemble, run_point_fit, summarise_ensemble
 
     per_set = ensemble["per_set"]
     runs = []
@@ -72,14 +72,13 @@ def _compare_over_ensemble(a: Scenario, b: Scenario, seed: int, jobs, progress, 
         runs.append(run_ensemble(sc, members, per_set, seed, jobs, step))
     point_fit = None
     if ensemble.get("point_fit"):  # A and B at the point fit alone, on the ensemble's first k streams
-        k = point_fit_replications(len(runs[0]))
         done = len(runs[0])
         at_point = []
         for sc, values in zip((a, b), ensemble["point_fit"]):
             step = (lambda i, name=sc.name: progress(name, done + i)) if progress else None
-            at_point.append(run_ensemble(sc, [values], k, seed, jobs, step))
+            at_point.append(run_point_fit(sc, values, done, seed, jobs, step))
         point_fit = {
-            "replications": k,
+            "replications": len(at_point[0]),
             "intervals": "paired 95% interval of the mean difference over the point fit's replications: chance only",
             "differences": paired_differences(*at_point),
             "probability_met": {

@@ -135,6 +135,11 @@ def has(summary: dict, dotted: str) -> bool:
     return True
 
 
+def interval_label(value: dict) -> str:
+    """What a summarised ``{mean, lo, hi}``'s interval is: '95% of runs' over an ensemble's runs, else '95% interval'."""
+    return "95% of runs" if value.get("over") == "runs" else "95% interval"
+
+
 def format_value(value, fmt: str) -> tuple[str, str | None]:
     """A value as text, and its 95% interval as text if it is a summarised ``{mean, lo, hi}``.
 
@@ -145,8 +150,7 @@ def format_value(value, fmt: str) -> tuple[str, str | None]:
         lo, hi = format(value["lo"], fmt), format(value["hi"], fmt)
         if lo == hi:  # an interval too narrow to show at this precision says nothing
             return format(value["mean"], fmt), None
-        what = "95% of runs" if value.get("over") == "runs" else "95% interval"
-        return format(value["mean"], fmt), f"{what} {lo}–{hi}"
+        return format(value["mean"], fmt), f"{interval_label(value)} {lo}–{hi}"
     if value is None:
         return "—", None
     if isinstance(value, (int, float)) and not isinstance(value, bool):

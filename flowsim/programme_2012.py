@@ -22,6 +22,7 @@ import re
 import numpy as np
 
 from flowsim.engine.codes import CLAIM_CRIME_EDUCATION, CLAIM_EMPLOYMENT, CLAIM_PROGRESS
+from flowsim.measures import interval_label
 from flowsim.results import Results
 from flowsim.timeline import to_date, uk_date
 
@@ -203,8 +204,7 @@ def lines(summ: dict, council: str | None = None) -> list[str]:
 
     def interval(key):
         x = block.get(key)
-        what = "95% of runs" if isinstance(x, dict) and x.get("over") == "runs" else "95% interval"
-        return f" ({what} {x['lo']:,.0f}–{x['hi']:,.0f})" if isinstance(x, dict) else ""
+        return f" ({interval_label(x)} {x['lo']:,.0f}–{x['hi']:,.0f})" if isinstance(x, dict) else ""
 
     deadline = summ["programme_2012"]["deadline"]
     out = [

@@ -314,10 +314,7 @@ def paired_differences(a: list[dict], b: list[dict]) -> dict:
 def _one_member(task: tuple) -> dict:
     (scenario, members, per_set, lean), seed, replication, keep_waits = task
     trial = scenario.with_values(members[replication // per_set], origin="ensemble member")
-    if lean:
-        record = run_replication(trial, seed, replication, False, tables=False, counterfactual=False)
-    else:
-        record = run_replication(trial, seed, replication, keep_waits)
+    record = (_one_lean if lean else _one)((trial, seed, replication, keep_waits))
     record["summary"]["ensemble_set"] = replication // per_set
     return record
 
@@ -346,6 +343,14 @@ POINT_FIT_REPLICATIONS = 10
 def point_fit_replications(ensemble_runs: int) -> int:
     """How many replications of the point fit go beside an ensemble of ``ensemble_runs`` runs."""
     return max(2, min(POINT_FIT_REPLICATIONS, ensemble_runs))
+
+
+def run_point_fit(
+    scenario, values: dict, ensemble_runs: int, seed: int, jobs: int | None = None, progress=None
+) -> list[dict]:
+    """The point fit alone beside an ensemble of ``ensemble_runs`` runs: :func:`point_fit_replications` replications
+    at ``values`` on the ensemble's first streams (so they are a plain run's replications 0, 1, ...)."""
+    return run_ensemble(scenario, [values], point_fit_replications(ensemble_runs), seed, jobs, progress)
 
 
 def point_fit_summary(records: list[dict]) -> dict:

@@ -297,6 +297,7 @@ def run_scenario(
             point_fit_replications,
             point_fit_summary,
             run_ensemble,
+            run_point_fit,
             summarise_ensemble,
         )
 
@@ -310,7 +311,7 @@ def run_scenario(
         )
         if point is not None:  # the point fit alone, on the ensemble's first k streams: the answer without the ensemble
             step = (lambda i: progress((n + i) / (n + k))) if progress else None
-            summary["ensemble"]["point_fit"] = point_fit_summary(run_ensemble(scenario, [point], k, seed, jobs, step))
+            summary["ensemble"]["point_fit"] = point_fit_summary(run_point_fit(scenario, point, n, seed, jobs, step))
     elif replications == 1:
         records = [run_replication(scenario, seed, progress=progress)]
         summary = summarise(records)
