@@ -32,7 +32,6 @@ class ProblemFamilies:
             ("z", np.float32, (), 1.0),
             ("followup_until", np.float32, (), INF),
             ("factors", np.uint16, (), 0),
-            ("problems", np.uint16, (), 0),
             ("crisis", np.uint16, (), 0),
             ("since", np.float32, (NP,), -INF),  # when each problem last began or ended
             ("end", np.float32, (NP,), INF),  # when each present problem ends
@@ -53,6 +52,7 @@ class ProblemFamilies:
         ]
         self._cold = [
             ("state", np.int8, (), OUT),
+            ("problems", np.uint16, (), 0),  # here, not in the record: the monthly census reads it with state
             ("prog_status", np.int8, (P,), NONE),
             ("t_due", np.float64, (), INF),
             ("weight", np.int32, (), 1),

@@ -914,6 +914,7 @@ def prefetch_family(fam, i):
     for offset in range(0, size, 64):
         _prefetch(fam.t_haz, i, offset)
     _prefetch(fam.state, i, 0)
+    _prefetch(fam.problems, i, 0)
     _prefetch(fam.t_due, i, 0)
     _prefetch(fam.weight, i, 0)
     _prefetch(fam.prog_status[i], 0, 0)
@@ -996,7 +997,7 @@ def redraw_copies(fam, c, ids, t, same, mult, scratch, scratch_of):
     spell), so copies part ways from the moment of the split. ``same[j]``: copy
     ``j`` is a copy of the same family at the same moment as copy ``j - 1``, so
     its hazards are the ones already worked out (only its draws are its own);
-    ``mult`` (one per problem) is scratch for their resolution multipliers.
+    ``mult`` (two per problem) is scratch for their resolution multipliers and the hazard each spell has run.
     """
     n_p = fam.end.shape[1]
     total = 0.0
@@ -1013,12 +1014,13 @@ def redraw_copies(fam, c, ids, t, same, mult, scratch, scratch_of):
                 continue
             if not same[j]:
                 mult[p] = np.exp(-res_log_multiplier(fam, c, i, p))
-            d0 = max(tj - fam.since[i, p], 0.0)
+                if shape != 1.0:  # the integrated hazard so far, the same for every copy
+                    mult[n_p + p] = (max(tj - fam.since[i, p], 0.0) / lam) ** shape
             e = -np.log(uniform(fam, c, i, DRAW_DURATION)) * mult[p]
             if shape == 1.0:
                 fam.end[i, p] = tj + lam * e
             else:
-                fam.end[i, p] = fam.since[i, p] + lam * ((d0 / lam) ** shape + e) ** (1.0 / shape)
+                fam.end[i, p] = fam.since[i, p] + lam * (mult[n_p + p] + e) ** (1.0 / shape)
         update_resolve(fam, i)
         fam.t_last[i] = tj
         next_change(fam, c, i, tj)
