@@ -13,6 +13,20 @@ from flowsim.engine.codes import NONE, OUT
 
 INF = np.inf
 
+#: Arrays of stores whose replication has ended (:meth:`ProblemFamilies.recycle`), kept for the process's next
+#: store. A fresh array of a few hundred MB costs the operating system's page faults as it is first written
+#: (0.5-0.8 s for a fork's copy of the baseline's store); one already mapped costs nothing. So a warm worker's
+#: later replications, and the fork of each, write into the memory of the last one. At most two stores' worth.
+_SPARE: list[np.ndarray] = []
+
+
+def _take(shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+    """An uninitialised array: a spare one of this shape and type if there is one, else a new one."""
+    for j, a in enumerate(_SPARE):
+        if a.shape == shape and a.dtype == dtype:
+            return _SPARE.pop(j)
+    return np.empty(shape, dtype)
+
 
 class ProblemFamilies:
     """Column store of model v2's families. ``weight`` is how many families a row stands for."""
@@ -81,7 +95,7 @@ class ProblemFamilies:
 
     def _allocate(self, cap: int) -> None:
         old = self.records
-        records = np.empty(cap, self._dtype)
+        records = _take((cap,), self._dtype)
         records[self.n :] = self._blank
         if old is not None:
             records[: self.n] = old[: self.n]
@@ -89,7 +103,8 @@ class ProblemFamilies:
         for name, *_ in self._hot:
             setattr(self, name, records[name])
         for name, dt, shape, fill in self._cold:
-            column = np.full((cap, *shape), fill, dt)
+            column = _take((cap, *shape), np.dtype(dt))
+            column[self.n :] = fill
             if old is not None:
                 column[: self.n] = getattr(self, name)[: self.n]
             setattr(self, name, column)
@@ -143,9 +158,24 @@ class ProblemFamilies:
         other = object.__new__(ProblemFamilies)
         other.__dict__.update(self.__dict__)  # the layout; every array is replaced below
         other.free = self.free.copy()
-        other.records = self.records.copy()
+        other.records = _copy(self.records)
         for name, *_ in self._hot:
             setattr(other, name, other.records[name])
         for name, *_ in self._cold:
-            setattr(other, name, getattr(self, name).copy())
+            setattr(other, name, _copy(getattr(self, name)))
         return other
+
+    def recycle(self) -> None:
+        """The replication is over: its arrays go to the next store of this process. Nothing may read them after."""
+        arrays = [self.records, *(getattr(self, name) for name, *_ in self._cold)]
+        _SPARE[:0] = arrays  # the newest first, so the oldest are dropped
+        del _SPARE[2 * len(arrays) :]
+        self.records = None
+        for name, *_ in (*self._hot, *self._cold):
+            setattr(self, name, None)
+
+
+def _copy(a: np.ndarray) -> np.ndarray:
+    out = _take(a.shape, a.dtype)
+    np.copyto(out, a)
+    return out

@@ -592,5 +592,6 @@ class ProblemModel:
             outcomes=outcomes,
             programme_2012=self.admin.results() if self.admin is not None else None,
         )
+        f.recycle()  # every array above is a copy: the next replication in this process may have the store's memory
         self.families = self._cols = self.rand = None
         return out
