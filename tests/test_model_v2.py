@@ -184,3 +184,28 @@ def test_the_pair_shares_its_past_and_the_actual_run_is_undisturbed():
     for col in a:
         assert np.array_equal(np.asarray(a[col])[before], np.asarray(c[col])[before]), col
     assert not np.array_equal(np.asarray(a["families"])[~before], np.asarray(c["families"])[~before])
+
+
+def test_a_store_in_recycled_memory_starts_as_blank_as_a_new_one():
+    """A warm worker's next store (and a fork's copy) reuse the last replication's arrays: nothing of the old
+    families may show through, and a store of another size lets the spares go."""
+    from flowsim.engine.v2 import families as fm
+
+    fm._SPARE.clear()
+    fresh = fm.ProblemFamilies(NP, 3, 20, 1000)
+    old = fm.ProblemFamilies(NP, 3, 20, 1000)
+    old.add(700)
+    old.records.view(np.uint8)[:] = 0xAB  # every byte of the old families' records and columns is junk
+    for name, *_ in old._cold:
+        getattr(old, name).view(np.uint8)[:] = 0xAB
+    old.recycle()
+    reused = fm.ProblemFamilies(NP, 3, 20, 1000)
+    assert len(fm._SPARE) == 0  # every array came from the spares
+    assert reused.records.tobytes() == fresh.records.tobytes()
+    for name, *_ in fresh._cold:
+        assert np.array_equal(getattr(reused, name), getattr(fresh, name)), name
+    copy = reused.copy()
+    assert copy.records.tobytes() == fresh.records.tobytes() and copy.records is not reused.records
+    reused.recycle()
+    fm.ProblemFamilies(NP, 3, 20, 2000)
+    assert fm._SPARE == []

@@ -21,10 +21,12 @@ _SPARE: list[np.ndarray] = []
 
 
 def _take(shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
-    """An uninitialised array: a spare one of this shape and type if there is one, else a new one."""
+    """An uninitialised array: a spare one of this shape and type if there is one, else a new one (and the spares,
+    a store of another size, are let go: a process running scenarios of several sizes holds no more than before)."""
     for j, a in enumerate(_SPARE):
         if a.shape == shape and a.dtype == dtype:
             return _SPARE.pop(j)
+    _SPARE.clear()
     return np.empty(shape, dtype)
 
 
@@ -96,7 +98,8 @@ class ProblemFamilies:
     def _allocate(self, cap: int) -> None:
         old = self.records
         records = _take((cap,), self._dtype)
-        records[self.n :] = self._blank
+        # Blank rows byte for byte, padding included: the memory may be a spare's (_take).
+        records.view(np.uint8).reshape(cap, self._dtype.itemsize)[self.n :] = self._blank_bytes
         if old is not None:
             records[: self.n] = old[: self.n]
         self.records = records
@@ -176,6 +179,8 @@ class ProblemFamilies:
 
 
 def _copy(a: np.ndarray) -> np.ndarray:
+    """A copy of contiguous ``a``, byte for byte (a record's padding too: copying by field would leave it as
+    the memory had it)."""
     out = _take(a.shape, a.dtype)
-    np.copyto(out, a)
+    np.copyto(out.reshape(-1).view(np.uint8), a.reshape(-1).view(np.uint8))
     return out
