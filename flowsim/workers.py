@@ -63,7 +63,8 @@ def die_with_parent(parent: int) -> None:
 
 
 def init_worker(parent: int) -> None:
-    """Initializer of every worker: die with ``parent``, leave SIGINT to it, drop inherited locks."""
+    """Initializer of every worker: die with ``parent``, leave SIGINT to it, drop inherited locks, keep the memory
+    of each replication's family store for the next."""
     die_with_parent(parent)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
@@ -72,6 +73,9 @@ def init_worker(parent: int) -> None:
         # Closing the worker's copy only: the parent's descriptor keeps the lock.
         with contextlib.suppress(OSError):
             os.close(fd)
+    from flowsim.engine.v2.families import keep_spares
+
+    keep_spares()  # a worker runs one replication after another: each reuses the last one's memory
 
 
 def _stop(pool: ProcessPoolExecutor) -> None:

@@ -186,12 +186,13 @@ def test_the_pair_shares_its_past_and_the_actual_run_is_undisturbed():
     assert not np.array_equal(np.asarray(a["families"])[~before], np.asarray(c["families"])[~before])
 
 
-def test_a_store_in_recycled_memory_starts_as_blank_as_a_new_one():
+def test_a_store_in_recycled_memory_starts_as_blank_as_a_new_one(monkeypatch):
     """A warm worker's next store (and a fork's copy) reuse the last replication's arrays: nothing of the old
     families may show through, and a store of another size lets the spares go."""
     from flowsim.engine.v2 import families as fm
 
     fm._SPARE.clear()
+    monkeypatch.setattr(fm, "_KEEP", [True])  # as in a worker process
     fresh = fm.ProblemFamilies(NP, 3, 20, 1000)
     old = fm.ProblemFamilies(NP, 3, 20, 1000)
     old.add(700)
@@ -208,4 +209,7 @@ def test_a_store_in_recycled_memory_starts_as_blank_as_a_new_one():
     assert copy.records.tobytes() == fresh.records.tobytes() and copy.records is not reused.records
     reused.recycle()
     fm.ProblemFamilies(NP, 3, 20, 2000)
+    assert fm._SPARE == []
+    monkeypatch.setattr(fm, "_KEEP", [False])  # a lone run's process lets the memory go
+    fm.ProblemFamilies(NP, 3, 20, 1000).recycle()
     assert fm._SPARE == []

@@ -16,8 +16,15 @@ INF = np.inf
 #: Arrays of stores whose replication has ended (:meth:`ProblemFamilies.recycle`), kept for the process's next
 #: store. A fresh array of a few hundred MB costs the operating system's page faults as it is first written
 #: (0.5-0.8 s for a fork's copy of the baseline's store); one already mapped costs nothing. So a warm worker's
-#: later replications, and the fork of each, write into the memory of the last one. At most two stores' worth.
+#: later replications, and the fork of each, write into the memory of the last one. At most two stores' worth,
+#: and only in worker processes (:func:`keep_spares`): a lone run lets the memory go before it writes its tables.
 _SPARE: list[np.ndarray] = []
+_KEEP = [False]
+
+
+def keep_spares() -> None:
+    """This process runs replication after replication (a worker): keep each store's memory for the next."""
+    _KEEP[0] = True
 
 
 def _take(shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
@@ -169,10 +176,12 @@ class ProblemFamilies:
         return other
 
     def recycle(self) -> None:
-        """The replication is over: its arrays go to the next store of this process. Nothing may read them after."""
-        arrays = [self.records, *(getattr(self, name) for name, *_ in self._cold)]
-        _SPARE[:0] = arrays  # the newest first, so the oldest are dropped
-        del _SPARE[2 * len(arrays) :]
+        """The replication is over: in a worker its arrays go to the next store of the process (:func:`keep_spares`).
+        Nothing may read them after."""
+        if _KEEP[0]:
+            arrays = [self.records, *(getattr(self, name) for name, *_ in self._cold)]
+            _SPARE[:0] = arrays  # the newest first, so the oldest are dropped
+            del _SPARE[2 * len(arrays) :]
         self.records = None
         for name, *_ in (*self._hot, *self._cold):
             setattr(self, name, None)
