@@ -91,7 +91,7 @@ def _stop(pool: ProcessPoolExecutor) -> None:
             process.join(5)
     # Let the pool's manager thread finish before the interpreter exits. It closes its wake-up
     # pipe as it ends; were it still alive at exit, Python 3.11's exit hook could write to that
-    # pipe as it closes and print an OSError traceback after "interrupted" (CI, 1 run in 10 here).
+    # pipe as it closes and print an OSError traceback after "interrupted" (failed CI; 2 runs in 16 here).
     if manager is not None:
         manager.join(5)
 

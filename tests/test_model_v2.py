@@ -207,6 +207,11 @@ def test_a_store_in_recycled_memory_starts_as_blank_as_a_new_one(monkeypatch):
         assert np.array_equal(getattr(reused, name), getattr(fresh, name)), name
     copy = reused.copy()
     assert copy.records.tobytes() == fresh.records.tobytes() and copy.records is not reused.records
+    rows = copy.add(5)
+    copy.key[rows], copy.problems[rows] = np.arange(5, dtype=np.uint64) + 7, 3
+    grown = copy._bytes()[rows].tobytes()
+    copy.add(copy.capacity)  # grows: the families already there keep every byte
+    assert copy._bytes()[rows].tobytes() == grown and (copy.problems[rows] == 3).all()
     reused.recycle()
     fm.ProblemFamilies(NP, 3, 20, 2000)
     assert fm._SPARE == []

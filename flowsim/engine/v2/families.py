@@ -105,10 +105,11 @@ class ProblemFamilies:
     def _allocate(self, cap: int) -> None:
         old = self.records
         records = _take((cap,), self._dtype)
-        # Blank rows byte for byte, padding included: the memory may be a spare's (_take).
-        records.view(np.uint8).reshape(cap, self._dtype.itemsize)[self.n :] = self._blank_bytes
+        # Rows byte for byte, padding included: the memory may be a spare's (_take).
+        raw = records.view(np.uint8).reshape(cap, self._dtype.itemsize)
+        raw[self.n :] = self._blank_bytes
         if old is not None:
-            records[: self.n] = old[: self.n]
+            raw[: self.n] = self._bytes()[: self.n]
         self.records = records
         for name, *_ in self._hot:
             setattr(self, name, records[name])
