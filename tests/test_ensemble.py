@@ -390,3 +390,30 @@ def test_a_sweep_over_the_ensemble_runs_every_point_at_the_same_parameter_sets(t
     bad = tmp_path / "bad.toml"
     bad.write_text(sweep.read_text().replace('ensemble_file = "ensemble.parquet"', 'ensemble_file = "none.parquet"'))
     assert_user_error(invoke("sweep", bad, "--out", tmp_path / "bad"), "ensemble_file", "none.parquet")
+
+
+def test_how_sure_lists_a_measure_known_under_two_names_once():
+    """The 2012 programme's claims are the results claimed: one row. Two different measures with equal values
+    (no claims at all: claimed 0, additional 0) keep a row each."""
+    from flowsim.report.html import _ensemble_section
+
+    def node(x):
+        return {"mean": x, "lo": x, "hi": x, "over": "runs"}
+
+    keys = ["results.claimed", "results.additional", "programme_2012.claimed", "programme_2012.additional"]
+    summary = {
+        "replications": 4,
+        "target": {"count": {"probability_met": {"mean": 0.0, "lo": 0.0, "hi": 0.5}}},
+        "results": {"claimed": node(0.0), "additional": node(0.0)},
+        "programme_2012": {"claimed": node(0.0), "additional": node(0.0)},
+        "ensemble": {
+            "sets": 2,
+            "members": 3,
+            "replications_per_set": 2,
+            "path": "calibration/ensemble.parquet",
+            "variance_share": {k: {"parameters": 0.5} for k in keys},
+        },
+    }
+    html = _ensemble_section(summary)
+    assert "results claimed by the deadline" in html and "of which additional" in html
+    assert "2012 programme" not in html
