@@ -6,6 +6,14 @@ and summary's digest with ``tests/digests.json``. When a change is meant to
 alter results, regenerate the file deliberately and say why in the commit:
 
     python -m tests.digest --update
+
+A digest is of results only: hashes of the resolved scenario (``scenario_sha256``, a sweep's ``run_id`` and
+``sweep_sha256``) are left out, since adding or removing a parameter changes them and nothing else.
+
+The cases run in a child process with numpy's AVX-512 loops switched off (:data:`SAME_ON_EVERY_CPU`): on a CPU
+that has them, numpy computes float64 ``exp``, ``log``, ``cos`` and ``power`` with other last bits than
+everywhere else (its SVML loops), and a simulation carries a last bit into different events. Without them every
+x86-64 CPU computes the same numbers, so one stored file serves every machine.
 """
 
 from __future__ import annotations
@@ -31,12 +39,21 @@ CASES = {
 }
 
 
+#: Names of what identifies the inputs rather than the results: columns and keys left out of a digest.
+IDENTITIES = ("scenario_sha256", "run_id", "sweep_sha256")
+#: numpy's AVX-512 feature groups (numpy 2.4 names, then earlier ones), switched off in the child process.
+SAME_ON_EVERY_CPU = {
+    "NPY_DISABLE_CPU_FEATURES": "X86_V4 AVX512_ICL AVX512_SPR AVX512F AVX512CD AVX512_KNL AVX512_KNM AVX512_SKX "
+    "AVX512_CLX AVX512_CNL"
+}
+
+
 def _canonical(value):
     """JSON-ready data with floats written exactly (repr) and NaN spelled out."""
     if isinstance(value, float):
         return "nan" if math.isnan(value) else repr(value)
     if isinstance(value, dict):
-        return {str(k): _canonical(v) for k, v in value.items()}
+        return {str(k): _canonical(v) for k, v in value.items() if k not in IDENTITIES}
     if isinstance(value, (list, tuple)):
         return [_canonical(v) for v in value]
     if isinstance(value, (str, int, bool)) or value is None:
@@ -54,6 +71,7 @@ def table_digest(path: Path) -> str:
     import pyarrow.parquet as pq
 
     table = pq.read_table(path)
+    table = table.drop_columns([c for c in IDENTITIES if c in table.column_names])
     return _sha({"schema": [f"{f.name}:{f.type}" for f in table.schema], "columns": table.to_pydict()})
 
 
@@ -99,19 +117,34 @@ def compute(tmp: Path) -> dict[str, dict[str, str]]:
     return out
 
 
+def compute_apart() -> dict[str, dict[str, str]]:
+    """:func:`compute` in a child process whose numpy computes the same numbers on every x86-64 CPU."""
+    import os
+    import subprocess
+
+    env = {**os.environ, **SAME_ON_EVERY_CPU}
+    cmd = [sys.executable, "-m", "tests.digest", "--here"]
+    out = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, check=True, timeout=1800)
+    return json.loads(out.stdout)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--update", action="store_true", help=f"rewrite {STORED.name}")
+    parser.add_argument("--here", action="store_true", help="compute in this process (CPU features as they are)")
     parser.add_argument("dirs", nargs="*", help="print the digests of these run directories instead")
     args = parser.parse_args(argv)
     if args.dirs:
         for d in args.dirs:
             print(d, json.dumps(run_digests(Path(d)), indent=1))
         return 0
-    import tempfile
+    if args.here:
+        import tempfile
 
-    with tempfile.TemporaryDirectory() as tmp:
-        digests = compute(Path(tmp))
+        with tempfile.TemporaryDirectory() as tmp:
+            digests = compute(Path(tmp))
+    else:
+        digests = compute_apart()
     if args.update:
         STORED.write_text(json.dumps(digests, indent=1, sort_keys=True) + "\n")
         print(f"wrote {STORED}")

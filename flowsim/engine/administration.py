@@ -1,0 +1,409 @@
+"""The 2012 programme as councils ran it (seeds 003 and 004): records, identification, attachment and claims.
+
+A layer over each family's true problems. Once a month, from the
+programme's start:
+
+1. **Records.** A council sees a problem ``lag`` years after it begins,
+   unless that episode never reaches its records (``miss``), and for
+   ``lookback`` years after it ends (the criteria count an offence in the
+   last 12 months, absence over the last three terms). Benefit records
+   exist only from the date the DWP gateway opened.
+2. **Identification.** A council's search finds, at ``search_rate`` a
+   year, families that meet the framework's definition (all three of
+   crime/ASB, education and worklessness, or two and a local concern) as
+   its own services know them: referrals see problems late but miss none
+   (seed 004: the source of a referral did not matter if the presenting
+   issues were recorded). Those whose *datasets* (police, schools, DWP,
+   each missing some episodes) show the same are *eligible* for payment by
+   results; the rest stay on the list and may become eligible later. A
+   council stops searching once it has ``identify_up_to`` of its allocation
+   in eligible families.
+3. **Attachment.** Each month a council refers ``pace`` x (allocation -
+   families referred) / months left of its eligible families, oldest
+   first, to its key workers. A family is *attached* when its key-worker
+   intervention starts (at once if it is already being worked with). No
+   council refers more families than its allocation.
+   From the assurance date, a council's attachment fees wait until it has
+   attached ``assurance_share`` of its year-one commitment
+   (``year_one_share`` of its allocation).
+4. **Evidence and claims.** Each month the council checks its attached
+   families' records against the framework's evidence rules (crime/ASB and
+   education gone for their periods since attachment; an adult off
+   benefits for the employment period; still workless half a year on for
+   progress to work). Evidence, once met, stays met (the family may have
+   left the caseload, or the area). At each claim window the council
+   claims every evidenced result not yet claimed, one of each kind per
+   family, the employment result in place of the crime/ASB and education
+   one. Each claim keeps whether the truth met the rule when the records
+   did.
+
+Families of the sampled population (``weight > 1``) are identified as the
+group they stand for; an eligible one is copied into families tracked one
+by one (as when a sampled family comes to be at risk), so each can be
+attached on its own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from flowsim.engine.codes import (
+    CLAIM_CRIME_EDUCATION,
+    CLAIM_EMPLOYMENT,
+    CLAIM_PROGRESS,
+    CRIME,
+    EDUCATION,
+    ENROLLED,
+    OUT,
+    WAITING,
+    WORKLESS,
+)
+from flowsim.engine.crn import _unit, mix
+
+INF = np.inf
+_HELD, _ATTACHED = 2, 1  # values of the family store's ``attached`` column (0: neither)
+_SALT_RECORD = np.uint64(0x9FB21C651E98DF25)
+_SALT_SEARCH = np.uint64(0xC13FA9A902A6328F)
+_DOMAIN_BITS = (CRIME, EDUCATION, WORKLESS)
+
+
+@dataclass(frozen=True)
+class Programme2012Spec:
+    """The councils and their rules, in model years, allocations already scaled."""
+
+    names: tuple[str, ...]
+    allocation: np.ndarray  # (C,) int: families each council may attach (scaled)
+    allocation_published: np.ndarray  # (C,) int: as published
+    framework: tuple[int, int, int]  # problem indices of crime/ASB, education, worklessness
+    local: tuple[int, ...]  # problem indices that count as a local concern
+    lag: np.ndarray  # (4,) crime/ASB, education, workless, local
+    lookback: np.ndarray
+    miss: np.ndarray
+    available_t: np.ndarray
+    search_rate: float
+    identify_up_to: float
+    pace: float
+    year_one_share: float
+    assurance_share: float
+    assurance_t: float
+    evidence_years: np.ndarray  # (3,) crime/ASB, education, employment
+    progress_after: float
+    start_t: float  # the attachment window
+    end_t: float
+    attach_t: np.ndarray  # programme years start at these times
+    claim_t: tuple[float, ...]
+
+    @property
+    def first_t(self) -> float:
+        """When the administration first acts (nothing is recorded for it before)."""
+        return float(min(self.start_t, *self.available_t))
+
+
+def council_order(rows) -> list[int]:
+    """Councils in the order the new approach reaches them: the Community Budget areas of April 2011 first, then
+    the rest by allocation per family with children (assumption: the roll-out went where need was greatest)."""
+
+    def need(r):
+        return r["allocation"] / max(r["families_with_children"], 1)
+
+    return sorted(range(len(rows)), key=lambda i: (not rows[i]["community_budget_phase1"], -need(rows[i]), i))
+
+
+def council_cumulative(rows) -> np.ndarray:
+    """(2, C): cumulative shares of councils among couple families (row 0) and lone-parent families (row 1)."""
+    lone = np.array([r["lone_parent_families"] for r in rows], float)
+    couple = np.array([r["families_with_children"] for r in rows], float) - lone
+    return np.vstack([np.cumsum(couple) / couple.sum(), np.cumsum(lone) / lone.sum()])
+
+
+def _meets(flags: np.ndarray) -> np.ndarray:
+    """The framework's definition: all three criteria, or two of them and a local concern."""
+    national = flags[:, :3].sum(axis=1)
+    return (national == 3) | ((national == 2) & flags[:, 3])
+
+
+def _hash_unit(key: np.ndarray, a: np.ndarray, salt: np.uint64, seed: np.uint64) -> np.ndarray:
+    return _unit(mix(key ^ mix(a.astype(np.uint64) ^ salt) ^ seed))
+
+
+class Administration:
+    """One replication's councils: their lists, referrals, evidence and claims (state lives in the family store)."""
+
+    def __init__(self, spec: Programme2012Spec, seed64: int) -> None:
+        self.spec = spec
+        self.seed = np.uint64(seed64 & 0xFFFFFFFFFFFFFFFF)
+        c = len(spec.names)
+        self.eligible = np.zeros(c, np.int64)  # eligible families identified, by council
+        self.referred = np.zeros(c, np.int64)  # families referred or attached, by council
+        self.assured_t = np.full(c, INF)  # when each council met the assurance rule
+        self.attached = np.zeros(c, np.int64)  # families attached, by council
+        self.identified_log: list[tuple[np.ndarray, ...]] = []  # t, council, weight, eligible at identification
+        self.eligible_log: list[tuple[np.ndarray, ...]] = []  # t, council, weight (later than identification)
+        self.attached_log: list[tuple[np.ndarray, ...]] = []  # t, council, programme year, family key
+        self.claim_log: list[tuple[np.ndarray, ...]] = []  # t, council, route, true, family key, programme year
+        self._last = -INF
+
+    # --- records ----------------------------------------------------------------------------------
+    def _flags(self, f, ids: np.ndarray, t: float, data: bool = True) -> np.ndarray:
+        """(n, 4) bool: what the council sees of crime/ASB, education, worklessness and a local concern.
+
+        ``data``: in the datasets results are evidenced from (each episode may be missing); otherwise as the
+        council's own services know the family (referrals: late, but nothing missed).
+        """
+        s = self.spec
+        out = np.zeros((ids.size, 4), bool)
+        probs, key = f.problems[ids], f.key[ids]
+        for d, js in enumerate((*((j,) for j in s.framework), s.local)):
+            if t < s.available_t[d]:
+                continue
+            for j in js:
+                since = f.since[ids, j]
+                present = ((probs >> j) & 1).astype(bool)
+                seen = self._seen(key, since, j, d) if data else True
+                shown = np.where(
+                    present, since <= t - s.lag[d], np.isfinite(since) & (t - s.lag[d] < since + s.lookback[d])
+                )
+                out[:, d] |= seen & shown
+        return out
+
+    def _seen(self, key: np.ndarray, since: np.ndarray, j: int, d: int) -> np.ndarray:
+        """Whether the datasets hold the episode of problem ``j`` that began (or ended) at ``since``: one draw per
+        family, problem and episode, so asking again gives the same answer."""
+        u = _hash_unit(key, since.view(np.uint32) + np.uint64(j << 40), _SALT_RECORD, self.seed)
+        return u >= self.spec.miss[d]
+
+    def _clear(self, f, ids: np.ndarray, j: int, d: int, t: float, years: float) -> tuple[np.ndarray, np.ndarray]:
+        """Whether problem ``j`` is absent over the evidence period in the records, and in truth."""
+        s = self.spec
+        since = f.since[ids, j]
+        present = ((f.problems[ids] >> j) & 1).astype(bool)
+        seen = self._seen(f.key[ids], since, j, d)
+        seen_to = t - s.lag[d]  # the records show the family as it was then
+        in_records = np.where(present, ~(seen & (since <= seen_to)), ~(seen & (since > seen_to - years)))
+        true = ~present & (since <= seen_to - years)
+        return in_records, true
+
+    # --- one month ---------------------------------------------------------------------------------
+    def month(self, model, t: float) -> None:
+        """The councils' work at month boundary ``t``: evidence, identification, then referrals."""
+        s = self.spec
+        if t < s.first_t or t <= self._last:
+            return
+        self._last = t
+        self._evidence(model.families, t)
+        if t < s.end_t:
+            self._identify(model, t)
+            if t >= s.start_t:
+                self._refer(model, t)
+        self._assure(t)
+
+    def _identify(self, model, t: float) -> None:
+        s, f = self.spec, model.families
+        n = f.n
+        live = (f.weight[:n] > 0) & (f.state[:n] != OUT)
+        searching = self.eligible < np.ceil(s.identify_up_to * s.allocation)
+        new = np.flatnonzero(live & ~np.isfinite(f.t_identified[:n]) & searching[f.council[:n]])
+        later = np.flatnonzero(live & np.isfinite(f.t_identified[:n]) & ~np.isfinite(f.t_eligible[:n]))
+        p_found = 1.0 - np.exp(-s.search_rate / 12.0)
+        month = np.uint64(int(round(t * 12)) & 0xFFFF)
+        u = _hash_unit(f.key[new], np.full(new.size, month), _SALT_SEARCH, self.seed)
+        new = new[u < p_found]
+        new = new[_meets(self._flags(f, new, t, data=False))]
+        eligible = _meets(self._flags(f, new, t))
+        later = later[_meets(self._flags(f, later, t)) & searching[f.council[later]]]
+        rows = np.concatenate([new[eligible], later])
+        rows = rows[self._within(f, rows)]
+        keep_new = ~eligible | np.isin(new, rows)
+        new, eligible = new[keep_new], eligible[keep_new]
+        if new.size:
+            f.t_identified[new] = t
+            f.attached[new] = np.where(f.attached[new] == 0, _HELD, f.attached[new])
+            self.identified_log.append(
+                (np.full(new.size, t), f.council[new].astype(np.int16), f.weight[new].astype(np.int32), eligible)
+            )
+        if rows.size:
+            f.t_eligible[rows] = t
+            late = rows[~np.isin(rows, new)]
+            if late.size:
+                self.eligible_log.append((np.full(late.size, t), f.council[late].astype(np.int16), f.weight[late]))
+            np.add.at(self.eligible, f.council[rows], f.weight[rows])
+            pooled = rows[f.weight[rows] > 1]
+            if pooled.size:
+                model.split_rows(pooled, t)
+
+    def _within(self, f, rows: np.ndarray) -> np.ndarray:
+        """Which of ``rows`` (newly eligible) fit under their council's search limit, taken in random order."""
+        s = self.spec
+        if not rows.size:
+            return np.zeros(0, bool)
+        council = f.council[rows].astype(np.int64)
+        order = np.lexsort((f.key[rows], council))
+        w = f.weight[rows][order].astype(np.int64)
+        c = council[order]
+        cum = np.cumsum(w)
+        start = np.searchsorted(c, c, side="left")
+        before = cum - w - np.where(start > 0, cum[start - 1], 0)
+        room = np.ceil(s.identify_up_to * s.allocation)[c] - self.eligible[c]
+        ok = np.zeros(rows.size, bool)
+        ok[order] = before < room
+        return ok
+
+    def _refer(self, model, t: float) -> None:
+        s, f = self.spec, model.families
+        n = f.n
+        kw = model.key_worker
+        # A referral that lapsed (the family left the queue or the area before it started) frees its place.
+        lapsed = np.flatnonzero(f.tf_referred[:n] & (f.attached[:n] != _ATTACHED) & (f.prog_status[:n, kw] != WAITING))
+        if lapsed.size:
+            f.tf_referred[lapsed] = False
+            np.subtract.at(self.referred, f.council[lapsed], 1)
+        months_left = max(int(np.ceil((s.end_t - t) * 12 - 1e-9)), 1)
+        quota = np.minimum(np.ceil(s.pace * (s.allocation - self.referred) / months_left), s.allocation - self.referred)
+        quota = np.maximum(quota, 0).astype(np.int64)
+        if not quota.any():
+            return
+        ready = np.flatnonzero(
+            np.isfinite(f.t_eligible[:n])
+            & ~f.tf_referred[:n]
+            & (f.attached[:n] != _ATTACHED)
+            & (f.weight[:n] == 1)
+            & (f.state[:n] != OUT)
+        )
+        if not ready.size:
+            return
+        council = f.council[ready].astype(np.int64)
+        order = np.lexsort((f.key[ready], f.t_eligible[ready], council))  # oldest on the list first
+        ready, council = ready[order], council[order]
+        rank = np.arange(ready.size) - np.searchsorted(council, council, side="left")
+        chosen = ready[rank < quota[council]]
+        if not chosen.size:
+            return
+        np.add.at(self.referred, f.council[chosen], 1)
+        f.tf_referred[chosen] = True
+        flags = self._flags(f, chosen, t)
+        f.attached_domains[chosen] = (flags[:, :3] * np.array(_DOMAIN_BITS, np.uint8)).sum(axis=1).astype(np.uint8)
+        working = np.zeros(chosen.size, bool)
+        for k in model.worker_programmes:
+            working |= f.prog_status[chosen, k] == ENROLLED
+        self.attach(f, chosen[working], np.full(int(working.sum()), t))
+        waiting = f.prog_status[chosen, kw] == WAITING
+        model.refer(chosen[~working & ~waiting], t)
+
+    def attach(self, f, ids: np.ndarray, started: np.ndarray) -> None:
+        """Families the councils referred whose intervention started (or was under way): attached."""
+        s = self.spec
+        ok = f.tf_referred[ids] & (f.attached[ids] != _ATTACHED) & (started < s.end_t)
+        ids, started = ids[ok], started[ok]
+        if not ids.size:
+            return
+        f.attached[ids] = _ATTACHED
+        f.t_attached[ids] = started
+        year = np.maximum(np.searchsorted(s.attach_t, started, side="right") - 1, 0).astype(np.int8)
+        f.attached_year[ids] = year
+        council = f.council[ids].astype(np.int16)
+        self.attached_log.append((started.copy(), council, year, f.key[ids].copy()))
+        np.add.at(self.attached, council, 1)
+
+    def _assure(self, t: float) -> None:
+        s = self.spec
+        if t < s.assurance_t:
+            return
+        need = s.assurance_share * s.year_one_share * s.allocation  # a council late in year one may catch up
+        met = ~np.isfinite(self.assured_t) & (self.attached >= need)
+        self.assured_t[met] = t
+
+    # --- evidence and claims -----------------------------------------------------------------------
+    def _evidence(self, f, t: float) -> None:
+        s = self.spec
+        n = f.n
+        ids = np.flatnonzero((f.attached[:n] == _ATTACHED) & (f.state[:n] != OUT))
+        if not ids.size:
+            return
+        had, done, ta = f.attached_domains[ids], f.evidence[ids], f.t_attached[ids]
+        crime, education, workless = s.framework
+        ce = ((had & (CRIME | EDUCATION)) != 0) & ((done & CLAIM_CRIME_EDUCATION) == 0)
+        ce_true = ce.copy()
+        for bit, j, d in ((CRIME, crime, 0), (EDUCATION, education, 1)):
+            years = s.evidence_years[d]
+            rec, true = self._clear(f, ids, j, d, t, years)
+            needed = (had & bit) != 0
+            after = t - s.lag[d] - years >= ta
+            ce &= ~needed | (rec & after)
+            ce_true &= ~needed | true
+        emp = ((had & WORKLESS) != 0) & ((done & CLAIM_EMPLOYMENT) == 0)
+        rec, true = self._clear(f, ids, workless, 2, t, s.evidence_years[2])
+        emp &= rec & (t - s.lag[2] - s.evidence_years[2] >= ta)
+        emp_true = true
+        still = self._flags(f, ids, t)[:, 2]
+        progress = ((had & WORKLESS) != 0) & ((done & CLAIM_PROGRESS) == 0) & still & (t >= ta + s.progress_after)
+        progress_true = ((f.problems[ids] >> workless) & 1).astype(bool)
+        for mask, true, route in (
+            (ce, ce_true, CLAIM_CRIME_EDUCATION),
+            (emp, emp_true, CLAIM_EMPLOYMENT),
+            (progress, progress_true, CLAIM_PROGRESS),
+        ):
+            if mask.any():
+                rows = ids[mask]
+                f.evidence[rows] |= np.uint8(route)
+                f.evidence_true[rows] |= (true[mask] * route).astype(np.uint8)
+
+    def claim(self, model, t: float) -> None:
+        """A claim window at ``t``: every evidenced result not yet claimed, one of each kind per family."""
+        f = model.families
+        self._evidence(f, t)
+        n = f.n
+        ids = np.flatnonzero((f.attached[:n] == _ATTACHED) & ((f.evidence[:n] & ~f.claimed[:n]) != 0))
+        if not ids.size:
+            return
+        ev, done, true = f.evidence[ids], f.claimed[ids], f.evidence_true[ids]
+        result_done = (done & (CLAIM_CRIME_EDUCATION | CLAIM_EMPLOYMENT)) != 0
+        emp = ((ev & CLAIM_EMPLOYMENT) != 0) & ~result_done
+        ce = ((ev & CLAIM_CRIME_EDUCATION) != 0) & ~result_done & ~emp
+        progress = (
+            ((ev & CLAIM_PROGRESS) != 0) & ((done & CLAIM_PROGRESS) == 0) & ~emp & ~((done & CLAIM_EMPLOYMENT) != 0)
+        )
+        for mask, route in ((emp, CLAIM_EMPLOYMENT), (ce, CLAIM_CRIME_EDUCATION), (progress, CLAIM_PROGRESS)):
+            if not mask.any():
+                continue
+            rows = ids[mask]
+            k = rows.size
+            f.claimed[rows] |= np.uint8(route)
+            keys = f.key[rows].copy()
+            model.recorder.claims.append(
+                (np.full(k, t), np.full(k, route, np.int8), f.attached_year[rows].copy(), keys)
+            )
+            self.claim_log.append(
+                (
+                    np.full(k, t),
+                    f.council[rows].astype(np.int16),
+                    np.full(k, route, np.int8),
+                    (true[mask] & route) != 0,
+                    keys,
+                    f.attached_year[rows].copy(),
+                )
+            )
+
+    # --- results -------------------------------------------------------------------------------------
+    def results(self) -> dict:
+        """The administration's logs as arrays (``flowsim.programme_2012`` turns them into tables)."""
+
+        def cat(log, dtypes):
+            if not log:
+                return tuple(np.empty(0, d) for d in dtypes)
+            return tuple(np.concatenate(col).astype(d) for col, d in zip(zip(*log, strict=True), dtypes, strict=True))
+
+        return {
+            "councils": self.spec.names,
+            "allocation": self.spec.allocation.copy(),
+            "allocation_published": self.spec.allocation_published.copy(),
+            "identified": cat(self.identified_log, (float, np.int16, np.int32, bool)),
+            "eligible_later": cat(self.eligible_log, (float, np.int16, np.int32)),
+            "attached": cat(self.attached_log, (float, np.int16, np.int8, np.uint64)),
+            "claims": cat(self.claim_log, (float, np.int16, np.int8, bool, np.uint64, np.int8)),
+            "assured_t": self.assured_t.copy(),
+            "assurance_t": self.spec.assurance_t,
+            "year_one_share": self.spec.year_one_share,
+            "assurance_share": self.spec.assurance_share,
+        }
