@@ -1,26 +1,25 @@
-"""Whole process against whole process: the naive simpy peer against `flowsim run`.
+"""Whole process against whole process: the simpy peer of the same model against `flowsim run`.
 
 Usage:
     python benchmarks/bench.py [--scale 0.1 1.0 10.0] [--repeats 3] [--peer PATH] [--peer-max-scale 1.0]
                                [--all-scale 1.0] [--sweep-scale 0.1] [--replications 20]
                                [--calibration-evals 100] [--no-peer-line]
 
-For each scale it runs the peer (`python peer_naive_simpy.py SCALE`) and
+For each scale it runs the peer (`python peer_v2_simpy.py SCALE 1`) and
 `flowsim run scenarios/baseline.toml --quiet --set population.scale=SCALE`
 REPEATS times each, alternating, and prints the median wall time of each,
 their ratio, flowsim's events per second and each one's peak resident memory
 (from os.wait4, per child process). Speed is measured here, never in tests.
 
 Before timing, one tiny flowsim run makes sure numba's compiled kernel is in
-its on-disk cache (the first run after installing compiles it, about 25 s).
-Above ``--peer-max-scale`` the peer is not run (it takes ~26 s per 290k
+its on-disk cache (the first run after installing compiles it, minutes).
+Above ``--peer-max-scale`` the peer is not run (it takes minutes per 290k
 families). With several scales it also prints how time grows with size: the
 ratio of times over the ratio of sizes, 1.00 meaning exactly linear, and,
 with three scales or more, the added time per added family between
 neighbouring sizes, which is constant when the cost is linear plus a fixed part.
 ``--all-scale`` also times every family with children tracked one by one
-(model v2's ``population.sample_weight = 1``; the ladder model called it
-universe "all"), 5.8M at scale 1, whose goal is under 30 s and 2 GB.
+(``population.sample_weight = 1``), 5.8M at scale 1, whose goal is under 30 s and 2 GB.
 ``--sweep-scale`` also times a 4-point x 25-replication sweep of a setting
 that acts from April 2011, with and without sharing its runs' common past.
 ``--replications R`` times R baseline replications on 2 workers (issue #19's
@@ -44,7 +43,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_PEER = ROOT.parent / "shared" / "bench" / "peer_naive_simpy.py"
+DEFAULT_PEER = ROOT.parent / "shared" / "bench" / "peer_v2_simpy.py"
 
 
 def timed_wait4(cmd: list[str]) -> tuple[float, float, str]:
@@ -62,8 +61,8 @@ def timed_wait4(cmd: list[str]) -> tuple[float, float, str]:
 
 
 def flowsim_cmd(scale: float, out: str, every_family: bool = False) -> list[str]:
-    """``flowsim run`` of the baseline at ``scale``; ``every_family``: with every family tracked one by one (model v2's
-    ``population.sample_weight = 1``, the ladder model's universe "all")."""
+    """``flowsim run`` of the baseline at ``scale``; ``every_family``: with every family tracked one by one
+    (``population.sample_weight = 1``)."""
     return [
         sys.executable,
         "-m",
@@ -123,7 +122,7 @@ def bench_all(scale: float, repeats: int) -> dict:
             summary = json.loads((Path(tmp) / "summary.json").read_text())
     med = statistics.median(times)
     return {
-        "universe": "all",
+        "every_family": True,
         "scale": scale,
         "families": round(5_800_000 * scale),
         "repeats": repeats,
@@ -206,13 +205,13 @@ def bench_replications(replications: int, repeats: int) -> dict:
     return _against_goal("replications", replications, times, 200, 150.0)
 
 
-#: Survey-window calibration evaluations as the history matching runs them (``flowsim.calibrate.ensemble``): the
+#: Survey-window calibration evaluations as the history matching runs them (``flowsim.calibrate.history_matching``): the
 #: committed ensemble's members in turn at scale 0.05, every family tracked, to March 2011, over 2 local workers.
 CALIBRATION_EVALS = """
 import sys
 from flowsim import ensemble as ens
-from flowsim.calibrate.ensemble import _evaluate
-from flowsim.calibrate.problems import survey_values
+from flowsim.calibrate.history_matching import _evaluate
+from flowsim.calibrate.point_fit import survey_values
 from flowsim.scenario.loader import load_scenario
 from flowsim.sweep.executors import LocalExecutor
 

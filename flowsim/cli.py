@@ -12,6 +12,7 @@ from flowsim import __version__
 from flowsim.console import (
     FlowsimGroup,
     announce,
+    compile_first,
     cores,
     ensemble_options,
     executor_options,
@@ -78,7 +79,7 @@ def run(
     """Run SCENARIO and write a run directory that answers the 2015 question."""
     from flowsim.files import writable_dir
     from flowsim.plan import Plan, count, estimate_seconds
-    from flowsim.progress import Fraction, note_compile
+    from flowsim.progress import Fraction
     from flowsim.replications import point_fit_replications
     from flowsim.report.text import details, headline, run_notes
     from flowsim.rundir import run_scenario
@@ -95,7 +96,7 @@ def run(
         runs = replications = replications or 1
     out_dir = writable_dir(out or outputs(sc.name), replaced="manifest.json")
     announce(Plan(runs, estimate_seconds(sc), jobs or cores(), count(runs, "replication")), quiet, yes)
-    note_compile(quiet, sc)
+    compile_first(quiet)
     with Fraction(quiet, "simulating" if runs == 1 else "replications") as bar:
         summ = run_scenario(
             sc, out_dir, seed, replications, jobs, bar, sys.argv, csv, documents=not no_report, ensemble=ensemble
@@ -116,11 +117,6 @@ def ensemble_plan(sc, sets: int, path: Path | None, per_set: int | None, seed: i
     """What ``--ensemble`` runs: ``sets`` members drawn from the ensemble, ``per_set`` replications each."""
     from flowsim import ensemble as ens
 
-    if sc.value("model.structure") != "problems":
-        raise FlowsimError(
-            f"{sc.path or sc.name}: --ensemble draws model v2's calibrated parameters; expected model.structure = "
-            f'"problems", found {sc.value("model.structure")!r}'
-        )
     e = ens.load(path or ens.DEFAULT_PATH)
     members, own = ens.members_for(sc, e, sets, seed)
     if own and not quiet:
@@ -170,7 +166,7 @@ def compare(
     from flowsim.compare import headline, point_fit_line, table_lines, write_compare
     from flowsim.files import writable_dir
     from flowsim.plan import Plan, count, estimate_seconds
-    from flowsim.progress import Counter, ensure_compiled
+    from flowsim.progress import Counter
     from flowsim.replications import point_fit_replications
     from flowsim.report.text import run_notes, with_notes
 
@@ -189,7 +185,7 @@ def compare(
         quiet,
         yes,
     )
-    ensure_compiled([a.value("model.structure"), b.value("model.structure")], quiet)
+    compile_first(quiet)
     with Counter(quiet, "replications", "compare") as bar:
         finished: dict[str, int] = {}  # runs done per scenario (the two advance together when they share a past)
 
@@ -219,7 +215,7 @@ def compare(
 @user_errors
 def sweep(sweep_file, jobs, executor, scheduler, out, dry_run, no_share, yes, quiet) -> None:
     """Run every run of SWEEP_FILE that has not finished yet (resumable), then chart the result."""
-    from flowsim.progress import Counter, ensure_compiled
+    from flowsim.progress import Counter
     from flowsim.report.text import run_notes, with_notes
     from flowsim.sweep import load_sweep, run_sweep
     from flowsim.sweep.executors import make_executor
@@ -232,7 +228,7 @@ def sweep(sweep_file, jobs, executor, scheduler, out, dry_run, no_share, yes, qu
     if dry_run:
         return click.echo(plan.describe())
     plan.check(yes)
-    ensure_compiled([spec.scenario.value("model.structure")], quiet)
+    compile_first(quiet)
     started = time.perf_counter()
     say = None if quiet else (lambda p: click.echo(p.describe(), err=True))
     with make_executor(executor, jobs, scheduler) as ex, Counter(quiet, "runs") as bar:
@@ -280,7 +276,7 @@ def sweep_results(out_dir: Path, csv_path: Path | None) -> None:
 @user_errors
 def sensitivity(sweep_file, method, points, jobs, executor, scheduler, out, yes, quiet) -> None:
     """Sobol or Morris sensitivity indices of each target measure over SWEEP_FILE's parameter ranges (SALib)."""
-    from flowsim.progress import Counter, ensure_compiled
+    from flowsim.progress import Counter
     from flowsim.sweep import load_sweep
     from flowsim.sweep.executors import make_executor
     from flowsim.sweep.run import sweep_plan
@@ -289,7 +285,7 @@ def sensitivity(sweep_file, method, points, jobs, executor, scheduler, out, yes,
     spec = load_sweep(sweep_file)
     out_dir = out or outputs("sweeps", f"{spec.name}_{method}")
     sweep_plan(sensitivity_spec(spec, method, points), out_dir, jobs).check(yes)
-    ensure_compiled([spec.scenario.value("model.structure")], quiet)
+    compile_first(quiet)
     say = None if quiet else (lambda p: click.echo(p.describe(), err=True))
     with make_executor(executor, jobs, scheduler) as ex, Counter(quiet, "runs") as bar:
         doc = run_sensitivity(spec, method, out_dir, ex, points, bar, before=say)
@@ -341,7 +337,6 @@ def solve(
     streams at every trial value): what it takes given what the data allow, not only given the point fit.
     Trial runs skip the counterfactual and the tables (the target is all a trial needs): a third faster than run.
     """
-    from flowsim.progress import ensure_compiled
     from flowsim.solve import describe, describe_trial, solve_plan
     from flowsim.solve import solve as solve_for
 
@@ -356,7 +351,7 @@ def solve(
         replications = len(ensemble["members"]) * ensemble["per_set"]
     replications = replications or 20
     announce(solve_plan(sc, param, bounds[0], bounds[1], replications, jobs), quiet, yes)
-    ensure_compiled([sc.value("model.structure")], quiet)
+    compile_first(quiet)
     sol = solve_for(
         sc, target, probability, param, bounds[0], bounds[1], replications, seed, jobs, progress=show, ensemble=ensemble
     )
@@ -434,22 +429,17 @@ def calibrate(
     """
     from flowsim.calibrate import calibrate as run_calibration
     from flowsim.files import writable_dir
-    from flowsim.progress import Counter, ensure_compiled
+    from flowsim.progress import Counter
 
     if out.is_dir():
         raise FlowsimError(f"{out}: expected the fitted scenario file to write, found a directory")
     writable_dir(out.parent)
     sc = load(scenario, overrides)
-    ensure_compiled([sc.value("model.structure")], quiet)
+    compile_first(quiet)
     if method == "history-matching":
         from flowsim.calibrate import calibrate_ensemble
         from flowsim.sweep.executors import make_executor
 
-        if sc.value("model.structure") != "problems":
-            raise FlowsimError(
-                f'{scenario}: history matching calibrates model v2; expected model.structure = "problems", '
-                f"found {sc.value('model.structure')!r}"
-            )
         with make_executor(executor, jobs, scheduler) as ex, Counter(quiet, "runs", "history matching") as bar:
             step = (lambda done, total, stage: bar(done, total)) if bar else None
             doc = calibrate_ensemble(sc, targets_path, design_path, out.parent, ex, step)
@@ -477,18 +467,13 @@ def calibrate(
 
 
 @main.command("warm-up")
-@click.option("--ladder", is_flag=True, help="Also compile the ladder model's kernel (scenarios/ladder.toml).")
 @user_errors
-def warm_up(ladder: bool) -> None:
-    """Compile the event kernels now, once after installing, so the first run starts at once."""
-    from flowsim.progress import compiled, ensure_compiled
+def warm_up() -> None:
+    """Compile the event kernel now, once after installing, so the first run starts at once."""
+    from flowsim.engine.compile import compiled
 
-    wanted = ["problems", "ladder"] if ladder else ["problems"]
-    ensure_compiled(wanted, quiet=False)
-    click.echo(
-        "flowsim: the event kernels are compiled: "
-        + ", ".join(f"{w} {'ready' if compiled(w) else 'NOT ready'}" for w in wanted)
-    )
+    compile_first(quiet=False)
+    click.echo(f"flowsim: the event kernel is {'compiled' if compiled() else 'NOT compiled'}")
 
 
 @main.command()

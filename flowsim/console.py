@@ -146,3 +146,10 @@ def ensemble_options(fn):
         help="Answer over N parameter sets drawn from the calibrated ensemble (parameter uncertainty and chance "
         "together), each run --replications times [default with --ensemble: 2].",
     )(fn)
+
+
+def compile_first(quiet: bool) -> None:
+    """Compile the event kernel here, once, before any worker starts, saying so on stderr unless ``quiet``."""
+    from flowsim.engine.compile import ensure_compiled
+
+    ensure_compiled(None if quiet else (lambda line: click.echo(line, err=True)))

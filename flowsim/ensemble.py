@@ -1,7 +1,7 @@
 """The calibrated ensemble (``calibration/ensemble.parquet``): parameter sets the targets cannot rule out.
 
 Written by ``flowsim calibrate SCENARIO --method history-matching``
-(:mod:`flowsim.calibrate.ensemble`); read here by ``flowsim run ... --ensemble N``.
+(:mod:`flowsim.calibrate.history_matching`); read here by ``flowsim run ... --ensemble N``.
 Each row is a member: its weight, whether it is the point fit the baseline
 extends, and a value for every calibrated parameter (one column per key).
 Columns ``measure:<target>`` hold what the member simulated on its own seed.

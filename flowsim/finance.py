@@ -24,23 +24,16 @@ COUNTERFACTUAL = "every programme's effect switched off (places, queues and atte
 def counterfactual_values(scenario) -> dict[str, float]:
     """Values that keep the programmes' places and queues but switch off everything they achieve.
 
-    The ladder model: no escalation effect, no success. Model v2: every hazard ratio on
-    problems back to 1 (the families are still referred, wait, attend and are followed up).
+    Every hazard ratio on problems goes back to 1 (the families are still referred, wait, attend and are followed up).
     """
     out: dict[str, float] = {}
     for name, prog in scenario.params.programmes:
         if not prog.enabled:
             continue
-        if scenario.params.model.structure == "problems":
-            for kind in ("resolution_hr", "onset_hr"):
-                table = getattr(prog, kind, None)
-                for problem, _ in table if table is not None else []:
-                    out[f"programmes.{name}.{kind}.{problem}"] = 1.0
-            continue
-        out[f"programmes.{name}.escalation_effect"] = 0.0
-        out[f"programmes.{name}.effect_years_after"] = 0.0
-        if prog.p_success > 0:
-            out[f"programmes.{name}.p_success"] = 0.0
+        for kind in ("resolution_hr", "onset_hr"):
+            table = getattr(prog, kind, None)
+            for problem, _ in table if table is not None else []:
+                out[f"programmes.{name}.{kind}.{problem}"] = 1.0
     return out
 
 

@@ -26,7 +26,6 @@ from flowsim.engine.codes import (
     CLAIM_CRIME_EDUCATION,
     CLAIM_EMPLOYMENT,
     PROGRAMME_EVENT_NAMES,
-    TURNED_AROUND,
     G,
     H,
     R,
@@ -171,21 +170,13 @@ def _state_at(res: Results, t: float) -> np.ndarray:
 
 
 def family_weights(res: Results) -> np.ndarray:
-    """How many families each entry of the per-family arrays stands for (model v2 samples families not at risk)."""
-    return res.family_weight if res.family_weight is not None else np.ones(res.waves.shape, np.int64)
-
-
-def _all_successes(res: Results) -> np.ndarray:
-    """Times of every family turned around: model v2's successes, or the ladder model's moves to T."""
-    if res.successes is not None:
-        return res.successes[0]
-    t, _, _, cause = res.flows[:4]
-    return t[cause == TURNED_AROUND]
+    """How many families each entry of the per-family arrays stands for (families not at risk are a sample)."""
+    return res.family_weight
 
 
 def turned_around_times(res: Results) -> np.ndarray:
     """Sorted times of every family turned around from the start (t >= 0)."""
-    times = _all_successes(res)
+    times = res.successes[0]
     return np.sort(times[times >= 0])
 
 
@@ -279,7 +270,7 @@ def calibration_measures(res: Results) -> dict[str, float]:
     fw = family_weights(res)
     first = int(fw[(bits & 1) == 1].sum())
     last = int(fw[((bits >> (res.wave_count - 1)) & 1) == 1].sum())
-    successes = _all_successes(res)
+    successes = res.successes[0]
     out = {
         "at_risk": m["at_risk"] * per,
         "persistence_1y": m["persistence_1y"],
@@ -358,12 +349,10 @@ def summary(res: Results, scenario) -> dict:
         "programmes": programmes,
         "families_tracked": res.families_tracked,
         "events": res.events,
-        "model": res.model,
     }
-    if res.model == "problems":
-        extra = problems_summary(res)
-        out["target"]["population"] = res.target_population
-        out["target"]["count"]["by_origin"] = extra.pop("by_origin")
-        out["target"]["count"]["framework_results"] = extra.pop("framework_results")
-        out.update(extra)
+    extra = problems_summary(res)
+    out["target"]["population"] = res.target_population
+    out["target"]["count"]["by_origin"] = extra.pop("by_origin")
+    out["target"]["count"]["framework_results"] = extra.pop("framework_results")
+    out.update(extra)
     return out

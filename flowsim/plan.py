@@ -8,7 +8,7 @@ always a typo, and a day of computing is worth a second look.
 The estimate is deliberately simple: starting up, then for each run a fixed
 overhead plus a cost per family-year simulated, measured on a 2-core machine
 (``benchmarks/README.md``: the full-size baseline, 290,000 families at risk,
-takes about 15 s a replication under model v2). It is a guide to the order of
+takes about 15 s a replication). It is a guide to the order of
 magnitude, not a promise.
 """
 
@@ -28,22 +28,20 @@ MAX_SECONDS = 24 * 3600.0
 OVERHEAD_SECONDS = 0.2
 #: Seconds before the first run: starting workers and loading the compiled event kernel in each (in parallel).
 STARTUP_SECONDS = 1.5
-#: Seconds per family at risk per simulated year (the full baseline: 290k x 10.2 years in about 5.6 s).
-SECONDS_PER_FAMILY_YEAR = 1.9e-6
-#: Model v2: seconds per family at risk (at the start) per simulated year, burn-in and counterfactual included
+#: Seconds per family at risk (at the start) per simulated year, burn-in and counterfactual included
 #: (``flowsim run scenarios/baseline.toml --ensemble 50``: 100 runs of 290k x 23.3 years in 733 s on 2 workers).
-SECONDS_PER_FAMILY_YEAR_V2 = 2.15e-6
-#: Model v2 with payment by results (claims, the 2012 programme) against without: the same 50 sets of the ensemble,
+SECONDS_PER_FAMILY_YEAR = 2.15e-6
+#: Families at risk per family with children (seed 000 slide 4: 290k of 5.8M); the estimate's size.
+AT_RISK_SHARE = 0.05
+#: With payment by results (claims, the 2012 programme) against without: the same 50 sets of the ensemble,
 #: tf_programme_2012 in 940 s against the baseline's 733 s.
-PAID_FACTOR_V2 = 1.28
-#: Model v2 with every family tracked one by one (``population.sample_weight = 1``) against the 1-in-20 sample: the
+PAID_FACTOR = 1.28
+#: With every family tracked one by one (``population.sample_weight = 1``) against the 1-in-20 sample: the
 #: full baseline, 83.7 s against 17.7 s whole process (benchmarks/README.md); between the two, linear in 1 / weight.
-EVERY_FAMILY_FACTOR_V2 = 4.7
+EVERY_FAMILY_FACTOR = 4.7
 #: A lean replication (no counterfactual, no tables: ``solve``'s trials) against a full one: the full baseline in a
 #: warm process, 10.1 s against 15.7 s.
 LEAN_SHARE = 0.65
-#: Seconds per family outside risk per year, tracked one by one only with universe = "all" (14 s against 6 s).
-SECONDS_PER_UNTRACKED_FAMILY_YEAR = 1.5e-7
 
 
 def estimate_seconds(scenario) -> float:
@@ -51,23 +49,12 @@ def estimate_seconds(scenario) -> float:
     p = scenario.params
     t, pop = p.time, p.population
     policy_years = (t.end - t.start).days / 365.25
-    if scenario.value("model.structure") == "problems":
-        # Model v2 simulates from its burn-in, and every run forks its counterfactual at the start.
-        years = pop.burn_in_years + (p.survey.waves - 1) + 2 * policy_years
-        seconds = SECONDS_PER_FAMILY_YEAR_V2 * pop.initial_at_risk * pop.scale * years
-        if pop.sample_weight < 20:  # fewer families sampled, more tracked one by one: more events
-            seconds *= 1 + (EVERY_FAMILY_FACTOR_V2 - 1) * (20 / pop.sample_weight - 1) / 19
-        return seconds * (PAID_FACTOR_V2 if p.finance.enabled else 1.0) + OVERHEAD_SECONDS
-    # The population is simulated from the first survey wave, waves - 1 years before the start.
-    years = policy_years + (p.survey.waves - 1)
-    seconds = SECONDS_PER_FAMILY_YEAR * pop.initial_at_risk * pop.scale * years
-    if pop.universe == "all":
-        seconds += (
-            SECONDS_PER_UNTRACKED_FAMILY_YEAR * (pop.families_with_children - pop.initial_at_risk) * pop.scale * years
-        )
-    seconds += OVERHEAD_SECONDS
-    # Payment by results runs every replication twice: with the programmes' effects and without.
-    return 2 * seconds if p.finance.enabled else seconds
+    # The simulation starts with its burn-in, and every run forks its counterfactual at the start.
+    years = pop.burn_in_years + (p.survey.waves - 1) + 2 * policy_years
+    seconds = SECONDS_PER_FAMILY_YEAR * AT_RISK_SHARE * pop.families_with_children * pop.scale * years
+    if pop.sample_weight < 20:  # fewer families sampled, more tracked one by one: more events
+        seconds *= 1 + (EVERY_FAMILY_FACTOR - 1) * (20 / pop.sample_weight - 1) / 19
+    return seconds * (PAID_FACTOR if p.finance.enabled else 1.0) + OVERHEAD_SECONDS
 
 
 def count(n: int, word: str) -> str:

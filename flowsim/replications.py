@@ -42,13 +42,10 @@ def run_replication(
     from flowsim.engine.simulation import simulate, simulate_with_counterfactual
     from flowsim.finance import counterfactual as counterfactual_of
 
-    wanted = scenario.value("model.structure") == "problems" or scenario.value("finance.enabled")
-    if counterfactual and wanted:
+    if counterfactual:
         res, counterfactual = simulate_with_counterfactual(
             scenario, counterfactual_of(scenario), seed, progress, replication
         )
-        if not (res.finance or res.model == "problems"):
-            counterfactual = None
     else:
         res, counterfactual = simulate(scenario, seed=seed, progress=progress, replication=replication), None
     return replication_record(res, scenario, keep_waits, counterfactual, tables)
@@ -99,7 +96,7 @@ def replication_record(res, scenario, keep_waits: bool = True, counterfactual=No
         summ["programme_2012"] = programme_2012.summary(res, counterfactual, scenario.params.finance)
         if tables:
             out_tables["programme_2012"] = programme_2012.table(res, counterfactual, scenario.params.finance)
-    if res.model == "problems" and counterfactual is not None:
+    if counterfactual is not None:
         summ["additional"] = additional(summ, summary(counterfactual, scenario))
         if tables:
             from flowsim.tables import classifications_table, with_counterfactual

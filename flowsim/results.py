@@ -30,13 +30,13 @@ class Results:
     target_count: float
     programme_names: list[str]
     boundary_t: np.ndarray
-    boundary_states: np.ndarray  # (B, 6) G R H S T left
+    boundary_states: np.ndarray  # (B, 6) families by state code (engine.codes: G R H S, 4 unused, left)
     boundary_programmes: np.ndarray  # (B, P, 3) capacity occupied waiting
-    flows: tuple[np.ndarray, ...]  # t, from, to, cause
+    flows: tuple[np.ndarray, ...]  # t, from, to, cause, weight
     programme_events: tuple[np.ndarray, ...]  # programme, t, kind
     waits: tuple[np.ndarray, ...]  # programme, arrived, started
-    triggers: np.ndarray  # trigger events by kind (registry.TRIGGERS order) over the run
-    waves: np.ndarray  # uint16 bitmask per family ever tracked (universe "all": replaced families with none omitted)
+    triggers: np.ndarray  # trigger events by kind (registry_problems.EVENT_NAMES order) over the run
+    waves: np.ndarray  # uint16 bitmask of survey waves at risk, per family recorded at the last wave
     wave_count: int
     in_start_stock: np.ndarray  # bool per family
     key_worker_received: np.ndarray  # bool per family
@@ -45,20 +45,16 @@ class Results:
     attached_t: np.ndarray  # attachment times of attached families (years)
     attached_year: np.ndarray  # their programme year (index into finance.attachment_share)
     claims: tuple[np.ndarray, ...]  # results claims: t, route bit, programme year, family key
-    finance: bool = False
+    finance: bool
+    cause_names: tuple[str, ...]  # names of the flow causes
+    problem_names: tuple[str, ...]
+    boundary_problems: np.ndarray  # (B, NP) families with each problem (weighted)
+    class_names: tuple[str, ...]
+    boundary_classes: np.ndarray  # (B, C) families in each classification
+    target_population: str
+    successes: tuple[np.ndarray, ...]  # turned around: t, origin state, programme, family key
+    outcomes: tuple[np.ndarray, ...]  # interventions ended: programme, t, problems at start, at end, completed
+    family_weight: np.ndarray  # families each entry of the per-family arrays (waves) stands for
     replication: int | None = None
-    # Model v2 (families as bundles of problems); None for the ladder model.
-    model: str = "ladder"
-    cause_names: tuple[str, ...] | None = None  # names of the flow causes (the ladder model's: engine.codes)
-    problem_names: tuple[str, ...] | None = None
-    boundary_problems: np.ndarray | None = None  # (B, NP) families with each problem (weighted)
-    class_names: tuple[str, ...] | None = None
-    boundary_classes: np.ndarray | None = None  # (B, C) families in each classification
-    target_population: str | None = None
-    successes: tuple[np.ndarray, ...] | None = None  # turned around: t, origin state, programme, family key
-    outcomes: tuple[np.ndarray, ...] | None = (
-        None  # interventions ended: programme, t, problems at start, at end, completed
-    )
-    # The councils' administration of the 2012 programme (engine.v2.administration.Administration.results).
+    # The councils' administration of the 2012 programme (engine.administration.Administration.results).
     programme_2012: dict | None = None
-    family_weight: np.ndarray | None = None  # families each entry of the per-family arrays stands for (None: 1 each)

@@ -131,7 +131,7 @@ def solve_plan(scenario: Scenario, param: str, low: float, high: float, replicat
     steps = math.ceil(math.log2(max(high - low, 1.0))) if integer else 6  # the float tolerance is 1/64 of the range
     trials = 2 + steps
     what = f"{count(replications, 'replication')} x up to {trials} trial values"
-    seconds = estimate_seconds(scenario) * (LEAN_SHARE if scenario.value("model.structure") == "problems" else 1.0)
+    seconds = estimate_seconds(scenario) * LEAN_SHARE
     return Plan(replications * trials, seconds, jobs or os.cpu_count() or 1, what)
 
 

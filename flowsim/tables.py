@@ -12,7 +12,6 @@ import datetime as dt
 import numpy as np
 
 from flowsim.engine.codes import (
-    CAUSE_NAMES,
     COMPLETED,
     DROPPED_OUT,
     FLOW_STATE_NAMES,
@@ -115,7 +114,7 @@ def _states(res: Results) -> dict:
 def _flows(res: Results) -> dict:
     t, src, dst, cause = res.flows[:4]
     weight = res.flows[4] if len(res.flows) > 4 else None
-    names = res.cause_names or CAUSE_NAMES
+    names = res.cause_names
     month = _month_index(t)
     # One integer key per (month, from, to, cause): np.unique on 1-D is far faster than on rows.
     lo = int(month.min()) if month.size else 0

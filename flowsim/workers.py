@@ -73,7 +73,7 @@ def init_worker(parent: int) -> None:
         # Closing the worker's copy only: the parent's descriptor keeps the lock.
         with contextlib.suppress(OSError):
             os.close(fd)
-    from flowsim.engine.v2.families import keep_spares
+    from flowsim.engine.families import keep_spares
 
     keep_spares()  # a worker runs one replication after another: each reuses the last one's memory
 

@@ -7,8 +7,6 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIOS = ROOT / "scenarios"
 BASELINE = SCENARIOS / "baseline.toml"
-#: The ladder model (v1), kept for comparison until it is removed: the tests of its engine use it.
-LADDER = SCENARIOS / "ladder.toml"
 
 #: Overrides that make an engine test fast: 1% of England, a run ending in April 2012.
 SMALL = ["population.scale=0.01", "time.end=2012-04-30", "time.deadline=2012-04-30"]

@@ -117,20 +117,18 @@ def test_run_path_does_not_import_pandas(tmp_path):
     assert out.strip().endswith("False"), out
 
 
-def test_warm_up_compiles_or_says_the_kernels_are_ready():
-    """`flowsim warm-up` (the kernels are already compiled in the test environment: it says so and exits 0)."""
-    result = CliRunner().invoke(main, ["warm-up", "--ladder"])
+def test_warm_up_compiles_or_says_the_kernel_is_ready():
+    """`flowsim warm-up` (the kernel is already compiled in the test session: it says so and exits 0)."""
+    result = CliRunner().invoke(main, ["warm-up"])
     assert result.exit_code == 0, result.output
-    assert "problems ready" in result.output and "ladder ready" in result.output
+    assert "the event kernel is compiled" in result.output
 
 
 def test_the_warm_up_scenario_is_a_valid_tiny_scenario(tmp_path, monkeypatch):
-    """What compile_kernel simulates is a valid scenario of registry defaults at 0.2% scale, for either model."""
-    from flowsim import progress
+    """What compile_kernel simulates is a valid scenario of registry defaults at 0.2% scale."""
+    from flowsim.engine import compile
 
     ran = []
     monkeypatch.setattr("flowsim.engine.simulation.simulate", lambda sc, seed: ran.append(sc))
-    for structure in ("problems", "ladder"):
-        progress.compile_kernel(structure)
-    assert [sc.value("model.structure") for sc in ran] == ["problems", "ladder"]
-    assert all(sc.value("population.scale") == 0.002 for sc in ran)
+    compile.compile_kernel()
+    assert len(ran) == 1 and ran[0].value("population.scale") == 0.002

@@ -1,4 +1,5 @@
-"""The engine's bookkeeping: conservation of families, reproducibility, and the measures."""
+"""The engine's invariants on the model users run (the baseline): conservation, determinism, what the programmes
+need and change, the survey observed at its waves."""
 
 from __future__ import annotations
 
@@ -6,48 +7,57 @@ import numpy as np
 import pytest
 
 from flowsim.engine import simulate
-from flowsim.engine.codes import CAUSE_NAMES, FLOW_STATE_NAMES, OUTSIDE, STATE_NAMES
+from flowsim.engine.codes import FLOW_STATE_NAMES, OUT, OUTSIDE, STATE_NAMES, G, H, R, S
 from flowsim.measures import survey_moments, target_measures
 from flowsim.scenario import load_scenario
 from flowsim.tables import table_columns
 
-from .conftest import LADDER, SMALL
+from .conftest import BASELINE, SMALL
+
+#: Families tracked one by one (weight 1). G also holds the weighted sample; a row of a family that left may be
+#: given to a new family, so "left" counts rows, not every family that ever left.
+TRACKED = (R, H, S)
 
 
-@pytest.fixture(scope="module", params=["at_risk", "all"])
-def small_run(request):
-    return simulate(load_scenario(LADDER, [*SMALL, f'population.universe="{request.param}"']), seed=11)
+@pytest.fixture(scope="module")
+def small_run():
+    return simulate(load_scenario(BASELINE, SMALL), seed=11)
 
 
-def test_universe_all_keeps_every_family_with_children():
-    """Universe "all" tracks the whole population and replaces every family that leaves: the families
-    in the model number families_with_children x scale at every month, and one new family forms per
-    family that leaves (deterministic bookkeeping, seed 5, 1% scale to April 2012)."""
-    res = simulate(load_scenario(LADDER, [*SMALL, 'population.universe="all"']), seed=5)
-    present = res.boundary_states[:, : STATE_NAMES.index("left")].sum(axis=1)
-    assert (present == 58_000).all()
-    _, src, dst, cause = res.flows
-    formed = cause == CAUSE_NAMES.index("new family")
-    assert formed.sum() == (dst == STATE_NAMES.index("left")).sum() > 1000
-    assert (src[formed] == OUTSIDE).all() and (dst[formed] == STATE_NAMES.index("G")).all()
-    assert res.families_tracked == 58_000 + formed.sum()
+def _net_flows(res) -> tuple[np.ndarray, np.ndarray]:
+    """Weighted inflow and outflow of each state in each interval between observations: (states, intervals)."""
+    t, src, dst, _, weight = res.flows
+    bounds = res.boundary_t
+    interval = np.searchsorted(bounds, t, side="right") - 1
+    n = bounds.size - 1
+    ok = (interval >= 0) & (interval < n)
+    inflow = np.stack([np.bincount(interval[ok & (dst == k)], weight[ok & (dst == k)], n) for k in range(6)])
+    outflow = np.stack([np.bincount(interval[ok & (src == k)], weight[ok & (src == k)], n) for k in range(6)])
+    return inflow, outflow
 
 
 def test_conservation_per_state_per_month(small_run):
-    """Families in = families out + families present, for every state and every month."""
+    """Families in = families out + families present, for every state tracked one by one and every month (the
+    families at risk, in the flow group and in the stock), weighted as the census weighs them."""
     res = small_run
-    t, src, dst, _ = res.flows
-    bounds = res.boundary_t
-    interval = np.searchsorted(bounds, t, side="right") - 1
-    n_int = bounds.size - 1
-    for k, name in enumerate(STATE_NAMES):
-        inflow = np.bincount(interval[dst == k], minlength=n_int)[:n_int]
-        outflow = np.bincount(interval[src == k], minlength=n_int)[:n_int]
-        change = np.diff(res.boundary_states[:, k])
-        np.testing.assert_array_equal(change, inflow - outflow, err_msg=f"state {name}")
-    # Nothing flows into 'outside', and nothing leaves 'left'.
-    assert not (dst == OUTSIDE).any()
-    assert not (src == STATE_NAMES.index("left")).any()
+    inflow, outflow = _net_flows(res)
+    change = np.diff(res.boundary_states, axis=0).T
+    for k in TRACKED:
+        np.testing.assert_array_equal(change[k], inflow[k] - outflow[k], err_msg=f"state {STATE_NAMES[k]}")
+    assert not (res.flows[2] == OUTSIDE).any()  # nothing flows back outside
+    assert not (res.flows[1] == OUT).any()  # nothing leaves 'left'
+    assert inflow[[R, H, S]].sum() > 1000  # the check compared real movement
+
+
+def test_families_not_at_risk_are_conserved_in_expectation(small_run):
+    """G holds the 1-in-20 sample: a sampled family that comes to be at risk becomes twenty tracked ones, and one
+    that leaves risk goes back to the sample by Russian roulette, exact in expectation only. The census of G drifts
+    from its flows by the roulette's noise: within 2% of G over two years at 1% scale (seed 11; the roulette's
+    standard deviation is about sqrt(20 x 20 x returns) ~ 0.3% of G)."""
+    res = small_run
+    inflow, outflow = _net_flows(res)
+    drift = np.cumsum(np.diff(res.boundary_states[:, G]) - (inflow[G] - outflow[G]))
+    assert np.abs(drift).max() < 0.02 * res.boundary_states[:, G].mean()
 
 
 def test_conservation_in_the_tables(small_run):
@@ -63,13 +73,13 @@ def test_conservation_in_the_tables(small_run):
         net[(month, b)] = net.get((month, b), 0) + int(n)
         net[(month, a)] = net.get((month, a), 0) - int(n)
     for d0, d1 in zip(dates[:-1], dates[1:], strict=True):
-        for state in STATE_NAMES:
+        for state in (STATE_NAMES[k] for k in TRACKED):
             assert by_date[d1][state] - by_date[d0][state] == net.get((d0, state), 0), (d0, state)
     assert set(flows["from_state"]) <= set(FLOW_STATE_NAMES)
 
 
 def test_same_seed_same_tables_different_seed_different():
-    sc = load_scenario(LADDER, SMALL)
+    sc = load_scenario(BASELINE, SMALL)
     a, b, c = (table_columns(simulate(sc, seed=s)) for s in (3, 3, 4))
     for name in a:
         for col in a[name]:
@@ -79,39 +89,39 @@ def test_same_seed_same_tables_different_seed_different():
 
 
 def test_turned_around_needs_key_workers():
-    """With no key-worker places nobody is turned around and nobody in the stock is reached."""
-    sc = load_scenario(LADDER, [*SMALL, "programmes.key_worker.enabled=false"])
-    res = simulate(sc, seed=5)
+    """With no key workers nobody is turned around and nobody in the stock is reached (seed 5, 1% scale)."""
+    res = simulate(load_scenario(BASELINE, [*SMALL, "programmes.key_worker.enabled=false"]), seed=5)
     m = target_measures(res)
     assert m["count"]["turned_around"] == 0 and not m["count"]["met"]
     assert m["coverage"]["share"] == 0.0
-    assert (res.boundary_states[:, STATE_NAMES.index("T")] == 0).all()
 
 
-def test_more_key_workers_turn_around_more_families():
-    """Doubling the caseload raises the count, seed by seed (common random numbers).
+def test_more_key_workers_reach_more_families():
+    """Doubling the caseload starts more families with a key worker, seed by seed (common random numbers).
 
-    Seeds 2, 3, 4 at 3% scale to April 2012: ~200 families turned around per
-    run. Places rise ~1.4x (ESF places are unchanged), so the ratio should be
-    near 1.4; 1.15 sits more than 3 standard errors (~0.07 per paired ratio) below.
-    """
+    Seeds 2, 3, 4 at 3% scale to April 2012: places rise about 1.4x (ESF places are unchanged) where the queue is
+    long; starts must rise in every seed, and by more than 10% on average (a smaller rise would mean the extra
+    places go unused)."""
     sets = ["population.scale=0.03", "time.end=2012-04-30", "time.deadline=2012-04-30"]
-    base = load_scenario(LADDER, sets)
-    more = load_scenario(LADDER, [*sets, "programmes.key_worker.caseload=12"])
+    base = load_scenario(BASELINE, sets)
+    more = load_scenario(BASELINE, [*sets, "programmes.key_worker.caseload=12"])
     ratios = []
     for seed in (2, 3, 4):
-        n_base = target_measures(simulate(base, seed=seed))["count"]["turned_around"]
-        n_more = target_measures(simulate(more, seed=seed))["count"]["turned_around"]
+        n_base, n_more = (_key_worker_starts(simulate(sc, seed=seed)).size for sc in (base, more))
         assert n_more > n_base, seed
         ratios.append(n_more / n_base)
-    assert np.mean(ratios) > 1.15, ratios
+    assert np.mean(ratios) > 1.10, ratios
 
 
 def test_survey_moments_are_measured_at_waves(small_run):
-    m = survey_moments(small_run)
     res = small_run
-    first_wave = res.boundary_states[0]
-    assert first_wave[1:4].sum() == int((res.waves & 1).sum())  # wave 0 = the families at risk then
+    m = survey_moments(res)
+    # The survey's record weighs each family as it stood at the last wave (a family returned to the sample since
+    # its wave counts 20); the census counted it as it stood then. So they agree in expectation: within 10% at 1%
+    # scale (about 2,800 families at risk a wave; the roulette's noise is about 3%).
+    at_waves = np.isin(res.boundary_t, res.t_start + np.arange(res.wave_count))
+    census = res.boundary_states[at_waves][:, [R, H, S]].sum(axis=1).mean()
+    assert abs(m["at_risk"] - census) < 0.10 * census, (m["at_risk"], census)
     assert 0 < m["persistence_1y"] < 1
     assert m["persistent_4_of_6"] <= m["ever_at_risk"]
     assert m["stock"] > 0 and m["flow_group"] > 0
@@ -123,20 +133,19 @@ def _key_worker_starts(res) -> np.ndarray:
 
 
 def test_identification_only_where_the_new_approach_operates():
-    """With no FIP referrals, key-worker starts need councils covered by the roll-out."""
+    """With no FIP referrals, key-worker starts need councils covered by the roll-out (seed 1, 1% scale)."""
     nowhere = [*SMALL, "identification.fip_rate_per_year=0", "identification.rollout=[]"]
-    assert _key_worker_starts(simulate(load_scenario(LADDER, nowhere), seed=1)).size == 0
+    assert _key_worker_starts(simulate(load_scenario(BASELINE, nowhere), seed=1)).size == 0
     from_2011 = [*SMALL, "identification.fip_rate_per_year=0", "identification.rollout=[[2011-04-01, 1.0]]"]
-    starts = _key_worker_starts(simulate(load_scenario(LADDER, from_2011), seed=1))
+    starts = _key_worker_starts(simulate(load_scenario(BASELINE, from_2011), seed=1))
     assert starts.size > 0 and starts.min() >= 1.0  # model years: 1.0 is 2011-04-01
 
 
-def test_triggers_move_families_only_when_they_raise_hazards():
-    from flowsim.engine.codes import CAUSE_NAMES
+def test_trigger_events_happen_and_can_be_switched_off():
+    """Separations happen at their rate; with the rate at 0 none does (seed 1, 1% scale)."""
+    on = simulate(load_scenario(BASELINE, SMALL), seed=1)
+    off = simulate(load_scenario(BASELINE, [*SMALL, "events.separation.rate_per_year=0"]), seed=1)
+    from flowsim.scenario.registry_problems import EVENT_NAMES
 
-    trigger = CAUSE_NAMES.index("trigger")
-    on = simulate(load_scenario(LADDER, SMALL), seed=1)
-    off = simulate(load_scenario(LADDER, [*SMALL, "triggers.boost_per_year=0"]), seed=1)
-    assert (on.flows[3] == trigger).sum() > 0
-    assert (off.flows[3] == trigger).sum() == 0
-    assert off.triggers.sum() > 0  # the events still happen; they just no longer escalate
+    k = EVENT_NAMES.index("separation")
+    assert on.triggers[k] > 0 and off.triggers[k] == 0

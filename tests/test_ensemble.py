@@ -10,9 +10,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from flowsim.calibrate import ensemble as hm
-from flowsim.calibrate.problems import UNFITTED, load_problem_targets
-from flowsim.calibrate.targets import TargetsError
+from flowsim.calibrate import history_matching as hm
+from flowsim.calibrate.point_fit import UNFITTED
+from flowsim.calibrate.targets import TargetsError, load_targets
 from flowsim.ensemble import Ensemble, members_for
 from flowsim.replications import variance_split
 from flowsim.scenario import load_scenario
@@ -33,7 +33,7 @@ def baseline():
 
 
 def test_every_calibrated_parameter_has_a_prior_with_a_source(baseline):
-    from flowsim.calibrate.problems import handles
+    from flowsim.calibrate.point_fit import handles
 
     design = hm.load_design(DESIGN, baseline)
     keys = {k for p in design.priors for k in p.keys}
@@ -44,7 +44,7 @@ def test_every_calibrated_parameter_has_a_prior_with_a_source(baseline):
 
 
 def test_every_fitted_target_states_a_discrepancy_with_its_source():
-    targets = load_problem_targets(TARGETS)
+    targets = load_targets(TARGETS)
     for t in targets.targets:
         assert t.discrepancy > 0 and t.discrepancy_source, t.name
 
@@ -74,7 +74,7 @@ def test_a_discrepancy_needs_its_source(tmp_path):
     path = tmp_path / "targets.toml"
     path.write_text('[targets.stock]\nvalue = 46000\nsd = 3000\ndiscrepancy = 10\nsource = "s"\n')
     with pytest.raises(TargetsError, match="targets.stock: a discrepancy needs its discrepancy_source"):
-        load_problem_targets(path)
+        load_targets(path)
 
 
 def test_the_command_line_rejects_a_bad_design_with_exit_2(tmp_path):
@@ -141,7 +141,7 @@ def small_design(baseline):
 
 
 def test_history_matching_finds_what_the_targets_pin_and_leave_free(tmp_path, baseline, small_design):
-    targets = load_problem_targets(TARGETS)
+    targets = load_targets(TARGETS)
     point = {k: float(baseline.value(k)) for p in small_design.priors for k in p.keys}
     ex = FakeExecutor(targets, point)
     e = hm.history_match(baseline, targets, small_design, tmp_path, ex)
@@ -164,7 +164,7 @@ def test_history_matching_finds_what_the_targets_pin_and_leave_free(tmp_path, ba
 def test_a_killed_history_matching_resumes_without_losing_or_repeating_a_run(
     tmp_path, baseline, small_design, monkeypatch
 ):
-    targets = load_problem_targets(TARGETS)
+    targets = load_targets(TARGETS)
     point = {k: float(baseline.value(k)) for p in small_design.priors for k in p.keys}
     killed = FakeExecutor(targets, point, stop_after=100)
     with pytest.raises(KeyboardInterrupt):
@@ -310,11 +310,11 @@ def test_five_members_drawn_at_random_meet_every_target_on_unseen_seeds(baseline
     fit (ensemble.json), the rule the members were accepted by. The mean of the four runs stands for the expected
     output (one run strays by the noise, up to 0.6 of a total sd for the key-worker cohort at this scale)."""
     from flowsim import ensemble
-    from flowsim.calibrate.problems import problem_measures, survey_values
+    from flowsim.calibrate.point_fit import problem_measures, survey_values
     from flowsim.engine import simulate
 
     e = ensemble.load(ENSEMBLE)
-    targets = [t for t in load_problem_targets(TARGETS).targets if t.name not in UNFITTED]
+    targets = [t for t in load_targets(TARGETS).targets if t.name not in UNFITTED]
     noise = e.meta["noise_sd"]
     rows = np.random.default_rng(5).choice(len(e), size=5, replace=False)
     for k, row in enumerate(rows):

@@ -5,28 +5,28 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from flowsim.engine import codes
 from flowsim.engine.codes import OUT, G, H, R, S
+from flowsim.engine.model import Model
 from flowsim.engine.simulation import _calendar
-from flowsim.engine.v2 import kernel
-from flowsim.engine.v2.model import ProblemModel
-from flowsim.engine.v2.spec import NP, compile_problem_spec
+from flowsim.engine.spec import NP, compile_spec
 from flowsim.measures import survey_moments
 from flowsim.scenario import load_scenario
 
 from .conftest import BASELINE
 
-V2 = ['model.structure="problems"', "time.end=2011-04-30", "time.deadline=2011-04-30"]
+V2 = ["time.end=2011-04-30", "time.deadline=2011-04-30"]
 
 
-def _run(scale: float, seed: int, *extra: str) -> ProblemModel:
-    spec = compile_problem_spec(load_scenario(BASELINE, [*V2, f"population.scale={scale}", *extra]))
-    model = ProblemModel(spec, np.random.SeedSequence(seed))
+def _run(scale: float, seed: int, *extra: str) -> Model:
+    spec = compile_spec(load_scenario(BASELINE, [*V2, f"population.scale={scale}", *extra]))
+    model = Model(spec, np.random.SeedSequence(seed))
     _calendar(model, spec.t_init, spec.t_end, None)
     return model
 
 
 @pytest.fixture(scope="module")
-def model() -> ProblemModel:
+def model() -> Model:
     return _run(0.004, 5)
 
 
@@ -108,7 +108,7 @@ def test_sampling_the_general_population_is_exact_in_expectation():
 
 
 def test_kernel_constants_match_the_registry_order():
-    assert kernel.N_TRIGGERS == 6 and NP == 13
+    assert codes.N_TRIGGERS == 6 and NP == 13
 
 
 def test_no_family_outside_the_target_population_is_turned_around():
@@ -154,13 +154,12 @@ def _same_results(a, b) -> None:
 def test_a_fork_is_a_complete_copy():
     """A model forked at the start date under its own spec finishes exactly as the original does (seed 4, 1% scale,
     to April 2012): the fork shares no state with its parent."""
-    from flowsim.engine.simulation import _first_month
 
-    spec = compile_problem_spec(
+    spec = compile_spec(
         load_scenario(BASELINE, ["population.scale=0.01", "time.end=2012-04-30", "time.deadline=2012-04-30"])
     )
-    model = ProblemModel(spec, np.random.SeedSequence(4))
-    _calendar(model, _first_month(model), 0.0, None)
+    model = Model(spec, np.random.SeedSequence(4))
+    _calendar(model, model.spec.t_init, 0.0, None)
     twin = model.fork(spec)
     _calendar(model, 0.0, spec.t_end, None)
     _calendar(twin, 0.0, spec.t_end, None)
@@ -189,18 +188,18 @@ def test_the_pair_shares_its_past_and_the_actual_run_is_undisturbed():
 def test_a_store_in_recycled_memory_starts_as_blank_as_a_new_one(monkeypatch):
     """A warm worker's next store (and a fork's copy) reuse the last replication's arrays: nothing of the old
     families may show through, and a store of another size lets the spares go."""
-    from flowsim.engine.v2 import families as fm
+    from flowsim.engine import families as fm
 
     fm._SPARE.clear()
     monkeypatch.setattr(fm, "_KEEP", [True])  # as in a worker process
-    fresh = fm.ProblemFamilies(NP, 3, 20, 1000)
-    old = fm.ProblemFamilies(NP, 3, 20, 1000)
+    fresh = fm.Families(NP, 3, 20, 1000)
+    old = fm.Families(NP, 3, 20, 1000)
     old.add(700)
     old.records.view(np.uint8)[:] = 0xAB  # every byte of the old families' records and columns is junk
     for name, *_ in old._cold:
         getattr(old, name).view(np.uint8)[:] = 0xAB
     old.recycle()
-    reused = fm.ProblemFamilies(NP, 3, 20, 1000)
+    reused = fm.Families(NP, 3, 20, 1000)
     assert len(fm._SPARE) == 0  # every array came from the spares
     assert reused.records.tobytes() == fresh.records.tobytes()
     for name, *_ in fresh._cold:
@@ -213,8 +212,8 @@ def test_a_store_in_recycled_memory_starts_as_blank_as_a_new_one(monkeypatch):
     copy.add(copy.capacity)  # grows: the families already there keep every byte
     assert copy._bytes()[rows].tobytes() == grown and (copy.problems[rows] == 3).all()
     reused.recycle()
-    fm.ProblemFamilies(NP, 3, 20, 2000)
+    fm.Families(NP, 3, 20, 2000)
     assert fm._SPARE == []
     monkeypatch.setattr(fm, "_KEEP", [False])  # a lone run's process lets the memory go
-    fm.ProblemFamilies(NP, 3, 20, 1000).recycle()
+    fm.Families(NP, 3, 20, 1000).recycle()
     assert fm._SPARE == []

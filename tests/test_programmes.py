@@ -12,7 +12,7 @@ from flowsim.scenario import load_scenario
 from flowsim.scenario.registry import PROGRAMMES
 from flowsim.tables import table_columns
 
-from .conftest import LADDER
+from .conftest import BASELINE
 
 SETS = ["population.scale=0.02", "time.end=2014-03-31", "time.deadline=2014-03-31"]
 NEW = [p.name for p in PROGRAMMES if not p.enabled]
@@ -24,7 +24,7 @@ def _spec(*args):
 
 @pytest.fixture(scope="module")
 def baseline_run():
-    return simulate(load_scenario(LADDER, SETS), seed=6)
+    return simulate(load_scenario(BASELINE, SETS), seed=6)
 
 
 def _moments(res):
@@ -37,7 +37,7 @@ def _moments(res):
 @pytest.mark.parametrize("name", NEW)
 def test_each_programme_alone_starts_families_and_leaves_the_past_alone(name, baseline_run):
     """Seed 6, 2% scale: the programme starts families; the survey window (before any new service) is unchanged."""
-    res = simulate(load_scenario(LADDER, [*SETS, f"programmes.{name}.enabled=true"]), seed=6)
+    res = simulate(load_scenario(BASELINE, [*SETS, f"programmes.{name}.enabled=true"]), seed=6)
     prog, _, kind = res.programme_events
     mine = prog == res.programme_names.index(name)
     from flowsim.engine.codes import STARTED
@@ -54,7 +54,7 @@ def test_a_programme_with_no_places_changes_nothing(baseline_run):
     """Switched on with zero places, a service takes no referrals: every table is identical (same seed)."""
     res = simulate(
         load_scenario(
-            LADDER, [*SETS, "programmes.esf_employment.enabled=true", "programmes.esf_employment.places_per_year=[]"]
+            BASELINE, [*SETS, "programmes.esf_employment.enabled=true", "programmes.esf_employment.places_per_year=[]"]
         ),
         seed=6,
     )
@@ -66,12 +66,12 @@ def test_a_programme_with_no_places_changes_nothing(baseline_run):
 
 def test_programmes_in_a_group_exclude_each_other():
     """Key and lead workers share the family_support group: no family is in both at once (seed 2, 2% scale)."""
-    sc = load_scenario(LADDER, [*SETS, "programmes.lead_worker.enabled=true"])
+    sc = load_scenario(BASELINE, [*SETS, "programmes.lead_worker.enabled=true"])
     from flowsim.engine.model import Model
     from flowsim.engine.simulation import _calendar
 
     model = Model(compile_spec(sc), 2)
-    _calendar(model, model.t_start, model.t_end, None)
+    _calendar(model, model.spec.t_init, model.t_end, None)
     f = model.families
     kw, lw = (
         model.programmes.index(next(p for p in model.programmes if p.name == "key_worker")),
@@ -89,7 +89,7 @@ def test_iapt_waits_lie_in_the_seed_range():
 
     One seed is not enough: the queue's length wanders, and single-seed 10th percentiles range from 7 to 13 weeks.
     """
-    sc = load_scenario(LADDER, ["population.scale=0.1", "programmes.iapt.enabled=true"])
+    sc = load_scenario(BASELINE, ["population.scale=0.1", "programmes.iapt.enabled=true"])
     pooled = []
     for seed in (1, 2, 3):
         res = simulate(sc, seed=seed)
@@ -103,7 +103,7 @@ def test_iapt_waits_lie_in_the_seed_range():
 
 
 def test_statistics_view(baseline_run):
-    sc = load_scenario(LADDER, SETS)
+    sc = load_scenario(BASELINE, SETS)
     rec = replication_record(baseline_run, sc)
     stats = rec["tables"]["statistics"]
     assert {

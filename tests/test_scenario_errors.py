@@ -45,8 +45,8 @@ def test_boolean_is_not_a_number(write):
 
 
 def test_out_of_range(write):
-    err = _error(write("s.toml", "[programmes.key_worker]\np_success = 1.5\n"))
-    assert err.line == 2 and err.key == "programmes.key_worker.p_success"
+    err = _error(write("s.toml", "[programmes.key_worker]\np_accept = 1.5\n"))
+    assert err.line == 2 and err.key == "programmes.key_worker.p_accept"
     assert "between 0 and 1" in str(err) and "found 1.5" in str(err)
 
 
@@ -56,16 +56,27 @@ def test_bad_schedule_item(write):
 
 
 def test_bad_choice(write):
-    err = _error(write("s.toml", '[population]\nuniverse = "everyone"\n'))
-    assert err.key == "population.universe" and "'at_risk'" in str(err) and "found 'everyone'" in str(err)
+    err = _error(write("s.toml", '[target]\npopulation = "everyone"\n'))
+    assert err.key == "target.population" and "'stock'" in str(err) and "found 'everyone'" in str(err)
 
 
-def test_universe_is_the_ladder_models_setting(write):
-    """Model v2 ignored universe = "all" without a word; it now says what to set instead. The ladder keeps it."""
-    err = _error(write("s.toml", '[population]\nuniverse = "all"\n'))
-    assert err.line == 2 and err.key == "population.universe" and "population.sample_weight = 1" in str(err)
-    ladder = write("l.toml", '[model]\nstructure = "ladder"\n[population]\nuniverse = "all"\n')
-    assert load_scenario(ladder).value("population.universe") == "all"
+@pytest.mark.parametrize(
+    "text, key, advice",
+    [
+        ('[population]\nuniverse = "all"\n', "population.universe", "population.sample_weight = 1"),
+        ('[model]\nstructure = "problems"\n', "model.structure", "the only model"),
+        ("[population]\ninitial_stock = 46000\n", "population.initial_stock", "own dynamics"),
+        ("[dynamics]\nspell_shape = 4\n", "dynamics.spell_shape", "problems.<name>"),
+        ("[programmes.key_worker]\np_success = 0.6\n", "programmes.key_worker.p_success", "resolution_hr"),
+    ],
+)
+def test_a_key_of_the_retired_model_is_refused_with_what_replaced_it(write, text, key, advice):
+    """Model v1's keys would change nothing now: a scenario written for it is refused, not run without them."""
+    err = _error(write("s.toml", text))
+    table = key.rpartition(".")[0]
+    # A whole table of retired keys is named as the table, at its header (line 1); a key in a known table, at its line.
+    assert (err.key, err.line) in ((key, 2), (table, 1)), (err.key, err.line)
+    assert "retired with model v1" in str(err) and advice in str(err)
 
 
 def test_missing_parent(write):

@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from flowsim.engine.v2.divergence import divergence, first_difference
-from flowsim.engine.v2.spec import compile_problem_spec
+from flowsim.engine.divergence import divergence, first_difference
+from flowsim.engine.spec import compile_spec
 from flowsim.finance import counterfactual
 from flowsim.scenario import load_scenario
 
@@ -19,7 +19,7 @@ SMALL = ["population.scale=0.01", "time.end=2013-06-30", "time.deadline=2013-06-
 
 
 def _spec(path, sets=()):
-    return compile_problem_spec(load_scenario(path, list(sets)))
+    return compile_spec(load_scenario(path, list(sets)))
 
 
 def test_step_functions_differ_from_their_first_different_value():

@@ -1,4 +1,4 @@
-"""Calibration targets: what the baseline must reproduce, each with its tolerance and source (``calibration/targets.toml``)."""
+"""Calibration targets: what the model must reproduce, each with its sd, discrepancy and source (``calibration/targets.toml``)."""
 
 from __future__ import annotations
 
@@ -8,29 +8,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from flowsim.errors import FlowsimError
-from flowsim.measures import CALIBRATION, used_in
 
 
 class TargetsError(FlowsimError):
     """A targets file that cannot be used."""
-
-
-@dataclass(frozen=True)
-class Target:
-    name: str
-    value: float
-    tolerance: float
-    source: str
-
-
-@dataclass(frozen=True)
-class Targets:
-    path: str
-    targets: tuple[Target, ...]
-    scale: float
-    seeds: tuple[int, ...]
-    max_evaluations: int
-    text_sha256: str
 
 
 def read_toml(path: Path, what: str) -> tuple[str, dict]:
@@ -44,49 +25,75 @@ def read_toml(path: Path, what: str) -> tuple[str, dict]:
         raise TargetsError(f"{path}: expected valid TOML, found a syntax error: {exc}") from None
 
 
-#: The measures a target can name (the catalogue's calibration measures).
-KNOWN_MEASURES = tuple(m.column for m in used_in(CALIBRATION))
+@dataclass(frozen=True)
+class Target:
+    name: str
+    value: float
+    sd: float
+    source: str
+    bound: str = ""  # "lower": the source says "or more" (only a shortfall counts)
+    discrepancy: float = 0.0  # how far the model's measure may differ from the source's at the best parameters
+    discrepancy_source: str = ""
+
+    def z(self, simulated: float) -> float:
+        """How many standard deviations the simulated value is from the target (0 above a lower bound)."""
+        z = (simulated - self.value) / self.sd
+        return min(z, 0.0) if self.bound == "lower" else z
+
+
+@dataclass(frozen=True)
+class Targets:
+    path: str
+    targets: tuple[Target, ...]
+    scale: float
+    seeds: tuple[int, ...]
+    iterations: int
+    text_sha256: str
+
+    def __getitem__(self, name: str) -> Target:
+        return next(t for t in self.targets if t.name == name)
 
 
 def load_targets(path: str | Path) -> Targets:
-    """Read a targets file.
+    """Read a targets file (``calibration/targets.toml``).
 
     Raises:
-        TargetsError: naming the file and key, for a missing file, bad TOML,
-            an unknown measure, or a value, tolerance or setting of the wrong kind.
+        TargetsError: naming the file and key, for a missing file, bad TOML or a malformed target.
     """
     path = Path(path)
     text, doc = read_toml(path, "targets file")
-    settings = doc.get("settings", {})
-    unknown = set(doc) - {"settings", "targets"} | set(settings) - {"scale", "seeds", "max_evaluations"}
-    if unknown:
-        raise TargetsError(f"{path}: unknown key(s) {sorted(unknown)}; expected [settings] and [targets.<measure>]")
     targets = []
+    optional = {"bound", "discrepancy", "discrepancy_source"}
     for name, t in doc.get("targets", {}).items():
-        if name not in KNOWN_MEASURES:
+        if not isinstance(t, dict) or not {"value", "sd", "source"} <= set(t) <= {"value", "sd", "source"} | optional:
             raise TargetsError(
-                f"{path}, key targets.{name}: expected one of {', '.join(KNOWN_MEASURES)}, found {name!r}"
+                f"{path}, key targets.{name}: expected value, sd, source (and {', '.join(sorted(optional))}), found {t!r}"
             )
-        if not isinstance(t, dict) or set(t) != {"value", "tolerance", "source"}:
-            raise TargetsError(f"{path}, key targets.{name}: expected value, tolerance and source, found {t!r}")
-        if not all(isinstance(t[k], (int, float)) and not isinstance(t[k], bool) for k in ("value", "tolerance")):
-            raise TargetsError(f"{path}, key targets.{name}: expected numbers for value and tolerance")
-        if t["tolerance"] <= 0:
-            raise TargetsError(f"{path}, key targets.{name}.tolerance: expected a number > 0, found {t['tolerance']!r}")
-        targets.append(Target(name, float(t["value"]), float(t["tolerance"]), str(t["source"])))
-    if not targets:
-        raise TargetsError(f"{path}: expected at least one [targets.<measure>] table")
-    seeds = settings.get("seeds", [101, 102])
-    scale = settings.get("scale", 0.05)
-    if not (isinstance(seeds, list) and seeds and all(isinstance(s, int) for s in seeds)):
-        raise TargetsError(f"{path}, key settings.seeds: expected a list of integers, found {seeds!r}")
-    if not (isinstance(scale, (int, float)) and 0 < scale <= 1):
-        raise TargetsError(f"{path}, key settings.scale: expected a number in (0, 1], found {scale!r}")
+        if t.get("bound", "lower") != "lower":
+            raise TargetsError(f'{path}, key targets.{name}.bound: expected "lower", found {t["bound"]!r}')
+        for key in ("value", "sd", "discrepancy"):
+            v = t.get(key, 0.0)
+            if not isinstance(v, (int, float)) or isinstance(v, bool) or (key != "value" and v < 0):
+                raise TargetsError(f"{path}, key targets.{name}.{key}: expected a number (>= 0 for sd), found {v!r}")
+        if t.get("discrepancy", 0) and not t.get("discrepancy_source"):
+            raise TargetsError(f"{path}, key targets.{name}: a discrepancy needs its discrepancy_source")
+        targets.append(
+            Target(
+                name,
+                float(t["value"]),
+                float(t["sd"]),
+                str(t["source"]),
+                t.get("bound", ""),
+                float(t.get("discrepancy", 0.0)),
+                str(t.get("discrepancy_source", "")),
+            )
+        )
+    s = doc.get("settings", {})
     return Targets(
         str(path),
         tuple(targets),
-        float(scale),
-        tuple(seeds),
-        int(settings.get("max_evaluations", 400)),
+        float(s.get("scale", 0.05)),
+        tuple(s.get("seeds", [101, 102])),
+        int(s.get("iterations", 12)),
         hashlib.sha256(text.encode()).hexdigest(),
     )

@@ -52,7 +52,7 @@ PROGRAMME_NAMES = {
     "iapt": "Talking therapies (IAPT)",
 }
 
-#: Plain names of the classifications, and of the ladder model's states.
+#: Plain names of the classifications.
 CLASS_NAMES = {
     "stock": "Stock: at risk, with a child or youth problem",
     "flow_group": "Flow group: at risk, drivers of child problems",
@@ -157,31 +157,19 @@ def turned_around(
     return fig
 
 
-def _classification_frame(classifications, states, start: dt.date):
+def _classification_frame(classifications, start: dt.date):
     """Families in each classification by month, with a ``programmes`` column ("on" / "effects off")."""
-    if classifications is not None:
-        c = classifications[classifications["date"] >= start].copy()
-        if "programmes" not in c:
-            c["programmes"] = "on"
-        return c
-    s = states[states["date"] >= start]  # the ladder model: its states are the classifications
-    parts = []
-    for name, letters in (("at_risk", ["R", "H", "S"]), ("flow_group", ["H"]), ("stock", ["S"])):
-        p = s[s["state"].isin(letters)].groupby(["replication", "date"], as_index=False)["families"].sum()
-        p["classification"] = name
-        parts.append(p)
-    import pandas as pd
-
-    out = pd.concat(parts, ignore_index=True)
-    out["programmes"] = "on"
-    return out
+    c = classifications[classifications["date"] >= start].copy()
+    if "programmes" not in c:
+        c["programmes"] = "on"
+    return c
 
 
 @chart
 def population(states, meta: ChartMeta, start: dt.date, deadline: dt.date, classifications=None):
     """(a) The stock, the flow group, the troubled families and those at risk, each on its own scale, with the
     programmes and (dashed) with their effects off from the start date."""
-    frame = _classification_frame(classifications, states, start)
+    frame = _classification_frame(classifications, start)
     # The month boundary after the (inclusive) deadline is where the summary reads the stock at the deadline.
     names = [n for n in ("stock", "flow_group", "troubled", "at_risk") if (frame["classification"] == n).any()]
     rows = int(np.ceil(len(names) / 2))

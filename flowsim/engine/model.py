@@ -1,12 +1,12 @@
-"""The family model: set-up, arrivals, programme admissions and one month's simulation.
+"""Model v2's replication: the population, a month's simulation, programme admissions and observation.
 
-Every family has one clock for its memoryless competing hazards (ladder
-moves, triggers, identification, referrals) and deterministic timers for
-leaving the model, programme ends and hazard changes. A month is simulated
-by processing each family's events in time order, family by family, in the
-compiled kernel (:mod:`flowsim.engine.kernel`); families interact only
-through programme queues, whose admissions are computed afterwards at exact
-times, and admitted families then run on to the end of the month.
+Families not at risk are simulated as a sample: each stands for
+``sample_weight`` families. When a sampled family comes to be at risk it is
+copied into that many families, tracked one by one from then on; each copy
+redraws what is still to come from the moment of the copy, so they part
+ways at once. The simulation starts ``burn_in_years`` before the first
+survey wave, from problems drawn independently, and observes nothing until
+that wave.
 """
 
 from __future__ import annotations
@@ -15,188 +15,201 @@ import itertools
 
 import numpy as np
 
-from flowsim.engine import kernel, payment
+from flowsim.engine import codes, kernel, payment
+from flowsim.engine.administration import Administration
 from flowsim.engine.codes import (
-    DRAW_DROPOUT,
-    DRAW_DURATION,
-    DRAW_SPELL,
+    CRIME,
+    EDUCATION,
     ENROLLED,
-    FIRST_PROGRAMME,
-    OUT,
-    PER_PROGRAMME,
+    OUTSIDE,
+    REFERRED,
     STARTED,
     WAITING,
+    WORKLESS,
     G,
     H,
     R,
     S,
+    month_batch,
 )
-from flowsim.engine.crn import FamilyRandom
-from flowsim.engine.entries import Entries
-from flowsim.engine.families import Departed, Families
-from flowsim.engine.population import EntrantSampler
+from flowsim.engine.crn import FamilyRandom, family_keys, mix
+from flowsim.engine.families import INF, Families
 from flowsim.engine.programmes import Programme
 from flowsim.engine.recorder import Recorder
-from flowsim.engine.spec import ModelSpec
+from flowsim.engine.spec import CAUSE_NEW, NP, ModelSpec
 from flowsim.results import Results
+from flowsim.scenario.registry_problems import PROBLEM_NAMES
 
-STREAMS = ("population", "entrants")
-# Kernel buffer size (flows per flush); a month of the full baseline writes about 20,000 flows.
+STREAMS = ("population",)
+CLASS_NAMES = ("at_risk", "stock", "flow_group", "multiply_disadvantaged", "troubled")
 _BUFFER = 1 << 16
+_NEW_FAMILY = np.uint64(0x5851F42D4C957F2D)
+_COPY = np.uint64(0x2545F4914F6CDD1D)  # a copy's key is mix(key ^ (_COPY * copy number))
+_KEYS_POOL, _KEYS_NEW = 2, 3
+_STREAM_NEW = 3
+_YOUTH, _EDUCATION, _WORKLESS = (PROBLEM_NAMES.index(n) for n in ("youth_crime_asb", "education", "workless"))
 
 
-class Model(Entries):
-    """One replication's state. Built from a scenario and a seed; no I/O."""
+def _sorted_unique(a: np.ndarray) -> np.ndarray:
+    """``np.unique(a)`` for a 1-D integer array, by sorting: 30x faster for the ids of a pass (numpy 2's unique
+    hashes first, 0.5 s of a replication)."""
+    if a.size < 2:
+        return a
+    a = np.sort(a)
+    keep = np.empty(a.size, bool)
+    keep[0] = True
+    np.not_equal(a[1:], a[:-1], out=keep[1:])
+    return a[keep]
+
+
+class Model:
+    """One replication of model v2. Built from a :class:`ModelSpec` and a seed; no I/O."""
 
     def __init__(self, spec: ModelSpec, seed: int | np.random.SeedSequence) -> None:
         self.spec = spec
-        self.start = spec.start
-        self.scale = spec.scale
+        self.start, self.scale = spec.start, spec.scale
         self.t_start, self.t_end, self.t_deadline = spec.t_start, spec.t_end, spec.t_deadline
         root = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
-        children = root.spawn(len(STREAMS))
-        self.rng = {name: np.random.default_rng(c) for name, c in zip(STREAMS, children)}
+        self.rng = {name: np.random.default_rng(c) for name, c in zip(STREAMS, root.spawn(len(STREAMS)))}
         self.seed64 = int(root.generate_state(1, np.uint64)[0])
-        self.pop = spec.population
         self.programmes = [
             Programme(
-                p.name,
-                i,
-                p.capacity_times,
-                p.capacity_places,
-                p.duration_mean_years,
-                p.duration_shape,
-                p.p_dropout,
+                p.name, i, p.capacity_times, p.capacity_places, p.duration_mean_years, p.duration_shape, p.p_dropout
             )
             for i, p in enumerate(spec.programmes)
         ]
         self.key_worker = spec.key_worker
         self.finance = spec.finance.enabled
-        self.recorder = Recorder(len(self.programmes), spec.population.trigger_base.size)
-        # Universe "all" tracks every family with children and replaces each that leaves by a
-        # new one in its row; "at_risk" tracks the families at risk and those arriving from an
-        # untracked general population, drawn by the entrant sampler.
-        self.replaces = spec.universe == "all"
-        self.n_all = round(spec.families_with_children)  # families with children
-        if self.replaces:
-            self.entrants = None
-            capacity = self.n_all + 1000
-        else:
-            self.entrants = EntrantSampler(
-                self.pop,
-                spec.up[G],
-                spec.boost,
-                spec.window,
-                spec.families_with_children,
-                self.rng["entrants"],
-            )
-            # Rows for the initial families and every arrival the whole population's entry
-            # intensity could bring (arrivals are thinned from it), so the store rarely grows.
-            expected = spec.initial_at_risk + self.entrants.rate_per_year * (self.t_end - self.t_start)
-            capacity = int(expected + 6 * np.sqrt(expected)) + 1000
-        self.families = Families(
-            len(self.programmes), capacity=capacity, n_counters=FIRST_PROGRAMME + len(self.programmes)
-        )
-        self._exits: list[tuple[np.ndarray, np.ndarray]] = []  # families that left, to replace (universe "all")
-        self._departed: list[Departed] = []  # what replaced families left for the results
-        self.replaced = 0
+        self.admin = Administration(spec.programme_2012, self.seed64) if spec.programme_2012 is not None else None
+        self.recorder = Recorder(len(self.programmes), codes.N_TRIGGERS)
+        self.weight = max(int(spec.sample_weight), 1)
+        self.n_pool = max(round(spec.families / self.weight), 1)
+        capacity = int(self.n_pool * 1.1 + spec.families * 0.1) + 1000  # the baseline peaks at n_pool + 0.09 x families
+        n_counters = codes.FIRST_PROGRAMME + codes.PER_PROGRAMME * max(len(self.programmes), 1)
+        self.families = Families(NP, len(self.programmes), n_counters, capacity)
         self.rand = FamilyRandom(self.families, self.seed64)
         self.const = self._constants()
-        self.buf = kernel.new_buffers(_BUFFER, len(self.programmes), len(spec.referred))
+        n_rates = NP + codes.N_TRIGGERS + 2 + len(spec.referred)
+        self.buf = kernel.new_buffers(_BUFFER, len(self.programmes), n_rates)
         self._cols: kernel.FamilyColumns | None = None
-        self._early = [np.empty(0, np.int64) for _ in self.programmes]  # reused places, per programme
-        self.tracked_hazard = 0.0  # sum of entry hazards of tracked families still in the model
+        self._combos = np.zeros(1 << NP, np.int64)  # census scratch: weight by combination of problems
+        self._mult = np.empty(2 * NP)  # redraw_copies scratch: each problem's resolution multiplier and hazard run
+        self._early = [np.empty(0, np.int64) for _ in self.programmes]
+        self._debt = 0  # families that left and have not been replaced yet
+        self.flows: list[tuple[np.ndarray, ...]] = []  # t, from, to, cause, weight
+        self.successes: list[tuple[np.ndarray, ...]] = []
+        self.outcomes: list[tuple[np.ndarray, ...]] = []
+        self.survey = (np.empty(0, np.uint16), np.empty(0, np.int64))  # waves and weights at the last wave
+        self.boundary_problems: list[np.ndarray] = []
+        self.boundary_classes: list[np.ndarray] = []
         self._initial_population()
 
-    # --- set-up -------------------------------------------------------------------
-    # --- the compiled kernel's view of the model ------------------------------------------------
+    # --- set-up -------------------------------------------------------------------------------
     def _constants(self) -> kernel.Constants:
         spec = self.spec
         progs = spec.programmes
         n = len(progs)
-        # A programme outside any group excludes only itself (a family is referred once at a time).
         group_mask = np.array([1 << i for i in range(n)], np.int64)
         for members in spec.groups.values():
             group_mask[members] = sum(1 << j for j in members)
-        needs_mask = np.array([sum(1 << j for j in p.requires_programmes) for p in progs], np.int64)
-        n_purposes = FIRST_PROGRAMME + PER_PROGRAMME * n
+        n_purposes = codes.FIRST_PROGRAMME + codes.PER_PROGRAMME * max(n, 1)
         salt = np.array([(k * 0xD1B54A32D192ED03) & 0xFFFFFFFFFFFFFFFF for k in range(n_purposes)], np.uint64)
-        trigger_table = self.pop.trigger_table()
+        t = spec.tables
+        derived = {
+            "onset_rate": np.exp(t["onset_log"]),
+            "co_on_mult": np.exp(t["co_on"]),
+            "trig_rate": np.exp(t["trig_log"]),
+            "trig_co_mult": np.exp(t["trig_co"]),
+            "prog_on_mult": np.exp(t["prog_on"]),
+            "trig_any": (t["trig_crisis"] > 0) | (t["trig_start"] > 0).any(axis=1) | (t["trig_end"] > 0).any(axis=1),
+        }
         return kernel.Constants(
+            **derived,
             seed=np.uint64(self.seed64 & 0xFFFFFFFFFFFFFFFF),
             salt=salt,
-            up=spec.up,
-            down=spec.down,
-            boostable=spec.boostable,
-            boost=float(spec.boost),
-            window=float(spec.window),
+            **{k: t[k] for k in kernel.Constants._fields if k in t},
+            key_worker=self.key_worker,
             id_fip=float(spec.id_fip),
             id_new=float(spec.id_new),
             councils=float(spec.councils),
             rollout_t=np.asarray(spec.rollout_t, float),
             rollout_share=np.asarray(spec.rollout_share, float),
-            spell_shape=float(spec.spell_shape),
-            spell_scale=float(spec.spell_scale),
-            child_age_limit=float(self.pop.child_age_limit),
-            birth=spec.birth,
-            trigger_table=trigger_table,
-            trigger_total=trigger_table.sum(axis=1),
-            domain_share=spec.domain_share,
-            key_worker=self.key_worker,
             referred=np.array(spec.referred, np.int64),
             open_t=np.array([p.open_t for p in progs], float),
             group_mask=group_mask,
-            eligible=np.array([p.eligible for p in progs], bool).reshape(n, OUT + 1),
-            needs_mask=needs_mask,
+            eligible=np.array([p.eligible for p in progs], bool).reshape(n, 6),
+            needs_mask=np.array([sum(1 << j for j in p.requires_programmes) for p in progs], np.int64),
             needs_any=np.array([p.needs_any for p in progs], bool),
-            needs_domains=np.array([p.requires_domains for p in progs], np.uint8),
+            needs_problems=np.asarray(spec.prog_problem_mask, np.uint16),
+            sample_weight=int(self.weight),
             referral_rate=np.array([p.referral_rate_per_year for p in progs], float),
             p_accept=np.array([p.p_accept for p in progs], float),
-            escalation_effect=np.array([p.escalation_effect for p in progs], float),
-            deescalation_multiplier=np.array([p.deescalation_multiplier for p in progs], float),
             effect_years_after=np.array([p.effect_years_after for p in progs], float),
-            domain_effect=np.array([p.domain_effect for p in progs], float).reshape(n, 3),
-            p_success=np.array([p.p_success for p in progs], float),
         )
 
     def _columns(self) -> kernel.FamilyColumns:
-        """The family columns, rebuilt when the store grows (its arrays are replaced)."""
         f = self.families
         if self._cols is None or self._cols.state is not f.state:
             self._cols = kernel.FamilyColumns(*(getattr(f, name) for name in kernel.FamilyColumns._fields))
         return self._cols
 
-    def _per_family(self, fn, ids: np.ndarray, t: np.ndarray | float, *extra) -> None:
-        """Call kernel function ``fn`` for families ``ids`` at times ``t`` (an array, or one time for all)."""
-        if ids.size:
-            t = np.ascontiguousarray(np.broadcast_to(np.asarray(t, float), ids.shape))
-            fn(self._columns(), self.const, ids.astype(np.int64, copy=False), t, *extra)
+    def _draw_factors(self, n: int, rng: np.random.Generator, newborn: bool = False) -> np.ndarray:
+        """Risk factors as bits: each a threshold on a latent disadvantage shared by the family and its own noise."""
+        from scipy.special import ndtr
 
-    def _redraw(self, ids: np.ndarray, t: np.ndarray | float) -> None:
-        """Draw the next competing-hazard event from ``t`` (memoryless, so exact after any change)."""
-        self._per_family(kernel.redraw_many, ids, t, self.buf.scratch)
+        spec = self.spec
+        prev = np.asarray(spec.factor_prevalence, float)[:, None]
+        load = np.asarray(spec.factor_loading, float)[:, None]
+        # One draw for all: the latent first, then each factor's noise in turn (the same numbers as one draw each).
+        normal = rng.standard_normal((1 + len(prev), n))
+        v = load * normal[0] + np.sqrt(1 - load * load) * normal[1:]
+        hit = (ndtr(v) > 1.0 - prev).astype(np.uint16)
+        bits = (hit << np.arange(len(prev), dtype=np.uint16)[:, None]).sum(axis=0, dtype=np.uint16)
+        u5 = np.uint16(1 << self.const.under5_bit)
+        return bits | u5 if newborn else bits
 
-    def _next_change(self, ids: np.ndarray, t: np.ndarray) -> None:
-        """When each family's hazards next change by themselves (a trigger window or after-effect ends)."""
-        self._per_family(kernel.next_change_many, ids, t)
+    def _new_families(self, ids: np.ndarray, t: np.ndarray, rng: np.random.Generator, weight: int, newborn: bool):
+        """Fill blank rows ``ids`` with families drawn from the population at times ``t``."""
+        spec, f = self.spec, self.families
+        n = ids.size
+        f.factors[ids] = self._draw_factors(n, rng, newborn)
+        v = spec.frailty_variance
+        f.z[ids] = rng.gamma(1.0 / v, v, n) if v > 0 else 1.0
+        if spec.council_cum is None:
+            f.council[ids] = rng.integers(0, max(spec.councils, 1), n)
+        else:  # the 2012 councils: lone-parent and couple families each spread as the 2011 Census counts them
+            lone = (f.factors[ids] >> spec.tables["lone_bit"]) & 1
+            u = rng.random(n)
+            cum = spec.council_cum
+            council = np.where(
+                lone == 1, np.searchsorted(cum[1], u, side="right"), np.searchsorted(cum[0], u, side="right")
+            )
+            f.council[ids] = np.minimum(council, cum.shape[1] - 1)
+        u5 = (f.factors[ids] >> self.const.under5_bit) & 1
+        f.under5_until[ids] = np.where(u5 == 1, t + (5.0 if newborn else 5.0 * rng.random(n)), INF)
+        share = spec.initial_share.copy()
+        if newborn:
+            share[:] = 0.0
+            share[PROBLEM_NAMES.index("no_qualifications")] = spec.initial_share[
+                PROBLEM_NAMES.index("no_qualifications")
+            ]
+        have = rng.random((n, NP)) < share
+        f.problems[ids] = (have.astype(np.uint16) << np.arange(NP, dtype=np.uint16)).sum(axis=1, dtype=np.uint16)
+        f.since[ids] = np.where(have, (t[:, None] - 3.0 * rng.random((n, NP))), -INF).astype(np.float32)
+        f.weight[ids] = weight
+        for k, need in enumerate(spec.prog_factor_bits):
+            f.prog_ok[ids, k] = (f.factors[ids] & need) == need
+        kernel.start_many(
+            self._columns(), self.const, ids, np.ascontiguousarray(t), self.buf.scratch, self.buf.scratch_of
+        )
 
-    def _set_domains(self, ids: np.ndarray, t: np.ndarray) -> None:
-        """Draw each family's problem flags from its ladder state; note when a flag changes."""
-        self._per_family(kernel.set_domains_many, ids, t)
+    def _initial_population(self) -> None:
+        spec, f = self.spec, self.families
+        ids = f.add(self.n_pool)
+        f.key[ids] = family_keys(self.seed64, _KEYS_POOL, 0, ids.size)
+        self._new_families(ids, np.full(ids.size, spec.t_init), self.rng["population"], self.weight, False)
 
-    def _spell_end(self, ids: np.ndarray, t: np.ndarray) -> np.ndarray:
-        """When a spell at risk starting at ``t`` resolves: a gamma-distributed length later."""
-        return t + self.rand.gamma(ids, DRAW_SPELL, self.spec.spell_shape, self.spec.spell_scale)
-
-    def _seed_words(self) -> tuple[int, int]:
-        """The run's 64-bit seed as two 32-bit words, the start of every monthly stream's seed."""
-        return self.seed64 & 0xFFFFFFFF, self.seed64 >> 32
-
-    @staticmethod
-    def _purpose(programme: int, what: int) -> int:
-        return FIRST_PROGRAMME + PER_PROGRAMME * programme + what
-
-    # --- one month ------------------------------------------------------------------------
+    # --- one month ---------------------------------------------------------------------------
     def run_slice(self, t0: float, t1: float) -> None:
         """Simulate every event in ``[t0, t1)``."""
         f = self.families
@@ -204,42 +217,44 @@ class Model(Entries):
             prog.open_month(t0)
             f.released_early[self._early[i], i] = False
             self._early[i] = np.empty(0, np.int64)
-        if not self.replaces:
-            self._arrivals(t0, t1)
         active = kernel.due_before(self._columns(), f.n, t1)
         for rerun in itertools.count():
             self._run(active, t1)
-            admitted = [self._admit(prog, t1) for prog in self.programmes]
-            admitted.append(self._replace_departed(t0, rerun))
-            # A family admitted to two programmes at once must be processed once.
-            admitted = np.unique(np.concatenate(admitted))
-            active = admitted[self.families.t_due[admitted] < t1] if admitted.size else admitted
+            more = [self._admit(prog, t1) for prog in self.programmes]
+            more += [self._split(), self._replace(t0, rerun)]
+            more = _sorted_unique(np.concatenate(more))
+            active = more[f.t_due[more] < t1] if more.size else more
             if not active.size:
                 break
 
     def _run(self, ids: np.ndarray, t1: float) -> None:
-        """Every event before ``t1`` of families ``ids``, in the kernel; then its buffers are emptied."""
         ids = ids.astype(np.int64, copy=False)
         pos = 0
+        self._splits, self._exits = [], []
         while pos < ids.size:
             pos = kernel.run_families(self._columns(), self.const, self.buf, ids, pos, t1)
             self._flush()
 
     def _flush(self) -> None:
-        """Move what the kernel wrote to its buffers into the recorder and the programme queues."""
         b, rec = self.buf, self.recorder
         n = b.n
+        # Nothing before the first survey wave is recorded: the burn-in only makes the past.
         k = n[kernel.N_FLOW]
         if k:
-            rec.flows.append(
-                (b.flow_t[:k].copy(), b.flow_src[:k].copy(), b.flow_dst[:k].copy(), b.flow_cause[:k].copy())
-            )
+            keep = b.flow_t[:k] >= self.t_start
+            if keep.any():
+                cols = (b.flow_t, b.flow_src, b.flow_dst, b.flow_cause, b.flow_w)
+                self.flows.append(tuple(col[:k][keep] for col in cols))
         k = n[kernel.N_PROG_EVENT]
         if k:
-            rec.programme_events.append((b.pe_prog[:k].copy(), b.pe_t[:k].copy(), b.pe_kind[:k].copy()))
+            keep = b.pe_t[:k] >= self.t_start
+            if keep.any():
+                rec.programme_events.append((b.pe_prog[:k][keep], b.pe_t[:k][keep], b.pe_kind[:k][keep]))
         k = n[kernel.N_TRIGGER]
         if k:
-            rec.triggers += np.bincount(b.trig_kind[:k], minlength=rec.triggers.size)
+            rec.triggers += np.bincount(b.trig_kind[:k], weights=b.trig_w[:k], minlength=rec.triggers.size).astype(
+                np.int64
+            )
         k = n[kernel.N_RELEASE]
         if k:
             progs, times = b.rel_prog[:k], b.rel_t[:k]
@@ -252,23 +267,118 @@ class Model(Entries):
                 sel = progs == i
                 self.programmes[i].join(ids[sel].copy(), times[sel].copy())
         k = n[kernel.N_EXIT]
-        if k and self.replaces:
+        if k:
             self._exits.append((b.exit_id[:k].copy(), b.exit_t[:k].copy()))
+        k = n[kernel.N_SPLIT]
+        if k:
+            self._splits.append((b.split_id[:k].copy(), b.split_t[:k].copy()))
+        k = n[kernel.N_OUTCOME]
+        if k:
+            cols = (b.out_prog, b.out_t, b.out_start, b.out_end, b.out_completed)
+            self.outcomes.append(tuple(col[:k].copy() for col in cols))
+        k = n[kernel.N_DROP]
+        if k:
+            self.families.release(b.drop_id[:k].copy())
+        k = n[kernel.N_SUCCESS]
+        if k:
+            self.successes.append(
+                (b.succ_t[:k].copy(), b.succ_origin[:k].copy(), b.succ_prog[:k].copy(), b.succ_key[:k].copy())
+            )
         rec.events += int(n[kernel.N_EVENTS])
-        self.tracked_hazard -= float(b.hazard_removed[0])
-        b.hazard_removed[0] = 0.0
         n[:] = 0
+
+    def _split(self) -> np.ndarray:
+        """Copies of the sampled families that came to be at risk this pass; returns originals and copies."""
+        if not self._splits or self.weight == 1:
+            return np.empty(0, np.int64)
+        ids = np.concatenate([i for i, _ in self._splits])
+        t = np.concatenate([t for _, t in self._splits])
+        return self._copies(ids, t)
+
+    def split_rows(self, ids: np.ndarray, t: float) -> np.ndarray:
+        """Sampled families ``ids`` (weight > 1) become as many families tracked one by one, from time ``t``."""
+        ids = ids[self.families.weight[ids] == self.weight]
+        if not ids.size or self.weight == 1:
+            return np.empty(0, np.int64)
+        self.families.weight[ids] = 1
+        return self._copies(ids, np.full(ids.size, t))
+
+    def _copies(self, ids: np.ndarray, t: np.ndarray) -> np.ndarray:
+        f = self.families
+        copies = self.weight - 1
+        src = np.repeat(ids, copies)
+        number = np.tile(np.arange(1, copies + 1, dtype=np.uint64), ids.size)
+        new = f.copy_rows(src)
+        # A copy's key: its family's, the moment of the split and its number (a family may split more than once).
+        moment = mix(np.repeat(t, copies).view(np.uint64))
+        f.key[new] = mix(f.key[src] ^ moment ^ (_COPY * number))
+        f.draws[new] = 0
+        f.weight[new] = 1
+        same = np.ones(new.size, bool)  # copies of one family at one moment share their hazards
+        same[::copies] = False
+        kernel.redraw_copies(
+            self._columns(),
+            self.const,
+            new,
+            np.repeat(t, copies),
+            same,
+            self._mult,
+            self.buf.scratch,
+            self.buf.scratch_of,
+        )
+        return np.concatenate([ids, new])
+
+    def _replace(self, t0: float, rerun: int) -> np.ndarray:
+        """New families in place of those that left: one sampled family (of ``sample_weight`` families) for every
+        ``sample_weight`` families gone. A row whose family has nothing to report is reused."""
+        if not self._exits:
+            return np.empty(0, np.int64)
+        f = self.families
+        ids = np.concatenate([i for i, _ in self._exits])
+        t = np.concatenate([t for _, t in self._exits])
+        # A row is still needed for the survey's record before the last wave, the start stock's coverage and the
+        # payment-by-results attachments; otherwise a new family may have it.
+        nothing = ~f.in_start_stock[ids] & (f.attached[ids] == 0) & ((f.waves[ids] == 0) | (t >= 0))
+        f.release(ids[nothing])
+        self._debt += int(f.weight[ids].sum())
+        n_new = self._debt // self.weight
+        self._debt -= n_new * self.weight
+        if not n_new:
+            return np.empty(0, np.int64)
+        batch = month_batch(t0, self.spec.t_init)
+        rows = f.add(int(n_new))
+        f.key[rows] = family_keys(self.seed64, _KEYS_NEW, batch * 64 + rerun, rows.size)
+        # New families form as the families they replace leave (the latest exits of this pass).
+        times = np.sort(t)[-rows.size :] if rows.size <= t.size else np.full(rows.size, t.max())
+        rng = np.random.default_rng([self.seed64 & 0xFFFFFFFF, self.seed64 >> 32, batch, rerun, _STREAM_NEW])
+        self._new_families(rows, np.ascontiguousarray(times), rng, self.weight, True)
+        if times[-1] >= self.t_start:  # the burn-in is not recorded
+            self.flows.append(
+                (
+                    times,
+                    np.full(rows.size, OUTSIDE, np.int8),
+                    np.full(rows.size, G, np.int8),
+                    np.full(rows.size, CAUSE_NEW, np.int16),
+                    np.full(rows.size, self.weight, np.int32),
+                )
+            )
+        return rows
 
     def _admit(self, prog: Programme, t1: float) -> np.ndarray:
         f = self.families
         i = prog.index
-        adm = prog.admit(lambda ids: f.prog_status[ids, i] == WAITING, t1, lambda ids: self._durations(i, ids))
+        adm = prog.admit(
+            lambda ids: f.prog_status[ids, i] == WAITING,
+            t1,
+            lambda ids: self._durations(i, ids),
+            int(self.buf.waiting[i]),  # counted exactly by the kernel and here
+        )
         if not adm.ids.size:
             return adm.ids
         ids = adm.ids
         f.prog_status[ids, i] = ENROLLED
         self.buf.waiting[i] -= ids.size
-        ends = adm.ends.astype(np.float32)  # as the family's record holds it, so the end falls when t_prog says
+        ends = adm.ends.astype(np.float32)
         f.prog_end[ids, i] = ends
         f.prog_dropout[ids, i] = adm.dropout
         f.t_prog[ids] = np.minimum(f.t_prog[ids], ends.astype(np.float64))
@@ -277,95 +387,171 @@ class Model(Entries):
         if i == self.key_worker:
             started = (adm.started >= 0) & (adm.started < self.t_deadline)
             f.key_worker_received[ids[started]] = True
-            if self.finance:
+            if self.admin is not None:
+                self.admin.attach(f, ids, adm.started)
+            elif self.spec.finance.claim_t:
                 payment.attach(f, self.spec.finance, self._domains, ids, adm.started)
+                f.attached[ids] = np.isfinite(f.t_attached[ids])
         self.recorder.programme_event(i, adm.started, STARTED, ids.size)
         self.recorder.waits.append((np.full(ids.size, i, np.int8), adm.arrived, adm.started))
-        # Hazards change from the start (or from the family's last event, if later).
-        t = np.maximum(adm.started, f.t_last[ids])
-        self._next_change(ids, t)
-        self._redraw(ids, t)
+        t = np.ascontiguousarray(np.maximum(adm.started, f.t_last[ids]))
+        kernel.admitted_many(
+            self._columns(), self.const, ids.astype(np.int64), t, i, self.buf.scratch, self.buf.scratch_of
+        )
         return ids
 
-    def claim(self, t: float) -> None:
-        """A results claim window at ``t`` (payment by results)."""
-        payment.claim(self.families, self.spec.finance, self._domains, self.recorder, t)
-
-    def _domains(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Problem flags and when each last changed, for payment by results."""
-        f = self.families
-        return f.domains[ids], f.domain_since[ids]
-
     def _durations(self, i: int, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Each family's intervention length in programme ``i`` and whether it drops out (years).
-
-        The draws are those of the family's current referral (``kernel.episode_uniform``):
-        the same whenever they are asked for, so the queue's head can be looked at
-        month after month. A drop-out leaves at a uniform point: the same uniform
-        decides both, since given u < p_dropout, u / p_dropout is uniform.
-        """
         prog = self.programmes[i]
         mean, shape = prog.duration_mean_years, prog.duration_shape
-        col = FIRST_PROGRAMME + i
-        length = self.rand.gamma(ids, self._purpose(i, DRAW_DURATION), shape, mean / shape, False, col)
-        u = self.rand.uniform(ids, self._purpose(i, DRAW_DROPOUT), False, col)
+        col = codes.FIRST_PROGRAMME + i
+        base = codes.FIRST_PROGRAMME + codes.PER_PROGRAMME * i
+        length = self.rand.gamma(ids, base + codes.DRAW_LENGTH, shape, mean / shape, False, col)
+        u = self.rand.uniform(ids, base + codes.DRAW_DROPOUT, False, col)
         dropout = u < prog.p_dropout
         fraction = np.where(dropout, u / max(prog.p_dropout, 1e-300), 1.0)
         return length * fraction, dropout
 
-    # --- observation at slice boundaries ----------------------------------------------------------
-    def observe(self, t: float, wave: int | None) -> None:
-        """Record state counts and programme queues at boundary ``t``; mark survey wave ``wave``."""
+    def _domains(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The 2012 framework's three problems as flags (crime/ASB, education, worklessness) and when each changed."""
+        probs = self.families.problems[ids]
+        dom = (
+            (((probs >> _YOUTH) & 1) * CRIME)
+            | (((probs >> _EDUCATION) & 1) * EDUCATION)
+            | (((probs >> _WORKLESS) & 1) * WORKLESS)
+        ).astype(np.uint8)
+        since = self.families.since[ids][:, [_YOUTH, _EDUCATION, _WORKLESS]].astype(np.float64)
+        return dom, since
+
+    def claim(self, t: float) -> None:
+        if self.admin is not None:
+            self.admin.claim(self, t)
+        else:
+            payment.claim(self.families, self.spec.finance, self._domains, self.recorder, t)
+
+    @property
+    def worker_programmes(self) -> list[int]:
+        """Programmes whose worker the councils count as working with a family (key, lead, enhanced lead)."""
+        return [
+            i for i, p in enumerate(self.programmes) if p.name in ("key_worker", "lead_worker", "enhanced_lead_worker")
+        ]
+
+    def refer(self, ids: np.ndarray, t: float) -> None:
+        """A council refers families ``ids`` to its key workers at ``t``: they join the queue."""
+        if not ids.size:
+            return
+        f, kw = self.families, self.key_worker
+        f.draws[ids, codes.FIRST_PROGRAMME + kw] += 1  # a new referral: its draws use the next counter
+        f.prog_status[ids, kw] = WAITING
+        self.buf.waiting[kw] += ids.size
+        self.programmes[kw].join(ids.astype(np.int64), np.full(ids.size, t))
+        self.recorder.programme_event(kw, t, REFERRED, ids.size)
+        # Waiting, a family is no longer referred by the services: its clocks change.
+        times = np.ascontiguousarray(np.maximum(t, f.t_last[ids]))
+        kernel.redraw_many(
+            self._columns(), self.const, ids.astype(np.int64), times, self.buf.scratch, self.buf.scratch_of
+        )
+
+    def hazards_change(self, t: float) -> None:
         f = self.families
-        counts = np.zeros(OUT + 1, np.int64)
-        kernel.census(self._columns(), f.n, counts)
-        counts[OUT] += self.replaced  # families that left and whose rows new families took over
-        waiting = self.buf.waiting
-        self.recorder.boundary_t.append(t)
-        self.recorder.boundary_states.append(counts)
+        ids = np.flatnonzero(self.spec.changed_states(t)[f.state[: f.n]])
+        if ids.size:
+            kernel.redraw_many(
+                self._columns(), self.const, ids, np.maximum(t, f.t_last[ids]), self.buf.scratch, self.buf.scratch_of
+            )
+
+    def fork(self, spec: ModelSpec) -> Model:
+        """An independent copy of this replication that carries on under ``spec`` (same population, same random
+        numbers): the counterfactual, or another scenario, shares everything simulated before the two can differ
+        (``flowsim.engine.divergence``). Programmes keep their queues and families; their places and durations
+        are ``spec``'s from now on."""
+        import copy
+
+        families = self.families
+        # What is logged is never changed once appended: the copy shares it rather than copying it.
+        logs = (self.flows, self.successes, self.outcomes, self.boundary_problems, self.boundary_classes)
+        rec = self.recorder
+        logs += (rec.flows, rec.boundary_states, rec.boundary_programmes, rec.programme_events, rec.waits, rec.claims)
+        memo = {id(entry): entry for log in logs for entry in log}
+        rand = self.rand
+        self.families, self._cols, self.rand = None, None, None  # the copy gets its own, below
+        try:
+            other = copy.deepcopy(self, memo)
+        finally:
+            self.families, self.rand = families, rand
+        other.families = families.copy()
+        other.rand = FamilyRandom(other.families, other.seed64)
+        other.spec = spec
+        other.key_worker, other.finance = spec.key_worker, spec.finance.enabled
+        other.const = other._constants()
+        if other.admin is not None:  # the councils keep their lists and logs; their rules are ``spec``'s from now on
+            other.admin.spec = spec.programme_2012
+        for prog, p in zip(other.programmes, spec.programmes, strict=True):  # queues and places taken stay
+            prog.capacity_times, prog.capacity_places = p.capacity_times, p.capacity_places
+            prog.duration_mean_years, prog.duration_shape, prog.p_dropout = (
+                p.duration_mean_years,
+                p.duration_shape,
+                p.p_dropout,
+            )
+        return other
+
+    # --- observation ----------------------------------------------------------------------------
+    def observe(self, t: float, wave: int | None) -> None:
+        f = self.families
+        states = np.zeros(6, np.int64)
+        problems = np.zeros(NP, np.int64)
+        classes = np.zeros(len(CLASS_NAMES), np.int64)
+        kernel.census(self._columns(), self.const, f.n, states, problems, classes, self._combos)
+        rec = self.recorder
+        rec.boundary_t.append(t)
+        rec.boundary_states.append(states)
+        self.boundary_problems.append(problems)
+        self.boundary_classes.append(classes)
         progs = np.zeros((len(self.programmes), 3), np.int64)
         for i, prog in enumerate(self.programmes):
-            progs[i] = (prog.capacity(t), prog.occupied, waiting[i])
-        self.recorder.boundary_programmes.append(progs)
+            progs[i] = (prog.capacity(t), prog.occupied, self.buf.waiting[i])
+        rec.boundary_programmes.append(progs)
         st = f.state[: f.n]
         if wave is not None:
             at_risk = (st == R) | (st == H) | (st == S)
             f.waves[: f.n][at_risk] |= np.uint16(1 << wave)
         if t == 0.0:
+            # The survey's record is complete at the last wave: keep it as it stands, with each row's weight now
+            # (later splits and roulette change weights, and rows are reused, in ways that differ between scenarios).
+            rows = np.flatnonzero((f.waves[: f.n] != 0) & (f.weight[: f.n] > 0))
+            self.survey = (f.waves[rows].copy(), f.weight[rows].astype(np.int64))
             f.in_start_stock[: f.n] = st == S
             if self.key_worker >= 0:
-                enrolled = f.prog_status[: f.n, self.key_worker] == ENROLLED
-                f.key_worker_received[: f.n] = enrolled
-
-    def hazards_change(self, t: float) -> None:
-        """At ``t`` hazards change for many families (a roll-out step, a programme opening): redraw their clocks.
-
-        Only families in the states whose hazards change are redrawn (the others' clocks stay exact).
-        """
-        f = self.families
-        ids = np.flatnonzero(self.spec.changed_states(t)[f.state[: f.n]])
-        self._redraw(ids, np.maximum(t, f.t_last[ids]))
-
-    def _per_family_result(self, name: str, rows: np.ndarray) -> np.ndarray:
-        """Column ``name`` of departed families (universe "all") then of the families still in ``rows``."""
-        parts = [getattr(d, name) for d in self._departed]
-        return np.concatenate([*parts, getattr(self.families, name)[rows]])
+                f.key_worker_received[: f.n] |= f.prog_status[: f.n, self.key_worker] == ENROLLED
+        if self.admin is not None:
+            self.admin.month(self, t)
 
     def results(self, seed: int, replication: int | None = None) -> Results:
-        """The replication's :class:`~flowsim.results.Results`. Frees the family store: call it once, at the end."""
+        """The replication's Results (families that were ever tracked one by one; sampled families never were at risk)."""
+        from flowsim.engine.spec import CAUSE_NAMES
+
         rec, f = self.recorder, self.families
-        rows = np.arange(f.n)
-        t_attached = self._per_family_result("t_attached", rows)
-        attached = np.isfinite(t_attached)
-        per_family = {
-            name: self._per_family_result(name, rows) for name in ("waves", "in_start_stock", "key_worker_received")
-        }
-        attached_year = self._per_family_result("attached_year", rows)[attached]
-        tracked = f.n + self.replaced
-        # The family store is no longer needed: free it before the logs are joined (universe "all" holds 5.8M rows).
-        self.families = self._cols = self.rand = None
-        del f
-        return Results(
+        n = f.n
+        # Families in the stock at the start are tracked one by one to the end (never returned to the sample).
+        start = f.in_start_stock[:n]
+        attached = np.isfinite(f.t_attached[:n])
+        dtypes = (np.float64, np.int8, np.int8, np.uint64)
+        if self.successes:
+            succ = tuple(np.concatenate(col) for col in zip(*self.successes, strict=True))
+        else:
+            succ = tuple(np.empty(0, d) for d in dtypes)
+        out_dtypes = (np.int8, np.float64, np.uint16, np.uint16, np.bool_)
+        if self.outcomes:
+            outcomes = tuple(np.concatenate(col) for col in zip(*self.outcomes, strict=True))
+        else:
+            outcomes = tuple(np.empty(0, d) for d in out_dtypes)
+        flow_dtypes = (np.float64, np.int8, np.int8, np.int16, np.int32)
+        if self.flows:
+            flows = tuple(
+                np.concatenate(col).astype(d) for col, d in zip(zip(*self.flows, strict=True), flow_dtypes, strict=True)
+            )
+        else:
+            flows = tuple(np.empty(0, d) for d in flow_dtypes)
+        out = Results(
             seed=seed,
             start=self.start,
             t_start=self.t_start,
@@ -378,19 +564,32 @@ class Model(Entries):
             boundary_t=np.array(rec.boundary_t),
             boundary_states=np.array(rec.boundary_states),
             boundary_programmes=np.array(rec.boundary_programmes).reshape(len(rec.boundary_t), len(self.programmes), 3),
-            flows=rec.concat_flows(),
+            flows=flows,
             programme_events=rec.concat_programme_events(),
             waits=rec.concat_waits(),
             triggers=rec.triggers.copy(),
-            waves=per_family["waves"],
+            waves=self.survey[0],
             wave_count=self.spec.waves,
-            in_start_stock=per_family["in_start_stock"],
-            key_worker_received=per_family["key_worker_received"],
-            families_tracked=tracked,
-            attached_t=t_attached[attached],
-            attached_year=attached_year,
+            in_start_stock=start[start].copy(),
+            key_worker_received=f.key_worker_received[:n][start].copy(),
+            family_weight=self.survey[1],
+            families_tracked=int(f.n - f.free.size),
+            events=rec.events,
+            attached_t=f.t_attached[:n][attached].copy(),
+            attached_year=f.attached_year[:n][attached].copy(),
             claims=rec.concat_claims(),
             finance=self.finance,
-            events=rec.events,
             replication=replication,
+            cause_names=CAUSE_NAMES,
+            problem_names=PROBLEM_NAMES,
+            boundary_problems=np.array(self.boundary_problems),
+            class_names=CLASS_NAMES,
+            boundary_classes=np.array(self.boundary_classes),
+            target_population=self.spec.target,
+            successes=succ,
+            outcomes=outcomes,
+            programme_2012=self.admin.results() if self.admin is not None else None,
         )
+        f.recycle()  # every array above is a copy: the next replication in this process may have the store's memory
+        self.families = self._cols = self.rand = None
+        return out

@@ -15,10 +15,9 @@ from collections.abc import Callable, Generator
 import numpy as np
 import simpy
 
+from flowsim.engine.divergence import divergence
 from flowsim.engine.model import Model
 from flowsim.engine.spec import ModelSpec, compile_spec
-from flowsim.engine.v2.model import ProblemModel
-from flowsim.engine.v2.spec import ProblemSpec, compile_problem_spec
 from flowsim.results import Results
 
 
@@ -30,9 +29,8 @@ def simulate(
     Args:
         scenario: a validated :class:`~flowsim.scenario.Scenario`, or its compiled
             :class:`~flowsim.engine.spec.ModelSpec`.
-        seed: root seed; each purpose (population, ladder, triggers, ...) gets
-            its own stream spawned from it, so scenarios run with one seed
-            share their random numbers.
+        seed: root seed; the population's stream is spawned from it and every family's
+            draws are keyed by it, so scenarios run with one seed share their random numbers.
         replication: if given, run replication ``replication`` of ``seed``: its
             streams come from ``SeedSequence(seed).spawn(...)[replication]``, so
             replications are independent and the same index pairs across scenarios.
@@ -41,9 +39,9 @@ def simulate(
     Returns:
         The replication's :class:`~flowsim.results.Results`.
     """
-    spec = scenario if isinstance(scenario, ModelSpec | ProblemSpec) else _compile(scenario)
+    spec = _compile(scenario)
     model = _model(spec, seed, replication)
-    _calendar(model, _first_month(model), model.t_end, progress)
+    _calendar(model, model.spec.t_init, model.t_end, progress)
     return model.results(seed, replication)
 
 
@@ -56,48 +54,43 @@ def simulate_with_counterfactual(
 ) -> tuple[Results, Results]:
     """A replication of ``scenario`` and of its ``counterfactual`` from the scenario's start date.
 
-    Model v2: the two share their past up to the start date (``time.start``),
+    The two share their past up to the start date (``time.start``),
     simulated once, so programmes that ran before it (the FIP since 2006) are
     part of the history both carry on from, as they were part of the history
     the survey observed. There the model is forked in memory and the copy
     carries on under ``counterfactual`` (programme effects off; places and
     queues unchanged): what the programmes add is what they add from the start
     date. If no programme opens until later, the fork waits for the first.
-    The ladder model runs both in full from its own start.
     """
     spec, cf_spec = _compile(scenario), _compile(counterfactual)
-    if not isinstance(spec, ProblemSpec):
-        return simulate(spec, seed, progress, replication), simulate(cf_spec, seed, None, replication)
     return _simulate_tree([(spec, cf_spec)], _counterfactual_forks(spec), seed, progress, replication)[0]
 
 
-def _points(spec: ProblemSpec) -> np.ndarray:
+def _points(spec: ModelSpec) -> np.ndarray:
     return _grid(spec.t_init, spec.t_start, spec.t_end, spec.t_deadline)
 
 
-def _counterfactual_forks(spec: ProblemSpec) -> list[tuple[float, int, int, int]]:
+def _counterfactual_forks(spec: ModelSpec) -> list[tuple[float, int, int, int]]:
     """A lone run's plan: its counterfactual forks from it (leaf 1 from leaf 0)."""
     return [(_counterfactual_fork(spec, _points(spec), spec.t_end), 1, 0, 1)]
 
 
-def _counterfactual_fork(spec: ProblemSpec, points: np.ndarray, t_end: float) -> float:
+def _counterfactual_fork(spec: ModelSpec, points: np.ndarray, t_end: float) -> float:
     """Where a run's counterfactual forks: the first boundary at or after the start date and the first opening."""
     opening = [p.open_t for p in spec.programmes if np.isfinite(p.open_t)]
     wanted = max(0.0, min(opening, default=t_end))
     return float(points[min(np.searchsorted(points, wanted - 1e-9), points.size - 2)])
 
 
-def share_plan(specs: list[tuple[ProblemSpec, ProblemSpec]]) -> list[tuple[float, int, int, int]] | None:
+def share_plan(specs: list[tuple[ModelSpec, ModelSpec]]) -> list[tuple[float, int, int, int]] | None:
     """How scenarios and their counterfactuals share one simulated past: the forks, or ``None`` if they cannot.
 
     Leaves ``2k`` and ``2k + 1`` are scenario ``k`` and its counterfactual; leaf 0
     is simulated from the start. Each fork is ``(time, order, from leaf, new leaf)``.
     A scenario forks from the first at the last month boundary before the two
-    can differ (:func:`flowsim.engine.v2.divergence.divergence`), so every leaf
+    can differ (:func:`flowsim.engine.divergence.divergence`), so every leaf
     is bit for bit what it would be simulated alone.
     """
-    from flowsim.engine.v2.divergence import divergence
-
     first_spec, first_cf = specs[0]
     points = _points(first_spec)
     t_cf = [_counterfactual_fork(s, points, first_spec.t_end) for s, _ in specs]
@@ -121,9 +114,7 @@ def share_plan(specs: list[tuple[ProblemSpec, ProblemSpec]]) -> list[tuple[float
 
 def can_share(pairs: list[tuple[object, object]]) -> bool:
     """Whether :func:`simulate_shared` can run these ``(scenario, counterfactual)`` pairs from one past."""
-    specs = [(_compile(s), _compile(c)) for s, c in pairs]
-    ok = all(isinstance(s, ProblemSpec) and isinstance(c, ProblemSpec) for s, c in specs)
-    return ok and share_plan(specs) is not None
+    return share_plan([(_compile(s), _compile(c)) for s, c in pairs]) is not None
 
 
 def simulate_shared(
@@ -136,12 +127,10 @@ def simulate_shared(
 
     ``pairs`` are ``(scenario, counterfactual)``; the result is each pair's
     ``(actual, counterfactual)``, bit for bit what :func:`simulate_with_counterfactual`
-    gives for each alone. ``None`` when they cannot share (model v1, or specs that
+    gives for each alone. ``None`` when they cannot share (specs that
     differ where no date can be put on it): run them one by one.
     """
     specs = [(_compile(s), _compile(c)) for s, c in pairs]
-    if not all(isinstance(s, ProblemSpec) and isinstance(c, ProblemSpec) for s, c in specs):
-        return None
     forks = share_plan(specs)
     if forks is None:
         return None
@@ -151,7 +140,7 @@ def simulate_shared(
 def _simulate_tree(specs, forks, seed, progress, replication) -> list[tuple[Results, Results]]:
     """Simulate leaf 0 from the start and fork the other leaves from it as ``forks`` (time, order, from, new) say."""
     root = _model(specs[0][0], seed, replication)
-    first, end = _first_month(root), root.t_end
+    first, end = root.spec.t_init, root.t_end
     spec_of = {leaf: spec for k, pair in enumerate(specs) for leaf, spec in ((2 * k, pair[0]), (2 * k + 1, pair[1]))}
     models, now = {0: root}, {0: first}
     total = (end - first) + sum(end - t for t, *_ in forks)
@@ -178,7 +167,7 @@ def _simulate_tree(specs, forks, seed, progress, replication) -> list[tuple[Resu
 def _model(spec, seed: int, replication: int | None):
     root = np.random.SeedSequence(seed)
     streams = root if replication is None else root.spawn(replication + 1)[replication]
-    return ProblemModel(spec, streams) if isinstance(spec, ProblemSpec) else Model(spec, streams)
+    return Model(spec, streams)
 
 
 def _calendar(model, t0: float, t1: float, progress: Callable[[float], None] | None) -> None:
@@ -195,24 +184,16 @@ def _calendar(model, t0: float, t1: float, progress: Callable[[float], None] | N
     env.run()
 
 
-def _compile(scenario):
-    if scenario.params.model.structure == "problems":
-        return compile_problem_spec(scenario)
-    return compile_spec(scenario)
-
-
-def _first_month(model) -> float:
-    """Where the simulation starts: the first survey wave, or the start of model v2's burn-in."""
-    return getattr(model.spec, "t_init", model.t_start)
+def _compile(scenario) -> ModelSpec:
+    return scenario if isinstance(scenario, ModelSpec) else compile_spec(scenario)
 
 
 def boundaries(model) -> np.ndarray:
     """Month boundaries from the start of the simulation to the end, plus the deadline and the end.
 
-    The ladder model starts at the survey's first wave; model v2 starts its burn-in earlier
-    (nothing is observed before the first wave).
+    The simulation starts its burn-in before the first survey wave (nothing is observed before that wave).
     """
-    return _grid(_first_month(model), model.t_start, model.t_end, model.t_deadline)
+    return _grid(model.spec.t_init, model.t_start, model.t_end, model.t_deadline)
 
 
 def _grid(first: float, t_start: float, t_end: float, t_deadline: float) -> np.ndarray:

@@ -13,7 +13,7 @@ import datetime as dt
 from dataclasses import dataclass, field, replace
 from typing import Any, NamedTuple
 
-from flowsim.scenario.registry_problems import problem_params
+from flowsim.scenario.registry_problems import FACTOR_NAMES, PROBLEM_NAMES, problem_params
 from flowsim.scenario.registry_programme_2012 import programme_2012_params
 
 D = dt.date
@@ -117,18 +117,6 @@ _CORE: list[Param] = [
     ),
     # --- population -----------------------------------------------------------
     _p(
-        "population.universe",
-        "at_risk",
-        "choice",
-        "seed 000 slide 4",
-        "'at_risk': the 290k at-risk families plus inflow from an untracked general population; "
-        "'all': every family with dependent children tracked one by one (most in G), each family that "
-        "leaves replaced by a new one drawn from the population (assumption: their number is stable). The ladder "
-        'model\'s setting: model v2 follows the whole population always and takes only "at_risk" (every family '
-        "tracked one by one there is population.sample_weight = 1).",
-        choices=("at_risk", "all"),
-    ),
-    _p(
         "population.families_with_children",
         5_800_000,
         "families",
@@ -146,164 +134,6 @@ _CORE: list[Param] = [
         "Every count and capacity is multiplied by this; results are in simulated families.",
         lo=1e-4,
         hi=10.0,
-    ),
-    _p(
-        "population.initial_at_risk",
-        290_000,
-        "families",
-        "seed 000 slide 4",
-        "Families at risk of social exclusion (R+H+S) when the survey window opens.",
-        lo=0,
-        hi=2e7,
-    ),
-    _p(
-        "population.initial_flow_group",
-        70_000,
-        "families",
-        "seed 000 slide 2",
-        "Families at greatest risk (H) when the survey window opens.",
-        lo=0,
-        hi=2e7,
-    ),
-    _p(
-        "population.initial_stock",
-        46_000,
-        "families",
-        "seed 000 slide 8",
-        "Families with multiple problems and child/youth problems (S) when the survey window opens.",
-        lo=0,
-        hi=2e7,
-    ),
-    _p(
-        "population.child_age_limit_years",
-        18.0,
-        "years",
-        "assumption: dependent children are under 18; a family leaves when its youngest child turns 18",
-        "Age of the youngest child at which a family leaves the model.",
-        lo=5,
-        hi=25,
-    ),
-    _p(
-        "population.other_exit_rate_per_year",
-        0.01,
-        "per family-year",
-        "assumption: emigration, death and care placements of the whole family are rare; 1% a year",
-        "Hazard of leaving the model for reasons other than ageing out.",
-        lo=0,
-        hi=1,
-    ),
-    _p(
-        "population.frailty_variance",
-        0.0,
-        "variance of a mean-1 gamma",
-        "calibrated",
-        "Unobserved heterogeneity: variance of a family's multiplier on its hazard of entering risk.",
-        lo=0,
-        hi=10,
-    ),
-    _p(
-        "population.entry_hr_exponent",
-        1.0,
-        "power",
-        "calibrated",
-        "Power applied to every risk factor's entry hazard ratio: 1 uses them as given; below 1 narrows how much "
-        "families differ in their hazard of entering (and re-entering) risk.",
-        lo=0,
-        hi=2,
-    ),
-    # --- ladder dynamics -----------------------------------------------------------
-    _p(
-        "dynamics.entry_rate_per_year",
-        0.0205,
-        "per family-year",
-        "calibrated",
-        "Base hazard G->R for a family with population-average risk factors and frailty 1.",
-        lo=0,
-        hi=5,
-    ),
-    _p(
-        "dynamics.spell_shape",
-        12.0,
-        "gamma shape",
-        "calibrated",
-        "Shape of the gamma-distributed length of a spell at risk (R, H or S): 1 = memoryless; larger = an exit "
-        "hazard rising more steeply with time at risk (an integer k is k exponential phases).",
-        lo=0.5,
-        hi=200,
-    ),
-    _p(
-        "dynamics.spell_mean_years",
-        2.0,
-        "years",
-        "calibrated",
-        "Mean length of a spell at risk: from entering R until problems resolve (back to G), wherever on the ladder.",
-        lo=0.05,
-        hi=20,
-    ),
-    _p(
-        "dynamics.escalation_R_per_year",
-        1.1,
-        "per family-year",
-        "calibrated",
-        "Base hazard R->H (at greatest risk) for population-average risk factors.",
-        lo=0,
-        hi=5,
-    ),
-    _p(
-        "dynamics.escalation_H_per_year",
-        0.95,
-        "per family-year",
-        "calibrated",
-        "Base hazard H->S (multiple problems and child/youth problems).",
-        lo=0,
-        hi=5,
-    ),
-    _p("dynamics.deescalation_H_per_year", 1.8, "per family-year", "calibrated", "Hazard H->R.", lo=0, hi=5),
-    _p(
-        "dynamics.deescalation_S_per_year",
-        1.3,
-        "per family-year",
-        "calibrated",
-        "Hazard S->H without intervention.",
-        lo=0,
-        hi=5,
-    ),
-    _p(
-        "dynamics.relapse_per_year",
-        0.15,
-        "per family-year",
-        "assumption: no published FIP relapse rate (REFERENCE_FIGURES FIP table); 15% a year",
-        "Hazard T->S for a population-average family.",
-        lo=0,
-        hi=5,
-    ),
-    _p(
-        "dynamics.sustain_per_year",
-        0.30,
-        "per family-year",
-        "assumption: a turned-around family that stays out of trouble rejoins the general population in ~3 years",
-        "Hazard T->G.",
-        lo=0,
-        hi=5,
-    ),
-    # --- triggers -----------------------------------------------------------------
-    _p(
-        "triggers.window_years",
-        1.0,
-        "years",
-        "assumption: seed 000 slide 4 says triggers move families into severe exclusion; the effect is taken to last a year",
-        "How long a trigger event raises the family's escalation hazard.",
-        lo=0,
-        hi=10,
-    ),
-    _p(
-        "triggers.boost_per_year",
-        0.05,
-        "per family-year",
-        "calibrated",
-        "Extra escalation hazard during a trigger window, for population-average risk factors.",
-        lo=0,
-        hi=20,
     ),
     # --- identification -----------------------------------------------------------
     _p(
@@ -350,35 +180,31 @@ class RiskFactor:
     name: str
     prevalence: float
     entry_hr: float
-    escalation_hr: float
     source: str
 
 
 # Seed 000 slide 4 (risk of social exclusion) and seed 001 (parent-based drivers
 # of poor child outcomes) name the factors; neither gives prevalences or hazard
 # ratios in a usable form, so every number here is an assumption with a reason.
+# Parental problems the seeds also name (worklessness, mental health, conflict and
+# violence, substance misuse, offending, homelessness) are problems, not factors
+# (registry_problems.PROBLEMS).
 RISK_FACTORS: tuple[RiskFactor, ...] = (
-    RiskFactor("lone_parent", 0.25, 2.5, 1.2, "seed 000 slide 4"),
-    RiskFactor("workless", 0.15, 3.0, 1.2, "seed 000 slide 4"),
-    RiskFactor("four_plus_children", 0.04, 2.0, 1.2, "seed 000 slide 4"),
-    RiskFactor("child_under_5", 0.40, 1.4, 1.1, "seed 000 slide 4"),
-    RiskFactor("young_mother", 0.05, 2.0, 1.3, "seed 000 slide 4"),
-    RiskFactor("low_maternal_education", 0.15, 2.0, 1.2, "seed 000 slide 4"),
-    RiskFactor("social_tenant", 0.17, 2.0, 1.1, "seed 000 slide 4"),
-    RiskFactor("urban", 0.80, 1.3, 1.0, "seed 000 slide 4"),
-    RiskFactor("maternal_mental_health", 0.12, 1.5, 1.6, "seed 000 slide 4; seed 001"),
-    RiskFactor("parental_conflict", 0.10, 1.2, 1.5, "seed 000 slide 4"),
-    RiskFactor(
-        "substance_misuse", 0.05, 1.5, 1.8, "seed 001 (parental alcohol misuse in >50% of child protection cases)"
-    ),
-    RiskFactor("domestic_violence", 0.06, 1.5, 1.8, "seed 001 (1 in 4 children witnessing it have serious problems)"),
-    RiskFactor("parental_offending", 0.05, 1.5, 1.8, "seed 001 (63% of boys with convicted fathers are convicted)"),
-    RiskFactor("homelessness", 0.01, 3.0, 2.0, "seed 001 (child protection register risk 1% -> 12%)"),
-    RiskFactor("poor_home_learning", 0.15, 1.2, 1.4, "seed 000 slide 4"),
+    RiskFactor("lone_parent", 0.25, 2.5, "seed 000 slide 4"),
+    RiskFactor("four_plus_children", 0.04, 2.0, "seed 000 slide 4"),
+    RiskFactor("child_under_5", 0.40, 1.4, "seed 000 slide 4"),
+    RiskFactor("young_mother", 0.05, 2.0, "seed 000 slide 4"),
+    RiskFactor("low_maternal_education", 0.15, 2.0, "seed 000 slide 4"),
+    RiskFactor("social_tenant", 0.17, 2.0, "seed 000 slide 4"),
+    RiskFactor("urban", 0.80, 1.3, "seed 000 slide 4"),
+    RiskFactor("poor_home_learning", 0.15, 1.2, "seed 000 slide 4"),
     # protective factors (seed 001): hazard ratios below 1
-    RiskFactor("authoritative_parenting", 0.50, 0.8, 0.7, "seed 001 (protective)"),
-    RiskFactor("strong_family_relationships", 0.60, 0.8, 0.7, "seed 001 (protective)"),
-    RiskFactor("extended_family_support", 0.50, 0.9, 0.8, "seed 001 (protective)"),
+    RiskFactor("authoritative_parenting", 0.50, 0.8, "seed 001 (protective)"),
+    RiskFactor("strong_family_relationships", 0.60, 0.8, "seed 001 (protective)"),
+    RiskFactor("extended_family_support", 0.50, 0.9, "seed 001 (protective)"),
+)
+assert tuple(f.name for f in RISK_FACTORS) == FACTOR_NAMES, (
+    "risk factors are the bits of registry_problems.FACTOR_NAMES"
 )
 
 
@@ -391,7 +217,7 @@ def _risk_factor_params() -> list[Param]:
                 f"risk_factors.{f.name}.prevalence",
                 f.prevalence,
                 "share of families with children",
-                f"assumption: {why} a round figure for England's families with children; independent of other factors",
+                f"assumption: {why} a round figure for England's families with children",
                 f"Share of families with children who have {f.name.replace('_', ' ')}.",
                 lo=0,
                 hi=1,
@@ -400,62 +226,9 @@ def _risk_factor_params() -> list[Param]:
                 f"risk_factors.{f.name}.entry_hr",
                 f.entry_hr,
                 "hazard ratio",
-                f"assumption: {why} a moderate hazard ratio on entering risk",
-                "Multiplies the hazard of entering risk (G->R).",
-                lo=0.01,
-                hi=100,
-            ),
-            _p(
-                f"risk_factors.{f.name}.escalation_hr",
-                f.escalation_hr,
-                "hazard ratio",
-                f"assumption: {why} a moderate hazard ratio on escalation",
-                "Multiplies escalation hazards (R->H, H->S, T->S, trigger escalation).",
-                lo=0.01,
-                hi=100,
-            ),
-        ]
-    return out
-
-
-@dataclass(frozen=True)
-class Trigger:
-    name: str
-    rate_per_year: float
-    driver: str
-    driver_hr: float
-    rate_reason: str
-
-
-# Seed 000 slide 4: "certain trigger events can move families into the severely
-# excluded group eg separation or the birth of a child".
-TRIGGERS: tuple[Trigger, ...] = (
-    Trigger("separation", 0.04, "parental_conflict", 3.0, "about 1 in 25 couples with children separate each year"),
-    Trigger("birth", 0.08, "young_mother", 2.0, "about 1 in 12 families with children has another baby each year"),
-    Trigger("job_loss", 0.04, "low_maternal_education", 2.0, "about 4% of working families lose their job each year"),
-    Trigger("eviction", 0.01, "social_tenant", 3.0, "about 1% of families are evicted or lose their home each year"),
-)
-
-
-def _trigger_params() -> list[Param]:
-    out = []
-    for t in TRIGGERS:
-        out += [
-            _p(
-                f"triggers.{t.name}.rate_per_year",
-                t.rate_per_year,
-                "per family-year",
-                f"assumption: seed 000 slide 4 names the trigger but gives no rate; {t.rate_reason}",
-                f"Hazard of a {t.name.replace('_', ' ')} for a family without the driver factor.",
-                lo=0,
-                hi=5,
-            ),
-            _p(
-                f"triggers.{t.name}.driver_hr",
-                t.driver_hr,
-                f"hazard ratio if {t.driver}",
-                f"assumption: {t.driver.replace('_', ' ')} makes a {t.name.replace('_', ' ')} more likely",
-                f"Multiplies the {t.name.replace('_', ' ')} hazard for families with {t.driver}.",
+                f"assumption: {why} a moderate hazard ratio on the risk of problems beginning",
+                "The factor's hazard ratio in the family's risk index, which scales every problem's onset hazard "
+                "(by the problem's risk_index_loading) and the trigger events' rates.",
                 lo=0.01,
                 hi=100,
             ),
@@ -481,18 +254,12 @@ class ProgrammeDefaults:
     duration_mean_years: float
     duration_shape: float
     p_dropout: float
-    p_success: float
-    escalation_effect: float
     effect_years_after: float
     sources: dict[str, str]
     cost_per_family_gbp: float = 0.0
     requires_programmes: list[str] = field(default_factory=list)
     requires_domains: list[str] = field(default_factory=list)
     exclusive_group: str = ""
-    deescalation_multiplier: float = 1.0
-    crime_effect: float = 0.0
-    education_effect: float = 0.0
-    work_effect: float = 0.0
     # Model v2: effects on problems while the family attends and for effect_years_after (sparse).
     turns_around: bool = False
     resolution_hr: dict[str, float] = field(default_factory=dict)
@@ -535,8 +302,6 @@ _PLAN_PROGRAMMES: tuple[ProgrammeDefaults, ...] = (
         duration_mean_years=1.0,
         duration_shape=4.0,
         p_dropout=0.15,
-        p_success=0.6,
-        escalation_effect=0.5,
         effect_years_after=0.0,
         cost_per_family_gbp=14000.0,
         exclusive_group="family_support",
@@ -555,9 +320,7 @@ _PLAN_PROGRAMMES: tuple[ProgrammeDefaults, ...] = (
             "duration_mean_years": "ref: NatCen 2011",
             "duration_shape": "assumption: most interventions last 6-18 months around the one-year mean",
             "p_dropout": "assumption: NatCen reports planned and unplanned exits; 15% leave early",
-            "p_success": "calibrated",
-            "escalation_effect": "assumption: intensive support halves escalation while it lasts",
-            "effect_years_after": "assumption: the lasting effect of key-worker work is the move to T",
+            "effect_years_after": "assumption: the key worker acts while the family is supported; what lasts is the problems that ended then (no study measures a lasting change of hazards)",
         },
     ),
     ProgrammeDefaults(
@@ -575,8 +338,6 @@ _PLAN_PROGRAMMES: tuple[ProgrammeDefaults, ...] = (
         duration_mean_years=0.5,
         duration_shape=4.0,
         p_dropout=0.15,
-        p_success=0.0,
-        escalation_effect=0.4,
         effect_years_after=1.0,
         cost_per_family_gbp=10000.0,
         exclusive_group="early_help",
@@ -601,8 +362,6 @@ _PLAN_PROGRAMMES: tuple[ProgrammeDefaults, ...] = (
         duration_mean_years=2.5,
         duration_shape=8.0,
         p_dropout=0.4,
-        p_success=0.0,
-        escalation_effect=0.05,
         effect_years_after=0.0,
         cost_per_family_gbp=7500.0,
         exclusive_group="early_help",
@@ -612,7 +371,6 @@ _PLAN_PROGRAMMES: tuple[ProgrammeDefaults, ...] = (
             "places_per_year": _SLIDE7,
             "duration_mean_years": "ref: Robling et al. 2016 (pregnancy to the child's 2nd birthday)",
             "p_dropout": "ref: FNP licence (attrition standard 40% cumulative)",
-            "escalation_effect": "ref: Building Blocks, Robling et al. 2016 (no effect on primary outcomes); 5% kept for secondary effects",
             "effect_years_after": "ref: Building Blocks, Robling et al. 2016 (no lasting effect found)",
         },
     ),
@@ -631,8 +389,6 @@ _PLAN_PROGRAMMES: tuple[ProgrammeDefaults, ...] = (
         duration_mean_years=0.5,
         duration_shape=4.0,
         p_dropout=0.2,
-        p_success=0.0,
-        escalation_effect=0.25,
         effect_years_after=1.0,
         cost_per_family_gbp=1500.0,
         exclusive_group="early_help",
@@ -657,8 +413,6 @@ _PLAN_PROGRAMMES: tuple[ProgrammeDefaults, ...] = (
         duration_mean_years=0.25,
         duration_shape=4.0,
         p_dropout=0.25,
-        p_success=0.0,
-        escalation_effect=0.15,
         effect_years_after=1.0,
         cost_per_family_gbp=500.0,
         exclusive_group="early_help",
@@ -683,8 +437,6 @@ _PLAN_PROGRAMMES: tuple[ProgrammeDefaults, ...] = (
         duration_mean_years=0.5,
         duration_shape=4.0,
         p_dropout=0.2,
-        p_success=0.0,
-        escalation_effect=0.25,
         effect_years_after=1.0,
         cost_per_family_gbp=2000.0,
         exclusive_group="early_help",
@@ -706,7 +458,7 @@ _MORE_PROGRAMMES: tuple[ProgrammeDefaults, ...] = (
         "IAPT psychological therapy for parents",
         False,
         ["R", "H", "S"],
-        ["maternal_mental_health"],
+        [],
         "rate",
         4.0,
         staff=[],
@@ -716,13 +468,13 @@ _MORE_PROGRAMMES: tuple[ProgrammeDefaults, ...] = (
         duration_mean_years=0.25,
         duration_shape=4.0,
         p_dropout=0.3,
-        p_success=0.0,
-        escalation_effect=0.2,
         effect_years_after=1.0,
         cost_per_family_gbp=800.0,
         requires_programmes=list(_WORKERS),
+        requires_domains=["maternal_mental_health"],
         sources={
-            "requires": "seed 003 (parents with mild to moderate mental health problems); seed 001 (maternal mental health)",
+            "requires_domains": "seed 003 (parents with mild to moderate mental health problems); seed 001 (maternal "
+            "mental health)",
             "requires_programmes": "seed 003 (supported by their outreach or lead worker)",
             "places_per_year": (
                 "calibrated by hand so that referrals from key workers wait 8-18 weeks (seed 003): 10th-90th "
@@ -732,7 +484,6 @@ _MORE_PROGRAMMES: tuple[ProgrammeDefaults, ...] = (
             "referral_rate_per_year": "assumption: workers identify mental health concerns within about three months",
             "p_accept": "assumption: a supported referral raises attendance (seed 003) from about half to 70%",
             "duration_mean_years": "assumption: time-limited therapy of about three months (seed 003)",
-            "escalation_effect": "assumption: treating maternal mental health lowers escalation (seed 001) by a fifth",
             "cost_per_family_gbp": "assumption: a course of low- or high-intensity therapy",
         },
     ),
@@ -751,8 +502,6 @@ _MORE_PROGRAMMES: tuple[ProgrammeDefaults, ...] = (
         duration_mean_years=0.75,
         duration_shape=4.0,
         p_dropout=0.2,
-        p_success=0.3,
-        escalation_effect=0.2,
         effect_years_after=0.5,
         cost_per_family_gbp=3_000.0,
         exclusive_group="family_support",
@@ -761,8 +510,6 @@ _MORE_PROGRAMMES: tuple[ProgrammeDefaults, ...] = (
             "staff": "seed 003 (Rotherham's seven coordinators) x 152 councils (ref: DCLG 2012)",
             "caseload": "assumption: a coordinator oversees about 20 Teams Around the Family at once",
             "p_accept": "assumption: lead workers from existing services are often reluctant to do more direct work (seed 003)",
-            "p_success": "assumption: lighter touch than key-worker intervention, so fewer turned around",
-            "escalation_effect": "assumption: lower than intensive key-worker work (seed 003)",
             "cost_per_family_gbp": "assumption: coordination plus existing practitioners' time",
         },
     ),
@@ -781,8 +528,6 @@ _MORE_PROGRAMMES: tuple[ProgrammeDefaults, ...] = (
         duration_mean_years=0.75,
         duration_shape=4.0,
         p_dropout=0.15,
-        p_success=0.45,
-        escalation_effect=0.35,
         effect_years_after=0.5,
         cost_per_family_gbp=5_000.0,
         exclusive_group="family_support",
@@ -791,8 +536,6 @@ _MORE_PROGRAMMES: tuple[ProgrammeDefaults, ...] = (
             "places_per_year": "assumption: seed 003's YWCA family support service from June 2013, ~100 families a year "
             "per council x 152",
             "p_accept": "ref: NatCen 2008 (78% agree to take part in intensive family support)",
-            "p_success": "assumption: between lead-worker coordination and intensive key-worker work",
-            "escalation_effect": "assumption: between lead-worker coordination and intensive key-worker work",
             "cost_per_family_gbp": "assumption: a commissioned family support service",
         },
     ),
@@ -811,16 +554,12 @@ _MORE_PROGRAMMES: tuple[ProgrammeDefaults, ...] = (
         duration_mean_years=0.5,
         duration_shape=4.0,
         p_dropout=0.15,
-        p_success=0.0,
-        escalation_effect=0.3,
         effect_years_after=0.5,
         cost_per_family_gbp=6_000.0,
-        deescalation_multiplier=1.5,
         requires_programmes=list(_WORKERS),
         sources={
             "places_per_year": "assumption: seed 003's MIND service from May 2013, ~13 families a year per council",
             "requires_programmes": "seed 003 (families subject to a plan and part of the Families for Change cohort)",
-            "deescalation_multiplier": "assumption: aims to shorten the time a child spends on a plan (seed 003)",
             "cost_per_family_gbp": "assumption: six months of intensive whole-family support",
         },
     ),
@@ -839,16 +578,12 @@ _MORE_PROGRAMMES: tuple[ProgrammeDefaults, ...] = (
         duration_mean_years=0.25,
         duration_shape=8.0,
         p_dropout=0.25,
-        p_success=0.0,
-        escalation_effect=0.1,
         effect_years_after=1.0,
         cost_per_family_gbp=400.0,
         requires_domains=["education"],
-        education_effect=0.25,
         sources={
             "places_per_year": "seed 004 (90 parents a quarter per council running them) x 30 councils (assumption)",
             "requires_domains": "seed 004 (repeat fixed-term exclusions or high unauthorised absence)",
-            "education_effect": "assumption: a quarter of children's attendance problems resolve after the course",
             "cost_per_family_gbp": "assumption: a place on a group course",
         },
     ),
@@ -867,13 +602,10 @@ _MORE_PROGRAMMES: tuple[ProgrammeDefaults, ...] = (
         duration_mean_years=0.25,
         duration_shape=4.0,
         p_dropout=0.1,
-        p_success=0.0,
-        escalation_effect=0.15,
         effect_years_after=1.0,
         cost_per_family_gbp=1_500.0,
         sources={
             "places_per_year": "assumption: seed 001 names FGC without numbers; a few thousand conferences a year",
-            "escalation_effect": "assumption: family-led plans draw on extended-family support (seed 001)",
             "cost_per_family_gbp": "assumption: a coordinator's time for one conference and its review",
         },
     ),
@@ -892,16 +624,12 @@ _MORE_PROGRAMMES: tuple[ProgrammeDefaults, ...] = (
         duration_mean_years=0.4,
         duration_shape=6.0,
         p_dropout=0.15,
-        p_success=0.0,
-        escalation_effect=0.3,
         effect_years_after=1.0,
         cost_per_family_gbp=7_500.0,
-        requires_domains=["crime_asb"],
-        crime_effect=0.3,
+        requires_domains=["youth_crime_asb"],
         sources={
             "places_per_year": "assumption: seed 001 names MST without numbers; ~30 teams of ~50 families a year",
             "requires_domains": "seed 001 (MST works with young people's behaviour across school, peers and community)",
-            "crime_effect": "assumption: about a third of youth offending or ASB stops after therapy",
             "cost_per_family_gbp": "assumption: 3-5 months of intensive therapy",
         },
     ),
@@ -920,16 +648,12 @@ _MORE_PROGRAMMES: tuple[ProgrammeDefaults, ...] = (
         duration_mean_years=0.5,
         duration_shape=4.0,
         p_dropout=0.3,
-        p_success=0.0,
-        escalation_effect=0.0,
         effect_years_after=0.0,
         cost_per_family_gbp=11_000.0,
         requires_domains=["workless"],
-        work_effect=0.25,
         sources={
             "places_per_year": "seed 000 slides 6 and 10 (6,000 families a year, ESF 2011-14); if switched on, take the "
             "ESF line out of programmes.key_worker.places_per_year so the families are not counted twice",
-            "work_effect": "assumption: about a quarter of workless adults supported move into work",
             "cost_per_family_gbp": "seed 000 slide 10 (£200m, 2011-14) over ~18,000 families",
         },
     ),
@@ -948,18 +672,14 @@ _MORE_PROGRAMMES: tuple[ProgrammeDefaults, ...] = (
         duration_mean_years=0.5,
         duration_shape=4.0,
         p_dropout=0.2,
-        p_success=0.0,
-        escalation_effect=0.0,
         effect_years_after=0.0,
         cost_per_family_gbp=500.0,
         requires_programmes=list(_WORKERS),
         requires_domains=["workless"],
-        work_effect=0.15,
         sources={
             "staff": "seed 003 (one seconded adviser per council from mid-June 2013) x 152 councils",
             "caseload": "assumption: an adviser works with about 40 families at once",
             "requires_programmes": "seed 003 (for families already worked with: part of the Team Around the Family)",
-            "work_effect": "assumption: integrated welfare-to-work advice moves about 15% of workless adults into work",
             "cost_per_family_gbp": "assumption: a share of one adviser's salary",
         },
     ),
@@ -1096,17 +816,15 @@ class _Field(NamedTuple):
 
 _F = _Field
 
-#: Outcome domains a family can have problems in (REFERENCE_FIGURES: DCLG Financial Framework 2012).
-DOMAINS = ("crime_asb", "education", "workless")
-
 _PROGRAMME_FIELDS: dict[str, _Field] = {
     "enabled": _F("switch", None, None, "assumption: part of the plan in seed 000", "Whether the programme runs."),
     "eligible_states": _F(
-        "ladder states",
+        "classifications",
         None,
         None,
         "seed 000 slides 2 and 7",
-        "Ladder states whose families can be referred (R, H, S; T and G are not).",
+        "Classifications whose families can be referred: R at risk (no child problem, not in the flow group), "
+        "H the flow group, S the stock.",
         choices=("R", "H", "S"),
     ),
     "requires": _F(
@@ -1115,7 +833,7 @@ _PROGRAMME_FIELDS: dict[str, _Field] = {
         None,
         "assumption: the programme's stated target group",
         "Risk factors a family must all have to be eligible.",
-        choices=tuple(f.name for f in RISK_FACTORS),
+        choices=FACTOR_NAMES,
     ),
     "referral": _F(
         "choice",
@@ -1183,20 +901,6 @@ _PROGRAMME_FIELDS: dict[str, _Field] = {
         "assumption: a minority leave early",
         "Probability a family leaves early, at a uniform point.",
     ),
-    "p_success": _F(
-        "probability",
-        0,
-        1,
-        "assumption: only key-worker intervention turns a family around",
-        "Probability that a completed intervention turns the family around (moves it to T).",
-    ),
-    "escalation_effect": _F(
-        "fraction",
-        0,
-        1,
-        "assumption: a modest effect typical of early help",
-        "Fractional reduction in escalation hazards while enrolled.",
-    ),
     "cost_per_family_gbp": _F(
         "GBP per family supported",
         0,
@@ -1213,12 +917,12 @@ _PROGRAMME_FIELDS: dict[str, _Field] = {
         choices=PROGRAMME_NAMES,
     ),
     "requires_domains": _F(
-        "outcome domains",
+        "problems",
         None,
         None,
-        "assumption: no outcome-domain condition",
-        "Problems (crime_asb, education, workless) the family must all have to be referred.",
-        choices=DOMAINS,
+        "assumption: no condition on the family's problems",
+        "Problems the family must all have (as they are, not as services record them) to be referred.",
+        choices=PROBLEM_NAMES,
     ),
     "exclusive_group": _F(
         "group name",
@@ -1226,34 +930,6 @@ _PROGRAMME_FIELDS: dict[str, _Field] = {
         None,
         "assumption: families can be in several programmes at once",
         "A family waits for or attends at most one programme of a group at a time ('' for none).",
-    ),
-    "deescalation_multiplier": _F(
-        "hazard ratio",
-        0,
-        20,
-        "assumption: no effect on de-escalation",
-        "Multiplies the family's de-escalation hazard while enrolled.",
-    ),
-    "crime_effect": _F(
-        "probability",
-        0,
-        1,
-        "assumption: no direct effect on offending or ASB",
-        "Chance that a completed intervention ends the family's crime/ASB problem.",
-    ),
-    "education_effect": _F(
-        "probability",
-        0,
-        1,
-        "assumption: no direct effect on school attendance",
-        "Chance that a completed intervention ends the family's education problem.",
-    ),
-    "work_effect": _F(
-        "probability",
-        0,
-        1,
-        "assumption: no direct effect on employment",
-        "Chance that a completed intervention moves a workless family's adult into work.",
     ),
     "effect_years_after": _F(
         "years",
@@ -1304,38 +980,6 @@ def _programme_params() -> list[Param]:
                         hi=100,
                     )
                 )
-    return out
-
-
-# Share of families with each problem, by ladder state. The seeds give no numbers:
-# DCLG's criteria make nearly every stock family have two or three of them, and the
-# flow group fewer. For T, OSR14/2011's falls between entry and exit (crime/ASB -50%,
-# education -53%, no adult in work -14%) are put down to the ~60% of families turned
-# around: 0.75 x (1 - 0.50 / 0.6) = 0.13, 0.80 x (1 - 0.53 / 0.6) = 0.09, 0.85 x (1 - 0.14 / 0.6) = 0.65.
-_DOMAIN_PREVALENCE = {
-    "crime_asb": {"G": 0.02, "R": 0.15, "H": 0.40, "S": 0.75, "T": 0.13},
-    "education": {"G": 0.03, "R": 0.20, "H": 0.45, "S": 0.80, "T": 0.09},
-    "workless": {"G": 0.08, "R": 0.45, "H": 0.60, "S": 0.85, "T": 0.65},
-}
-
-
-def _outcome_params() -> list[Param]:
-    out = []
-    for domain, by_state in _DOMAIN_PREVALENCE.items():
-        for state, value in by_state.items():
-            out.append(
-                _p(
-                    f"outcomes.{domain}.share_{state}",
-                    value,
-                    "share of families in the state",
-                    "assumption: DCLG's criteria (ref: DCLG Financial Framework 2012) put two or three problems in "
-                    "nearly every stock family and fewer in the flow group; reductions after intervention follow "
-                    "ref: OSR14/2011 (crime/ASB -50%, education -53%, worklessness -14%)",
-                    f"Share of families in {state} with a {domain.replace('_', '/')} problem; redrawn at each ladder move.",
-                    lo=0,
-                    hi=1,
-                )
-            )
     return out
 
 
@@ -1453,9 +1097,7 @@ PARAMETERS: dict[str, Param] = {
     for p in (
         _CORE
         + _risk_factor_params()
-        + _trigger_params()
         + _programme_params()
-        + _outcome_params()
         + _FINANCE
         + problem_params(_p, _sched)
         + programme_2012_params(_p, _sched)
@@ -1469,3 +1111,40 @@ META_KEYS = {
     "extends": "parent file",
     "calibrated_by": "the calibration run that wrote the file (calibration/fitted.toml)",
 }
+
+#: Keys of model v1 (families moving between abstract states; its git tag is in the README), refused with what replaced
+#: them: a scenario written for it must not run silently without them.
+RETIRED_KEYS = {
+    "model.structure": "model v2 (problems that begin, last and end) is the only model; delete the key",
+    "population.universe": "to track every family one by one, set population.sample_weight = 1",
+    "population.initial_at_risk": "the numbers at risk, in the flow group and in the stock come from the problems' "
+    "own dynamics (calibration/README.md); delete the key",
+    "population.initial_flow_group": "the flow group's size comes from the problems' own dynamics; delete the key",
+    "population.initial_stock": "the stock's size comes from the problems' own dynamics; delete the key",
+    "population.child_age_limit_years": "families leave at population.exit_rate_per_year",
+    "population.other_exit_rate_per_year": "families leave at population.exit_rate_per_year",
+    "population.frailty_variance": "see problems.frailty_variance",
+    "population.entry_hr_exponent": "see problems.risk_index_scale",
+    "dynamics": "problems begin and end by their own hazards (problems.<name>.*)",
+    "triggers": "trigger events are events.<name>.*",
+    "outcomes": "the framework's problems are problems.youth_crime_asb, problems.education and problems.workless",
+}
+_EFFECTS_V1 = ("p_success", "escalation_effect", "deescalation_multiplier", "crime_effect", "education_effect")
+for _prog in PROGRAMME_NAMES:
+    for _name in (*_EFFECTS_V1, "work_effect"):
+        RETIRED_KEYS[f"programmes.{_prog}.{_name}"] = (
+            f"a programme's effects are hazard ratios on problems (programmes.{_prog}.resolution_hr.<problem>, "
+            f"programmes.{_prog}.onset_hr.<problem>)"
+        )
+for _factor in FACTOR_NAMES:
+    RETIRED_KEYS[f"risk_factors.{_factor}.escalation_hr"] = "see entry_hr"
+for _factor, _problem in (
+    ("workless", "workless"),
+    ("maternal_mental_health", "maternal_mental_health"),
+    ("parental_conflict", "domestic_violence"),
+    ("domestic_violence", "domestic_violence"),
+    ("substance_misuse", "substance_misuse"),
+    ("parental_offending", "parental_offending"),
+    ("homelessness", "poor_housing"),
+):
+    RETIRED_KEYS[f"risk_factors.{_factor}"] = f"it is a problem that begins and ends (problems.{_problem}.*)"

@@ -459,17 +459,8 @@ def _sources(d: ProblemDefaults | EventDefaults, key: str, fallback: str) -> str
 
 
 def problem_params(p, sched) -> list:
-    """The Param list of model v2 (``p`` and ``sched`` build a Param, as in the registry)."""
+    """The Param list of the problems, events and classifications (``p`` and ``sched`` build a Param, as in the registry)."""
     out = [
-        p(
-            "model.structure",
-            "problems",
-            "choice",
-            "assumption: model v2 (problems that begin, last and end) replaces the ladder model, kept for comparison "
-            "(scenarios/ladder.toml) until it is removed",
-            "'ladder': families move along G, R, H, S, T; 'problems': families carry problems that begin, last and end.",
-            choices=("ladder", "problems"),
-        ),
         p(
             "population.sample_weight",
             20,

@@ -20,7 +20,7 @@ from pydantic import BaseModel, ValidationError
 
 from flowsim.errors import ScenarioError
 from flowsim.scenario.models import parameters_model, show_value, valid_children
-from flowsim.scenario.registry import META_KEYS, PARAMETERS, Param
+from flowsim.scenario.registry import META_KEYS, PARAMETERS, RETIRED_KEYS, Param
 
 #: Given a dotted key, the file (or origin such as ``--set ...``) and line that set it.
 Locator = Callable[[str], tuple[str | None, int | None]]
@@ -149,8 +149,18 @@ def validate(doc: dict, locate: Locator) -> BaseModel:
 
 
 def unknown_key_error(loc: list[str], file: str | None, line: int | None) -> ScenarioError:
-    """'unknown key; did you mean ...?' for the dotted key ``loc``."""
+    """'unknown key; did you mean ...?' for the dotted key ``loc`` (or what replaced it, if it was retired)."""
     dotted = ".".join(loc)
+    retired = next(
+        (
+            why
+            for key, why in RETIRED_KEYS.items()
+            if dotted == key or dotted.startswith(key + ".") or key.startswith(dotted + ".")
+        ),
+        None,
+    )
+    if retired is not None:
+        return ScenarioError(f"unknown key: it was retired with model v1; {retired}", file=file, line=line, key=dotted)
     parent = tuple(loc[:-1])
     options = valid_children(parent) + ([*META_KEYS] if not parent else [])
     close = difflib.get_close_matches(loc[-1], options, n=1, cutoff=0.5)
@@ -210,7 +220,7 @@ LATEST_END = dt.date(2020, 12, 31)
 
 def _check_consistency(params: Any, locate: Locator) -> None:
     """Rules that involve two parameters at once, or the span of dates the model supports."""
-    t, pop = params.time, params.population
+    t = params.time
     rules = [
         ("time.start", t.start >= EARLIEST_START, f"a date no earlier than {EARLIEST_START}", t.start),
         (
@@ -233,30 +243,10 @@ def _check_consistency(params: Any, locate: Locator) -> None:
             t.deadline,
         ),
         (
-            "population.initial_at_risk",
-            pop.initial_stock + pop.initial_flow_group <= pop.initial_at_risk,
-            f"at least initial_stock + initial_flow_group ({pop.initial_stock + pop.initial_flow_group:,})",
-            pop.initial_at_risk,
-        ),
-        (
-            "population.families_with_children",
-            pop.families_with_children >= pop.initial_at_risk,
-            f"at least initial_at_risk ({pop.initial_at_risk:,})",
-            pop.families_with_children,
-        ),
-        (
-            "population.universe",
-            params.model.structure == "ladder" or pop.universe == "at_risk",
-            '"at_risk" under model v2 (model.structure = "problems"), which always follows the whole population; '
-            "to track every family one by one, set population.sample_weight = 1",
-            pop.universe,
-        ),
-        (
             "programme_2012.enabled",
-            not params.programme_2012.enabled
-            or (params.model.structure == "problems" and params.programmes.key_worker.enabled),
-            'false unless model.structure is "problems" and programmes.key_worker.enabled is true (the councils\' '
-            "administration is model v2's, and they refer the families they attach to key workers)",
+            not params.programme_2012.enabled or params.programmes.key_worker.enabled,
+            "false unless programmes.key_worker.enabled is true (the councils refer the families they attach to "
+            "key workers)",
             params.programme_2012.enabled,
         ),
     ]

@@ -281,8 +281,6 @@ def _members(check: _Checker, doc: dict, path: Path, scenario: Scenario, sets: i
     """The sweep's parameter sets drawn from the ensemble (``ensemble_file``, relative to the sweep file)."""
     from flowsim import ensemble as ens
 
-    if scenario.value("model.structure") != "problems":
-        raise check.error("ensemble", 'expected a model v2 base (model.structure = "problems")')
     where = doc.get("ensemble_file")
     if where is not None and not isinstance(where, str):
         raise check.error("ensemble_file", f"expected a path, found {show_value(where)}")
