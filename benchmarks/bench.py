@@ -218,7 +218,7 @@ from flowsim.sweep.executors import LocalExecutor
 n = int(sys.argv[1])
 sc = load_scenario("{base}")
 e = ens.load("{ensemble}")
-sim = sc.with_values({{"model.structure": "problems", **survey_values(sc, 0.05)}}, origin="bench")
+sim = sc.with_values(survey_values(sc, 0.05), origin="bench")
 tasks = [((0, i), sim, e.member(i % len(e)), 70_000 + i) for i in range(n)]
 with LocalExecutor(2) as ex:
     done = sum(1 for _ in ex.run(_evaluate, tasks, size=n))

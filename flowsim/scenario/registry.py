@@ -463,7 +463,7 @@ _MORE_PROGRAMMES: tuple[ProgrammeDefaults, ...] = (
         4.0,
         staff=[],
         caseload=1.0,
-        places_per_year=[(D(2012, 4, 1), 2_200)],
+        places_per_year=[(D(2012, 4, 1), 8_500)],
         p_accept=0.7,
         duration_mean_years=0.25,
         duration_shape=4.0,
@@ -477,9 +477,9 @@ _MORE_PROGRAMMES: tuple[ProgrammeDefaults, ...] = (
             "mental health)",
             "requires_programmes": "seed 003 (supported by their outreach or lead worker)",
             "places_per_year": (
-                "calibrated by hand so that referrals from key workers wait 8-18 weeks (seed 003): 10th-90th "
-                "percentiles 10.6-14.9 weeks (scale 0.1, seed 1); waiting families whose problems resolve leave "
-                "the list, which keeps the wait steady"
+                "calibrated by hand so that referrals from key and lead workers wait 8-18 weeks (seed 003): "
+                "10th-90th percentiles 10.4-15.1 weeks from April 2013 (scale 0.1, seeds 1-3; 2,200 places, set "
+                "under model v1, gave 47-71 weeks under v2); waiting families whose problems resolve leave the list"
             ),
             "referral_rate_per_year": "assumption: workers identify mental health concerns within about three months",
             "p_accept": "assumption: a supported referral raises attendance (seed 003) from about half to 70%",
