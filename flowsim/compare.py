@@ -6,9 +6,23 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
+
 from flowsim import __version__
+from flowsim.charts import ChartMeta, save
+from flowsim.charts.compare import compare as compare_chart
+from flowsim.ensemble import EnsemblePlan
 from flowsim.files import atomic_write
-from flowsim.replications import paired_differences, run_replications, run_replications_shared, summarise
+from flowsim.measures import get
+from flowsim.replications import (
+    paired_differences,
+    run_ensemble,
+    run_point_fit,
+    run_replications,
+    run_replications_shared,
+    summarise,
+    summarise_ensemble,
+)
 from flowsim.scenario import Scenario
 
 
@@ -20,7 +34,7 @@ def compare(
     jobs: int | None = None,
     progress: Callable[[str, int], None] | None = None,
     share: bool = True,
-    ensemble: dict | None = None,
+    ensemble: tuple[EnsemblePlan, EnsemblePlan] | None = None,
 ) -> dict:
     """Run ``replications`` of A and of B with the same seeds; return the comparison document.
 
@@ -51,30 +65,27 @@ def compare(
     }
 
 
-def _compare_over_ensemble(a: Scenario, b: Scenario, seed: int, jobs, progress, ensemble: dict) -> dict:
+def _compare_over_ensemble(
+    a: Scenario, b: Scenario, seed: int, jobs, progress, ensemble: tuple[EnsemblePlan, EnsemblePlan]
+) -> dict:
     """A and B over the same parameter sets of the ensemble and the same streams: B - A paired by run.
 
-    ``ensemble`` has ``members`` (A's and B's values, one list each: the same sets, less what each scenario sets
-    itself), ``per_set``, ``drawn_from`` and ``path``. Each difference also gets ``over_runs``: the 2.5th and
+    ``ensemble`` is A's plan and B's: the same sets (less what each scenario sets itself) and streams. Each
+    difference also gets ``over_runs``: the 2.5th and
     97.5th percentiles of B - A over the runs (parameter uncertainty and chance together). With ``point_fit`` (A's
     and B's values at the point fit), both also run at the point fit alone, and ``point_fit`` in the document holds
     their paired differences: the answer without the ensemble.
     """
-    import numpy as np
-
-    from flowsim.measures import get
-    from flowsim.replications import run_ensemble, run_point_fit, summarise_ensemble
-
-    per_set = ensemble["per_set"]
+    per_set = ensemble[0].per_set
     runs = []
-    for sc, members in zip((a, b), ensemble["members"]):
+    for sc, plan in zip((a, b), ensemble, strict=True):
         step = (lambda k, name=sc.name: progress(name, k)) if progress else None
-        runs.append(run_ensemble(sc, members, per_set, seed, jobs, step))
+        runs.append(run_ensemble(sc, list(plan.members), per_set, seed, jobs, step))
     point_fit = None
-    if ensemble.get("point_fit"):  # A and B at the point fit alone, on the ensemble's first k streams
+    if all(plan.point_fit is not None for plan in ensemble):  # A and B at the point fit alone, on the first k streams
         done = len(runs[0])
         at_point = []
-        for sc, values in zip((a, b), ensemble["point_fit"]):
+        for sc, values in zip((a, b), (plan.point_fit for plan in ensemble), strict=True):
             step = (lambda i, name=sc.name: progress(name, done + i)) if progress else None
             at_point.append(run_point_fit(sc, values, done, seed, jobs, step))
         point_fit = {
@@ -92,8 +103,8 @@ def _compare_over_ensemble(a: Scenario, b: Scenario, seed: int, jobs, progress, 
         d["over_runs"] = {"lo": float(lo), "hi": float(hi)}
     n = len(runs[0])
     summaries = [
-        summarise_ensemble(r, per_set, ensemble["drawn_from"], ensemble["path"], m)
-        for r, m in zip(runs, ensemble["members"])
+        summarise_ensemble(r, per_set, plan.drawn_from, plan.path, plan.members)
+        for r, plan in zip(runs, ensemble, strict=True)
     ]
     return {
         "a": {"name": a.name, "scenario_sha256": a.sha256},
@@ -154,8 +165,6 @@ def table_lines(doc: dict) -> list[str]:
 
 def write_compare(doc: dict, out_dir: Path) -> list[Path]:
     """Write ``compare.json`` and the chart (``compare.png``, ``compare.svg``) into ``out_dir``."""
-    from flowsim.charts import ChartMeta, save
-    from flowsim.charts.compare import compare as compare_chart
 
     out_dir.mkdir(parents=True, exist_ok=True)
     path = atomic_write(out_dir / "compare.json", json.dumps(doc, indent=2) + "\n")

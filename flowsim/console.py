@@ -18,7 +18,10 @@ from pathlib import Path
 
 import click
 
+from flowsim.engine.compile import ensure_compiled
 from flowsim.errors import FlowsimError, Interrupted
+from flowsim.files import safe_name
+from flowsim.scenario import load_scenario
 
 #: The signal that stopped the command (SIGTERM arrives as KeyboardInterrupt too): the exit code is 128 + it.
 _stopped_by = [signal.SIGINT]
@@ -99,8 +102,6 @@ yes_option = click.option("--yes", is_flag=True, help="Run a plan of more than 1
 
 
 def load(path: Path, overrides: tuple[str, ...]):
-    from flowsim.scenario import load_scenario
-
     return load_scenario(path, list(overrides))
 
 
@@ -117,8 +118,6 @@ def cores() -> int:
 
 def outputs(*parts: str) -> Path:
     """outputs/<parts>, each part a safe directory name however the scenario or sweep is named."""
-    from flowsim.files import safe_name
-
     return Path("outputs", *(safe_name(p) for p in parts))
 
 
@@ -148,8 +147,57 @@ def ensemble_options(fn):
     )(fn)
 
 
+def say_plan(quiet: bool):
+    """What a sweep calls with its plan before it starts: say it on stderr (unless ``quiet``)."""
+    return None if quiet else (lambda plan: click.echo(plan.describe(), err=True))
+
+
 def compile_first(quiet: bool) -> None:
     """Compile the event kernel here, once, before any worker starts, saying so on stderr unless ``quiet``."""
-    from flowsim.engine.compile import ensure_compiled
-
     ensure_compiled(None if quiet else (lambda line: click.echo(line, err=True)))
+
+
+def calibrate_options(fn):
+    """The options of ``flowsim calibrate``: targets, the fitted file, the method and its settings."""
+    for option in reversed(_CALIBRATE_OPTIONS):
+        fn = option(fn)
+    return fn
+
+
+_CALIBRATE_OPTIONS = [
+    click.option(
+        "--targets",
+        "targets_path",
+        type=click.Path(path_type=Path),
+        default=Path("calibration/targets.toml"),
+        show_default=True,
+        help="Targets file.",
+    ),
+    click.option(
+        "--out",
+        type=click.Path(path_type=Path),
+        default=Path("calibration/fitted.toml"),
+        show_default=True,
+        help="Scenario file to write the fitted values to (the baseline extends it).",
+    ),
+    click.option("--max-evaluations", type=click.IntRange(1), default=None, help="Stop after this many passes."),
+    click.option(
+        "--report-seeds", type=click.IntRange(2), default=5, show_default=True, help="Replications for the report."
+    ),
+    click.option(
+        "--method",
+        type=click.Choice(["point", "history-matching"]),
+        default="point",
+        show_default=True,
+        help="point: one best fit (written to --out); history-matching: the ensemble of every parameter set the "
+        "targets cannot rule out (calibration/ensemble.parquet), its diagnostics in the report.",
+    ),
+    click.option(
+        "--design",
+        "design_path",
+        type=click.Path(path_type=Path),
+        default=Path("calibration/ensemble.toml"),
+        show_default=True,
+        help="History matching: its settings and every parameter's prior range.",
+    ),
+]

@@ -93,17 +93,34 @@ def members_for(scenario, ensemble: Ensemble, n: int, seed: int) -> tuple[list[d
     return members, own
 
 
-def parameter_label(key: str) -> str:
-    """A calibrated parameter as a chart says it: 'onset: workless', 'key worker: education', 'crisis spells' length'."""
-    parts = key.split(".")
-    if key.endswith("onset_rate_per_year"):
-        return f"onset: {parts[1].replace('_', ' ')}"
-    if "resolution_hr" in key:
-        return f"key worker's effect: {parts[-1].replace('_', ' ')}"
-    if key.endswith("crisis_duration_years"):
-        return "crisis spells' length"
-    return {
-        "events.crisis.rate_per_year": "crisis rate",
-        "problems.household_link_scale": "household problems' links",
-        "problems.child_link_scale": "child problems' links",
-    }.get(key, key)
+@dataclass(frozen=True)
+class EnsemblePlan:
+    """What an answer over the ensemble runs: ``per_set`` replications at each of ``members`` (each a parameter
+    set's values), drawn from the ``drawn_from`` members of the ensemble at ``path``; the point fit's values, to run
+    beside them; and ``own``, the calibrated keys the scenario sets itself (every member runs with them)."""
+
+    members: tuple[dict[str, float], ...]
+    per_set: int
+    drawn_from: int
+    path: str
+    point_fit: dict[str, float]
+    own: tuple[str, ...]
+
+    @property
+    def runs(self) -> int:
+        return len(self.members) * self.per_set
+
+
+def plan(scenario, sets: int, path: str | Path | None, per_set: int | None, seed: int) -> EnsemblePlan:
+    """``sets`` members drawn from the ensemble at ``path`` (default :data:`DEFAULT_PATH`), ``per_set`` replications
+    each (default :data:`REPLICATIONS_PER_SET`), for ``scenario``.
+
+    Raises:
+        EnsembleError: naming the file, when it is missing or not an ensemble.
+    """
+    ensemble = load(path or DEFAULT_PATH)
+    members, own = members_for(scenario, ensemble, sets, seed)
+    point = {k: v for k, v in ensemble.member(ensemble.point_fit).items() if k not in own}
+    return EnsemblePlan(
+        tuple(members), per_set or REPLICATIONS_PER_SET, len(ensemble), ensemble.path, point, tuple(own)
+    )

@@ -35,6 +35,9 @@ from flowsim.results import Results
 from flowsim.timeline import to_date
 
 SUMMARY, SWEEP, CALIBRATION = "summary", "sweep", "calibration"
+#: Roles of a measure beyond where it is stored: the report's "How sure is this?" table, the ensemble's tornado
+#: panels, the compare chart, the ensemble's Spearman ranking of parameters, the sweep's sensitivity indices.
+HOW_SURE, TORNADO, COMPARE, RANKED, INDICES = "how_sure", "tornado", "compare", "ranked", "indices"
 
 
 @dataclass(frozen=True)
@@ -50,7 +53,10 @@ class Measure:
         scales: it counts simulated families, so it grows with ``population.scale``.
         fmt: a format spec for one value (``,.0f``, ``.0%``).
         uses: where it appears: ``summary`` (a mean and interval over replications),
-            ``sweep`` (a column per run), ``calibration`` (a target can name it).
+            ``sweep`` (a column per run), ``calibration`` (a target can name it); and its roles
+            (:data:`HOW_SURE`, :data:`TORNADO`, :data:`COMPARE`, :data:`RANKED`, :data:`INDICES`).
+        same_as: the key of a measure that is this one under another name (the 2012 programme's claims are the
+            results claimed): shown once where both would be.
     """
 
     key: str
@@ -60,23 +66,24 @@ class Measure:
     scales: bool
     fmt: str
     uses: frozenset[str]
+    same_as: str = ""
 
 
-def _m(key: str, column: str, label: str, unit: str, fmt: str, *uses: str) -> Measure:
-    return Measure(key, column, label, unit, unit == "families", fmt, frozenset(uses))
+def _m(key: str, column: str, label: str, unit: str, fmt: str, *uses: str, same_as: str = "") -> Measure:
+    return Measure(key, column, label, unit, unit == "families", fmt, frozenset(uses), same_as)
 
 
 MEASURES: tuple[Measure, ...] = (
-    _m("target.count.turned_around", "turned_around", "families turned around by the deadline", "families", ",.0f", SUMMARY, SWEEP),
+    _m("target.count.turned_around", "turned_around", "families turned around by the deadline", "families", ",.0f", SUMMARY, SWEEP, HOW_SURE, COMPARE, RANKED, INDICES),
     _m("target.count.target", "target", "families to turn around (the target)", "families", ",.0f", SWEEP),
-    _m("target.count.met", "count_met", "the count target is met", "flag", "", SWEEP),
-    _m("target.count.shortfall", "shortfall", "shortfall against the target", "families", ",.0f", SUMMARY),
-    _m("target.coverage.share", "coverage_share", "share of the start stock reached", "share", ".0%", SUMMARY, SWEEP),
+    _m("target.count.met", "count_met", "the count target is met", "flag", "", SWEEP, TORNADO, RANKED, INDICES),
+    _m("target.count.shortfall", "shortfall", "shortfall against the target", "families", ",.0f", SUMMARY, HOW_SURE),
+    _m("target.coverage.share", "coverage_share", "share of the start stock reached", "share", ".0%", SUMMARY, SWEEP, COMPARE, INDICES),
     _m("target.coverage.met", "coverage_met", "the coverage target is met", "flag", "", SWEEP),
     _m("target.coverage.families_reached", "families_reached", "families of the start stock reached", "families", ",.0f", SUMMARY),
     _m("target.coverage.start_stock", "start_stock", "families in the stock at the start", "families", ",.0f", SUMMARY),
     _m("target.prevalence.stock_start", "stock_start", "stock at the start", "families", ",.0f", SUMMARY, SWEEP),
-    _m("target.prevalence.stock_end", "stock_end", "stock at the deadline", "families", ",.0f", SUMMARY, SWEEP),
+    _m("target.prevalence.stock_end", "stock_end", "stock at the deadline", "families", ",.0f", SUMMARY, SWEEP, HOW_SURE, TORNADO, COMPARE, RANKED, INDICES),
     _m("target.prevalence.met", "prevalence_met", "the prevalence target is met", "flag", "", SWEEP),
     _m("target.prevalence.change", "stock_change", "change in the stock", "families", "+,.0f", SUMMARY),
     _m("moments.at_risk", "at_risk", "families at risk of social exclusion", "families", ",.0f", SUMMARY, SWEEP, CALIBRATION),
@@ -89,23 +96,23 @@ MEASURES: tuple[Measure, ...] = (
     _m("calibration.key_worker_started_by_2010", "key_worker_started_by_2010", "key-worker interventions started by the start", "families", ",.0f", CALIBRATION),
     _m("calibration.turned_around_by_2010", "turned_around_by_2010", "families turned around before the start", "families", ",.0f", CALIBRATION),
     _m("results.attached", "attached", "families attached to the 2012 programme", "families", ",.0f", SUMMARY, SWEEP),
-    _m("results.claimed", "claimed", "results claimed by the deadline", "families", ",.0f", SUMMARY, SWEEP),
+    _m("results.claimed", "claimed", "results claimed by the deadline", "families", ",.0f", SUMMARY, SWEEP, HOW_SURE, RANKED, INDICES),
     _m("results.crime_education", "claimed_crime_education", "crime/ASB and education results claimed", "families", ",.0f", SUMMARY),
     _m("results.employment", "claimed_employment", "employment results claimed", "families", ",.0f", SUMMARY),
     _m("results.progress_to_work", "claimed_progress", "progress-to-work payments claimed", "families", ",.0f", SUMMARY),
     _m("results.counterfactual_claimed", "counterfactual_claimed", "results claimed in the counterfactual", "families", ",.0f", SUMMARY, SWEEP),
-    _m("results.additional", "additional", "additional results (claimed less counterfactual)", "families", "+,.0f", SUMMARY, SWEEP),
-    _m("results.paid_gbp", "paid_gbp", "money paid by the deadline: attachment fees and results (£)", "gbp", ",.0f", SUMMARY, SWEEP),
+    _m("results.additional", "additional", "additional results (claimed less counterfactual)", "families", "+,.0f", SUMMARY, SWEEP, HOW_SURE, TORNADO, RANKED, INDICES),
+    _m("results.paid_gbp", "paid_gbp", "money paid by the deadline: attachment fees and results (£)", "gbp", ",.0f", SUMMARY, SWEEP, INDICES),
     _m("results.deadweight_share", "deadweight_share", "share of claimed results that would have happened anyway", "share", ".0%", SUMMARY),
     _m("target.count.framework_results", "framework_results", "families with a 2012 framework result by the deadline", "families", ",.0f", SUMMARY, SWEEP),
-    _m("additional.turned_around", "additional_turned_around", "families turned around because of the programmes", "families", "+,.0f", SUMMARY, SWEEP),
+    _m("additional.turned_around", "additional_turned_around", "families turned around because of the programmes", "families", "+,.0f", SUMMARY, SWEEP, HOW_SURE, TORNADO, RANKED, INDICES),
     _m("additional.framework_results", "additional_framework_results", "framework results because of the programmes", "families", "+,.0f", SUMMARY, SWEEP),
-    _m("additional.stock_end", "additional_stock_end", "change in the stock at the deadline because of the programmes", "families", "+,.0f", SUMMARY, SWEEP),
+    _m("additional.stock_end", "additional_stock_end", "change in the stock at the deadline because of the programmes", "families", "+,.0f", SUMMARY, SWEEP, HOW_SURE),
     _m("programme_2012.identified", "p2012_identified", "families councils identified for the 2012 programme", "families", ",.0f", SUMMARY, SWEEP),
     _m("programme_2012.eligible", "p2012_eligible", "identified families eligible for payment by results", "families", ",.0f", SUMMARY, SWEEP),
     _m("programme_2012.attached", "p2012_attached", "families councils attached to the 2012 programme", "families", ",.0f", SUMMARY, SWEEP),
-    _m("programme_2012.claimed", "p2012_claimed", "results councils claimed by the deadline", "families", ",.0f", SUMMARY, SWEEP),
-    _m("programme_2012.additional", "p2012_additional", "claimed results that are additional", "families", "+,.0f", SUMMARY, SWEEP),
+    _m("programme_2012.claimed", "p2012_claimed", "results councils claimed by the deadline", "families", ",.0f", SUMMARY, SWEEP, HOW_SURE, RANKED, INDICES, same_as="results.claimed"),
+    _m("programme_2012.additional", "p2012_additional", "claimed results that are additional", "families", "+,.0f", SUMMARY, SWEEP, HOW_SURE, TORNADO, RANKED, INDICES, same_as="results.additional"),
     _m("programme_2012.claimed_not_true", "p2012_not_true", "claimed results recorded but not true", "families", ",.0f", SUMMARY, SWEEP),
     _m("additional.at_risk_end", "additional_at_risk_end", "change in families at risk at the deadline because of the programmes", "families", "+,.0f", SUMMARY),
 )  # fmt: skip

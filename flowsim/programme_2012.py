@@ -17,13 +17,16 @@ result.
 
 from __future__ import annotations
 
+import difflib
 import re
 
 import numpy as np
 
 from flowsim.engine.codes import CLAIM_CRIME_EDUCATION, CLAIM_EMPLOYMENT, CLAIM_PROGRESS
+from flowsim.errors import FlowsimError
 from flowsim.measures import interval_label
 from flowsim.results import Results
+from flowsim.scenario.registry_programme_2012 import council_names
 from flowsim.timeline import to_date, uk_date
 
 ENGLAND = "England"
@@ -37,10 +40,23 @@ def council_key(name: str) -> str:
     return re.sub(r"[^a-z0-9]", "", name.lower())
 
 
+def council_of(scenario, name: str) -> str:
+    """The council ``--council NAME`` means in this scenario, or a FlowsimError saying why there is none."""
+    cfg = scenario.params.programme_2012
+    if not cfg.enabled:
+        raise FlowsimError(
+            f"--council {name}: {scenario.path or scenario.name} does not run the 2012 programme by council "
+            "(set programme_2012.enabled = true, as scenarios/tf_programme_2012.toml does)"
+        )
+    names = council_names() if cfg.council == "all" else [cfg.council]
+    try:
+        return find_council(name, names)
+    except ValueError as exc:
+        raise FlowsimError(f"--council: {exc}") from None
+
+
 def find_council(name: str, names) -> str:
     """The council called ``name`` (any case, spaces or hyphens), or ValueError naming the closest."""
-    import difflib
-
     by_key = {council_key(n): n for n in names}
     if council_key(name) in by_key:
         return by_key[council_key(name)]

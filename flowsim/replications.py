@@ -18,8 +18,11 @@ from collections.abc import Callable
 
 import numpy as np
 
-from flowsim.measures import SUMMARY, get, has, summary, used_in
+from flowsim.engine.compile import ensure_compiled
+from flowsim.engine.families import keep_spares
+from flowsim.measures import RANKED, SUMMARY, get, has, summary, used_in
 from flowsim.statistics import mean_interval, paired_difference, wilson
+from flowsim.workers import imap_unordered
 
 
 def run_replication(
@@ -198,12 +201,11 @@ def run_replications(
 
 def _in_order(fn: Callable, what, seed: int, n: int, jobs: int | None, progress: Callable[[int], None] | None):
     """``fn((what, seed, i, keep_waits))`` for replications 0 .. n-1 over worker processes; results in order."""
-    from flowsim.workers import imap_unordered
-
     jobs = max(1, min(jobs or os.cpu_count() or 1, n))
+    ensure_compiled()  # once, here, before the workers start: else each compiles the kernel at once
     out: list = [None] * n
     tasks = ((what, seed, i, i == 0) for i in range(n))
-    for done, (task, result) in enumerate(imap_unordered(fn, tasks, jobs), start=1):
+    for done, (task, result) in enumerate(imap_unordered(fn, tasks, jobs, initializer=keep_spares), start=1):
         out[task[2]] = result
         if progress is not None:
             progress(done)
@@ -380,21 +382,8 @@ def variance_split(values: np.ndarray, per_set: int) -> dict:
     return {"parameters": share, "chance": 1.0 - share}
 
 
-#: What the ensemble's sensitivity ranks the parameters by (where the run has them); ``target.count.met`` is 0 or 1.
-SENSITIVE = (
-    "target.count.met",
-    "target.count.turned_around",
-    "target.prevalence.stock_end",
-    "additional.turned_around",
-    "results.claimed",
-    "results.additional",
-    "programme_2012.claimed",
-    "programme_2012.additional",
-)
-
-
 def ensemble_sensitivity(reps: list[dict], members: list[dict], per_set: int) -> dict:
-    """Spearman's rank correlation between each calibrated parameter and each measure in :data:`SENSITIVE`, over runs.
+    """Spearman's rank correlation between each calibrated parameter and each of the catalogue's ranked measures (``RANKED``), over runs.
 
     Parameters tied to one value (the crisis spells' lengths) are shown once, under the first key. ``null_95`` is the
     correlation chance alone reaches with 95% probability at this many runs (1.96 / sqrt(runs - 1)).
@@ -409,7 +398,7 @@ def ensemble_sensitivity(reps: list[dict], members: list[dict], per_set: int) ->
             seen.add(column)
             keys.append(key)
     out: dict = {"null_95": 1.96 / math.sqrt(max(len(reps) - 1, 1)), "measures": {}}
-    for measure in SENSITIVE:
+    for measure in (m.key for m in used_in(RANKED)):
         if not has(reps[0]["summary"], measure):
             continue
         y = np.array([float(get(r["summary"], measure)) for r in reps])

@@ -25,8 +25,10 @@ import numpy as np
 
 from flowsim import __version__
 from flowsim.errors import FlowsimError
-from flowsim.files import atomic_path, atomic_write, staged_dir, writable_dir
+from flowsim.files import atomic_path, atomic_write
+from flowsim.scenario.assumptions import assumption_log
 from flowsim.tables import TABLES
+from flowsim.text import headline, run_notes
 
 #: Tables a run directory may hold, in the order they are written.
 ALL_TABLES = (*TABLES, "statistics", "finance", "problems", "classifications", "programme_2012")
@@ -36,10 +38,7 @@ REQUIRED = ("summary.json", "manifest.json", "assumptions.json", "targets.parque
 
 def manifest(scenario, seed: int, replications: int, started_at: dt.datetime, argv: list[str] | None = None) -> dict:
     """What the run was: the resolved scenario, its hash, versions, seed, start time and what to tell the reader."""
-    import numpy
-    import simpy
-
-    from flowsim.report.text import run_notes
+    import simpy  # here: reading a run must not load simpy (test_boundaries)
 
     return {
         "flowsim_version": __version__,
@@ -54,7 +53,7 @@ def manifest(scenario, seed: int, replications: int, started_at: dt.datetime, ar
         else "SeedSequence(seed)",
         "started_at": started_at.isoformat(timespec="seconds"),
         "python": platform.python_version(),
-        "numpy": numpy.__version__,
+        "numpy": np.__version__,
         "simpy": simpy.__version__,
         "command": argv or [],
         "notes": run_notes(scenario),
@@ -119,8 +118,6 @@ def write_run(
     import pyarrow as pa
     import pyarrow.csv as pacsv
     import pyarrow.parquet as pq
-
-    from flowsim.scenario.assumptions import assumption_log
 
     out_dir.mkdir(parents=True, exist_ok=True)
     for name in ALL_TABLES:
@@ -220,8 +217,6 @@ class RunDirectory:
     @property
     def headline(self) -> str:
         """The run's headline with its notes, as the terminal, the report and the brief show it."""
-        from flowsim.report.text import headline
-
         return headline(self.summary, self.notes)
 
     @cached_property
@@ -254,75 +249,3 @@ class RunDirectory:
             self._check(f"{name}.parquet")
             self._tables[name] = pq.read_table(self.path / f"{name}.parquet").to_pandas()
         return self._tables[name]
-
-
-def run_scenario(
-    scenario,
-    out_dir: Path,
-    seed: int = 1,
-    replications: int = 1,
-    jobs: int | None = None,
-    progress=None,
-    argv: list[str] | None = None,
-    csv: bool = False,
-    documents: bool = False,
-    ensemble: dict | None = None,
-) -> dict:
-    """Simulate ``scenario`` and write its run directory whole; return the run's summary.
-
-    ``out_dir`` is checked before simulating. The run (and, with ``documents``,
-    its charts, ``report.html`` and ``brief.pdf``) is written into a fresh
-    directory beside ``out_dir`` and swapped in whole, so nothing of an
-    earlier run in ``out_dir`` survives, and a run killed at any point leaves
-    the old run or the new one.
-
-    Args:
-        replications: 1 runs the seed's own streams in this process; more run
-            replications 0 .. n-1 over ``jobs`` worker processes.
-        progress: called with the fraction done (of simulated time, or of replications).
-        ensemble: ``{"members": [values...], "per_set": k, "drawn_from": n, "path": ...}``: run ``k``
-            replications at each parameter set instead (``replications`` is then ignored); with ``"point_fit":
-            values``, also run the point fit alone (:func:`~flowsim.replications.point_fit_replications`) and set
-            its answer beside the ensemble's in ``summary["ensemble"]["point_fit"]``.
-
-    Raises:
-        WriteError: if ``out_dir`` cannot be written (checked first), or writing fails part-way.
-    """
-    from flowsim.replications import run_replication, run_replications, summarise
-
-    writable_dir(out_dir, replaced="manifest.json")
-    started = dt.datetime.now(dt.UTC)
-    if ensemble is not None:
-        from flowsim.replications import (
-            point_fit_replications,
-            point_fit_summary,
-            run_ensemble,
-            run_point_fit,
-            summarise_ensemble,
-        )
-
-        n = len(ensemble["members"]) * ensemble["per_set"]
-        point = ensemble.get("point_fit")
-        k = point_fit_replications(n) if point is not None else 0
-        step = (lambda i: progress(i / (n + k))) if progress else None
-        records = run_ensemble(scenario, ensemble["members"], ensemble["per_set"], seed, jobs, step)
-        summary = summarise_ensemble(
-            records, ensemble["per_set"], ensemble["drawn_from"], ensemble["path"], ensemble["members"]
-        )
-        if point is not None:  # the point fit alone, on the ensemble's first k streams: the answer without the ensemble
-            step = (lambda i: progress((n + i) / (n + k))) if progress else None
-            summary["ensemble"]["point_fit"] = point_fit_summary(run_point_fit(scenario, point, n, seed, jobs, step))
-    elif replications == 1:
-        records = [run_replication(scenario, seed, progress=progress)]
-        summary = summarise(records)
-    else:
-        step = (lambda k: progress(k / replications)) if progress else None
-        records = run_replications(scenario, seed, replications, jobs, step)
-        summary = summarise(records)
-    with staged_dir(out_dir) as staging:
-        write_run(staging, records, summary, scenario, seed, started, argv, csv)
-        if documents:
-            from flowsim.report import draw_documents
-
-            draw_documents(staging)
-    return summary

@@ -16,6 +16,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from flowsim.ensemble import EnsemblePlan
 from flowsim.errors import FlowsimError
 from flowsim.plan import LEAN_SHARE, Plan, count, estimate_seconds
 from flowsim.replications import run_ensemble, run_replications
@@ -61,12 +62,12 @@ def solve(
     jobs: int | None = None,
     tolerance: float | None = None,
     progress: Callable[[Trial], None] | None = None,
-    ensemble: dict | None = None,
+    ensemble: EnsemblePlan | None = None,
 ) -> Solution:
     """Bisect ``param`` in [low, high] for the smallest value whose P(target met) >= ``probability``.
 
-    ``ensemble`` (``{"members": [values...], "per_set": k}``): each trial value runs ``k`` replications at each
-    parameter set instead of ``replications`` at the scenario's own, the same sets and streams at every value.
+    ``ensemble``: each trial value runs its ``per_set`` replications at each of its
+    parameter sets instead of ``replications`` at the scenario's own, the same sets and streams at every value.
 
     Raises:
         FlowsimError: for an unknown target, a parameter that is not numeric, or low >= high.
@@ -95,8 +96,8 @@ def solve(
                 return t
         at_x = scenario.with_values({param: x}, origin=origin)
         if ensemble is not None:  # the varied parameter keeps its trial value in every set
-            members = [{k: v for k, v in m.items() if k != param} for m in ensemble["members"]]
-            reps = run_ensemble(at_x, members, ensemble["per_set"], seed, jobs, lean=True)
+            members = [{k: v for k, v in m.items() if k != param} for m in ensemble.members]
+            reps = run_ensemble(at_x, members, ensemble.per_set, seed, jobs, lean=True)
         else:
             reps = run_replications(at_x, seed, replications, jobs, lean=True)  # the target alone: no counterfactual
         met = sum(bool(r["summary"]["target"][target]["met"]) for r in reps)
@@ -107,7 +108,7 @@ def solve(
             progress(t)
         return t
 
-    sets = None if ensemble is None else len(ensemble["members"])
+    sets = None if ensemble is None else len(ensemble.members)
     lo, hi = trial(low), trial(high)
     if lo.met / lo.n >= probability:
         return Solution(param, probability, True, lo.value, None, lo, trials, sets)

@@ -62,9 +62,9 @@ def die_with_parent(parent: int) -> None:
         os._exit(1)
 
 
-def init_worker(parent: int) -> None:
-    """Initializer of every worker: die with ``parent``, leave SIGINT to it, drop inherited locks, keep the memory
-    of each replication's family store for the next."""
+def init_worker(parent: int, initializer: Callable[[], None] | None = None) -> None:
+    """Initializer of every worker: die with ``parent``, leave SIGINT to it, drop inherited locks, then the
+    caller's own ``initializer`` (the engine's: keep each replication's store memory for the next)."""
     die_with_parent(parent)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
@@ -73,9 +73,8 @@ def init_worker(parent: int) -> None:
         # Closing the worker's copy only: the parent's descriptor keeps the lock.
         with contextlib.suppress(OSError):
             os.close(fd)
-    from flowsim.engine.families import keep_spares
-
-    keep_spares()  # a worker runs one replication after another: each reuses the last one's memory
+    if initializer is not None:
+        initializer()
 
 
 def _stop(pool: ProcessPoolExecutor) -> None:
@@ -96,7 +95,9 @@ def _stop(pool: ProcessPoolExecutor) -> None:
         manager.join(5)
 
 
-def imap_unordered(fn: Callable, tasks: Iterable, jobs: int, ahead: int = 2) -> Iterator[tuple[object, object]]:
+def imap_unordered(
+    fn: Callable, tasks: Iterable, jobs: int, ahead: int = 2, initializer: Callable[[], None] | None = None
+) -> Iterator[tuple[object, object]]:
     """Run ``fn(task)`` for each task over ``jobs`` worker processes; yield ``(task, result)`` as each finishes.
 
     ``tasks`` may be a lazy iterator: at most ``ahead`` x ``jobs`` tasks are
@@ -109,7 +110,7 @@ def imap_unordered(fn: Callable, tasks: Iterable, jobs: int, ahead: int = 2) -> 
     """
     it = iter(tasks)
     _hold_signals()  # the pool's locks are never held when Ctrl-C or SIGTERM lands (see _hold_signals)
-    pool = ProcessPoolExecutor(max_workers=max(1, jobs), initializer=init_worker, initargs=(os.getpid(),))
+    pool = ProcessPoolExecutor(max_workers=max(1, jobs), initializer=init_worker, initargs=(os.getpid(), initializer))
     pending: dict[Future, object] = {}
     finished = False
     try:

@@ -98,3 +98,11 @@ def interruptible() -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, signal.SIG_DFL)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
+
+
+@pytest.fixture(scope="session", autouse=True)
+def compiled_kernel():
+    """The first test run after installing compiles the event kernel once, here, before any test starts workers."""
+    from flowsim.engine.compile import ensure_compiled
+
+    ensure_compiled(print)

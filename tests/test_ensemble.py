@@ -415,5 +415,5 @@ def test_how_sure_lists_a_measure_known_under_two_names_once():
         },
     }
     html = _ensemble_section(summary)
-    assert "results claimed by the deadline" in html and "of which additional" in html
-    assert "2012 programme" not in html
+    assert "Results claimed by the deadline" in html and "Additional results (claimed less counterfactual)" in html
+    assert "councils claimed" not in html and html.count("<tr><td>") == 2

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from flowsim.report.text import headline, run_notes
 from flowsim.scenario import load_scenario
+from flowsim.text import headline, run_notes
 
 from .conftest import BASELINE, assert_user_error, invoke, sets
 

@@ -47,6 +47,7 @@ def calibrate(
         "objective": best["fit_objective"],
         "evaluations": len(result.passes),
         "report": str(path),
+        "fitted": str(out),
         "outside_tolerance": [t.name for t in targets.targets if abs(t.z(rows[t.name][0])) > 1.0],
     }
 
@@ -86,3 +87,24 @@ def calibrate_ensemble(
         "unseen": len(checks),
         "unseen_met": sum(c["implausibility"] <= design.cutoff for c in checks),
     }
+
+
+def describe(doc: dict) -> list[str]:
+    """The point fit's answer, as the command line prints it."""
+    misses = doc["outside_tolerance"]
+    return [
+        f"Calibration run {doc['run_id']}: objective {doc['objective']:.3f} after {doc['evaluations']} passes; "
+        f"fitted values in {doc['fitted']}",
+        f"  report: {doc['report']}"
+        + (f"; outside tolerance: {', '.join(misses)}" if misses else "; every target within tolerance"),
+    ]
+
+
+def describe_ensemble(doc: dict) -> list[str]:
+    """The history matching's answer, as the command line prints it."""
+    return [
+        f"History matching run {doc['run_id']}: {doc['members']} parameter sets not ruled out "
+        f"(the ensemble, {doc['path']}), from {doc['runs']:,} runs in {doc['seconds'] / 60:.1f} min",
+        f"  on unseen seeds {doc['unseen_met']} of {doc['unseen']} members drawn at random meet every fitted "
+        f"target within {doc['cutoff']:g} total sds; report: {doc['report']}",
+    ]

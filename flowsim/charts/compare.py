@@ -3,13 +3,25 @@
 from __future__ import annotations
 
 from flowsim.charts.common import OKABE_ITO, ChartMeta, chart, finish, subplots, titled
+from flowsim.measures import COMPARE, used_in
 
-#: The measures compared, how each is named and formatted.
-MEASURES = (
-    ("target.count.turned_around", "Families turned around by the deadline", "{:,.0f}", 1.0),
-    ("target.coverage.share", "Share of the start stock reached by key workers", "{:.1f} points", 100.0),
-    ("target.prevalence.stock_end", "Families in the stock at the deadline", "{:,.0f}", 1.0),
-)
+
+def _rows(doc: dict) -> list[tuple[str, str, str, float]]:
+    """The catalogue's compared measures in ``doc``: key, label, format of a difference and its multiplier (a share's
+    difference is in percentage points)."""
+    out = []
+    for m in used_in(COMPARE):
+        if m.key in doc["differences"]:
+            share = m.unit == "share"
+            out.append(
+                (
+                    m.key,
+                    m.label[:1].upper() + m.label[1:],
+                    "{:.1f} points" if share else "{:,.0f}",
+                    100.0 if share else 1.0,
+                )
+            )
+    return out
 
 
 def _signed(fmt: str, v: float) -> str:
@@ -21,7 +33,7 @@ def _signed(fmt: str, v: float) -> str:
 def compare(doc: dict, meta: ChartMeta):
     """(f) The paired difference B − A of each target measure, with its 95% interval, and both scenarios' levels."""
     a, b = doc["a"]["name"], doc["b"]["name"]
-    rows = [(key, label, fmt, k) for key, label, fmt, k in MEASURES if key in doc["differences"]]
+    rows = _rows(doc)
     fig, axes = subplots(len(rows), 1, figsize=(8, 1.35 * len(rows) + 0.8), squeeze=False)
     for ax, (key, label, fmt, k) in zip(axes[:, 0], rows, strict=True):
         d = doc["differences"][key]

@@ -35,22 +35,9 @@ from flowsim.charts.common import (
     titled,
     years_axis,
 )
-from flowsim.ensemble import parameter_label
+from flowsim.measures import BY_KEY, TORNADO, used_in
+from flowsim.scenario.registry import PROGRAMME_TITLES, parameter_label
 from flowsim.timeline import financial_year, uk_month
-
-#: How a reader names each programme.
-PROGRAMME_NAMES = {
-    "key_worker": "Key-worker family intervention",
-    "edge_of_care": "Edge of care (MST)",
-    "family_nurse_partnership": "Family Nurse Partnership",
-    "early_intervention": "Early intervention",
-    "childrens_centres": "Children's centres",
-    "youth_offending": "Youth offending",
-    "parenting": "Parenting programmes",
-    "esf": "ESF employment support",
-    "jcp": "Jobcentre Plus support",
-    "iapt": "Talking therapies (IAPT)",
-}
 
 #: Plain names of the classifications.
 CLASS_NAMES = {
@@ -68,7 +55,7 @@ def problem_name(name: str) -> str:
 
 
 def programme_name(name: str) -> str:
-    return PROGRAMME_NAMES.get(name, name.replace("_", " ").capitalize())
+    return PROGRAMME_TITLES.get(name, name.replace("_", " ").capitalize())
 
 
 def _mean(v) -> float:
@@ -623,28 +610,16 @@ CHARTS = {
     "how_sure": "What would change the answer: the calibrated parameters that move it over the ensemble",
 }
 
-#: The tornado's panels: a measure in the ensemble's sensitivity and what to call it.
-HOW_SURE_PANELS = {
-    "target.count.met": "the target met (yes or no)",
-    "target.prevalence.stock_end": "the stock at the deadline",
-    "additional.turned_around": "families turned around because of the programmes",
-    "results.additional": "additional results claimed (payment by results)",
-    "programme_2012.additional": "the 2012 programme: claimed results that are additional",
-}
-
 
 @chart
 def how_sure(summary: dict, meta: ChartMeta, top: int = 8):
     """Tornado: each measure's most influential calibrated parameters over the ensemble (Spearman's rho)."""
     sens = summary["ensemble"]["sensitivity"]
-    panels = [(k, label) for k, label in HOW_SURE_PANELS.items() if k in sens["measures"]]
+    panels = [(m.key, m.label) for m in used_in(TORNADO) if m.key in sens["measures"]]
     if "target.count.met" not in sens["measures"] and "target.count.turned_around" in sens["measures"]:
-        panels.insert(0, ("target.count.turned_around", "families turned around by the deadline"))
-    distinct: list[tuple[str, str]] = []  # a measure that is another under a second name (the 2012 claims) once
-    for key, label in panels:
-        if all(sens["measures"][key] != sens["measures"][k] for k, _ in distinct):
-            distinct.append((key, label))
-    panels = distinct
+        panels.insert(0, ("target.count.turned_around", BY_KEY["target.count.turned_around"].label))
+    shown = {key for key, _ in panels}
+    panels = [(key, label) for key, label in panels if BY_KEY[key].same_as not in shown]  # one name for one measure
     fig, axes = subplots(len(panels), 1, figsize=(8, (0.26 * top + 0.7) * len(panels) + 0.8), squeeze=False)
     null = sens["null_95"]
     for ax, (key, label) in zip(axes.flat, panels):

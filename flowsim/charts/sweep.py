@@ -5,19 +5,16 @@ from __future__ import annotations
 import numpy as np
 
 from flowsim.charts.common import OKABE_ITO, ChartMeta, chart, finish, subplots, titled
+from flowsim.scenario.registry import PARAMETERS, parameter_label
 
 
-def parameter_label(key: str) -> str:
-    """'Key-worker family intervention: caseload (families per key worker)' for a dotted parameter key."""
-    from flowsim.charts.run import programme_name
-    from flowsim.scenario.registry import PARAMETERS
-
-    parts = key.split(".")
-    name = parts[-1].replace("_", " ")
-    in_programme = parts[0] == "programmes" and len(parts) > 2
-    name = f"{programme_name(parts[1])}: {name}" if in_programme else name.capitalize()
-    unit = PARAMETERS[key].unit if key in PARAMETERS else ""
-    return f"{name} ({unit})" if unit else name
+def axis_label(key: str) -> str:
+    """A swept parameter on an axis: its label and its unit ('Family Nurse Partnership: caseload (families per
+    worker)')."""
+    param = PARAMETERS.get(key)
+    label = parameter_label(key)
+    label = label[:1].upper() + label[1:]
+    return f"{label} ({param.unit})" if param is not None and param.unit else label
 
 
 def _finding(points, varying: list[str]) -> str:
@@ -54,7 +51,7 @@ def probability_met(points, params: list[str], meta: ChartMeta, scale: float = 1
                 ha="center",
                 fontsize=7.5,
             )
-        ax.set_xlabel(parameter_label(x))
+        ax.set_xlabel(axis_label(x))
         ax.set_ylabel("Probability the target is met")
         ax.set_ylim(-0.02, 1.02)
         note = "Points: share of replications meeting the target; band: 95% Wilson interval."
@@ -82,8 +79,8 @@ def probability_met(points, params: list[str], meta: ChartMeta, scale: float = 1
                         color="white" if grid[i, j] < 0.6 else "black",
                     )
         fig.colorbar(im, ax=ax, label="Probability the target is met")
-        ax.set_xlabel(parameter_label(varying[0]))
-        ax.set_ylabel(parameter_label(varying[1]))
+        ax.set_xlabel(axis_label(varying[0]))
+        ax.set_ylabel(axis_label(varying[1]))
         ax.grid(False)
         note = (
             "Cells: share of the n replications meeting the count target, and mean families turned around by the\n"
@@ -111,7 +108,7 @@ def tornado(indices: dict[str, dict], method: str, meta: ChartMeta, outcome: str
     fig, ax = subplots(figsize=(8, 0.55 * len(items) + 1.8))
     y = np.arange(len(items))
     ax.barh(y, [v[key] for _, v in items], xerr=[v[conf] for _, v in items], color=OKABE_ITO[0], capsize=3)
-    ax.set_yticks(y, [parameter_label(k) for k, _ in items], fontsize=8.5)
+    ax.set_yticks(y, [axis_label(k) for k, _ in items], fontsize=8.5)
     ax.set_xlabel("Total-order Sobol index" if method == "sobol" else "Morris mu* (families)")
     ax.set_title(f"What drives {label}")
     ax.grid(axis="x")

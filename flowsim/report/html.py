@@ -14,7 +14,7 @@ from pathlib import Path
 
 from flowsim.charts import CHARTS
 from flowsim.files import atomic_write
-from flowsim.measures import format_value
+from flowsim.measures import HOW_SURE, format_value, get, has, used_in
 from flowsim.rundir import RunDirectory
 from flowsim.scenario.assumptions import where_set
 from flowsim.tables import STATISTICS_COLUMNS
@@ -137,27 +137,8 @@ def _key_numbers(summary: dict, deadline: dt.date) -> str:
     return f"<div class='key' id='key-numbers'>{body}</div>"
 
 
-#: The measures the report's "How sure is this?" table shows, where the run has them.
-HOW_SURE = {
-    "target.count.turned_around": ("families turned around by the deadline", ",.0f"),
-    "target.count.shortfall": ("short of the target", ",.0f"),
-    "target.prevalence.stock_end": ("stock at the deadline", ",.0f"),
-    "additional.turned_around": ("turned around because of the programmes", "+,.0f"),
-    "additional.stock_end": ("the programmes' effect on the stock at the deadline", "+,.0f"),
-    "results.claimed": ("results claimed by the deadline", ",.0f"),
-    "results.additional": ("of which additional", ",.0f"),
-    "programme_2012.claimed": ("2012 programme: results councils claimed", ",.0f"),
-    "programme_2012.additional": ("2012 programme: claimed results that are additional", ",.0f"),
-}
-#: Measures that are another's under a second name: when the 2012 programme runs, its claims are the results claimed
-#: (both are counted from the run's claims), so the table lists them once.
-SAME_AS = {"programme_2012.claimed": "results.claimed", "programme_2012.additional": "results.additional"}
-
-
 def _ensemble_section(summary: dict) -> str:
     """'How sure is this?': the answer over the calibrated ensemble, each measure's spread and where it comes from."""
-    from flowsim.measures import get, has
-
     e = summary.get("ensemble")
     if e is None:
         return ""
@@ -165,8 +146,9 @@ def _ensemble_section(summary: dict) -> str:
     point = e.get("point_fit")
     rows = []
     shown = set()
-    for key, (label, pattern) in HOW_SURE.items():
-        if not has(summary, key) or key not in e["variance_share"] or SAME_AS.get(key) in shown:
+    for m in used_in(HOW_SURE):
+        key, label, pattern = m.key, m.label[:1].upper() + m.label[1:], m.fmt
+        if not has(summary, key) or key not in e["variance_share"] or m.same_as in shown:
             continue
         shown.add(key)
         v = get(summary, key)

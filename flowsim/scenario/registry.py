@@ -47,6 +47,11 @@ class Param:
     choices: tuple[str, ...] | None = None
     is_schedule: bool = False
 
+    @property
+    def label(self) -> str:
+        """How a chart or a line of text names the parameter (:func:`parameter_label`)."""
+        return parameter_label(self.path)
+
     def __post_init__(self) -> None:
         ok = self.source.startswith(("seed ", "ref: ", "assumption: ")) or (
             self.source == "calibrated" or self.source.startswith("calibrated ")
@@ -800,6 +805,37 @@ PROGRAMMES = tuple(
     for eff in (_PROBLEM_EFFECTS[prog.name],)
 )
 PROGRAMME_NAMES = tuple(p.name for p in PROGRAMMES)
+#: How a reader names each programme.
+PROGRAMME_TITLES = {p.name: p.title for p in PROGRAMMES}
+
+#: Labels of the calibration's handles that no rule below names well.
+_LABELS = {
+    "events.crisis.rate_per_year": "crisis rate",
+    "problems.household_link_scale": "household problems' links",
+    "problems.child_link_scale": "child problems' links",
+}
+
+
+def _words(name: str) -> str:
+    return name.replace("_", " ").replace("asb", "ASB")
+
+
+def parameter_label(key: str) -> str:
+    """A parameter (or a calibration handle that moves several) as a chart or a line of text names it: 'onset:
+    workless', 'key worker's effect: education', 'crisis spells' length', 'Family Nurse Partnership: caseload'."""
+    parts = key.split(".")
+    if key in _LABELS:
+        return _LABELS[key]
+    if key.endswith("crisis_duration_years"):
+        return "crisis spells' length"
+    if len(parts) == 3 and parts[0] == "problems" and parts[2] == "onset_rate_per_year":
+        return f"onset: {_words(parts[1])}"
+    if len(parts) == 4 and parts[0] == "programmes" and parts[2] == "resolution_hr":
+        return f"{_words(parts[1])}'s effect: {_words(parts[3])}"
+    if parts[0] == "programmes" and len(parts) > 2:
+        return f"{PROGRAMME_TITLES.get(parts[1], _words(parts[1]))}: {_words('.'.join(parts[2:]))}"
+    text = _words(" ".join(parts[1:]) if len(parts) > 1 else key)
+    return f"{_words(parts[0])}: {text}" if len(parts) > 1 else text
 
 
 class _Field(NamedTuple):

@@ -11,7 +11,10 @@ import itertools
 import os
 from collections.abc import Callable, Iterable, Iterator
 
+from flowsim.engine.compile import ensure_compiled
+from flowsim.engine.families import keep_spares
 from flowsim.errors import FlowsimError
+from flowsim.workers import imap_unordered
 
 
 class _Executor:
@@ -35,11 +38,10 @@ class LocalExecutor(_Executor):
 
     def run(self, fn: Callable, tasks: Iterable, size: int | None = None) -> Iterator[tuple[object, object]]:
         """Yield ``(task, fn(task))`` as runs finish; ``tasks`` may be lazy, ``size`` says how many to expect."""
-        from flowsim.workers import imap_unordered
-
         if size == 0:
             return iter(())
-        return imap_unordered(fn, tasks, min(self.jobs, size or self.jobs))
+        ensure_compiled()  # once, here, before the workers start: else each compiles the kernel at once
+        return imap_unordered(fn, tasks, min(self.jobs, size or self.jobs), initializer=keep_spares)
 
 
 #: Seconds to wait for a Dask scheduler before saying it cannot be reached.
@@ -69,6 +71,7 @@ class DaskExecutor(_Executor):
                     f"({exc.__class__.__name__}: {exc})"
                 ) from None
         else:
+            ensure_compiled()  # once, here, before the workers start: else each compiles the kernel at once
             self.cluster = LocalCluster(
                 n_workers=self.jobs, threads_per_worker=1, host="127.0.0.1", dashboard_address=None, processes=True
             )

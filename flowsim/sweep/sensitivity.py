@@ -12,25 +12,12 @@ import numpy as np
 from flowsim import __version__
 from flowsim.errors import FlowsimError
 from flowsim.files import atomic_write
-from flowsim.measures import BY_COLUMN
+from flowsim.measures import BY_COLUMN, INDICES, used_in
 from flowsim.sweep.designs import design_rows, morris_problem
 from flowsim.sweep.run import plan, run_sweep
 from flowsim.sweep.spec import SweepSpec
 from flowsim.sweep.store import sweep_table
 
-#: Outcomes whose sensitivity is analysed (sweep table columns); payment by results' where the runs have it.
-OUTCOMES = (
-    "count_met",
-    "turned_around",
-    "stock_end",
-    "coverage_share",
-    "additional_turned_around",
-    "claimed",
-    "additional",
-    "paid_gbp",
-    "p2012_claimed",
-    "p2012_additional",
-)
 METHODS = ("sobol", "morris")
 
 
@@ -47,7 +34,7 @@ def sensitivity_indices(spec: SweepSpec, table, method: str) -> dict[str, dict]:
     for t in tasks:
         ids[t["design_point"]].append(t["run_id"])
     out = {}
-    for outcome in OUTCOMES:
+    for outcome in (m.column for m in used_in(INDICES)):
         if outcome not in table.columns or table[outcome].isna().all():
             continue  # not measured in this sweep (payment by results switched off)
         y = np.array([by_id.loc[row_ids, outcome].astype(float).mean() for row_ids in ids])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flowsim.measures import format_inline as _fmt
+from flowsim.scenario.registry import PARAMETERS, parameter_label
 
 #: A target of fewer simulated families than this is small numbers: chance alone moves the
 #: count by about 1/sqrt(n) of itself, more than 10% below 100 families.
@@ -18,8 +19,6 @@ def run_notes(scenario) -> list[str]:
       ``calibrated`` parameters (an empty file does this) runs the registry's
       uncalibrated defaults.
     """
-    from flowsim.scenario.registry import PARAMETERS
-
     p = scenario.params
     notes = []
     scale = p.population.scale
@@ -85,7 +84,6 @@ def details(summary: dict) -> list[str]:
 
 def ensemble_lines(e: dict, top: int = 3) -> list[str]:
     """Over an ensemble: what the point fit alone answers, and the parameters that move the families turned around."""
-    from flowsim.ensemble import parameter_label
 
     lines = []
     point = e.get("point_fit")

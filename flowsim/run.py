@@ -1,0 +1,84 @@
+"""Running a scenario into a run directory: simulate, summarise, write the directory whole, draw its documents.
+
+The one place the run path meets the documents: :mod:`flowsim.rundir` writes and reads a run directory and knows
+nothing of how it was simulated or how it is drawn.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+from flowsim.ensemble import EnsemblePlan
+from flowsim.files import staged_dir, writable_dir
+from flowsim.replications import (
+    point_fit_replications,
+    point_fit_summary,
+    run_ensemble,
+    run_point_fit,
+    run_replication,
+    run_replications,
+    summarise,
+    summarise_ensemble,
+)
+from flowsim.rundir import write_run
+
+
+def run_scenario(
+    scenario,
+    out_dir: Path,
+    seed: int = 1,
+    replications: int = 1,
+    jobs: int | None = None,
+    progress=None,
+    argv: list[str] | None = None,
+    csv: bool = False,
+    documents: bool = False,
+    ensemble: EnsemblePlan | None = None,
+) -> dict:
+    """Simulate ``scenario`` and write its run directory whole; return the run's summary.
+
+    ``out_dir`` is checked before simulating. The run (and, with ``documents``,
+    its charts, ``report.html`` and ``brief.pdf``) is written into a fresh
+    directory beside ``out_dir`` and swapped in whole, so nothing of an
+    earlier run in ``out_dir`` survives, and a run killed at any point leaves
+    the old run or the new one.
+
+    Args:
+        replications: 1 runs the seed's own streams in this process; more run
+            replications 0 .. n-1 over ``jobs`` worker processes.
+        progress: called with the fraction done (of simulated time, or of replications).
+        ensemble: run its ``per_set`` replications at each of its parameter sets instead (``replications`` is then
+            ignored); with its ``point_fit`` values, also run the point fit alone
+            (:func:`~flowsim.replications.point_fit_replications`) and set its answer beside the ensemble's in
+            ``summary["ensemble"]["point_fit"]``.
+
+    Raises:
+        WriteError: if ``out_dir`` cannot be written (checked first), or writing fails part-way.
+    """
+    writable_dir(out_dir, replaced="manifest.json")
+    started = dt.datetime.now(dt.UTC)
+    if ensemble is not None:
+        n = ensemble.runs
+        point = ensemble.point_fit
+        k = point_fit_replications(n) if point is not None else 0
+        step = (lambda i: progress(i / (n + k))) if progress else None
+        records = run_ensemble(scenario, list(ensemble.members), ensemble.per_set, seed, jobs, step)
+        summary = summarise_ensemble(records, ensemble.per_set, ensemble.drawn_from, ensemble.path, ensemble.members)
+        if point is not None:  # the point fit alone, on the ensemble's first k streams: the answer without the ensemble
+            step = (lambda i: progress((n + i) / (n + k))) if progress else None
+            summary["ensemble"]["point_fit"] = point_fit_summary(run_point_fit(scenario, point, n, seed, jobs, step))
+    elif replications == 1:
+        records = [run_replication(scenario, seed, progress=progress)]
+        summary = summarise(records)
+    else:
+        step = (lambda k: progress(k / replications)) if progress else None
+        records = run_replications(scenario, seed, replications, jobs, step)
+        summary = summarise(records)
+    with staged_dir(out_dir) as staging:
+        write_run(staging, records, summary, scenario, seed, started, argv, csv)
+        if documents:
+            from flowsim.report import draw_documents  # here, not above: the charts load matplotlib (import time)
+
+            draw_documents(staging)
+    return summary
