@@ -14,16 +14,9 @@ from flowsim.charts.compare import compare as compare_chart
 from flowsim.ensemble import EnsemblePlan
 from flowsim.files import atomic_write
 from flowsim.measures import get
-from flowsim.replications import (
-    paired_differences,
-    run_ensemble,
-    run_point_fit,
-    run_replications,
-    run_replications_shared,
-    summarise,
-    summarise_ensemble,
-)
+from flowsim.replications import run_ensemble, run_point_fit, run_replications, run_replications_shared
 from flowsim.scenario import Scenario
+from flowsim.summary import paired_differences, summarise, summarise_ensemble
 
 
 def compare(
@@ -98,7 +91,7 @@ def _compare_over_ensemble(
         }
     differences = paired_differences(*runs)
     for key, d in differences.items():
-        diff = np.array([get(rb["summary"], key) - get(ra["summary"], key) for ra, rb in zip(*runs)], float)
+        diff = np.array([get(rb.summary, key) - get(ra.summary, key) for ra, rb in zip(*runs)], float)
         lo, hi = np.quantile(diff, [0.025, 0.975])
         d["over_runs"] = {"lo": float(lo), "hi": float(hi)}
     n = len(runs[0])

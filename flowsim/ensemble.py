@@ -58,7 +58,7 @@ def load(path: str | Path = DEFAULT_PATH) -> Ensemble:
     Raises:
         EnsembleError: naming the file, when it is missing or not an ensemble.
     """
-    import pandas as pd
+    import pandas as pd  # import time: pandas loads only to read tables
 
     path = Path(path)
     if not path.exists():

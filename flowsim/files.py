@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import errno
+import io
 import os
 import re
 import shutil
@@ -95,8 +96,6 @@ def save_figure(fig, path: str | Path, **savefig) -> Path:
     A full disk then fails in one plain write (an ``OSError``), not inside matplotlib's writer, whose own
     clean-up can raise a different error.
     """
-    import io
-
     path = Path(path)
     buffer = io.BytesIO()
     fig.savefig(buffer, format=savefig.pop("format", path.suffix[1:]), **savefig)
@@ -225,7 +224,7 @@ def _recover(target: Path) -> None:
 @contextmanager
 def _parent_lock(target: Path) -> Iterator[None]:
     """Hold an exclusive lock on ``target``'s parent directory: one writer swaps directories there at a time."""
-    import fcntl
+    import fcntl  # POSIX only
 
     fd = os.open(target.parent, os.O_RDONLY | os.O_CLOEXEC)
     try:

@@ -32,7 +32,7 @@ from flowsim.engine.codes import (
     S,
 )
 from flowsim.results import Results
-from flowsim.timeline import to_date
+from flowsim.timeline import to_date, uk_date
 
 SUMMARY, SWEEP, CALIBRATION = "summary", "sweep", "calibration"
 #: Roles of a measure beyond where it is stored: the report's "How sure is this?" table, the ensemble's tornado
@@ -250,8 +250,6 @@ def survey_moments(res: Results) -> dict:
 def headline(res: Results, targets: dict | None = None) -> str:
     """One line answering the question, e.g. 'Target (46,000 turned around by 31 May 2015): not met — 31,250 by the deadline, 14,750 short'."""
     m = (targets or target_measures(res))["count"]
-    from flowsim.timeline import uk_date
-
     deadline_text = uk_date(res.deadline)
     goal = f"{m['target']:,.0f}"
     if m["met"]:

@@ -30,7 +30,7 @@ class Counter(_Bar):
 
     def update(self, done: int, total: int) -> None:
         if self.bar is None:
-            from tqdm import tqdm
+            from tqdm import tqdm  # import time: tqdm loads only for a bar on a terminal
 
             self.bar = tqdm(total=total, initial=done, file=sys.stderr, unit=self.unit, desc=self.desc)
         self.bar.update(done - self.bar.n)
@@ -45,7 +45,7 @@ class Fraction(_Bar):
     def __enter__(self):
         if not self.enabled:
             return None
-        from tqdm import tqdm
+        from tqdm import tqdm  # import time: tqdm loads only for a bar on a terminal
 
         self.bar = tqdm(
             total=100,

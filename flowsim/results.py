@@ -58,3 +58,19 @@ class Results:
     replication: int | None = None
     # The councils' administration of the 2012 programme (engine.administration.Administration.results).
     programme_2012: dict | None = None
+
+
+@dataclass
+class Replication:
+    """One replication as a run directory is written from it: its summary and its tables (picklable, for workers).
+
+    Attributes:
+        replication: its index (None: the root seed's own streams).
+        summary: what :func:`flowsim.measures.summary` says of it, with what the replication adds (finance,
+            additional, the 2012 programme).
+        tables: table name -> column name -> values; empty when a sweep keeps only the summary.
+    """
+
+    replication: int | None
+    summary: dict
+    tables: dict

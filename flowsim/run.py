@@ -11,17 +11,9 @@ from pathlib import Path
 
 from flowsim.ensemble import EnsemblePlan
 from flowsim.files import staged_dir, writable_dir
-from flowsim.replications import (
-    point_fit_replications,
-    point_fit_summary,
-    run_ensemble,
-    run_point_fit,
-    run_replication,
-    run_replications,
-    summarise,
-    summarise_ensemble,
-)
+from flowsim.replications import point_fit_replications, run_ensemble, run_point_fit, run_replication, run_replications
 from flowsim.rundir import write_run
+from flowsim.summary import point_fit_summary, summarise, summarise_ensemble
 
 
 def run_scenario(

@@ -71,7 +71,7 @@ def arrow_array(values):
     what it was given, so numbers, strings and dates, the kinds the tables
     hold, are laid out here; anything else goes through ``pyarrow.array``.
     """
-    import pyarrow as pa
+    import pyarrow as pa  # import time: pyarrow loads only to write or read tables
 
     if isinstance(values, list) and values:
         if all(type(v) is str for v in values):
@@ -115,13 +115,13 @@ def write_run(
     ``out_dir`` is written in place: :func:`run_scenario` gives it a fresh staging
     directory. The manifest, written last, records each other file's SHA-256.
     """
-    import pyarrow as pa
-    import pyarrow.csv as pacsv
-    import pyarrow.parquet as pq
+    import pyarrow as pa  # import time: pyarrow loads only to write or read tables
+    import pyarrow.csv as pacsv  # import time: pyarrow loads only to write or read tables
+    import pyarrow.parquet as pq  # import time: pyarrow loads only to write or read tables
 
     out_dir.mkdir(parents=True, exist_ok=True)
     for name in ALL_TABLES:
-        parts = [(i, r["tables"][name]) for i, r in enumerate(records) if r["tables"].get(name)]
+        parts = [(i, r.tables[name]) for i, r in enumerate(records) if r.tables.get(name)]
         if not parts:
             continue
         tables = [
@@ -243,7 +243,7 @@ class RunDirectory:
 
     def table(self, name: str):
         """Table ``name`` as a pandas DataFrame (dates as ``datetime.date``), read once."""
-        import pyarrow.parquet as pq
+        import pyarrow.parquet as pq  # import time: pyarrow loads only to write or read tables
 
         if name not in self._tables:
             self._check(f"{name}.parquet")

@@ -100,8 +100,8 @@ def solve(
             reps = run_ensemble(at_x, members, ensemble.per_set, seed, jobs, lean=True)
         else:
             reps = run_replications(at_x, seed, replications, jobs, lean=True)  # the target alone: no counterfactual
-        met = sum(bool(r["summary"]["target"][target]["met"]) for r in reps)
-        ta = sum(r["summary"]["target"]["count"]["turned_around"] for r in reps) / len(reps)
+        met = sum(bool(r.summary["target"][target]["met"]) for r in reps)
+        ta = sum(r.summary["target"]["count"]["turned_around"] for r in reps) / len(reps)
         t = Trial(x, met, len(reps), ta)
         trials.append(t)
         if progress is not None:

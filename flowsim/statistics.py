@@ -16,7 +16,7 @@ Z95 = 1.959963984540054
 
 def _t975(df: int) -> float:
     """The 97.5th percentile of Student's t with ``df`` degrees of freedom."""
-    from scipy import stats
+    from scipy import stats  # import time: scipy loads only where a statistic needs it
 
     return float(stats.t.ppf(0.975, df))
 

@@ -11,11 +11,12 @@ import pandas as pd
 import pytest
 
 from flowsim.calibrate import history_matching as hm
+from flowsim.calibrate.design import load_design
 from flowsim.calibrate.point_fit import UNFITTED
 from flowsim.calibrate.targets import TargetsError, load_targets
 from flowsim.ensemble import Ensemble, members_for
-from flowsim.replications import variance_split
 from flowsim.scenario import load_scenario
+from flowsim.summary import variance_split
 
 from .conftest import BASELINE, ROOT, assert_user_error, invoke, sets
 
@@ -35,7 +36,7 @@ def baseline():
 def test_every_calibrated_parameter_has_a_prior_with_a_source(baseline):
     from flowsim.calibrate.point_fit import handles
 
-    design = hm.load_design(DESIGN, baseline)
+    design = load_design(DESIGN, baseline)
     keys = {k for p in design.priors for k in p.keys}
     assert keys == set(handles(baseline))
     point = design.unit(baseline)
@@ -65,7 +66,7 @@ def test_a_bad_design_names_file_and_key(tmp_path, baseline, edit, fragments):
     path = tmp_path / "ensemble.toml"
     path.write_text(edit(DESIGN.read_text()))
     with pytest.raises(TargetsError) as err:
-        hm.load_design(path, baseline)
+        load_design(path, baseline)
     for fragment in [str(path), *fragments]:
         assert fragment in str(err.value)
 
@@ -134,7 +135,7 @@ class FakeExecutor:
 
 @pytest.fixture(scope="module")
 def small_design(baseline):
-    design = hm.load_design(DESIGN, baseline)
+    design = load_design(DESIGN, baseline)
     return dataclasses.replace(
         design, waves=2, runs_per_wave=60, ensemble_runs=60, members=30, noise_seeds=3, candidates=8000
     )
@@ -222,7 +223,7 @@ def test_variance_split_recovers_known_components():
 
 
 def _ensemble_file(tmp_path, baseline, scale_second: float = 1.3) -> tuple:
-    design = hm.load_design(DESIGN, baseline)
+    design = load_design(DESIGN, baseline)
     keys = [k for p in design.priors for k in p.keys]
     point = {k: float(baseline.value(k)) for k in keys}
     other = {k: v * (scale_second if "onset_rate" in k else 1.0) for k, v in point.items()}
@@ -283,10 +284,10 @@ def test_run_over_the_ensemble_applies_each_set_and_splits_the_variance(tmp_path
     # Set k runs replications 2k and 2k + 1: the point fit's set matches the plain run there, the other set does not.
     records = run_ensemble(load_scenario(BASELINE, tiny), [point, other], 2, 1, jobs=1)
     plain = run_replications(load_scenario(BASELINE, tiny), 1, 4, jobs=1)
-    at_risk = [r["summary"]["moments"]["at_risk"] for r in plain]
-    assert [r["summary"]["moments"]["at_risk"] for r in records[:2]] == at_risk[:2]
-    assert [r["summary"]["moments"]["at_risk"] for r in records[2:]] != at_risk[2:]
-    assert [r["summary"]["ensemble_set"] for r in records] == [0, 0, 1, 1]
+    at_risk = [r.summary["moments"]["at_risk"] for r in plain]
+    assert [r.summary["moments"]["at_risk"] for r in records[:2]] == at_risk[:2]
+    assert [r.summary["moments"]["at_risk"] for r in records[2:]] != at_risk[2:]
+    assert [r.summary["ensemble_set"] for r in records] == [0, 0, 1, 1]
     # Beside the ensemble, the point fit alone on the first four streams: a plain run of four replications.
     point_fit = e["point_fit"]
     assert point_fit["replications"] == 4

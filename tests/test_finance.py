@@ -65,13 +65,13 @@ def test_zero_effect_programme_has_no_additional_results():
     zero = counterfactual(load_scenario(TF, SMALL))
     reps = run_replications(zero, 8, 3, 2)
     for r in reps:
-        res = r["summary"]["results"]
+        res = r.summary["results"]
         assert res["claimed"] > 0
         assert res["additional"] == 0 and res["counterfactual_claimed"] == res["claimed"]
 
 
 def test_real_programme_reports_claimed_additional_and_deadweight():
-    rep = run_replications(load_scenario(TF, SMALL), 8, 1, 1)[0]["summary"]
+    rep = run_replications(load_scenario(TF, SMALL), 8, 1, 1)[0].summary
     r = rep["results"]
     assert r["claimed"] > 0 and r["additional"] == r["claimed"] - r["counterfactual_claimed"]
     assert r["deadweight_share"] == pytest.approx(r["counterfactual_claimed"] / r["claimed"])

@@ -133,10 +133,10 @@ def test_programmes_without_effects_add_nothing():
     from flowsim.finance import counterfactual_values
 
     null = sc.with_values(counterfactual_values(sc), origin="test")
-    summ = run_replication(null, 3, tables=False)["summary"]
+    summ = run_replication(null, 3, tables=False).summary
     assert summ["target"]["count"]["turned_around"] > 0
     assert summ["additional"]["turned_around"] == 0 and summ["additional"]["stock_end"] == 0
-    real = run_replication(sc, 3, tables=False)["summary"]
+    real = run_replication(sc, 3, tables=False).summary
     assert real["additional"]["turned_around"] != 0
 
 

@@ -105,7 +105,7 @@ def test_iapt_waits_lie_in_the_seed_range():
 def test_statistics_view(baseline_run):
     sc = load_scenario(BASELINE, SETS)
     rec = replication_record(baseline_run, sc)
-    stats = rec["tables"]["statistics"]
+    stats = rec.tables["statistics"]
     assert {
         "financial_year",
         "programme",
@@ -123,6 +123,6 @@ def test_statistics_view(baseline_run):
     in_policy = (prog == 0) & (kind == STARTED) & (t >= 0)
     assert starts == int(in_policy.sum())
     assert all(stats["families_supported"][i] >= stats["families_starting"][i] for i in kw)
-    assert rec["summary"]["programmes"]["key_worker"]["cost_gbp"] == pytest.approx(
-        rec["summary"]["programmes"]["key_worker"]["started"] * 14_000
+    assert rec.summary["programmes"]["key_worker"]["cost_gbp"] == pytest.approx(
+        rec.summary["programmes"]["key_worker"]["started"] * 14_000
     )

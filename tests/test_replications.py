@@ -10,9 +10,10 @@ import pytest
 from click.testing import CliRunner
 
 from flowsim.cli import main
-from flowsim.replications import paired_differences, run_replications
+from flowsim.replications import run_replications
 from flowsim.scenario import load_scenario
 from flowsim.statistics import mean_interval, wilson
+from flowsim.summary import paired_differences
 
 from .conftest import BASELINE, SCENARIOS
 
@@ -45,10 +46,10 @@ def paired_runs():
 
 def test_replications_are_independent_and_reproducible(paired_runs):
     a, _ = paired_runs
-    counts = [r["summary"]["target"]["count"]["turned_around"] for r in a]
+    counts = [r.summary["target"]["count"]["turned_around"] for r in a]
     assert len(set(counts)) > 1  # different streams per replication
     again = run_replications(load_scenario(BASELINE, SETS), 7, 2, 1)
-    assert [r["summary"]["target"]["count"]["turned_around"] for r in again] == counts[:2]
+    assert [r.summary["target"]["count"]["turned_around"] for r in again] == counts[:2]
 
 
 def test_paired_intervals_are_much_narrower_than_unpaired(paired_runs):
@@ -139,10 +140,10 @@ def test_a_warm_worker_gives_what_a_cold_process_gives():
         "from tests.digest import _sha\n"
         # keep_waits=False, as a worker runs every replication but the first
         f"r = run_replication(load_scenario({str(scenario)!r}, {sets!r}), 3, 2, False)\n"
-        "print(_sha(r['summary']), _sha(r['tables']))\n"
+        "print(_sha(r.summary), _sha(r.tables))\n"
     )
     cold = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
-    assert cold.stdout.split() == [_sha(warm["summary"]), _sha(warm["tables"])]
+    assert cold.stdout.split() == [_sha(warm.summary), _sha(warm.tables)]
 
 
 def test_a_lean_replication_answers_the_target_as_the_full_one_does():
@@ -153,7 +154,7 @@ def test_a_lean_replication_answers_the_target_as_the_full_one_does():
     full = run_replications(scenario, 4, 2, jobs=1)
     lean = run_replications(scenario, 4, 2, jobs=1, lean=True)
     for f, g in zip(full, lean, strict=True):
-        assert g["summary"]["target"] == f["summary"]["target"]
-        assert g["summary"]["moments"] == f["summary"]["moments"]
-        assert "additional" in f["summary"] and "additional" not in g["summary"]
-        assert g["tables"] == {}
+        assert g.summary["target"] == f.summary["target"]
+        assert g.summary["moments"] == f.summary["moments"]
+        assert "additional" in f.summary and "additional" not in g.summary
+        assert g.tables == {}

@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 
 from flowsim.calibrate import point_fit, report
-from flowsim.calibrate.history_matching import history_match, load_design
+from flowsim.calibrate.design import load_design
+from flowsim.calibrate.history_matching import history_match
 from flowsim.calibrate.targets import Target, Targets, TargetsError, load_targets
 from flowsim.scenario import Scenario
 

@@ -39,8 +39,10 @@ from pathlib import Path
 
 import numpy as np
 
+from flowsim import engine
+from flowsim.calibrate.design import Design
 from flowsim.calibrate.point_fit import UNFITTED, problem_measures, survey_values
-from flowsim.calibrate.targets import Targets, TargetsError, read_toml
+from flowsim.calibrate.targets import Targets
 from flowsim.files import atomic_write
 from flowsim.scenario import Scenario
 
@@ -54,113 +56,6 @@ MAX_TRAINING = 400
 MAX_TOP_UPS = 6
 #: The share of each wave's candidates drawn uniformly over the priors (the rest near what is left).
 UNIFORM_SHARE = 0.2
-
-
-@dataclass(frozen=True)
-class Prior:
-    """A calibrated parameter (or several tied to one value), searched on a log scale in [lo, hi]."""
-
-    name: str
-    keys: tuple[str, ...]
-    lo: float
-    hi: float
-    source: str
-
-    def value(self, u: float) -> float:
-        """The parameter's value at ``u`` in [0, 1]."""
-        return float(math.exp(math.log(self.lo) + u * (math.log(self.hi) - math.log(self.lo))))
-
-    def unit(self, value: float) -> float:
-        """Where ``value`` lies in [0, 1] (outside it when outside the range)."""
-        return (math.log(value) - math.log(self.lo)) / (math.log(self.hi) - math.log(self.lo))
-
-
-@dataclass(frozen=True)
-class Design:
-    path: str
-    priors: tuple[Prior, ...]
-    scale: float
-    waves: int
-    runs_per_wave: int
-    ensemble_runs: int
-    members: int
-    cutoff: float
-    noise_seeds: int
-    candidates: int
-    seed: int
-    text_sha256: str
-
-    def ident(self) -> list:
-        """What decides the runs (not ``members``: asking for more members extends a finished calibration)."""
-        shaping = ("scale", "waves", "runs_per_wave", "ensemble_runs", "cutoff", "noise_seeds", "candidates", "seed")
-        return [[p.name, list(p.keys), p.lo, p.hi] for p in self.priors] + [getattr(self, k) for k in shaping]
-
-    def values(self, u) -> dict[str, float]:
-        """Every parameter key's value at the point ``u`` of the unit cube."""
-        return {k: p.value(float(x)) for p, x in zip(self.priors, u) for k in p.keys}
-
-    def unit(self, scenario: Scenario) -> np.ndarray:
-        """Where ``scenario``'s values lie in the unit cube (its first key stands for tied ones)."""
-        return np.array([p.unit(float(scenario.value(p.keys[0]))) for p in self.priors])
-
-
-_SETTINGS = {
-    "scale": float,
-    "waves": int,
-    "runs_per_wave": int,
-    "ensemble_runs": int,
-    "members": int,
-    "cutoff": float,
-    "noise_seeds": int,
-    "candidates": int,
-    "seed": int,
-}
-
-
-def load_design(path: str | Path, scenario: Scenario) -> Design:
-    """Read the history matching's settings and priors.
-
-    Raises:
-        TargetsError: naming the file and key, for a missing file, bad TOML, an unknown setting, a
-            parameter the scenario does not have, or a range that is not 0 < lo < hi.
-    """
-    path = Path(path)
-    text, doc = read_toml(path, "ensemble settings file")
-    settings = doc.get("settings", {})
-    unknown = sorted(set(doc) - {"settings", "priors"}) + sorted(
-        f"settings.{k}" for k in set(settings) - set(_SETTINGS)
-    )
-    if unknown:
-        raise TargetsError(
-            f"{path}: unknown key(s) {unknown}; expected [settings] ({', '.join(_SETTINGS)}) and [priors]"
-        )
-    for key, kind in _SETTINGS.items():
-        v = settings.get(key)
-        if not isinstance(v, (int, float)) or isinstance(v, bool) or v <= 0 or (kind is int and v != int(v)):
-            raise TargetsError(f"{path}, key settings.{key}: expected a positive {kind.__name__}, found {v!r}")
-    priors = []
-    for name, p in doc.get("priors", {}).items():
-        where = f"{path}, key priors.{name}"
-        if not isinstance(p, dict) or not {"lo", "hi", "source"} <= set(p) <= {"lo", "hi", "source", "keys"}:
-            raise TargetsError(f"{where}: expected lo, hi, source (and keys), found {p!r}")
-        lo, hi = p["lo"], p["hi"]
-        if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (lo, hi)) or not 0 < lo < hi:
-            raise TargetsError(f"{where}: expected numbers 0 < lo < hi, found lo={lo!r}, hi={hi!r}")
-        keys = tuple(p.get("keys", [name]))
-        for key in keys:
-            try:
-                scenario.value(key)
-            except (AttributeError, KeyError):
-                raise TargetsError(f"{where}: expected a parameter of {scenario.name}, found {key!r}") from None
-        priors.append(Prior(name, keys, float(lo), float(hi), str(p["source"])))
-    if not priors:
-        raise TargetsError(f"{path}: expected at least one [priors.<parameter>] table")
-    return Design(
-        str(path),
-        tuple(priors),
-        **{k: kind(settings[k]) for k, kind in _SETTINGS.items()},
-        text_sha256=hashlib.sha256(text.encode()).hexdigest(),
-    )
 
 
 # -- targets and their uncertainty ------------------------------------------------------------------------------
@@ -202,6 +97,7 @@ class Emulators:
 
     @classmethod
     def fit(cls, names: list[str], u: np.ndarray, measures: list[dict]) -> Emulators:
+        # import time: scikit-learn loads only for history matching
         from sklearn.exceptions import ConvergenceWarning
         from sklearn.gaussian_process import GaussianProcessRegressor
         from sklearn.gaussian_process.kernels import RBF, ConstantKernel, WhiteKernel
@@ -252,11 +148,9 @@ class Emulators:
 
 def _evaluate(task: tuple) -> dict[str, float]:
     """One simulator run: ``(key, scenario, values, seed)`` -> its measures (picklable, for worker processes)."""
-    from flowsim.engine import simulate
-
     _, scenario, values, seed = task
     trial = scenario.with_values(values, origin="history matching")
-    return problem_measures(simulate(trial, seed=seed))
+    return problem_measures(engine.simulate(trial, seed=seed))
 
 
 class RunLog:
@@ -322,13 +216,13 @@ class RunLog:
 
 def _mass(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     """The standard normal's mass between ``lo`` and ``hi``."""
-    from scipy.special import ndtr
+    from scipy.special import ndtr  # import time: scipy loads only where a statistic needs it
 
     return ndtr(hi) - ndtr(lo)
 
 
 def _latin(n: int, d: int, rng: np.random.Generator) -> np.ndarray:
-    from scipy.stats import qmc
+    from scipy.stats import qmc  # import time: scipy loads only where a statistic needs it
 
     return qmc.LatinHypercube(d=d, seed=rng).random(n)
 
@@ -337,7 +231,7 @@ def _propose(
     rng: np.random.Generator, centres: np.ndarray, n: int, candidates: int, screen: Callable[[np.ndarray], np.ndarray]
 ) -> tuple[np.ndarray, dict]:
     """``n`` points spread uniformly over what ``screen`` (every wave's emulators) cannot rule out."""
-    from scipy.stats import truncnorm
+    from scipy.stats import truncnorm  # import time: scipy loads only where a statistic needs it
 
     d = centres.shape[1]
     # Each coordinate normal around a centre, truncated to [0, 1], with twice the centres' variance.

@@ -31,13 +31,17 @@ from pathlib import Path
 
 import numpy as np
 
+from flowsim import engine
 from flowsim.calibrate.targets import Targets
+from flowsim.charts import calibration as charts
+from flowsim.charts.common import save_png
 from flowsim.engine.codes import H, R, S
 from flowsim.files import atomic_write
 from flowsim.measures import survey_moments
 from flowsim.results import Results
-from flowsim.scenario import Scenario
+from flowsim.scenario import PARAMETERS, Scenario
 from flowsim.scenario.registry_problems import CRISIS_SOURCED, PROBLEM_NAMES
+from flowsim.statistics import mean_interval
 
 #: OSR14/2011's outcome domains as model v2's problems.
 OSR14_DOMAINS = {
@@ -109,10 +113,8 @@ def survey_values(scenario: Scenario, scale: float) -> dict:
 
 def evaluate(scenario: Scenario, values: dict, seeds) -> dict[str, float]:
     """Each measure's mean over ``seeds`` with ``values`` set."""
-    from flowsim.engine import simulate
-
     trial = scenario.with_values(values, origin="calibration")
-    runs = [problem_measures(simulate(trial, seed=s)) for s in seeds]
+    runs = [problem_measures(engine.simulate(trial, seed=s)) for s in seeds]
     return {k: float(np.nanmean([r[k] for r in runs])) for k in runs[0]}
 
 
@@ -173,8 +175,6 @@ def step(values: dict, m: dict, targets: Targets) -> dict:
 
 def _within_range(key: str, value: float) -> float:
     """``value`` clipped to the parameter's registry range: a handle at its bound stays there."""
-    from flowsim.scenario import PARAMETERS
-
     p = PARAMETERS.get(key)
     lo = p.lo if p is not None and p.lo is not None else -math.inf
     hi = p.hi if p is not None and p.hi is not None else math.inf
@@ -289,11 +289,8 @@ def _extends_of(path: Path) -> str | None:
 
 def replicate(scenario: Scenario, targets: Targets, seeds: list[int]) -> dict[str, tuple[float, float, float]]:
     """Each target's simulated mean and 95% interval over ``seeds`` (not the fitting seeds)."""
-    from flowsim.engine import simulate
-    from flowsim.statistics import mean_interval
-
     trial = scenario.with_values(survey_values(scenario, targets.scale), origin="calibration report")
-    runs = [problem_measures(simulate(trial, seed=s)) for s in seeds]
+    runs = [problem_measures(engine.simulate(trial, seed=s)) for s in seeds]
     out = {}
     for t in targets.targets:
         x = np.array([r[t.name] for r in runs], float)
@@ -304,9 +301,6 @@ def replicate(scenario: Scenario, targets: Targets, seeds: list[int]) -> dict[st
 
 def write_report(out_dir: Path, targets: Targets, rows: dict, result: ProblemFit, seeds: list[int]) -> Path:
     """Write ``report.md`` and ``fit.png``: every target against the fit on unseen seeds."""
-    from flowsim.charts import calibration as charts
-    from flowsim.charts.common import save_png
-
     lines = [
         "# Calibration report: model v2",
         "",

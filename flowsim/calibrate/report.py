@@ -19,6 +19,8 @@ import numpy as np
 from flowsim.calibrate.history_matching import Ensemble, _evaluate, fitted_targets, implausibility, survey_values
 from flowsim.calibrate.point_fit import ENSEMBLE_SECTION as SECTION
 from flowsim.calibrate.point_fit import UNFITTED
+from flowsim.charts import calibration as charts
+from flowsim.charts.common import save_png
 from flowsim.files import atomic_write
 
 #: Seeds of the re-runs on unseen seeds (the calibration used 19,000 onwards and 20,000 onwards).
@@ -26,7 +28,7 @@ UNSEEN_SEED = 90_000
 
 
 def _frame(e: Ensemble, runs: list[dict]):
-    import pandas as pd
+    import pandas as pd  # import time: pandas loads only to read tables
 
     names = [p.name for p in e.design.priors]
     rows = []
@@ -115,9 +117,6 @@ def unseen(e: Ensemble, scenario, rows: list[int], executor, seeds: int = UNSEEN
 
 def write_report(e: Ensemble, out_dir: Path, checks: list[dict]) -> Path:
     """The ensemble's section of ``report.md`` (replacing an earlier one), and its three charts."""
-    from flowsim.charts import calibration as charts
-    from flowsim.charts.common import save_png
-
     names = [p.name for p in e.design.priors]
     u = np.array([np.clip(m["u"], 0, 1) for m in e.members])
     point = np.clip(e.point["u"], 0, 1)

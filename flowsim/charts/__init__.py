@@ -1,10 +1,10 @@
-"""Publication charts: the style, one function per figure, and drawing a run directory's set.
+"""Publication charts: the style, one module per figure, and drawing a run directory's set.
 
 Importing this package changes nothing in matplotlib: no backend is chosen
 and the style applies only while flowsim draws (``charts.common.styled``).
 """
 
 from flowsim.charts.common import ChartMeta, save
-from flowsim.charts.run import CHARTS, draw_run_charts
+from flowsim.charts.run import CHARTS, FIGURES, draw_run_charts, run_meta
 
-__all__ = ["CHARTS", "ChartMeta", "draw_run_charts", "save"]
+__all__ = ["CHARTS", "FIGURES", "ChartMeta", "draw_run_charts", "run_meta", "save"]

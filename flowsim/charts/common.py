@@ -23,7 +23,7 @@ OKABE_ITO = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "
 @contextmanager
 def styled() -> Iterator[None]:
     """matplotlib's defaults plus the flowsim style sheet, for the block only."""
-    import matplotlib
+    import matplotlib  # import time: matplotlib loads only when drawing
 
     with matplotlib.rc_context(fname=str(STYLE)):
         yield
@@ -42,7 +42,7 @@ def chart(fn: Callable) -> Callable:
 
 def subplots(nrows: int = 1, ncols: int = 1, **kwargs):
     """``(figure, axes)`` like ``pyplot.subplots``, without pyplot: the figure belongs to no backend."""
-    from matplotlib.figure import Figure
+    from matplotlib.figure import Figure  # import time: matplotlib loads only when drawing
 
     fig_kw = {k: kwargs.pop(k) for k in ("figsize",) if k in kwargs}
     fig = Figure(**fig_kw)
@@ -51,7 +51,7 @@ def subplots(nrows: int = 1, ncols: int = 1, **kwargs):
 
 def figure(**kwargs):
     """An empty figure (no pyplot)."""
-    from matplotlib.figure import Figure
+    from matplotlib.figure import Figure  # import time: matplotlib loads only when drawing
 
     return Figure(**kwargs)
 
@@ -78,7 +78,7 @@ class ChartMeta:
 
 def titled(fig, message: str, subtitle: str) -> None:
     """The chart's finding as its title, and what it shows as a grey subtitle, above the axes (call last)."""
-    from matplotlib.transforms import ScaledTranslation
+    from matplotlib.transforms import ScaledTranslation  # import time: matplotlib loads only when drawing
 
     top = max(ax.get_position().y1 for ax in fig.axes if ax.get_visible())
     above = [t for ax in fig.axes for t in (ax.title, ax._left_title) if t.get_text()]  # noqa: SLF001
@@ -92,7 +92,7 @@ def titled(fig, message: str, subtitle: str) -> None:
 
 def years_axis(ax) -> None:
     """Ticks at each 1 April labelled with the year; no axis label (the ticks say it)."""
-    import matplotlib.dates as mdates
+    import matplotlib.dates as mdates  # import time: matplotlib loads only when drawing
 
     ax.xaxis.set_major_locator(mdates.MonthLocator(bymonth=4))
     ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y"))

@@ -1,17 +1,19 @@
 """The simulation engine: a pure function of (model specification, seed) -> Results.
 
-``simulate`` is imported on first use, so that reading a run's codes
-(``flowsim.engine.codes``) does not load numba or simpy.
+The simulation's entry points (:data:`ENTRY_POINTS`, from :mod:`flowsim.engine.simulation`) are imported on first
+use: importing the engine, or a module that runs it, loads neither numba nor simpy until something is simulated
+(so ``flowsim report``, and reading a run's codes, never do).
 """
 
 from __future__ import annotations
 
-__all__ = ["simulate"]
+ENTRY_POINTS = ("simulate", "simulate_with_counterfactual", "simulate_shared", "can_share")
+__all__ = list(ENTRY_POINTS)
 
 
 def __getattr__(name: str):
-    if name == "simulate":
-        from flowsim.engine.simulation import simulate
+    if name in ENTRY_POINTS:
+        from flowsim.engine import simulation  # import time: numba and simpy load here, when first needed
 
-        return simulate
+        return getattr(simulation, name)
     raise AttributeError(f"module 'flowsim.engine' has no attribute {name!r}")

@@ -6,6 +6,7 @@ nor the kernel.
 
 from __future__ import annotations
 
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -19,7 +20,7 @@ def compiled() -> bool:
 
     Reads numba's cache index; if that internal layout ever changes, says True (no message beats a wrong one).
     """
-    from flowsim.engine.kernel import run_families
+    from flowsim.engine.kernel import run_families  # import time: loads numba
 
     try:
         return bool(run_families._cache._cache_file._load_index())
@@ -29,10 +30,8 @@ def compiled() -> bool:
 
 def compile_kernel() -> None:
     """Compile the event kernel into numba's cache by simulating a tiny scenario of registry defaults."""
-    import tempfile
-
-    from flowsim.engine.simulation import simulate
-    from flowsim.scenario import load_scenario
+    from flowsim.engine.simulation import simulate  # import time: loads numba and simpy
+    from flowsim.scenario import load_scenario  # with the simulation, when compiling
 
     text = 'name = "warm-up"\n[population]\nscale = 0.002\n[time]\nend = 2011-06-30\ndeadline = 2011-06-30\n'
     with tempfile.TemporaryDirectory() as tmp:

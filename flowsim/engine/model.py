@@ -1,16 +1,14 @@
-"""Model v2's replication: the population, a month's simulation, programme admissions and observation.
+"""One replication of the model: set-up, a month's simulation, programme admissions, forks and observation.
 
-Families not at risk are simulated as a sample: each stands for
-``sample_weight`` families. When a sampled family comes to be at risk it is
-copied into that many families, tracked one by one from then on; each copy
-redraws what is still to come from the moment of the copy, so they part
-ways at once. The simulation starts ``burn_in_years`` before the first
-survey wave, from problems drawn independently, and observes nothing until
-that wave.
+The simulation starts ``burn_in_years`` before the first survey wave, from
+problems drawn independently, and observes nothing until that wave. The
+population (the sample of families not at risk, copies, replacements) is
+:mod:`flowsim.engine.population`'s.
 """
 
 from __future__ import annotations
 
+import copy
 import itertools
 
 import numpy as np
@@ -21,32 +19,26 @@ from flowsim.engine.codes import (
     CRIME,
     EDUCATION,
     ENROLLED,
-    OUTSIDE,
     REFERRED,
     STARTED,
     WAITING,
     WORKLESS,
-    G,
     H,
     R,
     S,
-    month_batch,
 )
-from flowsim.engine.crn import FamilyRandom, family_keys, mix
-from flowsim.engine.families import INF, Families
+from flowsim.engine.crn import FamilyRandom
+from flowsim.engine.families import Families
+from flowsim.engine.population import Population
 from flowsim.engine.programmes import Programme
 from flowsim.engine.recorder import Recorder
-from flowsim.engine.spec import CAUSE_NEW, NP, ModelSpec
+from flowsim.engine.spec import CAUSE_NAMES, NP, ModelSpec
 from flowsim.results import Results
 from flowsim.scenario.registry_problems import PROBLEM_NAMES
 
 STREAMS = ("population",)
 CLASS_NAMES = ("at_risk", "stock", "flow_group", "multiply_disadvantaged", "troubled")
 _BUFFER = 1 << 16
-_NEW_FAMILY = np.uint64(0x5851F42D4C957F2D)
-_COPY = np.uint64(0x2545F4914F6CDD1D)  # a copy's key is mix(key ^ (_COPY * copy number))
-_KEYS_POOL, _KEYS_NEW = 2, 3
-_STREAM_NEW = 3
 _YOUTH, _EDUCATION, _WORKLESS = (PROBLEM_NAMES.index(n) for n in ("youth_crime_asb", "education", "workless"))
 
 
@@ -62,7 +54,7 @@ def _sorted_unique(a: np.ndarray) -> np.ndarray:
     return a[keep]
 
 
-class Model:
+class Model(Population):
     """One replication of model v2. Built from a :class:`ModelSpec` and a seed; no I/O."""
 
     def __init__(self, spec: ModelSpec, seed: int | np.random.SeedSequence) -> None:
@@ -153,62 +145,6 @@ class Model:
             self._cols = kernel.FamilyColumns(*(getattr(f, name) for name in kernel.FamilyColumns._fields))
         return self._cols
 
-    def _draw_factors(self, n: int, rng: np.random.Generator, newborn: bool = False) -> np.ndarray:
-        """Risk factors as bits: each a threshold on a latent disadvantage shared by the family and its own noise."""
-        from scipy.special import ndtr
-
-        spec = self.spec
-        prev = np.asarray(spec.factor_prevalence, float)[:, None]
-        load = np.asarray(spec.factor_loading, float)[:, None]
-        # One draw for all: the latent first, then each factor's noise in turn (the same numbers as one draw each).
-        normal = rng.standard_normal((1 + len(prev), n))
-        v = load * normal[0] + np.sqrt(1 - load * load) * normal[1:]
-        hit = (ndtr(v) > 1.0 - prev).astype(np.uint16)
-        bits = (hit << np.arange(len(prev), dtype=np.uint16)[:, None]).sum(axis=0, dtype=np.uint16)
-        u5 = np.uint16(1 << self.const.under5_bit)
-        return bits | u5 if newborn else bits
-
-    def _new_families(self, ids: np.ndarray, t: np.ndarray, rng: np.random.Generator, weight: int, newborn: bool):
-        """Fill blank rows ``ids`` with families drawn from the population at times ``t``."""
-        spec, f = self.spec, self.families
-        n = ids.size
-        f.factors[ids] = self._draw_factors(n, rng, newborn)
-        v = spec.frailty_variance
-        f.z[ids] = rng.gamma(1.0 / v, v, n) if v > 0 else 1.0
-        if spec.council_cum is None:
-            f.council[ids] = rng.integers(0, max(spec.councils, 1), n)
-        else:  # the 2012 councils: lone-parent and couple families each spread as the 2011 Census counts them
-            lone = (f.factors[ids] >> spec.tables["lone_bit"]) & 1
-            u = rng.random(n)
-            cum = spec.council_cum
-            council = np.where(
-                lone == 1, np.searchsorted(cum[1], u, side="right"), np.searchsorted(cum[0], u, side="right")
-            )
-            f.council[ids] = np.minimum(council, cum.shape[1] - 1)
-        u5 = (f.factors[ids] >> self.const.under5_bit) & 1
-        f.under5_until[ids] = np.where(u5 == 1, t + (5.0 if newborn else 5.0 * rng.random(n)), INF)
-        share = spec.initial_share.copy()
-        if newborn:
-            share[:] = 0.0
-            share[PROBLEM_NAMES.index("no_qualifications")] = spec.initial_share[
-                PROBLEM_NAMES.index("no_qualifications")
-            ]
-        have = rng.random((n, NP)) < share
-        f.problems[ids] = (have.astype(np.uint16) << np.arange(NP, dtype=np.uint16)).sum(axis=1, dtype=np.uint16)
-        f.since[ids] = np.where(have, (t[:, None] - 3.0 * rng.random((n, NP))), -INF).astype(np.float32)
-        f.weight[ids] = weight
-        for k, need in enumerate(spec.prog_factor_bits):
-            f.prog_ok[ids, k] = (f.factors[ids] & need) == need
-        kernel.start_many(
-            self._columns(), self.const, ids, np.ascontiguousarray(t), self.buf.scratch, self.buf.scratch_of
-        )
-
-    def _initial_population(self) -> None:
-        spec, f = self.spec, self.families
-        ids = f.add(self.n_pool)
-        f.key[ids] = family_keys(self.seed64, _KEYS_POOL, 0, ids.size)
-        self._new_families(ids, np.full(ids.size, spec.t_init), self.rng["population"], self.weight, False)
-
     # --- one month ---------------------------------------------------------------------------
     def run_slice(self, t0: float, t1: float) -> None:
         """Simulate every event in ``[t0, t1)``."""
@@ -286,83 +222,6 @@ class Model:
             )
         rec.events += int(n[kernel.N_EVENTS])
         n[:] = 0
-
-    def _split(self) -> np.ndarray:
-        """Copies of the sampled families that came to be at risk this pass; returns originals and copies."""
-        if not self._splits or self.weight == 1:
-            return np.empty(0, np.int64)
-        ids = np.concatenate([i for i, _ in self._splits])
-        t = np.concatenate([t for _, t in self._splits])
-        return self._copies(ids, t)
-
-    def split_rows(self, ids: np.ndarray, t: float) -> np.ndarray:
-        """Sampled families ``ids`` (weight > 1) become as many families tracked one by one, from time ``t``."""
-        ids = ids[self.families.weight[ids] == self.weight]
-        if not ids.size or self.weight == 1:
-            return np.empty(0, np.int64)
-        self.families.weight[ids] = 1
-        return self._copies(ids, np.full(ids.size, t))
-
-    def _copies(self, ids: np.ndarray, t: np.ndarray) -> np.ndarray:
-        f = self.families
-        copies = self.weight - 1
-        src = np.repeat(ids, copies)
-        number = np.tile(np.arange(1, copies + 1, dtype=np.uint64), ids.size)
-        new = f.copy_rows(src)
-        # A copy's key: its family's, the moment of the split and its number (a family may split more than once).
-        moment = mix(np.repeat(t, copies).view(np.uint64))
-        f.key[new] = mix(f.key[src] ^ moment ^ (_COPY * number))
-        f.draws[new] = 0
-        f.weight[new] = 1
-        same = np.ones(new.size, bool)  # copies of one family at one moment share their hazards
-        same[::copies] = False
-        kernel.redraw_copies(
-            self._columns(),
-            self.const,
-            new,
-            np.repeat(t, copies),
-            same,
-            self._mult,
-            self.buf.scratch,
-            self.buf.scratch_of,
-        )
-        return np.concatenate([ids, new])
-
-    def _replace(self, t0: float, rerun: int) -> np.ndarray:
-        """New families in place of those that left: one sampled family (of ``sample_weight`` families) for every
-        ``sample_weight`` families gone. A row whose family has nothing to report is reused."""
-        if not self._exits:
-            return np.empty(0, np.int64)
-        f = self.families
-        ids = np.concatenate([i for i, _ in self._exits])
-        t = np.concatenate([t for _, t in self._exits])
-        # A row is still needed for the survey's record before the last wave, the start stock's coverage and the
-        # payment-by-results attachments; otherwise a new family may have it.
-        nothing = ~f.in_start_stock[ids] & (f.attached[ids] == 0) & ((f.waves[ids] == 0) | (t >= 0))
-        f.release(ids[nothing])
-        self._debt += int(f.weight[ids].sum())
-        n_new = self._debt // self.weight
-        self._debt -= n_new * self.weight
-        if not n_new:
-            return np.empty(0, np.int64)
-        batch = month_batch(t0, self.spec.t_init)
-        rows = f.add(int(n_new))
-        f.key[rows] = family_keys(self.seed64, _KEYS_NEW, batch * 64 + rerun, rows.size)
-        # New families form as the families they replace leave (the latest exits of this pass).
-        times = np.sort(t)[-rows.size :] if rows.size <= t.size else np.full(rows.size, t.max())
-        rng = np.random.default_rng([self.seed64 & 0xFFFFFFFF, self.seed64 >> 32, batch, rerun, _STREAM_NEW])
-        self._new_families(rows, np.ascontiguousarray(times), rng, self.weight, True)
-        if times[-1] >= self.t_start:  # the burn-in is not recorded
-            self.flows.append(
-                (
-                    times,
-                    np.full(rows.size, OUTSIDE, np.int8),
-                    np.full(rows.size, G, np.int8),
-                    np.full(rows.size, CAUSE_NEW, np.int16),
-                    np.full(rows.size, self.weight, np.int32),
-                )
-            )
-        return rows
 
     def _admit(self, prog: Programme, t1: float) -> np.ndarray:
         f = self.families
@@ -464,8 +323,6 @@ class Model:
         numbers): the counterfactual, or another scenario, shares everything simulated before the two can differ
         (``flowsim.engine.divergence``). Programmes keep their queues and families; their places and durations
         are ``spec``'s from now on."""
-        import copy
-
         families = self.families
         # What is logged is never changed once appended: the copy shares it rather than copying it.
         logs = (self.flows, self.successes, self.outcomes, self.boundary_problems, self.boundary_classes)
@@ -527,8 +384,6 @@ class Model:
 
     def results(self, seed: int, replication: int | None = None) -> Results:
         """The replication's Results (families that were ever tracked one by one; sampled families never were at risk)."""
-        from flowsim.engine.spec import CAUSE_NAMES
-
         rec, f = self.recorder, self.families
         n = f.n
         # Families in the stock at the start are tracked one by one to the end (never returned to the sample).

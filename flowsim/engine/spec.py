@@ -11,11 +11,11 @@ from __future__ import annotations
 import datetime as dt
 import math
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from flowsim.engine import codes
+from flowsim.engine.administration import Programme2012Spec, council_cumulative, council_order
 from flowsim.engine.codes import OUT, G, H, R, S
 from flowsim.scenario.registry import PROGRAMMES
 from flowsim.scenario.registry_problems import (
@@ -27,10 +27,8 @@ from flowsim.scenario.registry_problems import (
     PROBLEM_NAMES,
     SETF_SEVEN,
 )
+from flowsim.scenario.registry_programme_2012 import RECORD_DOMAINS, council_rows
 from flowsim.timeline import end_of_day_years, step_at, step_values, to_years
-
-if TYPE_CHECKING:
-    from flowsim.engine.administration import Programme2012Spec
 
 NP, NF, NT = len(PROBLEM_NAMES), len(FACTOR_NAMES), len(EVENT_NAMES)
 #: The kernel's programme bit masks are int64.
@@ -305,9 +303,6 @@ def compile_spec(scenario) -> ModelSpec:
 
 def _councils(p, start: dt.date, scale: float, t_end: float) -> dict:
     """The 2012 councils (their shares of families, in roll-out order) and their administration, if switched on."""
-    from flowsim.engine.administration import Programme2012Spec, council_cumulative, council_order
-    from flowsim.scenario.registry_programme_2012 import RECORD_DOMAINS, council_rows
-
     cfg = p.programme_2012
     if not cfg.enabled:  # when it is, the scenario has checked that key workers run (scenario._check_consistency)
         return {}

@@ -5,8 +5,11 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+from flowsim.charts import draw_run_charts
+from flowsim.files import staged_dir
 from flowsim.report.brief import write_brief
 from flowsim.report.html import write_report
+from flowsim.rundir import RunDirectory
 
 __all__ = ["draw_documents", "write_brief", "write_documents", "write_report"]
 
@@ -20,9 +23,6 @@ def draw_documents(run_dir: Path) -> Path:
     Raises:
         FlowsimError: if ``run_dir`` is not a complete run directory, or one of its files is not the run's.
     """
-    from flowsim.charts import draw_run_charts
-    from flowsim.rundir import RunDirectory
-
     run = RunDirectory(run_dir)
     charts = draw_run_charts(run)
     write_brief(run)
@@ -40,9 +40,6 @@ def write_documents(run_dir: Path) -> Path:
         FlowsimError: if ``run_dir`` is not a complete run directory, or one of its files is not the run's.
         WriteError: if the documents cannot be written (a full disk, say); the run is left as it was.
     """
-    from flowsim.files import staged_dir
-    from flowsim.rundir import RunDirectory
-
     RunDirectory(run_dir)  # a clear error before anything is written
     with staged_dir(run_dir, copy=True) as staging:
         shutil.rmtree(staging / "charts", ignore_errors=True)  # no chart of an older drawing survives

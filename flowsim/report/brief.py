@@ -6,8 +6,8 @@ import datetime as dt
 import textwrap
 from pathlib import Path
 
-from flowsim.charts import run as run_charts
 from flowsim.charts.common import figure, styled
+from flowsim.charts.run import run_meta, turned_around
 from flowsim.files import save_figure
 from flowsim.measures import format_value
 from flowsim.rundir import RunDirectory
@@ -26,10 +26,10 @@ def write_brief(run: RunDirectory | Path) -> Path:
 
 
 def _write_brief(run: RunDirectory) -> Path:
-    from matplotlib.transforms import Bbox
+    from matplotlib.transforms import Bbox  # import time: matplotlib loads only when drawing
 
     summary, manifest = run.summary, run.manifest
-    meta = run_charts.run_meta(run)
+    meta = run_meta(run)
     deadline = run.deadline
     fig = figure(figsize=(8.27, 11.69))
     fig.text(0.07, 0.95, "Troubled families: can the target be met?", fontsize=18, fontweight="bold", va="top")
@@ -51,8 +51,7 @@ def _write_brief(run: RunDirectory) -> Path:
         color="#0072B2",
     )
     ax = fig.add_axes([0.16, 0.42, 0.7, 0.33])  # tick labels, y label and end labels stay inside the margins
-    reached = run_charts._mean(summary["target"]["count"]["turned_around"])  # noqa: SLF001
-    run_charts.turned_around(run.table("targets"), meta, deadline, ax=ax, reached=reached)
+    turned_around.draw(run, meta, ax=ax)
     t = summary["target"]
     goal = t["count"]["target"]
     numbers = [

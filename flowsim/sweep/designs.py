@@ -46,13 +46,13 @@ def grid(spec: SweepSpec) -> list[dict[str, float]]:
 
 
 def lhs(spec: SweepSpec) -> list[dict[str, float]]:
-    from scipy.stats import qmc
+    from scipy.stats import qmc  # import time: scipy loads only where a statistic needs it
 
     return _scale(spec, qmc.LatinHypercube(d=len(spec.parameters), seed=spec.seed).random(spec.points))
 
 
 def sobol(spec: SweepSpec) -> list[dict[str, float]]:
-    from scipy.stats import qmc
+    from scipy.stats import qmc  # import time: scipy loads only where a statistic needs it
 
     m = int(np.ceil(np.log2(max(spec.points, 1))))  # Sobol' points come in powers of two
     return _scale(spec, qmc.Sobol(d=len(spec.parameters), scramble=True, seed=spec.seed).random_base2(m))
@@ -68,7 +68,7 @@ def morris_problem(spec: SweepSpec) -> dict:
 
 def morris(spec: SweepSpec) -> list[dict[str, float]]:
     """Morris elementary-effects trajectories (SALib): points x (parameters + 1) rows."""
-    from SALib.sample import morris as morris_sample
+    from SALib.sample import morris as morris_sample  # import time: SALib loads only for designs and indices
 
     x = morris_sample.sample(morris_problem(spec), spec.points, num_levels=spec.morris_levels, seed=spec.seed)
     rows = []
@@ -81,7 +81,7 @@ def morris(spec: SweepSpec) -> list[dict[str, float]]:
 
 def saltelli(spec: SweepSpec) -> list[dict[str, float]]:
     """Saltelli-Sobol' sample for first- and total-order Sobol indices: points x (parameters + 2) rows."""
-    from SALib.sample import sobol as sobol_sample
+    from SALib.sample import sobol as sobol_sample  # import time: SALib loads only for designs and indices
 
     problem = morris_problem(spec)
     x = sobol_sample.sample(problem, spec.points, calc_second_order=False, seed=spec.seed)

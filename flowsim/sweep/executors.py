@@ -57,7 +57,7 @@ class DaskExecutor(_Executor):
 
     def __init__(self, address: str | None = None, jobs: int | None = None) -> None:
         try:
-            from distributed import Client, LocalCluster
+            from distributed import Client, LocalCluster  # optional dependency (flowsim[dask])
         except ImportError:
             raise FlowsimError("the dask executor needs Dask distributed: pip install 'flowsim[dask]'") from None
         self.cluster = None
@@ -79,7 +79,7 @@ class DaskExecutor(_Executor):
 
     def run(self, fn: Callable, tasks: Iterable, size: int | None = None) -> Iterator[tuple[object, object]]:
         """Yield ``(task, fn(task))`` as runs finish, submitting a few per worker ahead of time."""
-        from distributed import as_completed as dask_completed
+        from distributed import as_completed as dask_completed  # optional dependency (flowsim[dask])
 
         it = iter(tasks)
         workers = max(len(self.client.scheduler_info().get("workers", {})), self.jobs)

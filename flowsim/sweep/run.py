@@ -16,6 +16,7 @@ from flowsim import __version__
 from flowsim.errors import Interrupted
 from flowsim.measures import SWEEP, get, has, used_in
 from flowsim.plan import Plan, count, estimate_seconds
+from flowsim.replications import run_replication, run_shared_replication
 from flowsim.sweep.designs import design_rows, distinct_rows, iter_design_rows
 from flowsim.sweep.spec import SweepSpec
 from flowsim.sweep.store import RunStore, run_id
@@ -27,16 +28,12 @@ SHARE_POINTS = 8
 
 def run_point(task: dict) -> dict:
     """One run (module-level so process pools and Dask can pickle it): returns its result row."""
-    from flowsim.replications import run_replication
-
     return _row(task, run_replication(task["scenario"], task["seed"], task["replication"], tables=False))
 
 
 def run_group(group: dict) -> list[dict]:
     """Runs of one replication at several design points (``group["runs"]``): their common past simulated once
     where the scenarios can share it, else one by one. Each run's row, in order; bit for bit the same either way."""
-    from flowsim.replications import run_shared_replication
-
     runs = group["runs"]
     if len(runs) > 1:
         first = runs[0]
@@ -48,7 +45,7 @@ def run_group(group: dict) -> list[dict]:
 
 
 def _row(task: dict, record: dict) -> dict:
-    summ = record["summary"]
+    summ = record.summary
     row = {
         "run_id": task["run_id"],
         "design_point": task["design_point"],

@@ -10,6 +10,8 @@ from pathlib import Path
 import numpy as np
 
 from flowsim import __version__
+from flowsim.charts import ChartMeta, save
+from flowsim.charts.sweep import tornado
 from flowsim.errors import FlowsimError
 from flowsim.files import atomic_write
 from flowsim.measures import BY_COLUMN, INDICES, used_in
@@ -39,7 +41,7 @@ def sensitivity_indices(spec: SweepSpec, table, method: str) -> dict[str, dict]:
             continue  # not measured in this sweep (payment by results switched off)
         y = np.array([by_id.loc[row_ids, outcome].astype(float).mean() for row_ids in ids])
         if method == "sobol":
-            from SALib.analyze import sobol
+            from SALib.analyze import sobol  # import time: SALib loads only for designs and indices
 
             res = sobol.analyze(problem, y, calc_second_order=False, seed=spec.seed)
             out[outcome] = {
@@ -52,8 +54,8 @@ def sensitivity_indices(spec: SweepSpec, table, method: str) -> dict[str, dict]:
                 for i, k in enumerate(problem["names"])
             }
         else:
-            from SALib.analyze import morris
-            from SALib.sample import morris as morris_sample
+            from SALib.analyze import morris  # import time: SALib loads only for designs and indices
+            from SALib.sample import morris as morris_sample  # import time: SALib loads only for designs and indices
 
             x = morris_sample.sample(problem, spec.points, num_levels=spec.morris_levels, seed=spec.seed)
             res = morris.analyze(problem, x, y, num_levels=spec.morris_levels, seed=spec.seed)
@@ -98,9 +100,6 @@ def run_sensitivity(
     Raises:
         FlowsimError: if a parameter has no range or the method is unknown.
     """
-    from flowsim.charts import ChartMeta, save
-    from flowsim.charts.sweep import tornado
-
     spec = sensitivity_spec(spec, method, points)
     counts = run_sweep(spec, out_dir, executor, progress, before)
     table = sweep_table(out_dir)

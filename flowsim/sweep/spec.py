@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from flowsim import ensemble as ens
 from flowsim.errors import ScenarioError
 from flowsim.scenario import PARAMETERS, Scenario, load_scenario
 from flowsim.scenario.loader import key_lines
@@ -279,8 +280,6 @@ def _parameter(check: _Checker, key: str, spec: Any, design: str) -> Parameter:
 
 def _members(check: _Checker, doc: dict, path: Path, scenario: Scenario, sets: int, seed: int) -> tuple:
     """The sweep's parameter sets drawn from the ensemble (``ensemble_file``, relative to the sweep file)."""
-    from flowsim import ensemble as ens
-
     where = doc.get("ensemble_file")
     if where is not None and not isinstance(where, str):
         raise check.error("ensemble_file", f"expected a path, found {show_value(where)}")

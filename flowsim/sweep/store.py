@@ -56,7 +56,7 @@ class RunStore:
             raise
 
     def _lock(self) -> None:
-        import fcntl
+        import fcntl  # POSIX only
 
         fd = os.open(self.dir / ".lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o666)
         try:
@@ -128,8 +128,8 @@ class RunStore:
         Raises:
             WriteError: if it cannot be written (a full disk, say).
         """
-        import pyarrow as pa
-        import pyarrow.parquet as pq
+        import pyarrow as pa  # import time: pyarrow loads only to write or read tables
+        import pyarrow.parquet as pq  # import time: pyarrow loads only to write or read tables
 
         try:
             with atomic_path(self.path(rid)) as tmp:
@@ -153,13 +153,13 @@ def sweep_table(out_dir: str | Path):
     runs = Path(out_dir) / "runs"
     files = sorted(runs.glob("*.parquet"))
     if not files:
-        import pandas as pd
+        import pandas as pd  # import time: pandas loads only to read tables
 
         return pd.DataFrame()
     try:
-        import duckdb
+        import duckdb  # optional dependency (flowsim[duckdb])
     except ImportError:
-        import pyarrow.parquet as pq
+        import pyarrow.parquet as pq  # import time: pyarrow loads only to write or read tables
 
         return pq.read_table(runs).to_pandas().sort_values(["design_point", "replication"]).reset_index(drop=True)
     pattern = str(runs / "*.parquet").replace("'", "''")

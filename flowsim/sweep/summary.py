@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 
 from flowsim import __version__
+from flowsim.charts import ChartMeta, save
+from flowsim.charts.sweep import probability_met
 from flowsim.files import atomic_write
 from flowsim.statistics import wilson
 from flowsim.sweep.spec import SweepSpec
@@ -43,9 +45,6 @@ def summarise_sweep(spec: SweepSpec, out_dir: Path) -> dict:
     Returns a document: ``name``, ``parameters``, ``runs``, ``points`` (one dict per
     design point, sorted by design point) and ``best`` (the point most likely to meet the target).
     """
-    from flowsim.charts import ChartMeta, save
-    from flowsim.charts.sweep import probability_met
-
     table = sweep_table(out_dir)
     params = [p.key for p in spec.parameters]
     points = by_point(table, params, spread=bool(spec.members))

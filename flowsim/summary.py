@@ -1,0 +1,225 @@
+"""Summaries of replications: each measure's mean with its 95% interval, the probability a target is met,
+paired differences between two scenarios' replications, and answers over the calibrated ensemble (each measure's
+spread over runs, its variance split into parameters and chance, the parameters that move it).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from flowsim.measures import RANKED, SUMMARY, get, has, used_in
+from flowsim.statistics import mean_interval, paired_difference, wilson
+
+
+def _set(d: dict, dotted: str, value) -> None:
+    *parents, leaf = dotted.split(".")
+    for part in parents:
+        d = d.setdefault(part, {})
+    d[leaf] = value
+
+
+def summarise(reps: list[dict]) -> dict:
+    """One summary of a run: a single replication's as it is; over several, each measure as {mean, lo, hi}."""
+    if len(reps) == 1:
+        return reps[0].summary
+    first = reps[0].summary
+    n = len(reps)
+    out = {k: first[k] for k in ("scenario", "scenario_sha256", "seed", "scale")}
+    out["replications"] = n
+    for m in used_in(SUMMARY):
+        if has(first, m.key):
+            _set(out, m.key, mean_interval([get(r.summary, m.key) for r in reps]))
+    out["target"]["count"]["target"] = first["target"]["count"]["target"]
+    for name in ("count", "coverage", "prevalence"):
+        met = sum(bool(r.summary["target"][name]["met"]) for r in reps)
+        out["target"][name]["probability_met"] = wilson(met, n)
+    dates = sorted(d for r in reps if (d := r.summary["target"]["count"]["date_met"]))
+    out["target"]["count"]["date_met"] = {
+        "median": dates[len(dates) // 2] if dates else None,
+        "replications_met": len(dates),
+    }
+    out["programmes"] = {
+        name: {k: mean_interval([r.summary["programmes"][name][k] or 0.0 for r in reps])["mean"] for k in prog}
+        for name, prog in first["programmes"].items()
+    }
+    out["events"] = int(sum(r.summary["events"] for r in reps))
+    if "results" in first:
+        out["results"]["counterfactual"] = first["results"].get("counterfactual")
+        out["finance"] = [
+            {
+                k: (
+                    v
+                    if isinstance(v, str) or v is None
+                    else float(np.mean([r.summary["finance"][i][k] or 0.0 for r in reps]))
+                )
+                for k, v in row.items()
+            }
+            for i, row in enumerate(first["finance"])
+        ]
+    if "programme_2012" in first:
+        out["programme_2012"] = _mean_tree([r.summary["programme_2012"] for r in reps])
+    out["headline"] = headline_many(out, first)
+    return out
+
+
+def _mean_tree(docs: list[dict]) -> dict:
+    """Dicts of numbers (nested) over replications: each number as {mean, lo, hi}; anything else as the first has it."""
+    out = {}
+    for key, value in docs[0].items():
+        if isinstance(value, dict):
+            out[key] = _mean_tree([d[key] for d in docs])
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            out[key] = mean_interval([d[key] for d in docs])
+        else:
+            out[key] = value
+    return out
+
+
+def headline_many(summ: dict, first: dict) -> str:
+    """'Target (46,000 turned around by 31 May 2015): not met in any of 4 replications — 26,906 turned around on
+    average (95% interval 26,404–27,409), 19,094 short'; with the probability where replications differ."""
+    count = summ["target"]["count"]
+    p = count["probability_met"]
+    ta = count["turned_around"]
+    n = summ["replications"]
+    met = int(round(p["mean"] * n))
+    goal_text = first["headline"].split(":")[0]
+    if met == 0:
+        verdict = f"not met in any of {n} replications"
+    elif met == n:
+        verdict = f"met in all {n} replications"
+    else:
+        verdict = (
+            f"met in {met} of {n} replications (probability {p['mean']:.2f}, 95% interval {p['lo']:.2f}–{p['hi']:.2f})"
+        )
+    short = count.get("shortfall")
+    tail = f", {short['mean']:,.0f} short on average" if short is not None and short["mean"] > 0 else ""
+    return (
+        f"{goal_text}: {verdict} — {ta['mean']:,.0f} turned around by the deadline on average "
+        f"(95% interval {ta['lo']:,.0f}–{ta['hi']:,.0f}){tail}"
+    )
+
+
+def paired_differences(a: list[dict], b: list[dict]) -> dict:
+    """For each summarised measure: B - A paired by replication (common random numbers) and, for reference, unpaired."""
+    return {
+        m.key: paired_difference([get(r.summary, m.key) for r in a], [get(r.summary, m.key) for r in b])
+        for m in used_in(SUMMARY)
+        if has(a[0].summary, m.key) and has(b[0].summary, m.key)
+    }
+
+
+def point_fit_summary(records: list[dict]) -> dict:
+    """The point fit's answer, for setting beside the ensemble's: each summarised measure's mean and 95% interval
+    of the mean over its replications (chance only), the probability the target is met, and its headline."""
+    s = summarise(records)
+    return {
+        "replications": len(records),
+        "intervals": "95% interval of the mean over the point fit's replications: chance only",
+        "probability_met": s["target"]["count"]["probability_met"],
+        "measures": {m.key: get(s, m.key) for m in used_in(SUMMARY) if has(s, m.key)},
+        "headline": s["headline"],
+    }
+
+
+def variance_split(values: np.ndarray, per_set: int) -> dict:
+    """How much of a measure's variance over the ensemble comes from the parameters and how much from chance.
+
+    One-way analysis of variance over ``len(values) / per_set`` sets of ``per_set`` replications each (in order):
+    chance is the mean variance within a set; the parameters' share is what the spread of the sets' means adds.
+    """
+    if per_set < 2:
+        return {"parameters": None, "chance": None}  # one run per set: chance and parameters cannot be told apart
+    x = np.asarray(values, float).reshape(-1, per_set)
+    within = float(x.var(axis=1, ddof=1).mean())
+    between = float(x.mean(axis=1).var(ddof=1)) if len(x) > 1 else 0.0
+    parameter = max(0.0, between - within / per_set)
+    total = parameter + within
+    share = parameter / total if total > 0 else 0.0
+    return {"parameters": share, "chance": 1.0 - share}
+
+
+def ensemble_sensitivity(reps: list[dict], members: list[dict], per_set: int) -> dict:
+    """Spearman's rank correlation between each calibrated parameter and each of the catalogue's ranked measures (``RANKED``), over runs.
+
+    Parameters tied to one value (the crisis spells' lengths) are shown once, under the first key. ``null_95`` is the
+    correlation chance alone reaches with 95% probability at this many runs (1.96 / sqrt(runs - 1)).
+    """
+    from scipy.stats import spearmanr  # import time: scipy loads only where a statistic needs it
+
+    keys: list[str] = []
+    seen: set[tuple] = set()
+    for key in members[0]:
+        column = tuple(m[key] for m in members)
+        if column not in seen and len(set(column)) > 1:
+            seen.add(column)
+            keys.append(key)
+    out: dict = {"null_95": 1.96 / math.sqrt(max(len(reps) - 1, 1)), "measures": {}}
+    for measure in (m.key for m in used_in(RANKED)):
+        if not has(reps[0].summary, measure):
+            continue
+        y = np.array([float(get(r.summary, measure)) for r in reps])
+        if np.ptp(y) == 0 or not np.isfinite(y).all():
+            continue
+        rho = {}
+        for key in keys:
+            x = np.array([members[i // per_set][key] for i in range(len(reps))])
+            rho[key] = float(spearmanr(x, y).statistic)
+        out["measures"][measure] = dict(sorted(rho.items(), key=lambda kv: -abs(kv[1])))
+    return out
+
+
+def summarise_ensemble(
+    reps: list[dict], per_set: int, drawn_from: int, path: str, members: list[dict] | None = None
+) -> dict:
+    """:func:`summarise` over an ensemble's runs, with each measure's interval over the runs themselves.
+
+    Every summarised measure's ``lo`` and ``hi`` are the 2.5th and 97.5th percentiles over all runs (parameter and
+    chance together), not an interval for the mean; each says so (``"over": "runs"``), as does ``ensemble``, which
+    also splits each measure's variance.
+    """
+    out = summarise(reps)
+    split = {}
+    for m in used_in(SUMMARY):
+        if not has(reps[0].summary, m.key):
+            continue
+        x = np.array([get(r.summary, m.key) for r in reps], float)
+        if not np.isfinite(x).all():
+            continue
+        lo, hi = np.quantile(x, [0.025, 0.975])
+        node = get(out, m.key)
+        if isinstance(node, dict) and "mean" in node:
+            node["lo"], node["hi"], node["over"] = float(lo), float(hi), "runs"
+        split[m.key] = variance_split(x, per_set)
+    out["ensemble"] = {
+        "path": path,
+        "members": drawn_from,
+        "sets": len(reps) // per_set,
+        "replications_per_set": per_set,
+        "intervals": "2.5th to 97.5th percentile over every run: parameter uncertainty and chance together",
+        "variance_share": split,
+    }
+    if members:
+        out["ensemble"]["sensitivity"] = ensemble_sensitivity(reps, members, per_set)
+    out["headline"] = ensemble_headline(out)
+    return out
+
+
+def ensemble_headline(summ: dict) -> str:
+    """'Target (...): met in 12 of 100 runs over the ensemble (probability 0.12, 0.07–0.20) — 27,186 turned around ...'"""
+    e = summ["ensemble"]
+    count = summ["target"]["count"]
+    p = count["probability_met"]
+    ta = count["turned_around"]
+    n = summ["replications"]
+    goal_text = summ["headline"].split(":")[0]
+    share = e["variance_share"].get("target.count.turned_around", {}).get("parameters")
+    split = f"; {share:.0%} of its variance from the parameters, the rest chance" if share is not None else ""
+    return (
+        f"{goal_text}: probability {p['mean']:.2f} (95% interval {p['lo']:.2f}–{p['hi']:.2f}; met in "
+        f"{int(round(p['mean'] * n))} of {n} runs over an ensemble of {e['sets']} parameter sets drawn from "
+        f"{e['members']}, {e['replications_per_set']} replications each) — {ta['mean']:,.0f} turned around by the "
+        f"deadline on average (95% of runs {ta['lo']:,.0f}–{ta['hi']:,.0f}{split})"
+    )
