@@ -5,7 +5,7 @@ Usage:
                                [--all-scale 1.0] [--sweep-scale 0.1] [--replications 20]
                                [--calibration-evals 100] [--no-peer-line]
 
-For each scale it runs the peer (`python peer_v2_simpy.py SCALE 1`) and
+For each scale it runs the peer (`python peer_v2_simpy.py SCALE 1 scenarios/baseline.toml`) and
 `flowsim run scenarios/baseline.toml --quiet --set population.scale=SCALE`
 REPEATS times each, alternating, and prints the median wall time of each,
 their ratio, flowsim's events per second and each one's peak resident memory
@@ -44,18 +44,23 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_PEER = ROOT.parent / "shared" / "bench" / "peer_v2_simpy.py"
+# Passed to the peer too: it finds the baseline beside flowsim's package only in an editable install.
+BASELINE = ROOT / "scenarios" / "baseline.toml"
 
 
 def timed_wait4(cmd: list[str]) -> tuple[float, float, str]:
     """Run ``cmd``; return (wall seconds, peak RSS in MB, stdout), with the child's own rusage."""
     with tempfile.TemporaryFile(mode="w+") as out:
         start = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.DEVNULL)
-        _, status, usage = os.wait4(proc.pid, 0)
-        wall = time.perf_counter() - start
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        if proc.returncode != 0:
-            raise SystemExit(f"{' '.join(cmd)} failed with exit code {proc.returncode}")
+        with tempfile.TemporaryFile(mode="w+") as err:
+            proc = subprocess.Popen(cmd, stdout=out, stderr=err)
+            _, status, usage = os.wait4(proc.pid, 0)
+            wall = time.perf_counter() - start
+            proc.returncode = os.waitstatus_to_exitcode(status)
+            if proc.returncode != 0:
+                err.seek(0)
+                tail = "".join(err.readlines()[-15:])
+                raise SystemExit(f"{' '.join(cmd)} failed with exit code {proc.returncode}:\n{tail}")
         out.seek(0)
         return wall, usage.ru_maxrss / 1024, out.read()
 
@@ -68,7 +73,7 @@ def flowsim_cmd(scale: float, out: str, every_family: bool = False) -> list[str]
         "-m",
         "flowsim",
         "run",
-        str(ROOT / "scenarios" / "baseline.toml"),
+        str(BASELINE),
         "--quiet",
         "--no-report",  # tables, summary and manifest only, as issue #7 measures
         "--set",
@@ -85,7 +90,7 @@ def bench(scale: float, repeats: int, peer: Path | None) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         for _ in range(repeats):
             if peer is not None:
-                w, m, out = timed_wait4([sys.executable, str(peer), str(scale), "1"])
+                w, m, out = timed_wait4([sys.executable, str(peer), str(scale), "1", str(BASELINE)])
                 peer_times.append(w)
                 peer_mem.append(m)
                 peer_events = int(re.search(r"events=(\d+)", out).group(1))
