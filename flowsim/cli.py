@@ -26,6 +26,7 @@ from flowsim.console import (
     seed_option,
     set_option,
     user_errors,
+    warn,
     yes_option,
 )
 from flowsim.engine.compile import compiled
@@ -35,6 +36,7 @@ from flowsim.plan import Plan, count, estimate_seconds
 from flowsim.progress import Counter, Fraction
 from flowsim.replications import point_fit_replications
 from flowsim.run import run_scenario
+from flowsim.rundir import check_out
 from flowsim.scenario.assumptions import assumption_log, where_set
 from flowsim.sweep import executors, load_sweep, run_sweep, sensitivity, store, summary
 from flowsim.sweep.run import sweep_plan
@@ -90,12 +92,15 @@ def run(scenario, seed, replications, ensemble_sets, ensemble_file, jobs, overri
         runs = plan.runs + point_fit_replications(plan.runs)  # the point fit alone, beside the ensemble
     else:
         runs = replications = replications or 1
-    out_dir = writable_dir(out or outputs(sc.name), replaced="manifest.json")
+    out_dir = out or outputs(sc.name)
+    added = check_out(out_dir, replace_added=yes)
+    if added:
+        warn(f"replacing {out_dir} removes {len(added)} file(s) no run wrote: {', '.join(added)}")
     announce(Plan(runs, estimate_seconds(sc), jobs or cores(), count(runs, "replication")), quiet, yes)
     compile_first(quiet)
     with Fraction(quiet, "simulating" if runs == 1 else "replications") as bar:
         summ = run_scenario(
-            sc, out_dir, seed, replications, jobs, bar, sys.argv, csv, documents=not no_report, ensemble=plan
+            sc, out_dir, seed, replications, jobs, bar, sys.argv, csv, not no_report, plan, replace_added=yes
         )
     click.echo(text.headline(summ, text.run_notes(sc)))
     if "programme_2012" in summ:

@@ -98,7 +98,16 @@ jobs_option = click.option(
 seed_option = click.option(
     "--seed", type=click.IntRange(0, 2**63 - 1), default=1, show_default=True, help="Root random seed."
 )
-yes_option = click.option("--yes", is_flag=True, help="Run a plan of more than 10,000 runs or 24 hours anyway.")
+yes_option = click.option(
+    "--yes",
+    is_flag=True,
+    help="Run a plan of more than 10,000 runs or 24 hours anyway; replace a run directory holding files no run wrote.",
+)
+
+
+def warn(line: str) -> None:
+    """A warning on stderr, always (even with --quiet): something is about to be lost or is not what it seems."""
+    click.echo(f"flowsim: warning: {line}", err=True)
 
 
 def load(path: Path, overrides: tuple[str, ...]):

@@ -24,7 +24,7 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -126,17 +126,17 @@ def safe_name(name: str, limit: int = 100) -> str:
     return _UNSAFE.sub("_", name).strip("._-")[:limit].rstrip("._-") or "scenario"
 
 
-def writable_dir(path: str | Path, replaced: str | None = None) -> Path:
+def writable_dir(path: str | Path, replaced: Callable[[Path], bool] | None = None) -> Path:
     """Check, before any work, that ``path`` can be a directory flowsim writes into; create it (and its parents).
 
     Args:
-        replaced: for a directory that will be swapped in whole (a run directory), the file that marks
-            one (``manifest.json``): its parent must be writable, and an existing directory must be
-            empty or hold that file, so that no directory of other files is ever replaced.
+        replaced: for a directory that will be swapped in whole (a run directory), whether an existing directory
+            is one flowsim wrote: its parent must be writable, and an existing directory must be empty or pass
+            this test, so that no directory of other files is ever replaced.
 
     Raises:
         WriteError: if ``path`` or one of its parents is a file, a test file cannot be created there,
-            or ``path`` holds files but no ``replaced`` marker.
+            or ``path`` holds files but fails ``replaced``.
     """
     given = Path(path)
     path = absolute(given)
@@ -149,10 +149,10 @@ def writable_dir(path: str | Path, replaced: str | None = None) -> Path:
     # A directory swapped in whole is written beside itself, in its parent; it need not exist yet.
     place = path.parent if replaced else path
     try:
-        if replaced and path.is_dir() and any(path.iterdir()) and not (path / replaced).is_file():
+        if replaced and path.is_dir() and any(path.iterdir()) and not replaced(path):
             raise WriteError(
-                f"{given}: holds files but no {replaced}, so it is not a directory flowsim wrote; a run replaces "
-                "its directory whole, so give a new or empty directory, or an earlier run's"
+                f"{given}: holds files but no manifest flowsim wrote, so it is not a directory flowsim wrote; a run "
+                "replaces its directory whole, so give a new or empty directory, or an earlier run's"
             )
         place.mkdir(parents=True, exist_ok=True)
         fd, probe = tempfile.mkstemp(dir=place, prefix=".flowsim-probe.")
@@ -231,6 +231,52 @@ def _parent_lock(target: Path) -> Iterator[None]:
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield
     finally:
+        os.close(fd)  # closing the descriptor releases the lock
+
+
+@contextmanager
+def claimed(target: str | Path, what: str = "run") -> Iterator[None]:
+    """Hold ``target`` for one writer from before its work starts until it is written: a second is refused at once.
+
+    The claim is an exclusive lock on a hidden file beside ``target`` (``.NAME.lock``, holding the writer's
+    process id), removed when the block ends; the lock dies with the process, so a killed writer never blocks
+    the next.
+
+    Raises:
+        WriteError: if another process holds ``target`` (naming it), or the lock file cannot be written.
+    """
+    import fcntl  # POSIX only
+
+    target = absolute(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    lock = target.parent / f".{target.name}.lock"
+    while True:
+        try:
+            fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        except OSError as exc:
+            raise write_error(target, exc) from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+            os.close(fd)
+            raise WriteError(
+                f"{target}: another flowsim {what} (process {holder}) is writing this directory now; wait for it "
+                "to finish, or give another --out"
+            ) from None
+        try:  # the file may have been removed by the holder we waited on: then lock the new one
+            same = os.stat(lock).st_ino == os.fstat(fd).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:
+            break
+        os.close(fd)
+    try:
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        yield
+    finally:
+        lock.unlink(missing_ok=True)  # while still held, so no one locks a file that is about to go
         os.close(fd)  # closing the descriptor releases the lock
 
 

@@ -10,9 +10,9 @@ import datetime as dt
 from pathlib import Path
 
 from flowsim.ensemble import EnsemblePlan
-from flowsim.files import staged_dir, writable_dir
+from flowsim.files import claimed, staged_dir
 from flowsim.replications import point_fit_replications, run_ensemble, run_point_fit, run_replication, run_replications
-from flowsim.rundir import write_run
+from flowsim.rundir import check_out, write_run
 from flowsim.summary import point_fit_summary, summarise, summarise_ensemble
 
 
@@ -27,10 +27,12 @@ def run_scenario(
     csv: bool = False,
     documents: bool = False,
     ensemble: EnsemblePlan | None = None,
+    replace_added: bool = False,
 ) -> dict:
     """Simulate ``scenario`` and write its run directory whole; return the run's summary.
 
-    ``out_dir`` is checked before simulating. The run (and, with ``documents``,
+    ``out_dir`` is checked before simulating (:func:`~flowsim.rundir.check_out`) and held from then until the
+    run is written (:func:`~flowsim.files.claimed`): a second run into it meanwhile is refused. The run (and, with ``documents``,
     its charts, ``report.html`` and ``brief.pdf``) is written into a fresh
     directory beside ``out_dir`` and swapped in whole, so nothing of an
     earlier run in ``out_dir`` survives, and a run killed at any point leaves
@@ -44,11 +46,18 @@ def run_scenario(
             ignored); with its ``point_fit`` values, also run the point fit alone
             (:func:`~flowsim.replications.point_fit_replications`) and set its answer beside the ensemble's in
             ``summary["ensemble"]["point_fit"]``.
+        replace_added: replace a run directory that holds files no run wrote (refused otherwise).
 
     Raises:
-        WriteError: if ``out_dir`` cannot be written (checked first), or writing fails part-way.
+        WriteError: if ``out_dir`` cannot be written or replaced (checked first), another run holds it, or writing
+            fails part-way.
     """
-    writable_dir(out_dir, replaced="manifest.json")
+    check_out(out_dir, replace_added)
+    with claimed(out_dir):
+        return _run(scenario, out_dir, seed, replications, jobs, progress, argv, csv, documents, ensemble)
+
+
+def _run(scenario, out_dir, seed, replications, jobs, progress, argv, csv, documents, ensemble) -> dict:
     started = dt.datetime.now(dt.UTC)
     if ensemble is not None:
         n = ensemble.runs

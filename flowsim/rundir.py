@@ -25,7 +25,7 @@ import numpy as np
 
 from flowsim import __version__
 from flowsim.errors import FlowsimError
-from flowsim.files import atomic_path, atomic_write
+from flowsim.files import WriteError, atomic_path, atomic_write, writable_dir
 from flowsim.scenario.assumptions import assumption_log
 from flowsim.tables import TABLES
 from flowsim.text import headline, run_notes
@@ -34,6 +34,59 @@ from flowsim.text import headline, run_notes
 ALL_TABLES = (*TABLES, "statistics", "finance", "problems", "classifications", "programme_2012")
 #: Files every complete run directory has.
 REQUIRED = ("summary.json", "manifest.json", "assumptions.json", "targets.parquet")
+#: The documents drawn from a run, beside its files: the report, the brief, and the charts' folder.
+DOCUMENTS = ("report.html", "brief.pdf")
+DRAWN = (*DOCUMENTS, "charts")
+
+
+def own_manifest(path: Path) -> dict | None:
+    """``path/manifest.json`` if it is a manifest ``flowsim run`` wrote (its version and scenario hash), else None.
+
+    Any other ``manifest.json`` (a web app's, a package's) is not flowsim's, and its directory is not a run's.
+    """
+    try:
+        doc = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    ours = isinstance(doc, dict) and isinstance(doc.get("flowsim_version"), str) and "scenario_sha256" in doc
+    return doc if ours else None
+
+
+def added_files(path: Path) -> list[str]:
+    """The entries of run directory ``path`` that no run wrote: what replacing it would remove that is someone else's.
+
+    A run wrote the files its manifest lists (or, for runs older than that list, the names runs write) and the
+    documents drawn from it (:data:`DRAWN`).
+    """
+    files = own_manifest(path).get("files")
+    tables = {f"{t}.{x}" for t in ALL_TABLES for x in ("parquet", "csv")}
+    ours = {"manifest.json", *DRAWN, *(files if isinstance(files, dict) else (*REQUIRED, *tables))}
+    return sorted(p.name for p in path.iterdir() if p.name not in ours)
+
+
+def check_out(out_dir: str | Path, replace_added: bool = False) -> list[str]:
+    """Check, before any work, that a run may be written whole into ``out_dir``; return the entries it would remove
+    that no run wrote (empty unless ``replace_added``).
+
+    ``out_dir`` may be new, empty, or a run directory flowsim wrote (:func:`own_manifest`). A run directory
+    holding files someone added is refused unless ``replace_added``: the caller then says what goes.
+
+    Raises:
+        WriteError: if ``out_dir`` cannot be written, holds files but is not a run directory flowsim wrote, or
+            holds files someone added and ``replace_added`` is False.
+    """
+    path = Path(out_dir)
+    writable_dir(path, replaced=lambda d: own_manifest(d) is not None)
+    if not path.is_dir() or own_manifest(path) is None:
+        return []
+    added = added_files(path)
+    if added and not replace_added:
+        shown = ", ".join(added[:5]) + (f" and {len(added) - 5} more" if len(added) > 5 else "")
+        raise WriteError(
+            f"{out_dir}: a run replaces this directory whole, and it holds {len(added)} file(s) no run wrote "
+            f"({shown}); move them, give another --out, or pass --yes to replace the directory with them"
+        )
+    return added
 
 
 def manifest(scenario, seed: int, replications: int, started_at: dt.datetime, argv: list[str] | None = None) -> dict:

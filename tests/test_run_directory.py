@@ -301,3 +301,40 @@ def test_a_directory_of_other_files_is_never_replaced(tmp_path, monkeypatch):
     assert sorted(p.name for p in papers.iterdir()) == ["minister.docx"]
     (tmp_path / "empty").mkdir()
     assert invoke("run", BASELINE, "--no-report", "--quiet", "--out", tmp_path / "empty", *sets(TINY)).exit_code == 0
+
+
+def test_a_manifest_that_is_not_flowsims_does_not_make_a_run_directory(tmp_path):
+    """Before: any file named manifest.json let a run replace the folder (a web app's index.html was deleted)."""
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "manifest.json").write_text('{"name": "my web app", "start_url": "/"}')
+    (site / "index.html").write_text("<h1>mine</h1>")
+    assert_user_error(invoke("run", BASELINE, "--out", site, *sets(TINY)), "not a directory flowsim wrote")
+    assert sorted(p.name for p in site.iterdir()) == ["index.html", "manifest.json"]
+
+
+def test_a_run_directory_with_files_someone_added_is_replaced_only_when_asked(tmp_path):
+    """A run replaces its directory whole: files no run wrote are named and kept, unless --yes, which warns first."""
+    out = tmp_path / "run"
+    assert invoke("run", BASELINE, "--no-report", "--quiet", "--out", out, *sets(TINY)).exit_code == 0
+    (out / "my notes.txt").write_text("what the minister asked")
+    assert_user_error(invoke("run", BASELINE, "--quiet", "--out", out, *sets(TINY)), "my notes.txt", "--yes")
+    assert (out / "my notes.txt").read_text() == "what the minister asked"
+    result = invoke("run", BASELINE, "--quiet", "--yes", "--out", out, *sets(TINY))
+    assert result.exit_code == 0
+    assert "warning: replacing" in result.stderr and "my notes.txt" in result.stderr
+    assert not (out / "my notes.txt").exists() and (out / "report.html").exists()
+    # The documents a run draws are its own: running again over them asks nothing.
+    assert invoke("run", BASELINE, "--no-report", "--quiet", "--out", out, *sets(TINY)).exit_code == 0
+
+
+def test_two_runs_cannot_write_one_directory_at_once(tmp_path):
+    """Before: both ran, the last one's files won, and the first still said its results were there."""
+    from flowsim.files import claimed
+
+    out = tmp_path / "run"
+    with claimed(out):  # a run in progress (flock: a second open of the lock file conflicts, even in one process)
+        assert_user_error(invoke("run", BASELINE, "--quiet", "--out", out, *sets(TINY)), "another flowsim run")
+        assert not out.exists()
+    assert invoke("run", BASELINE, "--no-report", "--quiet", "--out", out, *sets(TINY)).exit_code == 0
+    assert RunDirectory(out).manifest["scenario_name"] == "baseline"

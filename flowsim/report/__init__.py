@@ -6,15 +6,12 @@ import shutil
 from pathlib import Path
 
 from flowsim.charts import draw_run_charts
-from flowsim.files import staged_dir
+from flowsim.files import claimed, staged_dir
 from flowsim.report.brief import write_brief
 from flowsim.report.html import write_report
-from flowsim.rundir import RunDirectory
+from flowsim.rundir import DOCUMENTS, RunDirectory
 
 __all__ = ["draw_documents", "write_brief", "write_documents", "write_report"]
-
-#: What drawing adds to a run directory, besides ``charts/``.
-DOCUMENTS = ("report.html", "brief.pdf")
 
 
 def draw_documents(run_dir: Path) -> Path:
@@ -41,7 +38,7 @@ def write_documents(run_dir: Path) -> Path:
         WriteError: if the documents cannot be written (a full disk, say); the run is left as it was.
     """
     RunDirectory(run_dir)  # a clear error before anything is written
-    with staged_dir(run_dir, copy=True) as staging:
+    with claimed(run_dir, "report"), staged_dir(run_dir, copy=True) as staging:
         shutil.rmtree(staging / "charts", ignore_errors=True)  # no chart of an older drawing survives
         for name in DOCUMENTS:
             (staging / name).unlink(missing_ok=True)
