@@ -141,6 +141,7 @@ def report_command(run_dir: Path) -> None:
 def compare_command(scenario_a, scenario_b, replications, ensemble_sets, ensemble_file, jobs, seed, overrides, out, no_share, yes, quiet):  # fmt: skip
     """Run A and B with common random numbers and report B - A, paired by replication, with 95% intervals."""
     a, b = load(scenario_a, overrides), load(scenario_b, overrides)
+    comparing.check_comparable(a, b)  # before any plan or work
     plans = None
     if ensemble_sets is not None:
         plans = tuple(_plan_ensemble(sc, ensemble_sets, ensemble_file, replications, seed, quiet) for sc in (a, b))
@@ -163,6 +164,7 @@ def compare_command(scenario_a, scenario_b, replications, ensemble_sets, ensembl
         )
     click.echo(text.with_notes(comparing.headline(doc), list(dict.fromkeys(text.run_notes(a) + text.run_notes(b)))))
     paths = comparing.write_compare(doc, out_dir)
+    click.echo(comparing.counted_line(doc))
     if not quiet:
         for line in [comparing.point_fit_line(doc), *comparing.table_lines(doc)]:
             if line is not None:

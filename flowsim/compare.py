@@ -12,11 +12,34 @@ from flowsim import __version__
 from flowsim.charts import ChartMeta, save
 from flowsim.charts.compare import compare as compare_chart
 from flowsim.ensemble import EnsemblePlan
+from flowsim.errors import FlowsimError
 from flowsim.files import atomic_write
-from flowsim.measures import get
+from flowsim.measures import get, has
 from flowsim.replications import run_ensemble, run_point_fit, run_replications, run_replications_shared
 from flowsim.scenario import Scenario
 from flowsim.summary import paired_differences, summarise, summarise_ensemble
+
+#: What sets the size of the simulated population: two scenarios compared must agree on each, or B - A is partly
+#: a difference in size, not in policy.
+SIZE_KEYS = ("population.scale", "population.sample_weight")
+#: Bootstrap resamples of replication pairs for the interval of the cost per additional family, and their seed.
+BOOTSTRAP, BOOTSTRAP_SEED = 2000, 0
+
+
+def check_comparable(a: Scenario, b: Scenario) -> None:
+    """Refuse two scenarios whose simulated populations differ in size (:data:`SIZE_KEYS`), naming both values.
+
+    Raises:
+        FlowsimError: naming the key, each scenario and its value.
+    """
+    for key in SIZE_KEYS:
+        va, vb = (sc.value(key) for sc in (a, b))
+        if va != vb:
+            raise FlowsimError(
+                f"{key} is {va:g} in {a.name} and {vb:g} in {b.name}: a comparison of populations of different sizes "
+                f"would report the difference in size as an effect of policy; set the same {key} for both "
+                f"(--set {key}=...)"
+            )
 
 
 def compare(
@@ -39,6 +62,7 @@ def compare(
     ``differences`` (each measure's means, paired and unpaired B - A) and both
     ``summaries``.
     """
+    check_comparable(a, b)
     if ensemble is not None:
         return _compare_over_ensemble(a, b, seed, jobs, progress, ensemble)
     both = (lambda k: [progress(sc.name, k) for sc in (a, b)]) if progress else None
@@ -53,9 +77,46 @@ def compare(
         "b": {"name": b.name, "scenario_sha256": b.sha256},
         "seed": seed,
         "replications": replications,
+        "scale": a.value("population.scale"),
         "differences": paired_differences(*runs),
+        "cost_per_additional_family": cost_per_additional_family(*runs, a.value("population.scale")),
         "summaries": {"a": summarise(runs[0]), "b": summarise(runs[1])},
     }
+
+
+def cost_per_additional_family(a: list, b: list, scale: float) -> dict | None:
+    """B's extra cost over A for each additional family B's programmes turn around, in England's £.
+
+    The ratio of the mean paired differences (cost over families turned around because of the programmes, both
+    scaled back to England), with a 95% percentile interval from :data:`BOOTSTRAP` resamples of the replication
+    pairs. No interval (``lo``, ``hi`` None) when the additional families' difference is zero or below in more
+    than 2.5% of resamples: the ratio is then unbounded. None without a counterfactual (no additional families).
+    """
+    if not all(has(r.summary, "additional.turned_around") for r in (*a, *b)):
+        return None
+    cost = np.array([get(rb.summary, "cost.england_gbp") - get(ra.summary, "cost.england_gbp") for ra, rb in zip(a, b)])
+    extra = (
+        np.array(
+            [
+                get(rb.summary, "additional.turned_around") - get(ra.summary, "additional.turned_around")
+                for ra, rb in zip(a, b)
+            ]
+        )
+        / scale
+    )
+    out = {
+        "mean": float(cost.mean() / extra.mean()) if extra.mean() > 0 else None,
+        "lo": None,
+        "hi": None,
+        "method": f"ratio of the mean paired differences; 95% percentile interval over {BOOTSTRAP:,} bootstrap "
+        f"resamples of the {cost.size} replication pairs (seed {BOOTSTRAP_SEED})",
+    }
+    idx = np.random.default_rng(BOOTSTRAP_SEED).integers(0, cost.size, (BOOTSTRAP, cost.size))
+    num, den = cost[idx].mean(axis=1), extra[idx].mean(axis=1)
+    if out["mean"] is not None and (den <= 0).mean() <= 0.025:
+        ratio = np.where(den > 0, num / np.where(den > 0, den, 1.0), np.inf)
+        out["lo"], out["hi"] = (float(v) for v in np.quantile(ratio, [0.025, 0.975]))
+    return out
 
 
 def _compare_over_ensemble(
@@ -104,6 +165,8 @@ def _compare_over_ensemble(
         "b": {"name": b.name, "scenario_sha256": b.sha256},
         "seed": seed,
         "replications": n,
+        "scale": a.value("population.scale"),
+        "cost_per_additional_family": cost_per_additional_family(*runs, a.value("population.scale")),
         "ensemble": {k: v for k, v in summaries[0]["ensemble"].items() if k not in ("variance_share", "sensitivity")},
         "differences": differences,
         "summaries": {"a": summaries[0], "b": summaries[1]},
@@ -116,31 +179,90 @@ def point_fit_line(doc: dict) -> str | None:
     pf = doc.get("point_fit")
     if pf is None:
         return None
-    d = pf["differences"]["target.count.turned_around"]["paired"]
+    key = (
+        "additional.turned_around" if "additional.turned_around" in pf["differences"] else "target.count.turned_around"
+    )
+    d = pf["differences"][key]["paired"]
+    what = "families turned around because of the programmes" if key.startswith("additional") else "turned around"
     p = pf["probability_met"]
     return (
-        f"  the point fit alone ({pf['replications']} replications, chance only): {d['mean']:+,.0f} families turned "
-        f"around (paired 95% interval {d['lo']:+,.0f} to {d['hi']:+,.0f}); probability the target is met "
+        f"  the point fit alone ({pf['replications']} replications, chance only): {d['mean']:+,.0f} {what} "
+        f"(paired 95% interval {d['lo']:+,.0f} to {d['hi']:+,.0f}); probability the target is met "
         f"{p['a']['mean']:.2f} -> {p['b']['mean']:.2f}"
     )
 
 
+def _difference(doc: dict, key: str, noun: str = "") -> str:
+    """B - A for one measure, then ``noun``, then its interval: paired by replication, or over an ensemble's runs."""
+    d = doc["differences"][key]
+    spread, words = (d["over_runs"], "95% of runs") if "ensemble" in doc else (d["paired"], "paired 95% interval")
+    return f"{d['paired']['mean']:+,.0f}{noun} ({words} {spread['lo']:+,.0f} to {spread['hi']:+,.0f})"
+
+
+def _signed_millions(v: float) -> str:
+    return f"{'+' if v >= 0 else '-'}£{abs(v) / 1e6:,.0f}m"
+
+
+def _money(doc: dict) -> str:
+    """The extra cost (England's £, start date to deadline) and the cost per additional family turned around."""
+    d = doc["differences"].get("cost.england_gbp")
+    if d is None:
+        return ""
+    spread = d["over_runs"] if "ensemble" in doc else d["paired"]
+    words = "95% of runs" if "ensemble" in doc else "paired 95% interval"
+    text = (
+        f"; extra cost {_signed_millions(d['paired']['mean'])} in England ({words} "
+        f"{_signed_millions(spread['lo'])} to {_signed_millions(spread['hi'])})"
+    )
+    each = doc.get("cost_per_additional_family")
+    if each and each["mean"] is not None:
+        interval = (
+            f"95% interval £{each['lo']:,.0f} to £{each['hi']:,.0f}"
+            if each["lo"] is not None
+            else "no finite interval: the additional families' difference may be zero"
+        )
+        text += f", £{each['mean']:,.0f} per additional family turned around ({interval})"
+    elif each:
+        text += ", with no more families turned around because of the programmes to divide it by"
+    return text
+
+
 def headline(doc: dict) -> str:
-    """One line: the paired difference in families turned around, and each scenario's chance of meeting the target."""
-    count = doc["differences"]["target.count.turned_around"]["paired"]
+    """One line, leading with what B's policy causes against A's: the additional families turned around (B's
+    programmes against their effects switched off, less the same for A), the stock at the deadline, the extra cost
+    and the cost per additional family, each paired by replication."""
+    head = f"{doc['b']['name']} vs {doc['a']['name']}: "
+    if "additional.turned_around" not in doc["differences"]:  # no counterfactual: the count is all there is
+        return head + _difference(doc, "target.count.turned_around", " families turned around by the deadline")
+    return (
+        head
+        + _difference(doc, "additional.turned_around", " families turned around because of the programmes")
+        + f", stock at the deadline {_difference(doc, 'target.prevalence.stock_end')}"
+        + _money(doc)
+    )
+
+
+def counted_line(doc: dict) -> str:
+    """Beside the headline: the count as the target counts it (with the families who would have left anyway),
+    each scenario's chance of meeting the target, and what the comparison ran."""
+    count = doc["differences"]["target.count.turned_around"]["paired"]["mean"]
+    anyway = ""
+    if "additional.turned_around" in doc["differences"]:
+        extra = doc["differences"]["additional.turned_around"]["paired"]["mean"]
+        anyway = f", of which {count - extra:+,.0f} would have left the stock anyway"
     p = [doc["summaries"][k]["target"]["count"]["probability_met"]["mean"] for k in ("a", "b")]
     if "ensemble" in doc:
-        e, runs = doc["ensemble"], doc["differences"]["target.count.turned_around"]["over_runs"]
-        return (
-            f"{doc['b']['name']} vs {doc['a']['name']}: {count['mean']:+,.0f} families turned around by the deadline "
-            f"on average (95% of runs {runs['lo']:+,.0f} to {runs['hi']:+,.0f}, over an ensemble of {e['sets']} "
-            f"parameter sets drawn from {e['members']}, {e['replications_per_set']} replications each, common to both); "
-            f"probability the target is met {p[0]:.2f} -> {p[1]:.2f}"
+        e = doc["ensemble"]
+        ran = (
+            f"an ensemble of {e['sets']} parameter sets drawn from {e['members']}, {e['replications_per_set']} "
+            "replications each, common to both"
         )
+    else:
+        ran = f"{doc['replications']} replications with common random numbers"
     return (
-        f"{doc['b']['name']} vs {doc['a']['name']}: {count['mean']:+,.0f} families turned around by the deadline "
-        f"(paired 95% interval {count['lo']:+,.0f} to {count['hi']:+,.0f}, {doc['replications']} "
-        f"replications with common random numbers); probability the target is met {p[0]:.2f} -> {p[1]:.2f}"
+        "  as the target counts them: "
+        + _difference(doc, "target.count.turned_around", " families turned around by the deadline")
+        + f"{anyway}; probability the target is met {p[0]:.2f} -> {p[1]:.2f} ({ran})"
     )
 
 

@@ -26,13 +26,14 @@ from flowsim.engine.codes import (
     CLAIM_CRIME_EDUCATION,
     CLAIM_EMPLOYMENT,
     PROGRAMME_EVENT_NAMES,
+    STARTED,
     G,
     H,
     R,
     S,
 )
 from flowsim.results import Results
-from flowsim.timeline import to_date, uk_date
+from flowsim.timeline import financial_year_starts, to_date, uk_date
 
 SUMMARY, SWEEP, CALIBRATION = "summary", "sweep", "calibration"
 #: Roles of a measure beyond where it is stored: the report's "How sure is this?" table, the ensemble's tornado
@@ -102,10 +103,11 @@ MEASURES: tuple[Measure, ...] = (
     _m("results.progress_to_work", "claimed_progress", "progress-to-work payments claimed", "families", ",.0f", SUMMARY),
     _m("results.counterfactual_claimed", "counterfactual_claimed", "results claimed in the counterfactual", "families", ",.0f", SUMMARY, SWEEP),
     _m("results.additional", "additional", "additional results (claimed less counterfactual)", "families", "+,.0f", SUMMARY, SWEEP, HOW_SURE, TORNADO, RANKED, INDICES),
+    _m("cost.england_gbp", "cost_gbp", "what the programmes cost, start date to deadline, England (£)", "gbp", ",.0f", SUMMARY, SWEEP, COMPARE, INDICES),
     _m("results.paid_gbp", "paid_gbp", "money paid by the deadline: attachment fees and results (£)", "gbp", ",.0f", SUMMARY, SWEEP, INDICES),
     _m("results.deadweight_share", "deadweight_share", "share of claimed results that would have happened anyway", "share", ".0%", SUMMARY),
     _m("target.count.framework_results", "framework_results", "families with a 2012 framework result by the deadline", "families", ",.0f", SUMMARY, SWEEP),
-    _m("additional.turned_around", "additional_turned_around", "families turned around because of the programmes", "families", "+,.0f", SUMMARY, SWEEP, HOW_SURE, TORNADO, RANKED, INDICES),
+    _m("additional.turned_around", "additional_turned_around", "families turned around because of the programmes", "families", "+,.0f", SUMMARY, SWEEP, HOW_SURE, TORNADO, COMPARE, RANKED, INDICES),
     _m("additional.framework_results", "additional_framework_results", "framework results because of the programmes", "families", "+,.0f", SUMMARY, SWEEP),
     _m("additional.stock_end", "additional_stock_end", "change in the stock at the deadline because of the programmes", "families", "+,.0f", SUMMARY, SWEEP, HOW_SURE),
     _m("programme_2012.identified", "p2012_identified", "families councils identified for the 2012 programme", "families", ",.0f", SUMMARY, SWEEP),
@@ -327,15 +329,54 @@ def problems_summary(res: Results) -> dict:
     }
 
 
+#: What the programmes' cost is, wherever it is shown.
+COST_DEFINITION = (
+    "families starting each programme from the start date to the deadline, times its cost per family "
+    "(programmes.NAME.cost_per_family_gbp), scaled back to England (divided by population.scale)"
+)
+
+
+def programme_costs(res: Results, scenario) -> dict:
+    """What the programmes cost (:data:`COST_DEFINITION`): in all, by programme and by financial year, England's £.
+
+    The programmes' counts in the summary cover the same window (the start date to the deadline), so the cost of a
+    programme is its ``started`` count times its cost per family, over the scale.
+    """
+    prog, t, kind = res.programme_events
+    started = (kind == STARTED) & (t >= 0) & (t < res.t_deadline)
+    unit = np.array([getattr(scenario.params.programmes, n).cost_per_family_gbp for n in res.programme_names], float)
+    gbp = unit[prog[started]] / res.scale
+    first, last = (int(y) for y in financial_year_starts([0.0, max(res.t_deadline - 1e-9, 0.0)], res.start))
+    fy = financial_year_starts(t[started], res.start)
+    by_year = (
+        np.bincount(fy - first, weights=gbp, minlength=last - first + 1) if gbp.size else np.zeros(last - first + 1)
+    )
+    by_programme = np.bincount(prog[started], weights=gbp, minlength=len(res.programme_names))
+    return {
+        "england_gbp": float(gbp.sum()),
+        "by_programme_england_gbp": {n: float(v) for n, v in zip(res.programme_names, by_programme, strict=True)},
+        "by_financial_year_england_gbp": {
+            f"{y}-{(y + 1) % 100:02d}": float(by_year[y - first]) for y in range(first, last + 1)
+        },
+        "definition": COST_DEFINITION,
+    }
+
+
 def summary(res: Results, scenario) -> dict:
-    """The run's answers: headline, target measures, moments and programme totals."""
+    """The run's answers: headline, target measures, moments, programme totals and what they cost.
+
+    Programme totals count events from the start date to the deadline (the window the headline counts), and the
+    median wait is over families starting in it.
+    """
     targets = target_measures(res)
-    prog_i, _, kind = res.programme_events
+    prog_i, t_event, kind = res.programme_events
+    in_window = (t_event >= 0) & (t_event < res.t_deadline)
     programmes = {}
     w_prog, w_arr, w_start = res.waits
+    waited = (w_start >= 0) & (w_start < res.t_deadline)
     for i, name in enumerate(res.programme_names):
-        mine = kind[prog_i == i]
-        waits = (w_start - w_arr)[w_prog == i]
+        mine = kind[(prog_i == i) & in_window]
+        waits = (w_start - w_arr)[(w_prog == i) & waited]
         programmes[name] = {
             **{
                 PROGRAMME_EVENT_NAMES[k].replace(" ", "_"): int((mine == k).sum())
@@ -352,6 +393,7 @@ def summary(res: Results, scenario) -> dict:
         "target": targets,
         "moments": survey_moments(res),
         "programmes": programmes,
+        "cost": programme_costs(res, scenario),
         "families_tracked": res.families_tracked,
         "events": res.events,
     }

@@ -71,8 +71,6 @@ def replication_record(res, scenario, keep_waits: bool = True, counterfactual=No
             out_tables.pop("waits")
         out_tables["statistics"] = statistics_table(res, costs)
     summ = summary(res, scenario)
-    for name, prog in summ["programmes"].items():
-        prog["cost_gbp"] = prog["started"] * costs[name]
     if res.finance:
         rows = finance_by_year(res, scenario.params.finance)
         summ["finance"] = rows

@@ -44,6 +44,7 @@ def summarise(reps: list[dict]) -> dict:
         name: {k: mean_interval([r.summary["programmes"][name][k] or 0.0 for r in reps])["mean"] for k in prog}
         for name, prog in first["programmes"].items()
     }
+    out["cost"] = _mean_tree([r.summary["cost"] for r in reps])
     out["events"] = int(sum(r.summary["events"] for r in reps))
     if "results" in first:
         out["results"]["counterfactual"] = first["results"].get("counterfactual")

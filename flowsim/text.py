@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flowsim.measures import format_inline as _fmt
+from flowsim.measures import interval_label
 from flowsim.scenario.registry import PARAMETERS, parameter_label
 
 #: A target of fewer simulated families than this is small numbers: chance alone moves the
@@ -68,6 +69,8 @@ def details(summary: dict) -> list[str]:
             f"would have left the stock anyway), stock at the deadline {_fmt(a['stock_end'], '+,.0f')}"
             + (f" ({_fmt(without, ',.0f')} with their effects off from the start date)" if without is not None else "")
         )
+    if "cost" in summary:
+        lines += cost_lines(summary)
     if "results" in summary:
         r = summary["results"]
         paid = sum((row["attachment_paid_gbp"] or 0) + (row["results_paid_gbp"] or 0) for row in summary["finance"])
@@ -80,6 +83,46 @@ def details(summary: dict) -> list[str]:
     if "ensemble" in summary:
         lines += ensemble_lines(summary["ensemble"])
     return lines
+
+
+def _mean(value) -> float:
+    return value["mean"] if isinstance(value, dict) else value
+
+
+def millions_value(value) -> tuple[str, str | None]:
+    """England's £ in millions as text (``£1,148m``) and, when summarised over replications, its interval as text."""
+    if not (isinstance(value, dict) and "mean" in value):
+        return f"£{value / 1e6:,.0f}m", None
+    mean, lo, hi = (f"£{value[k] / 1e6:,.0f}m" for k in ("mean", "lo", "hi"))
+    return mean, (None if lo == hi else f"{interval_label(value)} {lo}–{hi}")
+
+
+def millions(value) -> str:
+    """England's £ in millions: ``£1,148m``, with its 95% interval when summarised over replications."""
+    text, interval = millions_value(value)
+    return f"{text} ({interval})" if interval else text
+
+
+def cost_per_additional(summary: dict) -> float | None:
+    """England's £ the programmes cost for each family turned around because of them (ratio of means); None when
+    the programmes turned none around (or the run has no counterfactual)."""
+    extra = summary.get("additional", {}).get("turned_around")
+    if extra is None or _mean(extra) <= 0:
+        return None
+    return _mean(summary["cost"]["england_gbp"]) / (_mean(extra) / summary["scale"])
+
+
+def cost_lines(summary: dict) -> list[str]:
+    """What the programmes cost, in all and by financial year (England's £), and per family they turned around."""
+    c = summary["cost"]
+    years = ", ".join(f"{fy} {millions(_mean(v))}" for fy, v in c["by_financial_year_england_gbp"].items())
+    each = cost_per_additional(summary)
+    per = f"; £{each:,.0f} for each family turned around because of them" if each is not None else ""
+    scaled = " (scaled back to England from the simulated share)" if summary["scale"] != 1 else ""
+    return [
+        f"  cost: {millions(c['england_gbp'])} for the programmes from the start to the deadline{scaled}{per}",
+        f"    by financial year: {years}",
+    ]
 
 
 def ensemble_lines(e: dict, top: int = 3) -> list[str]:

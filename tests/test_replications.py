@@ -108,16 +108,20 @@ def test_compare_command(tmp_path):
         ],
     )
     assert result.exit_code == 0, result.output
-    assert result.stdout.startswith("key_worker_plus20 vs baseline:")
+    # The headline leads with what B's policy causes, then the extra cost; the count as the target counts it follows.
+    first, second = result.stdout.splitlines()[:2]
+    assert first.startswith("key_worker_plus20 vs baseline: ")
+    assert "families turned around because of the programmes" in first.split(",")[0] and "extra cost" in first
+    assert second.startswith("  as the target counts them: ") and "would have left the stock anyway" in second
     assert result.stderr.startswith("flowsim: 6 runs (3 replications x 2 scenarios), about")
     doc = json.loads((tmp_path / "compare.json").read_text())
     assert (tmp_path / "compare.png").stat().st_size > 10_000 and (tmp_path / "compare.svg").exists()
     assert doc["replications"] == 3 and "target.count.turned_around" in doc["differences"]
     # The chart draws the paired difference: its title states it, and the footnote names both scenarios' hashes.
     svg = (tmp_path / "compare.svg").read_text()
-    diff = doc["differences"]["target.count.turned_around"]["paired"]["mean"]
+    diff = doc["differences"]["additional.turned_around"]["paired"]["mean"]
     title = re.search(r'<g id="title">(.*?)</g>', svg, re.S).group(1)
-    assert f"{abs(diff):,.0f} {'more' if diff >= 0 else 'fewer'} families than baseline" in title
+    assert f"{abs(diff):,.0f} {'more' if diff >= 0 else 'fewer'} families than baseline because of its" in title
     assert doc["a"]["scenario_sha256"][:12] in svg and doc["b"]["scenario_sha256"][:12] in svg
 
 

@@ -111,3 +111,14 @@ def test_notes_for_calibrated_scenarios_are_only_the_scale(scale):
     assert notes == (
         [] if scale == 1 else [f"population.scale {scale:g}: counts are for the simulated share of England"]
     )
+
+
+def test_compare_refuses_populations_of_different_sizes(tmp_path):
+    """Before: a scenario at 0.01 against one at 0.02 ran, and the headline called the difference in size an effect."""
+    for key, value in (("scale", 0.02), ("sample_weight", 10)):
+        other = tmp_path / f"{key}.toml"
+        other.write_text(f'extends = "{BASELINE}"\nname = "other_{key}"\n[population]\n{key} = {value}\n')
+        result = invoke("compare", BASELINE, other, "--quiet", "--out", tmp_path / "c")
+        line = assert_user_error(result, f"population.{key}", "baseline", f"other_{key}", str(value))
+        assert "would report the difference in size as an effect of policy" in line
+    assert not (tmp_path / "c").exists()

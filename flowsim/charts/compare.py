@@ -6,22 +6,21 @@ from flowsim.charts.common import OKABE_ITO, ChartMeta, chart, finish, subplots,
 from flowsim.measures import COMPARE, used_in
 
 
-def _rows(doc: dict) -> list[tuple[str, str, str, float]]:
-    """The catalogue's compared measures in ``doc``: key, label, format of a difference and its multiplier (a share's
-    difference is in percentage points)."""
+def _rows(doc: dict) -> list[tuple[str, str, str, float, str]]:
+    """The catalogue's compared measures in ``doc``, what the policy causes first: key, label, format of a
+    difference, its multiplier (a share's difference is in percentage points, money in £ millions) and the format
+    of each scenario's level."""
     out = []
     for m in used_in(COMPARE):
         if m.key in doc["differences"]:
-            share = m.unit == "share"
-            out.append(
-                (
-                    m.key,
-                    m.label[:1].upper() + m.label[1:],
-                    "{:.1f} points" if share else "{:,.0f}",
-                    100.0 if share else 1.0,
-                )
-            )
-    return out
+            label = m.label[:1].upper() + m.label[1:]
+            if m.unit == "share":
+                out.append((m.key, label, "{:.1f} points", 100.0, "{:.0%}"))
+            elif m.unit == "gbp":
+                out.append((m.key, label.replace(" (£)", ""), "£{:,.0f}m", 1e-6, "£{:,.0f}m"))
+            else:
+                out.append((m.key, label, "{:,.0f}", 1.0, "{:,.0f}"))
+    return sorted(out, key=lambda row: not row[0].startswith("additional."))
 
 
 def _signed(fmt: str, v: float) -> str:
@@ -35,7 +34,7 @@ def compare(doc: dict, meta: ChartMeta):
     a, b = doc["a"]["name"], doc["b"]["name"]
     rows = _rows(doc)
     fig, axes = subplots(len(rows), 1, figsize=(8, 1.35 * len(rows) + 0.8), squeeze=False)
-    for ax, (key, label, fmt, k) in zip(axes[:, 0], rows, strict=True):
+    for ax, (key, label, fmt, k, level) in zip(axes[:, 0], rows, strict=True):
         d = doc["differences"][key]
         p = d["paired"]
         mean, lo, hi = p["mean"] * k, p["lo"] * k, p["hi"] * k
@@ -48,8 +47,12 @@ def compare(doc: dict, meta: ChartMeta):
         ax.spines["left"].set_visible(False)
         ax.grid(axis="x", visible=True)
         ax.grid(axis="y", visible=False)
-        level = "{:.0%}" if k == 100.0 else "{:,.0f}"
-        ax.set_title(f"{label}: {a} {level.format(d['a'])}, {b} {level.format(d['b'])}", fontsize=9.5, loc="left")
+        ax.set_title(
+            f"{label}: {a} {level.format(d['a'] * (k if k != 100.0 else 1))}, "
+            f"{b} {level.format(d['b'] * (k if k != 100.0 else 1))}",
+            fontsize=9.5,
+            loc="left",
+        )
         ax.annotate(
             f"{_signed(fmt, mean)}  (95% interval {_signed(fmt, lo)} to {_signed(fmt, hi)})",
             (mean, 0),
@@ -64,12 +67,14 @@ def compare(doc: dict, meta: ChartMeta):
         ax.xaxis.set_major_formatter(lambda v, _, f=fmt: _signed(f, v) if v else "0")
         ax.tick_params(labelsize=8)
     fig.tight_layout()
-    count = doc["differences"]["target.count.turned_around"]["paired"]
+    causal = "additional.turned_around" in doc["differences"]
+    count = doc["differences"]["additional.turned_around" if causal else "target.count.turned_around"]["paired"]
     direction = "more" if count["mean"] >= 0 else "fewer"
     sure = "" if count["lo"] > 0 or count["hi"] < 0 else " (not distinguishable from no change)"
+    because = " because of its programmes" if causal else ""
     titled(
         fig,
-        f"{b} turns around {abs(count['mean']):,.0f} {direction} families than {a}{sure}",
+        f"{b} turns around {abs(count['mean']):,.0f} {direction} families than {a}{because}{sure}",
         f"Difference {b} − {a}, paired by replication with common random numbers, and its 95% interval",
     )
     hashes = f"{a} sha256 {doc['a']['scenario_sha256'][:12]}; {b} sha256 {doc['b']['scenario_sha256'][:12]}"

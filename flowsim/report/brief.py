@@ -1,4 +1,5 @@
-"""brief.pdf: one page for a minister: the headline answer, chart (b) and three key numbers, as selectable text."""
+"""brief.pdf: one page for a minister: the headline answer, chart (b) and four key numbers (what the programmes
+caused, coverage, prevalence and cost), as selectable text."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from flowsim.charts.run import run_meta, turned_around
 from flowsim.files import save_figure
 from flowsim.measures import format_value
 from flowsim.rundir import RunDirectory
+from flowsim.text import cost_per_additional, millions_value
 from flowsim.timeline import uk_date
 
 
@@ -50,31 +52,52 @@ def _write_brief(run: RunDirectory) -> Path:
         va="top",
         color="#0072B2",
     )
-    ax = fig.add_axes([0.16, 0.42, 0.7, 0.33])  # tick labels, y label and end labels stay inside the margins
+    ax = fig.add_axes([0.16, 0.46, 0.7, 0.32])  # tick labels, y label and end labels stay inside the margins
     turned_around.draw(run, meta, ax=ax)
     t = summary["target"]
     goal = t["count"]["target"]
+    add = summary.get("additional", {})
     numbers = [
         (
             _num(t["count"]["turned_around"], ",.0f"),
             f"families turned around by {uk_date(deadline)}, against a target of {goal:,.0f}",
-        ),
+        )
+    ]
+    if "turned_around" in add:  # what the programmes caused leads, with the count as the target counts it
+        numbers = [
+            (
+                _num(add["turned_around"], "+,.0f"),
+                f"families turned around because of the programmes by {uk_date(deadline)}; "
+                f"{_num(t['count']['turned_around'], ',.0f')[0]} in all (the rest would have left the stock anyway), "
+                f"against a target of {goal:,.0f}",
+            )
+        ]
+    numbers += [
         (
             _num(t["coverage"]["share"], ".0%"),
-            "of the families in the stock in April 2010 received key-worker intervention",
+            f"of the families in the stock on {uk_date(run.start)} received key-worker intervention",
         ),
         (
             _num(t["prevalence"]["stock_end"], ",.0f"),
             f"families in the stock at the deadline, against {_num(t['prevalence']['stock_start'], ',.0f')[0]} at the start",
         ),
     ]
-    y = 0.33
+    if "cost" in summary:
+        each = cost_per_additional(summary)
+        numbers.append(
+            (
+                millions_value(summary["cost"]["england_gbp"]),
+                f"what the programmes cost in England from {uk_date(run.start)} to {uk_date(deadline)}"
+                + (f": £{each:,.0f} for each family turned around because of them" if each is not None else ""),
+            )
+        )
+    y = 0.37
     for (big, interval), words in numbers:
         fig.text(0.07, y, big, fontsize=24, fontweight="bold", va="top", color="#D55E00")
         fig.text(0.32, y - 0.004, "\n".join(textwrap.wrap(words, 55)), fontsize=11, va="top")
         if interval:
             fig.text(0.32, y - 0.04, interval, fontsize=9, va="top", color="#555555")
-        y -= 0.085
+        y -= 0.072
     fig.text(
         0.07,
         0.04,

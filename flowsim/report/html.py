@@ -18,6 +18,7 @@ from flowsim.measures import HOW_SURE, format_value, get, has, used_in
 from flowsim.rundir import RunDirectory
 from flowsim.scenario.assumptions import where_set
 from flowsim.tables import STATISTICS_COLUMNS
+from flowsim.text import cost_per_additional, millions, millions_value
 from flowsim.timeline import uk_date
 
 _CSS = """
@@ -37,7 +38,9 @@ table.log col.s { width: 40%; } table.log col.w { width: 15%; }
 .wide { overflow-x: auto; max-width: 100%; }
 th, td { border-bottom: 1px solid #ddd; padding: 0.3em 0.5em; text-align: left; vertical-align: top; }
 th { background: #f4f4f4; }
-td.num { text-align: right; font-variant-numeric: tabular-nums; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+tr.total td { font-weight: bold; border-top: 2px solid #999; }
+.pair { display: flex; gap: 2em; flex-wrap: wrap; } .pair table { width: auto; min-width: 18em; flex: 1; }
 tr.override td { background: #fff3d6; }
 tr.set-flag td { background: #ffe1cc; }
 figure { margin: 1.2em 0 2em; }
@@ -128,11 +131,30 @@ def _key_numbers(summary: dict, deadline: dt.date) -> str:
         mean = lambda v: v["mean"] if isinstance(v, dict) else v  # noqa: E731
         off = mean(t["prevalence"]["stock_end"]) - mean(add["stock_end"])
         without = f"; {off:,.0f} without the programmes' effects"
-    cards = [
-        (reached, f"families turned around by {uk_date(deadline)}, against a target of {goal:,.0f}"),
+    cards = [(reached, f"families turned around by {uk_date(deadline)}, against a target of {goal:,.0f}")]
+    if "turned_around" in add:  # what the programmes caused leads; the count as the target counts it follows
+        caused, _ = format_value(add["turned_around"], "+,.0f")
+        cards = [
+            (caused, f"families turned around because of the programmes by {uk_date(deadline)}"),
+            (
+                reached,
+                f"families turned around in all (the rest would have left the stock anyway), against a "
+                f"target of {goal:,.0f}",
+            ),
+        ]
+    cards += [
         (share, f"coverage: {reached_of} families in the stock at the start received key-worker intervention"),
         (end, f"prevalence: families in the stock at the deadline, against {start} at the start{without}"),
     ]
+    if "cost" in summary:
+        cost = summary["cost"]["england_gbp"]
+        cards.append(
+            (
+                millions_value(cost)[0],
+                "what the programmes cost in England "
+                f"from the start to {uk_date(deadline)} (see What the programmes cost)",
+            )
+        )
     body = "".join(f"<div><strong>{_e(big)}</strong><small>{_e(words)}</small></div>" for big, words in cards)
     return f"<div class='key' id='key-numbers'>{body}</div>"
 
@@ -261,12 +283,54 @@ def _finance_section(summary: dict, end: dt.date | None = None) -> str:
     )
 
 
+def _money_cell(value) -> str:
+    """England's £ as £ millions in a table cell (with its interval on a second line over replications)."""
+    return f"<td class='num'>{_e(millions(value))}</td>"
+
+
+def _cost_section(summary: dict, start: dt.date, deadline: dt.date) -> str:
+    """What the programmes cost, in England's £: a sentence with the total and the cost per family turned around
+    because of them, then the total by financial year and by programme, each with its total row."""
+    if "cost" not in summary:
+        return ""
+    c = summary["cost"]
+    each = cost_per_additional(summary)
+    per = (
+        f", or £{each:,.0f} for each family turned around because of them"
+        if each is not None
+        else (", and they turned no family around that would not have been anyway" if "additional" in summary else "")
+    )
+    scaled = (
+        f" The run simulated {summary['scale']:.1%} of England; money is scaled back to England."
+        if summary["scale"] != 1
+        else ""
+    )
+    years = "".join(
+        f"<tr><td>{_e(_part_year(fy, deadline))}</td>{_money_cell(v)}</tr>"
+        for fy, v in c["by_financial_year_england_gbp"].items()
+    )
+    progs = "".join(
+        f"<tr><td>{_e(name.replace('_', ' '))}</td>{_money_cell(v)}</tr>"
+        for name, v in c["by_programme_england_gbp"].items()
+    )
+    total = f"<tr class='total'><td>Total</td>{_money_cell(c['england_gbp'])}</tr>"
+    return (
+        f"<h2 id='cost'>What the programmes cost</h2><p><strong>The programmes cost {_e(millions(c['england_gbp']))} "
+        f"in England from {_e(uk_date(start))} to {_e(uk_date(deadline))}{_e(per)}.</strong> "
+        f"Cost: {_e(c['definition'])}.{_e(scaled)}</p>"
+        "<div class='pair'>"
+        f"<table><tr><th>Financial year</th><th>£, England</th></tr>{years}{total}</table>"
+        f"<table><tr><th>Programme</th><th>£, England</th></tr>{progs}{total}</table>"
+        "</div>"
+    )
+
+
 def _statistics_section(run: RunDirectory, end: dt.date | None = None) -> str:
     """The annual statistics view (seed 000 slide 2): families starting, supported and leaving, by year and programme."""
     if not run.has("statistics"):
         return ""
     t = run.table("statistics")
-    cols = list(STATISTICS_COLUMNS)
+    cols = [c for c in STATISTICS_COLUMNS if c != "cost_gbp"]  # money is in the cost section, scaled to England
     t = t.groupby(["financial_year", "programme"], sort=False)[cols].mean().reset_index()
     t = t[t.groupby("programme")["families_supported"].transform("sum") > 0]
     head = "".join(f"<th>{_e(c.replace('_', ' '))}</th>" for c in ["financial_year", "programme", *cols])
@@ -279,7 +343,7 @@ def _statistics_section(run: RunDirectory, end: dt.date | None = None) -> str:
     return (
         "<h2>Annual statistics</h2><p>As an official release would show them: by financial year and programme, "
         "families starting, families supported during the year, and how interventions ended "
-        "(mean over replications).</p>"
+        "(mean over replications; counts are for the simulated population).</p>"
         f"<div class='wide'><table><tr>{head}</tr>{rows}</table></div>"
     )
 
@@ -336,6 +400,7 @@ run on {_e(uk_date(started.date()))} at {started:%H:%M} UTC.</p>
 {"".join(figures)}
 <h2>Target measures</h2>
 {_targets_table(summary)}
+{_cost_section(summary, run.start, deadline)}
 {_finance_section(summary, run_end)}
 {_statistics_section(run, run_end)}
 <h2>Assumption log</h2>
