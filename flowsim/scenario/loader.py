@@ -15,7 +15,7 @@ from typing import Any
 from flowsim.errors import ScenarioError
 from flowsim.scenario.models import show_value
 from flowsim.scenario.registry import META_KEYS, PARAMETERS
-from flowsim.scenario.scenario import Scenario, set_dotted, validate
+from flowsim.scenario.scenario import Scenario, set_dotted, set_keys, switch_of, switched_on, validate
 
 _KEY_PART = re.compile(r"^[A-Za-z0-9_-]+$")
 
@@ -76,6 +76,7 @@ def load_scenario(
             file, line = locate(key)
             raise ScenarioError(f"expected a string, found {show_value(meta[key])}", file=file, line=line, key=key)
     params = validate(doc, locate)
+    _check_live(params, doc, layers)
     origins, lines = _provenance(doc, layers)
     return Scenario(
         name=meta.get("name", path.stem),
@@ -232,6 +233,32 @@ def _provenance(doc: dict, layers: list[_Layer]) -> tuple[dict[str, str], dict[s
             if (line := owner.line(key)) is not None:
                 lines[key] = line
     return origins, lines
+
+
+def _check_live(params, doc: dict, layers: list[_Layer]) -> None:
+    """Refuse a key set with its switch off (:func:`~flowsim.scenario.scenario.switch_of`): the model would accept
+    it and ignore it. A key a parent file set before a later file switched its section off is that later file's
+    choice (``no_early_intervention.toml`` switches off programmes the baseline sizes), not a key ignored.
+
+    Raises:
+        ScenarioError: naming the key, the file and line (or override) that set it, and the switch.
+    """
+
+    def last(dotted: str) -> int:
+        return next((i for i in range(len(layers) - 1, -1, -1) if dotted in layers[i].keys), -1)
+
+    for key in set_keys(doc):
+        switch = switch_of(key)
+        if switch is None or switched_on(params, switch) or last(key) < last(switch):
+            continue
+        file, line = _locate(key, layers)
+        raise ScenarioError(
+            f"expected {switch} = true for this key to act, found it false: the model would ignore {key}; "
+            f"set {switch} = true, or remove the key",
+            file=file,
+            line=line,
+            key=key,
+        )
 
 
 def _locate(dotted: str, layers: list[_Layer]) -> tuple[str | None, int | None]:

@@ -148,6 +148,47 @@ def validate(doc: dict, locate: Locator) -> BaseModel:
     return params
 
 
+#: Keys of the 2012 financial framework's money that act only when payment by results is on (``finance.enabled``);
+#: its dates and evidence rules act always (they define measure (b) of turned around).
+FINANCE_MONEY = ("crime_education_share", "funded_share", "max_per_family_gbp", "progress_share")
+
+
+def switch_of(key: str) -> str | None:
+    """The switch that must be on for ``key`` to act: a programme's keys act only when it is enabled, the 2012
+    programme's only when it is, payment by results' money only when it is on. None for a key that always acts.
+
+    ``tests/test_inert.py`` checks that the model reads every other key, so no key is accepted and ignored.
+    """
+    parts = key.split(".")
+    if parts[0] == "programmes" and len(parts) > 2 and parts[2] != "enabled":
+        return f"programmes.{parts[1]}.enabled"
+    if parts[0] == "programme_2012" and len(parts) > 1 and parts[1] != "enabled":
+        return "programme_2012.enabled"
+    if parts[0] == "finance" and len(parts) > 1 and parts[1] in FINANCE_MONEY:
+        return "finance.enabled"
+    return None
+
+
+def switched_on(params: Any, dotted: str) -> bool:
+    """The value of the switch ``dotted`` in validated parameters."""
+    node = params
+    for part in dotted.split("."):
+        node = getattr(node, part)
+    return bool(node)
+
+
+def set_keys(doc: dict, prefix: str = "") -> list[str]:
+    """Every dotted parameter key a parameters document sets (a table's keys, not the table)."""
+    out = []
+    for k, v in doc.items():
+        dotted = f"{prefix}{k}"
+        if isinstance(v, dict) and dotted not in PARAMETERS:
+            out += set_keys(v, dotted + ".")
+        else:
+            out.append(dotted)
+    return out
+
+
 def unknown_key_error(loc: list[str], file: str | None, line: int | None) -> ScenarioError:
     """'unknown key; did you mean ...?' for the dotted key ``loc`` (or what replaced it, if it was retired)."""
     dotted = ".".join(loc)
