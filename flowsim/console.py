@@ -143,7 +143,7 @@ def ensemble_options(fn):
         "--ensemble-file",
         type=click.Path(path_type=Path),
         default=None,
-        help="The ensemble to draw from [default: calibration/ensemble.parquet].",
+        help="The ensemble to draw from [default: calibration/ensemble.parquet in the scenario file's project].",
     )(fn)
     return click.option(
         "--ensemble",

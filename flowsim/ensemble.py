@@ -52,6 +52,17 @@ class Ensemble:
         return rows
 
 
+def default_path(scenario_path: str | Path | None) -> Path:
+    """The ensemble a scenario is answered over by default: :data:`DEFAULT_PATH` in the project the scenario file
+    belongs to (the nearest folder above it that has one), so a command works from any directory; else
+    :data:`DEFAULT_PATH` from the working directory (which :func:`load` then names if it is missing)."""
+    if scenario_path:
+        for folder in Path(scenario_path).resolve().parents:
+            if (folder / DEFAULT_PATH).is_file():
+                return folder / DEFAULT_PATH
+    return DEFAULT_PATH
+
+
 def load(path: str | Path = DEFAULT_PATH) -> Ensemble:
     """Read an ensemble written by the history matching.
 
@@ -112,13 +123,13 @@ class EnsemblePlan:
 
 
 def plan(scenario, sets: int, path: str | Path | None, per_set: int | None, seed: int) -> EnsemblePlan:
-    """``sets`` members drawn from the ensemble at ``path`` (default :data:`DEFAULT_PATH`), ``per_set`` replications
+    """``sets`` members drawn from the ensemble at ``path`` (default :func:`default_path`), ``per_set`` replications
     each (default :data:`REPLICATIONS_PER_SET`), for ``scenario``.
 
     Raises:
         EnsembleError: naming the file, when it is missing or not an ensemble.
     """
-    ensemble = load(path or DEFAULT_PATH)
+    ensemble = load(path or default_path(scenario.path))
     members, own = members_for(scenario, ensemble, sets, seed)
     point = {k: v for k, v in ensemble.member(ensemble.point_fit).items() if k not in own}
     return EnsemblePlan(

@@ -122,3 +122,15 @@ def test_compare_refuses_populations_of_different_sizes(tmp_path):
         line = assert_user_error(result, f"population.{key}", "baseline", f"other_{key}", str(value))
         assert "would report the difference in size as an effect of policy" in line
     assert not (tmp_path / "c").exists()
+
+
+def test_the_ensemble_is_found_from_any_directory(tmp_path, monkeypatch):
+    """Before: --ensemble looked for calibration/ensemble.parquet under the working directory, so it failed outside
+    the repository's root. Now the default is the scenario's project's ensemble."""
+    monkeypatch.chdir(tmp_path)
+    tiny = ["population.scale=0.004", "time.end=2011-04-30", "time.deadline=2011-04-30"]
+    result = invoke("run", BASELINE, "--ensemble", 2, "--quiet", "--no-report", "--out", tmp_path / "r", *sets(tiny))
+    assert result.exit_code == 0, result.output
+    assert "over an ensemble of 2 parameter sets drawn from" in result.stdout
+    summary = json.loads((tmp_path / "r" / "summary.json").read_text())
+    assert summary["ensemble"]["path"] == str(BASELINE.parents[1] / "calibration" / "ensemble.parquet")

@@ -123,10 +123,14 @@ def run_sensitivity(
 
 def describe(doc: dict, method: str) -> list[str]:
     """The answer in a line, then each outcome's indices, one line each."""
-    key, top = doc["index"], doc["most_influential"]["turned_around"]
+    key = doc["index"]
+    # What the programmes cause leads (families turned around because of them), when the sweep measured it.
+    lead = "additional_turned_around" if "additional_turned_around" in doc["most_influential"] else "turned_around"
+    what = "families turned around because of the programmes" if lead != "turned_around" else "families turned around"
+    top = doc["most_influential"][lead]
     lines = [
-        f"Sensitivity ({method}, {doc['runs']} runs): families turned around depend most on {top} "
-        f"({key} {doc['indices']['turned_around'][top][key]:.3g})"
+        f"Sensitivity ({method}, {doc['runs']} runs): {what} depend most on {top} "
+        f"({key} {doc['indices'][lead][top][key]:.3g})"
     ]
     for outcome, rows in doc["indices"].items():
         lines.append(f"  {outcome}: " + ", ".join(f"{k} {v[key]:.3g}" for k, v in rows.items()))
