@@ -258,16 +258,22 @@ def sensitivity_command(sweep_file, method, points, jobs, executor, scheduler, o
     type=click.IntRange(2),
     default=None,
     help="Replications per trial value (the same streams at every value) [default: 20; with --ensemble, of each "
-    "parameter set, 2].",
+    "parameter set, 2]; a trial value whose interval includes the probability runs up to 4 times as many.",
 )
 @ensemble_options
 @seed_option
 @jobs_option
 @set_option
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Where solve.json and solve.png go [default: outputs/solve_<scenario>_<parameter>/].",
+)
 @yes_option
 @click.option("--quiet", is_flag=True)
 @user_errors
-def solve_command(scenario, target, probability, param, bounds, replications, ensemble_sets, ensemble_file, seed, jobs, overrides, yes, quiet):  # fmt: skip
+def solve_command(scenario, target, probability, param, bounds, replications, ensemble_sets, ensemble_file, seed, jobs, overrides, out, yes, quiet):  # fmt: skip
     """Find the smallest value of a parameter at which the target is met with the given probability.
 
     With --ensemble N, the probability is over N parameter sets of the calibrated ensemble (the same sets and
@@ -283,10 +289,15 @@ def solve_command(scenario, target, probability, param, bounds, replications, en
     announce(solve.solve_plan(sc, param, bounds[0], bounds[1], replications, jobs), quiet, yes)
     compile_first(quiet)
     show = None if quiet else (lambda trial: click.echo("  " + solve.describe_trial(param, trial), err=True))
+    out_dir = writable_dir(out or outputs(f"solve_{sc.name}_{param}"))
     sol = solve.solve(
         sc, target, probability, param, bounds[0], bounds[1], replications, seed, jobs, progress=show, ensemble=plan
     )
-    click.echo(solve.describe(sol, target, bounds[1]))
+    doc = solve.solve_document(sol, sc, target, bounds[0], bounds[1], seed)
+    click.echo(text.with_notes(doc["headline"], text.run_notes(sc)))
+    paths = solve.write_solve(doc, out_dir)
+    if not quiet:
+        click.echo(f"  results: {', '.join(str(p) for p in paths)}")
 
 
 @main.command("calibrate")

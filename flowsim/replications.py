@@ -173,28 +173,33 @@ def run_replications(
     jobs: int | None = None,
     progress: Callable[[int], None] | None = None,
     lean: bool = False,
+    first: int = 0,
 ) -> list[dict]:
     """Run ``n`` replications over ``jobs`` worker processes (default: every core); return their records in order.
 
     One replication runs in this process on the root seed's own streams; several
-    run as replications 0 .. n-1 of the seed. ``progress`` is called with the
+    run as replications ``first`` .. ``first`` + n-1 of the seed (``first`` > 0 adds to replications already run,
+    on new streams). ``progress`` is called with the
     number finished. Workers die with this process, and KeyboardInterrupt
     stops them at once (:mod:`flowsim.workers`). ``lean``: summaries only, without the counterfactual
     (:func:`_one_lean`).
     """
-    if n == 1:
+    if n == 1 and first == 0:
         return [_one_lean((scenario, seed, None, False)) if lean else run_replication(scenario, seed)]
-    return _in_order(_one_lean if lean else _one, scenario, seed, n, jobs, progress)
+    return _in_order(_one_lean if lean else _one, scenario, seed, n, jobs, progress, first)
 
 
-def _in_order(fn: Callable, what, seed: int, n: int, jobs: int | None, progress: Callable[[int], None] | None):
-    """``fn((what, seed, i, keep_waits))`` for replications 0 .. n-1 over worker processes; results in order."""
+def _in_order(
+    fn: Callable, what, seed: int, n: int, jobs: int | None, progress: Callable[[int], None] | None, first: int = 0
+):
+    """``fn((what, seed, i, keep_waits))`` for replications ``first`` .. ``first`` + n-1 over worker processes;
+    results in order."""
     jobs = max(1, min(jobs or os.cpu_count() or 1, n))
     ensure_compiled()  # once, here, before the workers start: else each compiles the kernel at once
     out: list = [None] * n
-    tasks = ((what, seed, i, i == 0) for i in range(n))
+    tasks = ((what, seed, i, i == 0) for i in range(first, first + n))
     for done, (task, result) in enumerate(imap_unordered(fn, tasks, jobs, initializer=keep_spares), start=1):
-        out[task[2]] = result
+        out[task[2] - first] = result
         if progress is not None:
             progress(done)
     return out

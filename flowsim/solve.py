@@ -5,25 +5,38 @@ meet the target. Every trial value uses the same N replication streams
 (common random numbers), so the estimate rises with the parameter without
 the noise of fresh draws. The search is bisection on a bracket known to
 straddle the probability. Each probability is reported with a 95% Wilson
-interval; the answer's uncertainty is the bracket together with those
-intervals.
+interval; where that interval still includes the probability asked for, the
+trial adds replications (doubling, up to :data:`MAX_FACTOR` times N, on new
+streams common to every value) until it excludes it, or says the trial is
+undecided. The answer's uncertainty is the bracket together with those
+intervals, and the answer says when either side of it is undecided.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
+from flowsim import __version__
+from flowsim.charts import ChartMeta, save
+from flowsim.charts.solve import solve as solve_chart
 from flowsim.ensemble import EnsemblePlan
 from flowsim.errors import FlowsimError
+from flowsim.files import atomic_write
 from flowsim.plan import LEAN_SHARE, Plan, count, estimate_seconds
 from flowsim.replications import run_ensemble, run_replications
 from flowsim.scenario import PARAMETERS, Scenario
 from flowsim.statistics import wilson
+from flowsim.text import millions
 
 TARGETS = ("count", "coverage", "prevalence")
+#: A trial value whose 95% interval includes the probability asked for runs more replications, up to this many
+#: times those asked for (not over an ensemble, whose runs are its parameter sets).
+MAX_FACTOR = 4
 
 
 @dataclass
@@ -32,10 +45,23 @@ class Trial:
     met: int
     n: int
     turned_around: float
+    cost_gbp: float = 0.0  # what the programmes cost, England's £, start date to deadline (mean over runs)
+    decided: bool = True  # the 95% interval excludes the probability asked for
 
     @property
     def probability(self) -> dict:
         return wilson(self.met, self.n)
+
+    def as_dict(self) -> dict:
+        return {
+            "value": self.value,
+            "met": self.met,
+            "replications": self.n,
+            "probability": self.probability,
+            "decided": self.decided,
+            "turned_around": self.turned_around,
+            "cost_england_gbp": self.cost_gbp,
+        }
 
 
 @dataclass
@@ -65,6 +91,9 @@ def solve(
     ensemble: EnsemblePlan | None = None,
 ) -> Solution:
     """Bisect ``param`` in [low, high] for the smallest value whose P(target met) >= ``probability``.
+
+    A trial value whose interval includes ``probability`` runs more replications (:data:`MAX_FACTOR`); if it still
+    does, it is marked undecided and judged by its estimate, and the answer says so.
 
     ``ensemble``: each trial value runs its ``per_set`` replications at each of its
     parameter sets instead of ``replications`` at the scenario's own, the same sets and streams at every value.
@@ -100,9 +129,20 @@ def solve(
             reps = run_ensemble(at_x, members, ensemble.per_set, seed, jobs, lean=True)
         else:
             reps = run_replications(at_x, seed, replications, jobs, lean=True)  # the target alone: no counterfactual
-        met = sum(bool(r.summary["target"][target]["met"]) for r in reps)
+
+        def met() -> int:
+            return sum(bool(r.summary["target"][target]["met"]) for r in reps)
+
+        def straddles() -> bool:
+            w = wilson(met(), len(reps))
+            return w["lo"] < probability <= w["hi"]
+
+        while ensemble is None and straddles() and len(reps) < MAX_FACTOR * replications:
+            more = min(len(reps), MAX_FACTOR * replications - len(reps))  # new streams, the same at every value
+            reps += run_replications(at_x, seed, more, jobs, lean=True, first=len(reps))
         ta = sum(r.summary["target"]["count"]["turned_around"] for r in reps) / len(reps)
-        t = Trial(x, met, len(reps), ta)
+        cost = sum(r.summary["cost"]["england_gbp"] for r in reps) / len(reps)
+        t = Trial(x, met(), len(reps), ta, cost, not straddles())
         trials.append(t)
         if progress is not None:
             progress(t)
@@ -131,7 +171,10 @@ def solve_plan(scenario: Scenario, param: str, low: float, high: float, replicat
     integer = p is not None and isinstance(p.default, int) and not isinstance(p.default, bool)
     steps = math.ceil(math.log2(max(high - low, 1.0))) if integer else 6  # the float tolerance is 1/64 of the range
     trials = 2 + steps
-    what = f"{count(replications, 'replication')} x up to {trials} trial values"
+    what = (
+        f"{count(replications, 'replication')} x up to {trials} trial values (up to {MAX_FACTOR} times the "
+        "replications at a value whose interval includes the probability asked for)"
+    )
     seconds = estimate_seconds(scenario) * LEAN_SHARE
     return Plan(replications * trials, seconds, jobs or os.cpu_count() or 1, what)
 
@@ -140,9 +183,10 @@ def describe_trial(param: str, t: Trial) -> str:
     """One trial value's result, e.g. 'programmes.key_worker.caseload = 10: met in 7/20 replications ...'."""
     p = t.probability
     return (
-        f"{param} = {t.value:g}: met in {t.met}/{t.n} replications "
+        f"{param} = {t.value:.4g}: met in {t.met}/{t.n} replications "
         f"(P {p['mean']:.2f}, 95% interval {p['lo']:.2f}-{p['hi']:.2f}); "
         f"{t.turned_around:,.0f} turned around on average"
+        + ("" if t.decided else "; undecided: the interval still includes the probability asked for")
     )
 
 
@@ -166,9 +210,48 @@ def describe(sol: Solution, target: str, high: float) -> str:
     below = ""
     if sol.below:
         b = sol.below.probability
-        below = f"; at {sol.below.value:g} it is {b['mean']:.2f} (95% interval {b['lo']:.2f}-{b['hi']:.2f})"
+        below = f"; at {sol.below.value:.4g} it is {b['mean']:.2f} (95% interval {b['lo']:.2f}-{b['hi']:.2f})"
+    undecided = [t for t in (sol.below, sol.at) if t is not None and not t.decided]
+    caveat = ""
+    if undecided:
+        caveat = (
+            "; undecided: at "
+            + " and ".join(f"{t.value:.4g} ({t.n} replications)" for t in undecided)
+            + f" the 95% interval still includes {sol.probability:g}, so the answer may lie a step either side"
+        )
     return (
-        f"{sol.param} = {sol.answer:g} is the smallest value at which the {target} target is met with probability "
+        f"{sol.param} = {sol.answer:.4g} is the smallest value at which the {target} target is met with probability "
         f">= {sol.probability:g}: {at['mean']:.2f} (95% interval {at['lo']:.2f}-{at['hi']:.2f}, "
-        f"{runs}){below}"
+        f"{runs}){below}; the programmes cost {millions(sol.at.cost_gbp)} there (England, start to deadline){caveat}"
     )
+
+
+def solve_document(sol: Solution, scenario: Scenario, target: str, low: float, high: float, seed: int) -> dict:
+    """What ``solve.json`` holds: the question, the answer with its evidence, and every trial value."""
+    return {
+        "scenario": scenario.name,
+        "scenario_sha256": scenario.sha256,
+        "scale": scenario.value("population.scale"),
+        "target": target,
+        "probability": sol.probability,
+        "parameter": sol.param,
+        "range": [low, high],
+        "seed": seed,
+        "found": sol.found,
+        "answer": sol.answer,
+        "decided": all(t.decided for t in (sol.below, sol.at) if t is not None),
+        "at": sol.at.as_dict() if sol.at else None,
+        "below": sol.below.as_dict() if sol.below else None,
+        "ensemble_sets": sol.ensemble_sets,
+        "trials": [t.as_dict() for t in sorted(sol.trials, key=lambda t: t.value)],
+        "headline": describe(sol, target, high),
+    }
+
+
+def write_solve(doc: dict, out_dir: Path) -> list[Path]:
+    """Write ``solve.json`` and the chart of P(met) against the value (``solve.png``, ``solve.svg``) into ``out_dir``."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = atomic_write(out_dir / "solve.json", json.dumps(doc, indent=2) + "\n")
+    runs = max(t["replications"] for t in doc["trials"])
+    meta = ChartMeta(doc["scenario"], doc["scenario_sha256"], runs, __version__, doc["scale"])
+    return [path, *save(solve_chart(doc, meta), out_dir / "solve")]
