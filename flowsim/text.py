@@ -6,6 +6,35 @@ from flowsim.measures import format_inline as _fmt
 from flowsim.measures import interval_label
 from flowsim.scenario.registry import PARAMETERS, parameter_label
 
+#: The words a reader meets in every output, each with what it means in flowsim (the report's glossary; the
+#: README's Glossary repeats it, and tests/test_small_lies.py checks that it does).
+GLOSSARY: dict[str, str] = {
+    "at risk": "at risk of social exclusion: at least five of the ten household and family-functioning problems "
+    "(seed 000: about 290,000 families at any time, 51% still at risk a year later)",
+    "stock": "families at risk with a child problem (youth crime or ASB, exclusion or persistent absence, a child in "
+    "need or on a protection plan): the 40-50,000 families with multiple problems and child problems of seed 000",
+    "flow group": "families at risk without a child problem yet but with two drivers of child problems, from whom "
+    "the stock is fed",
+    "turned around": "a family in the target population (the stock by default) when its key-worker intervention "
+    "began, out of it when the intervention ended, and still out six months later; counted by the deadline",
+    "because of the programmes (additional)": "a measure less its value in the paired counterfactual: the same "
+    "families, seed and past, with every programme's effect switched off from the start date (places, queues and "
+    "attendance as they were); what the programmes caused, not what would have happened anyway",
+    "would have left anyway (deadweight)": "families counted as turned around, or results claimed, that the "
+    "counterfactual turns around or claims too",
+    "coverage": "the share of the families in the stock at the start date who received key-worker intervention "
+    "by the deadline",
+    "prevalence": "the stock at the deadline, set against the stock at the start date",
+    "cost": "families starting each programme from the start date to the deadline, times its cost per family, "
+    "scaled back to England",
+    "scale": "population.scale: the share of England's families simulated; counts of families are for that share, "
+    "money is scaled back to England",
+    "replication": "one run of the scenario on its own random numbers; replication i of two scenarios uses the same "
+    "numbers (common random numbers), so their difference is paired",
+    "95% interval": "over replications, an interval for the mean (chance only); over an ensemble's runs, 95% of the "
+    "runs (parameter uncertainty and chance together)",
+}
+
 #: A target of fewer simulated families than this is small numbers: chance alone moves the
 #: count by about 1/sqrt(n) of itself, more than 10% below 100 families.
 SMALL_TARGET = 100

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -106,3 +107,10 @@ def compiled_kernel():
     from flowsim.engine.compile import ensure_compiled
 
     ensure_compiled(print)
+
+
+def pytest_terminal_summary(terminalreporter):
+    """How many fuzz cases went through the command line this session (a count, not a test: it cannot fail)."""
+    fuzz = sys.modules.get("tests.test_cli_fuzz")
+    if fuzz is not None and fuzz.CASES["count"]:
+        terminalreporter.write_line(f"fuzz cases run through the command line: {fuzz.CASES['count']}")

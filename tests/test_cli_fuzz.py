@@ -219,9 +219,3 @@ def test_fuzz_run_options(tmp_path_factory, opts):
         assert dt.date.fromisoformat(run.manifest["started_at"][:10]).year >= 2024
 
     _outcome(invoke(*args), ok)
-
-
-def test_zz_report_the_number_of_cases(capsys):
-    """Prints how many fuzz cases ran in this session (pytest -s shows it)."""
-    with capsys.disabled():
-        print(f"\nfuzz cases run through the command line: {CASES['count']}")

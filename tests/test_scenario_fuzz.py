@@ -45,10 +45,17 @@ def _literal(value) -> str:
 
 
 def _check(path, overrides=()) -> None:
+    """Loading either works or raises a ScenarioError that is one line, names where (the file or the override) and
+    the key when there is one, and says what was expected (before: only that the message was not empty)."""
     try:
         load_scenario(path, list(overrides))
     except ScenarioError as exc:
-        assert str(exc)
+        message = str(exc)
+        assert "\n" not in message, message
+        assert exc.file is not None and str(exc.file) in message, message
+        assert exc.detail.startswith(("expected", "unknown key")), message
+        if exc.key is not None:
+            assert f"key {exc.key}" in message, message
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

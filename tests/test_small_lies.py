@@ -134,3 +134,13 @@ def test_the_ensemble_is_found_from_any_directory(tmp_path, monkeypatch):
     assert "over an ensemble of 2 parameter sets drawn from" in result.stdout
     summary = json.loads((tmp_path / "r" / "summary.json").read_text())
     assert summary["ensemble"]["path"] == str(BASELINE.parents[1] / "calibration" / "ensemble.parquet")
+
+
+def test_the_readme_and_the_report_share_one_glossary():
+    """Before: no glossary of "turned around", "stock", "coverage", "additional". The report draws it from
+    flowsim.text.GLOSSARY; the README must say the same words."""
+    from flowsim.text import GLOSSARY
+
+    readme = (BASELINE.parents[1] / "README.md").read_text()
+    for term, meaning in GLOSSARY.items():
+        assert f"- **{term}**: {meaning}." in readme, term

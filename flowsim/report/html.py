@@ -18,7 +18,7 @@ from flowsim.measures import HOW_SURE, format_value, get, has, used_in
 from flowsim.rundir import RunDirectory
 from flowsim.scenario.assumptions import where_set
 from flowsim.tables import STATISTICS_COLUMNS
-from flowsim.text import cost_per_additional, millions, millions_value
+from flowsim.text import GLOSSARY, cost_per_additional, millions, millions_value
 from flowsim.timeline import uk_date
 
 _CSS = """
@@ -47,6 +47,7 @@ figure { margin: 1.2em 0 2em; }
 figure img { max-width: 100%; height: auto; border: 1px solid #eee; }
 figcaption { font-size: 0.9em; color: #555; }
 details { margin: 0.6em 0 1.2em; } summary { cursor: pointer; font-weight: bold; }
+dt { font-weight: bold; margin-top: 0.5em; } dd { margin: 0.1em 0 0 1.5em; }
 pre { background: #f7f7f7; padding: 0.8em; overflow-x: auto; font-size: 0.8em; white-space: pre-wrap; }
 .broken { color: #b00020; font-weight: bold; }
 @media print {
@@ -403,6 +404,10 @@ run on {_e(uk_date(started.date()))} at {started:%H:%M} UTC.</p>
 {_cost_section(summary, run.start, deadline)}
 {_finance_section(summary, run_end)}
 {_statistics_section(run, run_end)}
+<h2>Glossary</h2>
+<details id="glossary"><summary>What the words in this report mean</summary>
+<dl>{"".join(f"<dt>{_e(term)}</dt><dd>{_e(meaning)}</dd>" for term, meaning in GLOSSARY.items())}</dl>
+</details>
 <h2>Assumption log</h2>
 <details id="assumptions"><summary>Every parameter with its value, unit and source ({len(assumptions)} rows;
 {n_set} set by a scenario file, highlighted; orange rows were set on the command line with <code>--set</code>)</summary>

@@ -56,7 +56,8 @@ def load_scenario(
     path = Path(path)
     doc, layers = _read_chain(path, ())
     for text in overrides:
-        where = f"{overrides_from} {text}"
+        shown = text.replace("\n", "\\n").replace("\r", "\\r")  # on one line, as a message must be
+        where = f"{overrides_from} {shown}"
         key, value = parse_override(text, where)
         if key.split(".")[0] == "extends":
             raise ScenarioError(
