@@ -100,13 +100,26 @@ def run(scenario, seed, replications, ensemble_sets, ensemble_file, jobs, overri
     compile_first(quiet)
     with Fraction(quiet, "simulating" if runs == 1 else "replications") as bar:
         summ = run_scenario(
-            sc, out_dir, seed, replications, jobs, bar, sys.argv, csv, not no_report, plan, replace_added=yes
+            sc,
+            out_dir,
+            seed,
+            replications,
+            jobs,
+            bar,
+            sys.argv,
+            csv,
+            not no_report,
+            plan,
+            replace_added=yes,
+            council=where,
         )
     click.echo(text.headline(summ, text.run_notes(sc)))
     if "programme_2012" in summ:
         for line in programme_2012.lines(summ, where):
             click.echo(line)
     if not quiet:
+        if where is not None:
+            click.echo("England as a whole:")  # the council's lines above; the lines below are England's
         for line in text.details(summ):
             click.echo(line)
         click.echo(f"  results: {out_dir}/" + ("" if no_report else " (report.html, brief.pdf, charts/)"))

@@ -28,6 +28,7 @@ def run_scenario(
     documents: bool = False,
     ensemble: EnsemblePlan | None = None,
     replace_added: bool = False,
+    council: str | None = None,
 ) -> dict:
     """Simulate ``scenario`` and write its run directory whole; return the run's summary.
 
@@ -47,6 +48,7 @@ def run_scenario(
             (:func:`~flowsim.replications.point_fit_replications`) and set its answer beside the ensemble's in
             ``summary["ensemble"]["point_fit"]``.
         replace_added: replace a run directory that holds files no run wrote (refused otherwise).
+        council: the 2012 programme's council asked about (``--council``): the report gives it a section.
 
     Raises:
         WriteError: if ``out_dir`` cannot be written or replaced (checked first), another run holds it, or writing
@@ -54,10 +56,10 @@ def run_scenario(
     """
     check_out(out_dir, replace_added)
     with claimed(out_dir):
-        return _run(scenario, out_dir, seed, replications, jobs, progress, argv, csv, documents, ensemble)
+        return _run(scenario, out_dir, seed, replications, jobs, progress, argv, csv, documents, ensemble, council)
 
 
-def _run(scenario, out_dir, seed, replications, jobs, progress, argv, csv, documents, ensemble) -> dict:
+def _run(scenario, out_dir, seed, replications, jobs, progress, argv, csv, documents, ensemble, council) -> dict:
     started = dt.datetime.now(dt.UTC)
     if ensemble is not None:
         n = ensemble.runs
@@ -77,7 +79,7 @@ def _run(scenario, out_dir, seed, replications, jobs, progress, argv, csv, docum
         records = run_replications(scenario, seed, replications, jobs, step)
         summary = summarise(records)
     with staged_dir(out_dir) as staging:
-        write_run(staging, records, summary, scenario, seed, started, argv, csv)
+        write_run(staging, records, summary, scenario, seed, started, argv, csv, council)
         if documents:
             from flowsim.report import draw_documents  # here, not above: the charts load matplotlib (import time)
 

@@ -160,8 +160,12 @@ def write_run(
     started_at: dt.datetime,
     argv: list[str] | None = None,
     csv: bool = False,
+    council: str | None = None,
 ) -> None:
     """Write tables (with a ``replication`` column), ``summary.json``, ``assumptions.json`` and ``manifest.json``.
+
+    ``council``: the 2012 programme's council the run was asked about (``--council``), recorded in the manifest
+    so that the report gives it a section.
 
     ``records`` are replications' records (``flowsim.replications.run_replication``);
     ``summary`` is the one summary of them. ``waits`` holds replication 0 only.
@@ -193,6 +197,8 @@ def write_run(
     atomic_write(out_dir / "summary.json", _json(summary))
     atomic_write(out_dir / "assumptions.json", json.dumps(assumption_log(scenario), indent=1) + "\n")
     doc = manifest(scenario, seed, len(records), started_at, argv)
+    if council is not None:
+        doc["council"] = council
     doc["files"] = {p.name: _sha256(p) for p in sorted(out_dir.iterdir()) if p.is_file()}
     atomic_write(out_dir / "manifest.json", _json(doc))
 

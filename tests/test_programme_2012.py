@@ -8,6 +8,7 @@ the rules, so none needs a tolerance.
 from __future__ import annotations
 
 import csv
+import json
 from pathlib import Path
 
 import numpy as np
@@ -173,3 +174,14 @@ def test_a_programme_the_model_cannot_run_is_refused_with_its_key(tmp_path):
     assert out.exit_code == 2
     assert "key programme_2012.enabled: expected false unless programmes.key_worker.enabled" in out.output
     assert not (tmp_path / "r").exists()
+
+
+def test_the_report_gives_the_council_asked_about_a_section(tmp_path):
+    """Before: --council changed only the terminal; the report said nothing of the council. 0.4% scale to July 2013."""
+    sets = ["population.scale=0.004", "time.end=2013-07-31", "time.deadline=2013-07-31"]
+    args = ["run", str(TF), "--quiet", "--out", str(tmp_path / "r"), "--council", "barnet"]
+    out = CliRunner().invoke(main, [*args, *(a for s in sets for a in ("--set", s))])
+    assert out.exit_code == 0, out.output
+    page = (tmp_path / "r" / "report.html").read_text()
+    assert "<h2 id='council'>Barnet</h2>" in page and "2012 programme, Barnet, by 31 July 2013" in page
+    assert json.loads((tmp_path / "r" / "manifest.json").read_text())["council"] == "Barnet"

@@ -12,6 +12,7 @@ import html
 import json
 from pathlib import Path
 
+from flowsim import programme_2012
 from flowsim.charts import CHARTS
 from flowsim.files import atomic_write
 from flowsim.measures import HOW_SURE, format_value, get, has, used_in
@@ -47,6 +48,7 @@ figure { margin: 1.2em 0 2em; }
 figure img { max-width: 100%; height: auto; border: 1px solid #eee; }
 figcaption { font-size: 0.9em; color: #555; }
 details { margin: 0.6em 0 1.2em; } summary { cursor: pointer; font-weight: bold; }
+ul.england { color: #555; }
 dt { font-weight: bold; margin-top: 0.5em; } dd { margin: 0.1em 0 0 1.5em; }
 pre { background: #f7f7f7; padding: 0.8em; overflow-x: auto; font-size: 0.8em; white-space: pre-wrap; }
 .broken { color: #b00020; font-weight: bold; }
@@ -326,6 +328,20 @@ def _cost_section(summary: dict, start: dt.date, deadline: dt.date) -> str:
     )
 
 
+def _council_section(summary: dict, council: str | None) -> str:
+    """The council the run was asked about (``flowsim run --council NAME``): its 2012 programme counts beside
+    England's, so the report says what the terminal said."""
+    if not council or "programme_2012" not in summary:
+        return ""
+    mine, england = programme_2012.lines(summary, council), programme_2012.lines(summary)
+    rows = "".join(f"<li>{_e(line.strip())}</li>" for line in mine)
+    return (
+        f"<h2 id='council'>{_e(council)}</h2><p>The 2012 programme in {_e(council)}, as "
+        f"<code>--council</code> asked (England's counts follow for comparison):</p><ul>{rows}</ul>"
+        f"<ul class='england'>{''.join(f'<li>{_e(line.strip())}</li>' for line in england)}</ul>"
+    )
+
+
 def _statistics_section(run: RunDirectory, end: dt.date | None = None) -> str:
     """The annual statistics view (seed 000 slide 2): families starting, supported and leaving, by year and programme."""
     if not run.has("statistics"):
@@ -401,6 +417,7 @@ run on {_e(uk_date(started.date()))} at {started:%H:%M} UTC.</p>
 {"".join(figures)}
 <h2>Target measures</h2>
 {_targets_table(summary)}
+{_council_section(summary, manifest.get("council"))}
 {_cost_section(summary, run.start, deadline)}
 {_finance_section(summary, run_end)}
 {_statistics_section(run, run_end)}
