@@ -105,6 +105,8 @@ def test_brief_is_one_page_with_selectable_text(run_dir):
     assert "Pages:           1" in pages.stdout and "A4" in pages.stdout
     assert "Troubled families: can the target be met?" in text.stdout
     assert "turned around by" in text.stdout
+    # What the programmes caused leads the numbers, and what they cost is there (before: neither was).
+    assert "because of the programmes" in text.stdout and "what the programmes cost in England" in text.stdout
 
 
 def _free_port() -> int:

@@ -137,7 +137,10 @@ def test_sweep_command_writes_chart(tmp_path):
         main, ["sweep", str(_sweep_file(tmp_path)), "--jobs", "2", "--out", str(tmp_path / "o")]
     )
     assert result.exit_code == 0, result.output
-    assert result.stdout.startswith("Sweep tiny: 4 runs")
+    first = result.stdout.splitlines()[0]
+    # What the programmes cause leads, then the chance of meeting the target, then what ran.
+    assert first.startswith("Sweep tiny: ") and "families turned around because of the programmes across" in first
+    assert "; 4 runs (4 run now, 0 already done)" in first
     assert result.stderr.startswith("flowsim: 4 runs (4 design points x 1 replication), about")
     assert (tmp_path / "o" / "sweep.png").stat().st_size > 5000
 

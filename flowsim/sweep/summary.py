@@ -13,8 +13,9 @@ from flowsim.statistics import wilson
 from flowsim.sweep.spec import SweepSpec
 from flowsim.sweep.store import sweep_table
 
-#: Outcomes averaged at each design point (sweep table columns).
-POINT_MEANS = ("turned_around", "stock_end", "coverage_share")
+#: Outcomes averaged at each design point (sweep table columns), what the programmes cause first; those a sweep's
+#: runs did not measure (a sweep without counterfactuals has no additional families) are left out.
+POINT_MEANS = ("additional_turned_around", "turned_around", "stock_end", "coverage_share", "cost_gbp")
 
 
 def by_point(table, params: list[str], spread: bool = False):
@@ -25,7 +26,7 @@ def by_point(table, params: list[str], spread: bool = False):
     """
     g = table.groupby("design_point")
     out = g[params].first()
-    for col in POINT_MEANS:
+    for col in (c for c in POINT_MEANS if c in table.columns):
         out[col] = g[col].mean()
         if spread:
             out[f"{col}_lo"] = g[col].quantile(0.025)
@@ -48,8 +49,8 @@ def summarise_sweep(spec: SweepSpec, out_dir: Path) -> dict:
     table = sweep_table(out_dir)
     params = [p.key for p in spec.parameters]
     points = by_point(table, params, spread=bool(spec.members))
-    meta = ChartMeta(spec.name, str(table["scenario_sha256"].iloc[0]), spec.replications, __version__)
     scale = float(spec.scenario.value("population.scale"))
+    meta = ChartMeta(spec.name, str(table["scenario_sha256"].iloc[0]), spec.replications, __version__, scale)
     save(probability_met(points, params, meta, scale), out_dir / "sweep")
     rows = points.to_dict(orient="records")
     best = max(rows, key=lambda r: r["p_met"])
@@ -70,10 +71,17 @@ def _plain(x):
 
 def headline(spec: SweepSpec, counts: dict, doc: dict, seconds: float) -> str:
     """'Sweep key_worker_capacity: 8 runs (8 run now, 0 already done) in 41.0 s; the target is met with ...'."""
+    caused = [p["additional_turned_around"] for p in doc["points"] if "additional_turned_around" in p]
+    lead = (
+        f"{min(caused):+,.0f} to {max(caused):+,.0f} families turned around because of the programmes across "
+        f"{len(doc['points'])} design points; "
+        if caused
+        else ""
+    )
     return (
-        f"Sweep {spec.name}: {counts['total']} runs ({counts['run']} run now, {counts['skipped']} already done) "
-        f"in {seconds:.1f} s; the target is met with probability up to "
-        f"{doc['best']['p_met']:.2f} across {len(doc['points'])} design points"
+        f"Sweep {spec.name}: {lead}the target is met with probability up to {doc['best']['p_met']:.2f} across "
+        f"{len(doc['points'])} design points; {counts['total']} runs ({counts['run']} run now, "
+        f"{counts['skipped']} already done) in {seconds:.1f} s"
     )
 
 
