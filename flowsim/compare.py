@@ -284,5 +284,7 @@ def write_compare(doc: dict, out_dir: Path) -> list[Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     path = atomic_write(out_dir / "compare.json", json.dumps(doc, indent=2) + "\n")
     a, b = doc["a"], doc["b"]
-    meta = ChartMeta(f"{a['name']} vs {b['name']}", a["scenario_sha256"], doc["replications"], __version__)
+    meta = ChartMeta(
+        f"{a['name']} vs {b['name']}", a["scenario_sha256"], doc["replications"], __version__, doc.get("scale", 1.0)
+    )
     return [path, *save(compare_chart(doc, meta), out_dir / "compare")]

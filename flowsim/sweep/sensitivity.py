@@ -115,7 +115,8 @@ def run_sensitivity(
         "most_influential": {o: max(rows.items(), key=lambda kv: kv[1][key])[0] for o, rows in indices.items()},
     }
     atomic_write(out_dir / "sensitivity.json", json.dumps(doc, indent=2) + "\n")
-    meta = ChartMeta(spec.name, str(table["scenario_sha256"].iloc[0]), spec.replications, __version__)
+    scale = float(spec.scenario.value("population.scale"))
+    meta = ChartMeta(spec.name, str(table["scenario_sha256"].iloc[0]), spec.replications, __version__, scale)
     outcome = "turned_around"
     save(tornado(indices, method, meta, outcome, BY_COLUMN[outcome].label), out_dir / "tornado")
     return doc
