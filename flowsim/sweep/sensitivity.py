@@ -117,7 +117,7 @@ def run_sensitivity(
     atomic_write(out_dir / "sensitivity.json", json.dumps(doc, indent=2) + "\n")
     scale = float(spec.scenario.value("population.scale"))
     meta = ChartMeta(spec.name, str(table["scenario_sha256"].iloc[0]), spec.replications, __version__, scale)
-    outcome = "turned_around"
+    outcome = "additional_turned_around" if "additional_turned_around" in indices else "turned_around"  # caused first
     save(tornado(indices, method, meta, outcome, BY_COLUMN[outcome].label), out_dir / "tornado")
     return doc
 
