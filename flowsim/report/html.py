@@ -272,16 +272,36 @@ def _finance_section(summary: dict, end: dt.date | None = None) -> str:
     money = "".join(
         "<tr>"
         + "".join(
-            f"<td class='num'>{_e(_part_year(row[c], end)) if c == 'financial_year' else _value(row.get(c), ',.0f')}</td>"
+            (
+                f"<td>{_e(_part_year(row[c], end))}</td>"
+                if c == "financial_year"
+                else f"<td class='num'>{_value(row.get(c), ',.0f')}</td>"
+            )
             for c in cols
         )
         + "</tr>"
         for row in summary["finance"]
     )
+    summed = ("families_attached", "attachment_paid_gbp", "results_paid_gbp")  # flows add up over the years
+    totals = "".join(
+        f"<td class='num'>{_value(sum(r.get(c) or 0 for r in summary['finance']), ',.0f')}</td>"
+        if c in summed
+        else ("<td>Total</td>" if c == "financial_year" else "<td></td>")
+        for c in cols
+    )
+    money += f"<tr class='total'>{totals}</tr>"
+    scale = summary.get("scale", 1)
+    scaled = (
+        f"The run simulated {scale:.1%} of England: these counts and sums of money are for that share (divide "
+        "by the scale for England). "
+        if scale != 1
+        else ""
+    )
     return (
         f"<h2>Payment by results</h2>{_programme_2012_sentence(summary)}"
         f"<p>Counterfactual: {_e(r.get('counterfactual', ''))}.</p>"
         f"<table><tr><th>Measure</th><th>Value</th></tr>{body}</table>"
+        f"<p>{_e(scaled)}By financial year (£ and families as simulated):</p>"
         f"<div class='wide'><table><tr>{head}</tr>{money}</table></div>"
     )
 
