@@ -5,14 +5,37 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.ticker import NullFormatter
 
-from flowsim.charts.common import OKABE_ITO, chart, subplots
+from flowsim.charts.common import OKABE_ITO, chart, scale_note, subplots
+
+#: What a calibration's counts are below full scale: England's, to compare with the targets.
+SCALED_BACK = "simulated counts are scaled back to England to compare with the targets"
+
+
+def _provenance(fig, scale: float, runs: str | None) -> None:
+    """The scale (unless 1) and what runs the chart shows, as a grey footnote under the figure."""
+    text = "\n".join(line for line in (scale_note(scale, SCALED_BACK), runs) if line)
+    if text:
+        fig.text(
+            0.01, 0, text, ha="left", va="top", fontsize=7.5, color="#555555", transform=fig.transFigure, gid="footnote"
+        )
 
 
 @chart
-def fit(names: list[str], z: list[float], lo_z: list[float], hi_z: list[float], unfitted: tuple[str, ...] = ()):
+def fit(
+    names: list[str],
+    z: list[float],
+    lo_z: list[float],
+    hi_z: list[float],
+    unfitted: tuple[str, ...] = (),
+    *,
+    scale: float = 1.0,
+    replications: int | None = None,
+):
     """Each target's (simulated - target) / tolerance, with its 95% interval over replications.
 
     Targets in ``unfitted`` (predictions no parameter was moved to meet) are drawn hollow, in another colour.
+    ``scale`` (the population scale the replications ran at) and ``replications`` (how many) are said in a
+    footnote when given.
     """
     fig, ax = subplots(figsize=(7, 0.3 * len(names) + 1.8))
     y = np.arange(len(names))[::-1]
@@ -41,6 +64,10 @@ def fit(names: list[str], z: list[float], lo_z: list[float], hi_z: list[float], 
     ax.set_title("Each target, on seeds the fit never saw")
     ax.legend(loc="upper center", bbox_to_anchor=(0.35, -0.8 / (0.3 * len(names) + 1.8)), fontsize=8, frameon=False)
     fig.tight_layout()
+    runs = None
+    if replications is not None:
+        runs = f"Simulated: mean and 95% interval over {replications} replication{'s' if replications != 1 else ''}."
+    _provenance(fig, scale, runs)
     return fig
 
 
@@ -66,8 +93,10 @@ def _short(name: str) -> str:
 
 
 @chart
-def ensemble_ranges(names: list[str], lo, hi, point, u):
-    """Each parameter's 95% range over the ensemble on its prior's (log) scale, with the members and the point fit."""
+def ensemble_ranges(names: list[str], lo, hi, point, u, *, scale: float = 1.0):
+    """Each parameter's 95% range over the ensemble on its prior's (log) scale, with the members and the point fit.
+
+    ``scale``: the population scale the ensemble's runs simulated (said in a footnote unless 1)."""
     fig, ax = subplots(figsize=(7, 0.28 * len(names) + 1.6))
     y = np.arange(len(names))[::-1]
     ax.barh(
@@ -87,12 +116,15 @@ def ensemble_ranges(names: list[str], lo, hi, point, u):
         loc="upper center", bbox_to_anchor=(0.45, -0.6 / (0.28 * len(names) + 1.6)), ncol=3, fontsize=8, frameon=False
     )
     fig.tight_layout()
+    _provenance(fig, scale, f"{len(u)} ensemble members.")
     return fig
 
 
 @chart
-def ensemble_pairs(pairs: list[tuple], design):
-    """Scatter plots of the ensemble's most correlated parameter pairs, in their own units (log axes)."""
+def ensemble_pairs(pairs: list[tuple], design, *, scale: float = 1.0):
+    """Scatter plots of the ensemble's most correlated parameter pairs, in their own units (log axes).
+
+    ``scale``: the population scale the ensemble's runs simulated (said in a footnote unless 1)."""
     cols = 3
     rows = max(1, (len(pairs) + cols - 1) // cols)
     fig, axes = subplots(rows, cols, figsize=(9, 3 * rows), squeeze=False)
@@ -116,12 +148,15 @@ def ensemble_pairs(pairs: list[tuple], design):
         "Parameters that trade off: the ensemble's most correlated pairs (each axis spans its prior)", fontsize=10
     )
     fig.tight_layout()
+    _provenance(fig, scale, f"{len(pairs[0][2])} ensemble members." if pairs else None)
     return fig
 
 
 @chart
-def ensemble_fit(names: list[str], z: dict, unfitted: tuple[str, ...], cutoff: float):
-    """Each target's spread over the ensemble, in total sds (sd, discrepancy and noise), against the cutoff."""
+def ensemble_fit(names: list[str], z: dict, unfitted: tuple[str, ...], cutoff: float, *, scale: float = 1.0):
+    """Each target's spread over the ensemble, in total sds (sd, discrepancy and noise), against the cutoff.
+
+    ``scale``: the population scale the ensemble's runs simulated (said in a footnote unless 1)."""
     fig, ax = subplots(figsize=(7, 0.3 * len(names) + 1.8))
     y = np.arange(len(names))[::-1]
     edge = 2.5 * cutoff  # beyond it a target's members are drawn at the edge, with their median written
@@ -161,4 +196,6 @@ def ensemble_fit(names: list[str], z: dict, unfitted: tuple[str, ...], cutoff: f
     ax.set_title("Every target over the ensemble: members (dots), median and 95% of members (black)", fontsize=10)
     ax.legend(loc="lower right", fontsize=7)
     fig.tight_layout()
+    members = max((len(np.asarray(z[n])) for n in names), default=0)
+    _provenance(fig, scale, f"{members} ensemble members, one replication each (each on its own seed).")
     return fig

@@ -9,6 +9,7 @@ own backend and rcParams.
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -56,18 +57,52 @@ def figure(**kwargs):
     return Figure(**kwargs)
 
 
+def size_of(scale: float) -> str:
+    """The simulated population's size against England's: "5% of England's size", "2 times England's size"."""
+    if scale > 1:
+        return f"{scale:g} times England's size"
+    return f"{scale * 100:.3g}% of England's size"
+
+
+def scale_note(scale: float, counts: str | None = None) -> str:
+    """Below (or above) full scale, a sentence saying so and what the counts are (``counts``: unless the counts of
+    families are for the simulated population); "" at full scale."""
+    if scale == 1:
+        return ""
+    if counts is None:
+        counts = (
+            "counts of families are for that imaginary larger country"
+            if scale > 1
+            else "counts of families are for that share of England, not all of it"
+        )
+    return f"Simulated at {size_of(scale)} (population.scale {scale:g}): {counts}."
+
+
 @dataclass(frozen=True)
 class ChartMeta:
-    """Provenance printed under every chart."""
+    """Provenance printed under every chart: the scenario, the replications and, below full scale, the scale."""
 
     scenario: str
     scenario_sha256: str
     replications: int
     version: str
+    #: The population scale the chart's runs simulated (``population.scale``); said in the footnote unless 1.
+    scale: float = 1.0
+
+    def scaled(self) -> str:
+        """The scale and what the counts are, below (or above) full scale; "" at full scale."""
+        return scale_note(self.scale)
+
+    def source(self) -> str:
+        reps = f"{self.replications} replication{'s' if self.replications != 1 else ''}"
+        return (
+            f"Source: flowsim {self.version} simulation; scenario '{self.scenario}' "
+            f"(sha256 {self.scenario_sha256[:12]}), {reps}."
+        )
 
     def footnote(self) -> str:
-        reps = f"{self.replications} replication{'s' if self.replications != 1 else ''}"
-        return f"Source: flowsim {self.version} simulation; scenario '{self.scenario}' (sha256 {self.scenario_sha256[:12]}), {reps}."
+        """The scale (unless 1), then the source: scenario, its hash and the replications."""
+        return "\n".join(line for line in (self.scaled(), self.source()) if line)
 
     def spread(self, what: str = "Lines") -> str:
         """What the lines and bands are, said only as far as it is true for this many replications."""
@@ -81,8 +116,9 @@ def titled(fig, message: str, subtitle: str) -> None:
     from matplotlib.transforms import ScaledTranslation  # import time: matplotlib loads only when drawing
 
     top = max(ax.get_position().y1 for ax in fig.axes if ax.get_visible())
-    above = [t for ax in fig.axes for t in (ax.title, ax._left_title) if t.get_text()]  # noqa: SLF001
-    lift = 0.32 if above else 0.12  # inches: clear the panels' own titles
+    tops = [ax for ax in fig.axes if ax.get_visible() and ax.get_position().y1 >= top - 1e-6]
+    above = [t.get_text() for ax in tops for t in (ax.title, ax._left_title) if t.get_text()]  # noqa: SLF001
+    lift = 0.12 + 0.2 * max((t.count("\n") + 1 for t in above), default=0)  # inches: clear the panels' own titles
     base = fig.transFigure + ScaledTranslation(0, lift, fig.dpi_scale_trans)
     fig.text(0.01, top, subtitle, ha="left", va="bottom", fontsize=9.5, color="#444444", transform=base, gid="subtitle")
     lines = subtitle.count("\n") + 1
@@ -90,12 +126,24 @@ def titled(fig, message: str, subtitle: str) -> None:
     fig.text(0.01, top, message, ha="left", va="bottom", fontsize=12.5, fontweight="bold", transform=up, gid="title")
 
 
-def years_axis(ax) -> None:
-    """Ticks at each 1 April labelled with the year; no axis label (the ticks say it)."""
+def years_axis(ax, every: int | None = None) -> None:
+    """Ticks at 1 April labelled with the date they mark ("Apr 2012"), every year or, where the axis is too narrow
+    for that, every ``every`` years (chosen from the axis's width unless given); no axis label (the ticks say it).
+
+    Call after drawing the data (the span of the axis sets how many years a tick spans)."""
     import matplotlib.dates as mdates  # import time: matplotlib loads only when drawing
 
-    ax.xaxis.set_major_locator(mdates.MonthLocator(bymonth=4))
-    ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y"))
+    if every is None:
+        lo, hi = ax.get_xlim()
+        years = max((hi - lo) / 365.25, 1.0)
+        inches = ax.get_position().width * ax.figure.get_figwidth()
+        size = ax.xaxis.get_major_ticks()[0].label1.get_fontsize()
+        room = 8 * 0.55 * size / 72 * 1.4  # "Apr 2012" and a gap, in inches
+        every = max(1, math.ceil(years / max(inches / room, 1.0)))
+    ax.xaxis.set_major_locator(mdates.YearLocator(every, month=4, day=1))
+    if every > 1:  # the years between the labels still ticked, unlabelled
+        ax.xaxis.set_minor_locator(mdates.YearLocator(1, month=4, day=1))
+    ax.xaxis.set_major_formatter(mdates.DateFormatter("%b %Y"))
     ax.set_xlabel("")
 
 
@@ -119,8 +167,8 @@ def thousands(ax) -> None:
 
 
 def finish(fig, meta: ChartMeta, note: str | None = None) -> None:
-    """Add the footnote (and an optional note) at the bottom left of ``fig``."""
-    text = meta.footnote() if note is None else f"{note}\n{meta.footnote()}"
+    """Add the footnote at the bottom left of ``fig``: the scale (unless 1), an optional note, then the source."""
+    text = "\n".join(line for line in (meta.scaled(), note, meta.source()) if line)
     fig.text(
         0.01, -0.02, text, ha="left", va="top", fontsize=7.5, color="#555555", transform=fig.transFigure, gid="footnote"
     )

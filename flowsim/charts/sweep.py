@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from flowsim.charts.common import OKABE_ITO, ChartMeta, chart, finish, subplots, titled
@@ -33,7 +35,8 @@ def probability_met(points, params: list[str], meta: ChartMeta, scale: float = 1
     Args:
         points: one row per design point (``flowsim.sweep.summary.by_point``).
         params: the swept parameters' keys.
-        scale: the population scale the sweep ran at (said in the subtitle when not 1).
+        scale: the population scale the sweep ran at, when ``meta`` does not say it (said in the footnote when
+            not 1).
     """
     varying = [p for p in params if points[p].nunique() > 1][:2]
     fig, ax = subplots(figsize=(8, 4.8))
@@ -87,11 +90,8 @@ def probability_met(points, params: list[str], meta: ChartMeta, scale: float = 1
             "deadline; with few replications a cell's share is rough (the Wilson intervals are in summary.json)."
         )
     fig.tight_layout()
-    scale_note = f"; population scale {scale:g}: counts are for that share of England" if scale != 1 else ""
-    titled(
-        fig, _finding(points, varying or params[:1]), f"Chance of meeting the count target across the sweep{scale_note}"
-    )
-    finish(fig, meta, note)
+    titled(fig, _finding(points, varying or params[:1]), "Chance of meeting the count target across the sweep")
+    finish(fig, replace(meta, scale=scale) if meta.scale == 1 else meta, note)
     return fig
 
 

@@ -44,9 +44,10 @@ CHARTS = {name: module.TITLE for name, module in FIGURES.items()}
 
 
 def run_meta(run: RunDirectory) -> ChartMeta:
-    """The footnote's provenance of a run directory."""
+    """The footnote's provenance of a run directory: its scenario, replications and population scale."""
     m = run.manifest
-    return ChartMeta(m["scenario_name"], m["scenario_sha256"], m["replications"], m["flowsim_version"])
+    scale = float(m.get("scenario", {}).get("population", {}).get("scale", 1.0))
+    return ChartMeta(m["scenario_name"], m["scenario_sha256"], m["replications"], m["flowsim_version"], scale)
 
 
 def draw_run_charts(run: RunDirectory | str | Path) -> dict[str, list[Path]]:

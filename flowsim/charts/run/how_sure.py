@@ -19,6 +19,17 @@ from flowsim.scenario.registry import parameter_label
 TITLE = "What would change the answer: the calibrated parameters that move it over the ensemble"
 
 
+def _finding(sens: dict, key: str, label: str) -> str:
+    """The title: the parameter that moves the first panel's measure most, if it moves it beyond chance."""
+    rho = sens["measures"][key]
+    name, value = max(rho.items(), key=lambda kv: abs(kv[1])) if rho else ("", 0.0)
+    if abs(value) <= sens["null_95"]:
+        return f"No calibrated parameter moves {label} beyond chance (|rho| at most {abs(value):.2f})"
+    what = parameter_label(name)
+    signed = f"{value:+.2f}".replace("-", "−")
+    return f"{what[:1].upper() + what[1:]} moves {label} most (rho {signed})"
+
+
 @chart
 def figure(summary: dict, meta: ChartMeta, top: int = 8):
     """Tornado: each measure's most influential calibrated parameters over the ensemble (Spearman's rho)."""
@@ -47,7 +58,7 @@ def figure(summary: dict, meta: ChartMeta, top: int = 8):
     fig.tight_layout()
     titled(
         fig,
-        "What would change the answer: the calibrated parameters that move it",
+        _finding(sens, *panels[0]),
         f"Spearman's rank correlation over {summary['replications']} runs ({e['sets']} parameter sets of the calibrated "
         f"ensemble).\nGrey: within chance (95%, |rho| < {null:.2f}). Orange raises the measure, blue lowers it.",
     )

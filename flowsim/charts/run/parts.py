@@ -6,7 +6,7 @@ import datetime as dt
 
 from flowsim.charts.common import OKABE_ITO
 from flowsim.scenario.registry import PROGRAMME_TITLES
-from flowsim.timeline import uk_month
+from flowsim.timeline import uk_date, uk_month
 
 #: Plain names of the classifications.
 CLASS_NAMES = {
@@ -52,3 +52,20 @@ def goal_line(ax, y: float, text: str, x0) -> None:
     ax.annotate(
         text, (x0, y), xytext=(2, 4), textcoords="offset points", fontsize=9, color=OKABE_ITO[1], fontweight="bold"
     )
+
+
+def year_spans(years: list[str], start: dt.date, end: dt.date) -> list[tuple[str, bool]]:
+    """Each financial year's axis label and whether the run covers all of it (1 April to 31 March): a part year
+    is labelled with where the run starts or ends in it: "2015-16", then "(to May 2015)" on a second line."""
+    out = []
+    for fy in years:
+        first = int(fy[:4])
+        begins, ends = dt.date(first, 4, 1), dt.date(first + 1, 3, 31)
+        label, full = fy, True
+        if start > begins:
+            label, full = f"{label}\n(from {uk_month(start) if start.day == 1 else uk_date(start)})", False
+        if end < ends:
+            month_end = (end + dt.timedelta(days=1)).day == 1
+            label, full = f"{label}\n(to {uk_month(end) if month_end else uk_date(end)})", False
+        out.append((label, full))
+    return out

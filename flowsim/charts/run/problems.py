@@ -48,7 +48,6 @@ def figure(table, meta: ChartMeta, start: dt.date, deadline: dt.date, families_t
         ax.set_ylim(min(lo, mid * 0.85), max(hi, mid * 1.15))
         ax.tick_params(labelsize=7.5)
         years_axis(ax)
-        ax.xaxis.set_major_locator(__import__("matplotlib.dates", fromlist=["YearLocator"]).YearLocator(5, month=4))
         if len(at):
             moves.append((float(at.iloc[-1] - at.iloc[0]), name))
     for k, ax in enumerate(axes.flat[: len(names)]):
@@ -56,11 +55,12 @@ def figure(table, meta: ChartMeta, start: dt.date, deadline: dt.date, families_t
             ax.xaxis.set_tick_params(labelbottom=True)
     fig.tight_layout()
     biggest = max(moves, key=lambda m: abs(m[0])) if moves else (0.0, "")
-    message = f"Problems' prevalence barely moves after {uk_month(start)}"
+    end = uk_month(table["date"].max())
+    message = f"No problem's prevalence changes by 0.2 percentage points or more from {uk_month(start)} to {end}"
     if abs(biggest[0]) >= 0.2:
         verb = "rises" if biggest[0] > 0 else "falls"
         change = f"{biggest[0]:+.1f}".replace("-", "−")
-        message = f"{problem_name(biggest[1])} {verb} most after {uk_month(start)}: {change} percentage points"
+        message = f"{problem_name(biggest[1])} {verb} most from {uk_month(start)} to {end}: {change} percentage points"
     titled(
         fig,
         message,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import textwrap
 
 import numpy as np
 
@@ -54,11 +55,11 @@ def figure(table, meta: ChartMeta, start: dt.date | None = None, deadline: dt.da
             m = band(ax, "date", mine[mine["measure"] == measure], "value", colour=colour, label=label)
             if measure == "waiting" and len(m) and float(m.max()) > peak[0]:
                 peak = (float(m.max()), m.idxmax(), ax, name)
-        ax.set_title(programme_name(name), fontsize=9.5, loc="left")
+        ax.set_title(textwrap.fill(programme_name(name), 40), fontsize=9.5, loc="left")
         thousands(ax)
         ax.set_ylim(bottom=0)
-        years_axis(ax)
         ax.tick_params(labelsize=8)
+        years_axis(ax)
     for ax in axes[:, 0]:
         ax.set_ylabel("Families at one time", fontsize=9)
     axes.flat[0].legend(loc="upper left", fontsize=7.5)
@@ -76,7 +77,8 @@ def figure(table, meta: ChartMeta, start: dt.date | None = None, deadline: dt.da
             fontweight="bold",
             color=OKABE_ITO[1],
         )
-        message = f"{programme_name(name)}'s waiting list peaks at {value:,.0f} families ({uk_month(when)})"
+        owner = programme_name(name) + ("'" if programme_name(name).endswith("s") else "'s")
+        message = f"{owner} waiting list peaks at {value:,.0f} families ({uk_month(when)})"
     fig.tight_layout()
     titled(
         fig,

@@ -65,10 +65,18 @@ def figure(summary: dict, meta: ChartMeta):
     ax.legend(loc="lower right", fontsize=8.5)
     ta_extra, ta_total = extra_v[0], anyway_v[0] + extra_v[0]
     share = ta_extra / ta_total if ta_total else 0.0
+    if ta_extra > 0:
+        only = "Only " if share < 0.5 else ""
+        message = f"{only}{share:.0%} of the families turned around were turned around by the programmes"
+    else:
+        message = (
+            f"The programmes turned around no more families than would have left the stock anyway "
+            f"({ta_extra:+,.0f} of {ta_total:,.0f})".replace("-", "−")
+        )
     fig.tight_layout()
     titled(
         fig,
-        f"Only {share:.0%} of the families turned around were turned around by the programmes",
+        message,
         "Each result split by the paired run with every programme's effect off from the start date (same families, "
         "same random numbers)",
     )

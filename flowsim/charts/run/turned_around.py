@@ -50,7 +50,8 @@ def figure(
     if reached is not None:
         ax.plot([end_x, deadline], [end_y, reached], color=OKABE_ITO[0])
         end_x, end_y = deadline, float(reached)
-    goal_line(ax, goal, f"target: {goal:,.0f} families", mean.index[0])
+    england = f" (England's {goal / meta.scale:,.0f} at scale {meta.scale:g})" if meta.scale != 1 else ""
+    goal_line(ax, goal, f"target: {goal:,.0f} families{england}", mean.index[0])
     end_label(ax, end_x, end_y, f"{end_y:,.0f}", OKABE_ITO[0], dy=-8)
     gap = goal - end_y
     if gap > 0:

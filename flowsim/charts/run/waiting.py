@@ -47,13 +47,20 @@ def figure(table, meta: ChartMeta, start: dt.date | None = None):
         band(bottom, "date", wait, "weeks", colour=colour)
     top.set_ylabel("Families waiting")
     thousands(top)
+    rows = (len(names) + 1) // 2
+    top.set_ylim(top=max(biggest[0], 1.0) * (1.12 + 0.1 * rows))  # room for the legend above the lines
     top.legend(loc="upper left", fontsize=8, ncol=2)
     bottom.set_ylabel("Median wait (weeks)")
     years_axis(bottom)
     fig.tight_layout()
+    message = f"Nobody waits for a place in any of the {len(never)} programmes"
+    if biggest[0] > 0:
+        message = (
+            f"The longest queue is for {programme_name(biggest[1]).lower()}: up to {biggest[0]:,.0f} families wait"
+        )
     titled(
         fig,
-        f"The longest queue is for {programme_name(biggest[1]).lower()}: up to {biggest[0]:,.0f} families wait",
+        message,
         "Families waiting for each programme (top) and the median wait of those who started in each month (bottom)",
     )
     note = "A wait line breaks in months when nobody started."

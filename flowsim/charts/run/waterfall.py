@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 
 import numpy as np
 
@@ -14,6 +15,7 @@ from flowsim.charts.common import (
     thousands,
     titled,
 )
+from flowsim.charts.run.parts import year_spans
 from flowsim.timeline import financial_year, uk_month
 
 #: The figure as the report lists it.
@@ -31,13 +33,30 @@ def _cause_groups(values, keep: int = 5):
     return out
 
 
+def about(value: float) -> float:
+    """``value`` to two significant figures (74,321 -> 74,000; 297 -> 300), never to a coarser unit than 1."""
+    if value == 0:
+        return 0.0
+    return float(round(value, min(1 - math.floor(math.log10(abs(value))), 0)))
+
+
+def _years_text(years: list[str]) -> str:
+    return years[0] if len(years) == 1 else f"{years[0]} to {years[-1]}"
+
+
 @chart
 def figure(flows, states, meta: ChartMeta, start: dt.date, end: dt.date | None = None, state: str = "S"):
-    """(d) For each financial year: entries into the stock (up) and exits (down) by cause, and the net change."""
+    """(d) For each financial year: entries into the stock (up) and exits (down) by cause, and the net change.
+
+    ``end``: the run's last day (``time.end``); without it, the end of the last month in ``flows``.
+    """
     n_reps = max(states["replication"].nunique(), 1)
     f = flows[flows["month"] >= start].copy()
     f["fy"] = [financial_year(d) for d in f["month"]]
     years = sorted(f["fy"].unique())
+    if end is None:
+        last = max(f["month"])
+        end = dt.date(last.year + last.month // 12, last.month % 12 + 1, 1) - dt.timedelta(days=1)
     ins = f[f["to_state"] == state].groupby("cause")["families"].sum() / n_reps
     outs = f[f["from_state"] == state].groupby("cause")["families"].sum() / n_reps
     f["cause"] = f["cause"].str.replace("asb", "ASB")
@@ -87,11 +106,8 @@ def figure(flows, states, meta: ChartMeta, start: dt.date, end: dt.date | None =
             fontweight="bold",
             bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": "#333333", "lw": 0.6},
         )
-    labels = list(years)
-    last_month = max(f["month"]) if len(f) else None
-    if last_month is not None and (last_month.month != 3):
-        labels[-1] = f"{years[-1]}\n(to {uk_month(last_month)})"
-    ax.set_xticks(x, labels, fontsize=9)
+    spans = year_spans(years, start, end)
+    ax.set_xticks(x, [label for label, _ in spans], fontsize=9)
     ax.axhline(0, color="#333333", linewidth=0.8)
     thousands(ax)
     ax.yaxis.set_major_formatter(lambda v, _: f"{abs(v):,.0f}")
@@ -99,20 +115,37 @@ def figure(flows, states, meta: ChartMeta, start: dt.date, end: dt.date | None =
     lim = max(total_in.max(), total_out.max()) * 1.2
     ax.set_ylim(-lim, lim)
     ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=7.5)
-    s = states[(states["state"] == state) & (states["date"] >= start)].groupby("date")["families"].mean()
     fig.tight_layout()
-    turnover = float(total_in.sum() + total_out.sum()) / 2 / max(len(years), 1)
+    full = np.array([whole for _, whole in spans], bool)
+    change = f"{float((total_in - total_out).sum()):+,.0f}".replace("-", "−")
+    shown = f"it changes by {change} by {uk_month(end)}"
+    since = f"change from {uk_month(start)} to {uk_month(end)}"
+    if full.any():
+        enter, leave = about(float(total_in[full].mean())), about(float(total_out[full].mean()))
+        leaving = "as many leave" if enter == leave else f"{leave:,.0f} leave"
+        message = f"About {enter:,.0f} families a year enter the stock, {leaving}; {shown}"
+        whole = [y for y, keep in zip(years, full, strict=True) if keep]
+        left_out = " (part years left out)" if len(whole) < len(years) else ""
+        if len(whole) > 1:
+            what = f"mean of the full financial years {_years_text(whole)}{left_out}"
+        else:
+            what = f"the one full financial year, {whole[0]}{left_out}"
+    else:
+        enter, leave = about(float(total_in.sum())), about(float(total_out.sum()))
+        message = f"About {enter:,.0f} families enter the stock, {leave:,.0f} leave; {shown}"
+        what = "totals (no financial year is complete)"
     titled(
         fig,
-        f"About {round(turnover, -2):,.0f} families a year enter the stock and as many leave; it changes by "
-        f"{float(s.iloc[-1] - s.iloc[0]):+,.0f} in all".replace("-", "−"),
+        message,
         "Families entering (left bars) and leaving (right bars, hatched) the stock in each financial year, by cause; "
-        "net change in the box",
+        f"net change in the box;\ntitle: {what}; {since}",
     )
-    finish(fig, meta, "Mean over replications; the five largest causes each way, the rest as 'other causes'.")
+    mean = "Mean over replications; the" if meta.replications > 1 else "The"
+    finish(fig, meta, f"{mean} five largest causes each way, the rest as 'other causes'.")
     return fig
 
 
 def draw(run, meta: ChartMeta, ax=None):
     """From a run directory."""
-    return figure(run.table("flows"), run.table("states"), meta, run.start)
+    end = dt.date.fromisoformat(run.scenario["time"]["end"])
+    return figure(run.table("flows"), run.table("states"), meta, run.start, end)
