@@ -328,7 +328,8 @@ def write_report(out_dir: Path, targets: Targets, rows: dict, result: ProblemFit
         z.append(t.z(mean))
         lo_z.append(t.z(lo))
         hi_z.append(t.z(hi))
-    save_png(charts.fit(names, z, lo_z, hi_z, UNFITTED), out_dir / "fit.png", dpi=150)
+    fitted = charts.fit(names, z, lo_z, hi_z, UNFITTED, scale=targets.scale, replications=len(seeds))
+    save_png(fitted, out_dir / "fit.png", dpi=150)
     lines += ["", "![fit](fit.png)", "", "## Fitted values", "", "| parameter | value |", "|---|---|"]
     lines += [f"| `{k}` | {v:.6g} |" for k, v in result.best["values"].items()]
     path = out_dir / "report.md"

@@ -122,7 +122,9 @@ def write_report(e: Ensemble, out_dir: Path, checks: list[dict]) -> Path:
     point = np.clip(e.point["u"], 0, 1)
     lo, hi = np.quantile(u, 0.025, axis=0), np.quantile(u, 0.975, axis=0)
     width = hi - lo
-    save_png(charts.ensemble_ranges(names, lo, hi, point, u), out_dir / "ensemble_ranges.png", dpi=150)
+    save_png(
+        charts.ensemble_ranges(names, lo, hi, point, u, scale=e.design.scale), out_dir / "ensemble_ranges.png", dpi=150
+    )
     corr = np.corrcoef(u.T) if len(u) > 2 else np.zeros((len(names), len(names)))
     pairs = sorted(
         (
@@ -134,7 +136,9 @@ def write_report(e: Ensemble, out_dir: Path, checks: list[dict]) -> Path:
         reverse=True,
     )[:6]
     save_png(
-        charts.ensemble_pairs([(names[i], names[j], u[:, i], u[:, j], corr[i, j]) for _, i, j in pairs], e.design),
+        charts.ensemble_pairs(
+            [(names[i], names[j], u[:, i], u[:, j], corr[i, j]) for _, i, j in pairs], e.design, scale=e.design.scale
+        ),
         out_dir / "ensemble_pairs.png",
         dpi=150,
     )
@@ -144,7 +148,7 @@ def write_report(e: Ensemble, out_dir: Path, checks: list[dict]) -> Path:
         for t in targets
     }
     save_png(
-        charts.ensemble_fit([t.name for t in targets], z, UNFITTED, e.design.cutoff),
+        charts.ensemble_fit([t.name for t in targets], z, UNFITTED, e.design.cutoff, scale=e.design.scale),
         out_dir / "ensemble_fit.png",
         dpi=150,
     )
