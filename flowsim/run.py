@@ -37,7 +37,9 @@ def run_scenario(
     its charts, ``report.html`` and ``brief.pdf``) is written into a fresh
     directory beside ``out_dir`` and swapped in whole, so nothing of an
     earlier run in ``out_dir`` survives, and a run killed at any point leaves
-    the old run or the new one.
+    the old run or the new one. Then the ``index.html`` of the folder holding
+    ``out_dir`` is rebuilt (:func:`~flowsim.report.index.rebuild_index`; a
+    failure there only warns).
 
     Args:
         replications: 1 runs the seed's own streams in this process; more run
@@ -56,7 +58,11 @@ def run_scenario(
     """
     check_out(out_dir, replace_added)
     with claimed(out_dir):
-        return _run(scenario, out_dir, seed, replications, jobs, progress, argv, csv, documents, ensemble, council)
+        summary = _run(scenario, out_dir, seed, replications, jobs, progress, argv, csv, documents, ensemble, council)
+    from flowsim.report.index import rebuild_index  # here, not above: the run path needs no report
+
+    rebuild_index(out_dir)  # the index of the runs beside this one; a failure only warns
+    return summary
 
 
 def _run(scenario, out_dir, seed, replications, jobs, progress, argv, csv, documents, ensemble, council) -> dict:

@@ -9,9 +9,10 @@ from flowsim.charts import draw_run_charts
 from flowsim.files import claimed, staged_dir
 from flowsim.report.brief import write_brief
 from flowsim.report.html import write_report
+from flowsim.report.index import rebuild_index, write_index
 from flowsim.rundir import DOCUMENTS, RunDirectory
 
-__all__ = ["draw_documents", "write_brief", "write_documents", "write_report"]
+__all__ = ["draw_documents", "rebuild_index", "write_brief", "write_documents", "write_index", "write_report"]
 
 
 def draw_documents(run_dir: Path) -> Path:
@@ -32,6 +33,7 @@ def write_documents(run_dir: Path) -> Path:
     The run's files are linked into a fresh directory beside it, the documents
     drawn there, and the result swapped in: a redraw killed at any point leaves
     the run with the old documents or the new ones, never a mix.
+    Then the ``index.html`` of the folder holding ``run_dir`` is rebuilt (a failure there only warns).
 
     Raises:
         FlowsimError: if ``run_dir`` is not a complete run directory, or one of its files is not the run's.
@@ -43,4 +45,5 @@ def write_documents(run_dir: Path) -> Path:
         for name in DOCUMENTS:
             (staging / name).unlink(missing_ok=True)
         draw_documents(staging)
+    rebuild_index(run_dir)
     return Path(run_dir) / "report.html"
