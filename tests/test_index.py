@@ -93,10 +93,23 @@ def test_a_failing_index_warns_and_the_run_succeeds(tmp_path, monkeypatch):
         raise OSError("disk full")
 
     monkeypatch.setattr(index, "page", broken)
-    result = invoke("run", BASELINE, "--quiet", "--no-report", "--out", tmp_path / "run", *sets(TINY))
+    out = tmp_path / "outputs" / "run"  # flowsim's outputs folder: an index belongs there
+    result = invoke("run", BASELINE, "--quiet", "--no-report", "--out", out, *sets(TINY))
     assert result.exit_code == 0, result.output
-    assert (tmp_path / "run" / "summary.json").is_file() and not (tmp_path / "index.html").exists()
+    assert (out / "summary.json").is_file() and not (out.parent / "index.html").exists()
     assert "warning: could not rebuild" in result.stderr and "disk full" in result.stderr
+
+
+def test_a_run_alone_in_someone_elses_folder_writes_no_index_there(tmp_path):
+    """--out ~/x must not leave an index.html in ~: only flowsim's outputs folder, a folder whose index flowsim
+    wrote, or one holding another run gets one."""
+    home = tmp_path / "home"
+    result = invoke("run", BASELINE, "--quiet", "--no-report", "--out", home / "x", *sets(TINY))
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in home.iterdir()) == ["x"]
+    result = invoke("run", BASELINE, "--quiet", "--no-report", "--out", home / "y", *sets(TINY))
+    assert result.exit_code == 0, result.output
+    assert (home / "index.html").is_file()  # two runs side by side: now it is a folder of runs
 
 
 def test_an_empty_or_unreadable_folder_gives_a_page(tmp_path):

@@ -126,7 +126,7 @@ def test_a_scenario_name_cannot_write_outside_outputs(tmp_path, monkeypatch):
         path.write_text(f'extends = "{BASELINE}"\nname = {json.dumps(name)}\n')
         result = invoke("run", path, "--no-report", "--quiet", *sets(TINY))
         assert result.exit_code == 0, result.output
-    assert sorted(p.name for p in (work / "outputs").iterdir()) == ["escaped_run", "nested_run"]
+    assert sorted(p.name for p in (work / "outputs").iterdir()) == ["escaped_run", "index.html", "nested_run"]
     assert not (tmp_path / "escaped_run").exists() and not (work / "outputs" / "nested").exists()
 
 

@@ -463,12 +463,28 @@ def write_index(folder: str | Path) -> Path | None:
         return atomic_write(target, page(folder, runs, broken))
 
 
+def _a_runs_folder(folder: Path, run_dir: Path) -> bool:
+    """Whether ``folder`` is where runs are kept, so an index belongs there: flowsim's ``outputs`` folder, a folder
+    whose index flowsim wrote, or one holding another run. A run written alone elsewhere (``--out ~/x``) does not
+    put an index.html in the user's folder."""
+    if folder.name == "outputs" or (folder / INDEX).exists():
+        return True
+    try:
+        return any(d != run_dir and d.is_dir() and own_manifest(d) is not None for d in folder.iterdir())
+    except OSError:
+        return False
+
+
 def rebuild_index(run_dir: str | Path) -> Path | None:
-    """Rebuild the index of the folder holding ``run_dir``; on any failure warn on stderr and return None.
+    """Rebuild the index of the folder holding ``run_dir`` if it is a folder of runs (:func:`_a_runs_folder`); on any
+    failure warn on stderr and return None.
 
     Called after a run or a redraw is written: the index is a convenience, and never makes either fail.
     """
-    folder = absolute(run_dir).parent
+    run_dir = absolute(run_dir)
+    folder = run_dir.parent
+    if not _a_runs_folder(folder, run_dir):
+        return None
     try:
         written = write_index(folder)
     except Exception as exc:  # noqa: BLE001 (the run is written; a broken index must not fail it)
