@@ -71,7 +71,7 @@ def _plain(x):
 
 def headline(spec: SweepSpec, counts: dict, doc: dict, seconds: float) -> str:
     """'Sweep key_worker_capacity: 8 runs (8 run now, 0 already done) in 41.0 s; the target is met with ...'."""
-    caused = [p["additional_turned_around"] for p in doc["points"] if "additional_turned_around" in p]
+    caused = [round(p["additional_turned_around"]) for p in doc["points"] if "additional_turned_around" in p]
     lead = (
         f"{min(caused):+,.0f} to {max(caused):+,.0f} families turned around because of the programmes across "
         f"{len(doc['points'])} design points; "
