@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import subprocess
 import time
 from pathlib import Path
 
@@ -15,7 +14,7 @@ from flowsim.report import index
 from flowsim.rundir import RunDirectory
 
 from .conftest import BASELINE, SCENARIOS, TINY, invoke, sets
-from .test_report import CHROMEDRIVER, CHROMIUM, FLAGS, _call, _free_port
+from .test_report import CHROMEDRIVER, CHROMIUM, _call, chromium_session
 
 ELEMENT = "element-6066-11e4-a52e-4f735466cecf"  # the W3C WebDriver key of an element reference
 
@@ -128,28 +127,7 @@ def test_an_empty_or_unreadable_folder_gives_a_page(tmp_path):
     "(apt-get install chromium chromium-driver); .ci/run installs them",
 )
 def test_index_sorts_and_sets_two_runs_side_by_side_in_headless_chromium(outputs, tmp_path):
-    port = _free_port()
-    driver = subprocess.Popen([CHROMEDRIVER, f"--port={port}"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(100):
-            try:
-                if _call(base, "GET", "/status")["value"]["ready"]:
-                    break
-            except OSError:
-                time.sleep(0.1)
-        caps = {
-            "capabilities": {
-                "alwaysMatch": {
-                    "browserName": "chrome",
-                    "goog:chromeOptions": {
-                        "binary": CHROMIUM,
-                        "args": [*FLAGS, f"--user-data-dir={tmp_path / 'profile'}"],
-                    },
-                }
-            }
-        }
-        session = _call(base, "POST", "/session", caps)["value"]["sessionId"]
+    with chromium_session(tmp_path) as (base, session):
         s = f"/session/{session}"
 
         def js(script: str):
@@ -172,34 +150,28 @@ def test_index_sorts_and_sets_two_runs_side_by_side_in_headless_chromium(outputs
                         ticked: Array.from(document.querySelectorAll('input.pick:checked'))
                                      .map(b => b.closest('tr').dataset.run)};""")
 
-        try:
-            _call(base, "POST", f"{s}/window/rect", {"width": 1280, "height": 900})
-            _call(base, "POST", f"{s}/url", {"url": (outputs / "index.html").resolve().as_uri()})
-            for _ in range(50):
-                if js("return document.body.dataset.ready;") == "yes":
-                    break
-                time.sleep(0.1)
-            width = js("return [document.documentElement.scrollWidth, window.innerWidth];")
-            start = order()
-            click("th[data-column='seed'] button")
-            by_seed = order()
-            click("th[data-column='seed'] button")
-            by_seed_down = order()
-            click("th[data-column='run'] button")
-            by_name = order()
-            before = side_by_side()
-            click("tr[data-run='a'] input.pick")
-            one = side_by_side()
-            click("tr[data-run='b'] input.pick")
-            paired = side_by_side()
-            click("tr[data-run='c'] input.pick")  # a third tick replaces the oldest, a
-            unpaired = side_by_side()
-            width_after = js("return [document.documentElement.scrollWidth, window.innerWidth];")
-        finally:
-            _call(base, "DELETE", s)
-    finally:
-        driver.terminate()
-        driver.wait(10)
+        _call(base, "POST", f"{s}/window/rect", {"width": 1280, "height": 900})
+        _call(base, "POST", f"{s}/url", {"url": (outputs / "index.html").resolve().as_uri()})
+        for _ in range(50):
+            if js("return document.body.dataset.ready;") == "yes":
+                break
+            time.sleep(0.1)
+        width = js("return [document.documentElement.scrollWidth, window.innerWidth];")
+        start = order()
+        click("th[data-column='seed'] button")
+        by_seed = order()
+        click("th[data-column='seed'] button")
+        by_seed_down = order()
+        click("th[data-column='run'] button")
+        by_name = order()
+        before = side_by_side()
+        click("tr[data-run='a'] input.pick")
+        one = side_by_side()
+        click("tr[data-run='b'] input.pick")
+        paired = side_by_side()
+        click("tr[data-run='c'] input.pick")  # a third tick replaces the oldest, a
+        unpaired = side_by_side()
+        width_after = js("return [document.documentElement.scrollWidth, window.innerWidth];")
     assert width[0] <= width[1] and width_after[0] <= width_after[1], (width, width_after)  # no sideways scroll
     assert start == ["c", "b", "a"]
     assert by_seed[-1] == "c" and by_seed_down[0] == "c"  # numeric sort, both ways

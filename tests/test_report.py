@@ -10,6 +10,7 @@ import socket
 import subprocess
 import time
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -122,13 +123,10 @@ def _call(base: str, method: str, path: str, body: dict | None = None) -> dict:
         return json.loads(resp.read())
 
 
-@pytest.mark.slow
-@pytest.mark.skipif(
-    not (CHROMIUM and CHROMEDRIVER),
-    reason="Debian's chromium and chromium-driver are not installed "
-    "(apt-get install chromium chromium-driver); .ci/run installs them",
-)
-def test_report_renders_in_headless_chromium(run_dir, tmp_path):
+@contextmanager
+def chromium_session(tmp_path: Path):
+    """A headless Chromium driven by chromedriver over WebDriver's HTTP API: yields ``(base, session)``, and closes
+    the session and the driver after the block."""
     port = _free_port()
     driver = subprocess.Popen([CHROMEDRIVER, f"--port={port}"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
@@ -152,33 +150,44 @@ def test_report_renders_in_headless_chromium(run_dir, tmp_path):
         }
         session = _call(base, "POST", "/session", caps)["value"]["sessionId"]
         try:
-            _call(base, "POST", f"/session/{session}/url", {"url": (run_dir / "report.html").resolve().as_uri()})
-            state = {}
-            for _ in range(50):  # the page's load handler marks each chart once it has rendered
-                state = _call(
-                    base,
-                    "POST",
-                    f"/session/{session}/execute/sync",
-                    {
-                        "script": """
-                    return {headline: document.getElementById('headline').innerText,
-                            scroll: document.documentElement.scrollWidth,
-                            client: document.documentElement.clientWidth,
-                            rendered: document.body.dataset.chartsRendered,
-                            widths: Array.from(document.querySelectorAll('figure img')).map(i => i.naturalWidth),
-                            broken: document.querySelectorAll('.broken').length};""",
-                        "args": [],
-                    },
-                )["value"]
-                if state["rendered"] != "pending":
-                    break
-                time.sleep(0.1)
-            shot = base64.b64decode(_call(base, "GET", f"/session/{session}/screenshot")["value"])
+            yield base, session
         finally:
             _call(base, "DELETE", f"/session/{session}")
     finally:
         driver.terminate()
         driver.wait(10)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    not (CHROMIUM and CHROMEDRIVER),
+    reason="Debian's chromium and chromium-driver are not installed "
+    "(apt-get install chromium chromium-driver); .ci/run installs them",
+)
+def test_report_renders_in_headless_chromium(run_dir, tmp_path):
+    with chromium_session(tmp_path) as (base, session):
+        _call(base, "POST", f"/session/{session}/url", {"url": (run_dir / "report.html").resolve().as_uri()})
+        state = {}
+        for _ in range(50):  # the page's load handler marks each chart once it has rendered
+            state = _call(
+                base,
+                "POST",
+                f"/session/{session}/execute/sync",
+                {
+                    "script": """
+                return {headline: document.getElementById('headline').innerText,
+                        scroll: document.documentElement.scrollWidth,
+                        client: document.documentElement.clientWidth,
+                        rendered: document.body.dataset.chartsRendered,
+                        widths: Array.from(document.querySelectorAll('figure img')).map(i => i.naturalWidth),
+                        broken: document.querySelectorAll('.broken').length};""",
+                    "args": [],
+                },
+            )["value"]
+            if state["rendered"] != "pending":
+                break
+            time.sleep(0.1)
+        shot = base64.b64decode(_call(base, "GET", f"/session/{session}/screenshot")["value"])
     assert state["headline"] == RunDirectory(run_dir).headline  # the summary's headline with its scale
     assert "population.scale 0.005" in state["headline"]
     n = len(list((run_dir / "charts").glob("*.png")))
