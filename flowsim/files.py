@@ -24,6 +24,7 @@ import os
 import re
 import shutil
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -222,13 +223,28 @@ def _recover(target: Path) -> None:
 
 
 @contextmanager
-def _parent_lock(target: Path) -> Iterator[None]:
-    """Hold an exclusive lock on ``target``'s parent directory: one writer swaps directories there at a time."""
+def parent_lock(target: Path, wait: float | None = None) -> Iterator[None]:
+    """Hold an exclusive lock on ``target``'s parent directory: one writer swaps directories there at a time.
+
+    ``wait``: after this many seconds go ahead without the lock (for a writer whose file is atomic anyway, such as
+    the runs index, which only wants to see every run swapped in before it); None waits as long as it takes.
+    """
     import fcntl  # POSIX only
 
     fd = os.open(target.parent, os.O_RDONLY | os.O_CLOEXEC)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+        if wait is None:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        else:
+            deadline = time.monotonic() + wait
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() > deadline:
+                        break
+                    time.sleep(0.1)
         yield
     finally:
         os.close(fd)  # closing the descriptor releases the lock
@@ -299,7 +315,7 @@ def staged_dir(target: str | Path, copy: bool = False) -> Iterator[Path]:
     if target.is_symlink():
         target = target.resolve()
     target.parent.mkdir(parents=True, exist_ok=True)
-    with _parent_lock(target):
+    with parent_lock(target):
         _recover(target)
         new = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.", suffix=".partial"))
         try:

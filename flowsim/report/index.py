@@ -16,16 +16,12 @@ import datetime as dt
 import html
 import json
 import math
-import os
 import sys
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import quote
 
 from flowsim.errors import FlowsimError
-from flowsim.files import absolute, atomic_write
+from flowsim.files import absolute, atomic_write, parent_lock
 from flowsim.measures import BY_KEY, SUMMARY, format_inline, format_value, get, has, used_in
 from flowsim.rundir import RunDirectory, own_manifest
 from flowsim.text import millions, millions_value
@@ -420,29 +416,6 @@ at {now:%H:%M} UTC.</p>
 """
 
 
-@contextmanager
-def _folder_lock(folder: Path, wait: float = 30.0) -> Iterator[None]:
-    """Hold the lock a run holds on its parent while swapping its directory in (:func:`flowsim.files.staged_dir`),
-    so a rebuild reads no run half swapped and a later rebuild sees every run swapped in before it; after ``wait``
-    seconds go ahead without it (the page is written atomically either way)."""
-    import fcntl  # POSIX only
-
-    fd = os.open(folder, os.O_RDONLY | os.O_CLOEXEC)
-    try:
-        deadline = time.monotonic() + wait
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    break
-                time.sleep(0.1)
-        yield
-    finally:
-        os.close(fd)  # closing the descriptor releases the lock
-
-
 def write_index(folder: str | Path) -> Path | None:
     """Write ``folder/index.html`` listing every run directory in ``folder``; return its path.
 
@@ -458,7 +431,7 @@ def write_index(folder: str | Path) -> Path | None:
         with target.open("rb") as fh:
             if MARK.encode() not in fh.read(4096):
                 return None
-    with _folder_lock(folder):
+    with parent_lock(target, wait=30.0):  # the lock runs hold while swapping in: see every run swapped in
         runs, broken = runs_in(folder)
         return atomic_write(target, page(folder, runs, broken))
 
