@@ -13,7 +13,15 @@ PACKAGE = Path(__file__).resolve().parents[1] / "flowsim"
 #: The house's layers, bottom first: a module may import its own layer and those before it, never a later one.
 #: A module is placed by its longest prefix here (the root package, ``flowsim``, by its own name only).
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("flowsim", "flowsim.errors", "flowsim.timeline", "flowsim.statistics", "flowsim.results", "flowsim.files"),
+    (
+        "flowsim",
+        "flowsim.errors",
+        "flowsim.timeline",
+        "flowsim.statistics",
+        "flowsim.results",
+        "flowsim.files",
+        "flowsim.survey",
+    ),
     ("flowsim.scenario", "flowsim.plan"),
     ("flowsim.engine",),
     ("flowsim.measures", "flowsim.tables", "flowsim.finance", "flowsim.programme_2012", "flowsim.text"),
