@@ -33,6 +33,9 @@ from flowsim.engine.codes import (
     S,
 )
 from flowsim.results import Results
+from flowsim.scenario.registry_problems import CHILD
+from flowsim.survey import Panel
+from flowsim.survey import observe as observe_panel
 from flowsim.timeline import financial_year_starts, to_date, uk_date
 
 SUMMARY, SWEEP, CALIBRATION = "summary", "sweep", "calibration"
@@ -88,10 +91,16 @@ MEASURES: tuple[Measure, ...] = (
     _m("target.prevalence.met", "prevalence_met", "the prevalence target is met", "flag", "", SWEEP),
     _m("target.prevalence.change", "stock_change", "change in the stock", "families", "+,.0f", SUMMARY),
     _m("moments.at_risk", "at_risk", "families at risk of social exclusion", "families", ",.0f", SUMMARY, SWEEP, CALIBRATION),
-    _m("moments.persistence_1y", "persistence_1y", "share still at risk a year on", "share", ".0%", SUMMARY, SWEEP, CALIBRATION),
+    _m("moments.persistence_1y", "persistence_1y", "share still at risk a year on (families re-interviewed)", "share", ".0%", SUMMARY, SWEEP, CALIBRATION),
+    _m("moments.persistence_1y_all", "persistence_1y_all", "share still at risk a year on (families who left count as not)", "share", ".0%", SUMMARY),
     _m("moments.persistent_4_of_6", "persistent_4_of_6", "families at risk in 4+ of 6 waves", "families", ",.0f", SUMMARY, SWEEP, CALIBRATION),
+    _m("moments.stock_persistence_1y", "stock_persistence_1y", "share of the stock still in it a year on", "share", ".0%", SUMMARY, SWEEP, CALIBRATION),
+    _m("moments.duration_child_in_need", "duration_child_in_need", "child-in-need episode length, as the census reads it (years)", "years", ".2f", SUMMARY, CALIBRATION),
     _m("moments.stock", "stock", "stock at the survey waves", "families", ",.0f", SUMMARY, CALIBRATION),
     _m("moments.flow_group", "flow_group", "flow group at the survey waves", "families", ",.0f", SUMMARY, CALIBRATION),
+    _m("moments.stock_entries.per_year", "stock_entries", "families entering the stock a year, survey window", "families", ",.0f", SUMMARY),
+    _m("moments.stock_entries.from_flow_group", "stock_entries_from_flow_group", "share of entries to the stock from the flow group", "share", ".0%", SUMMARY),
+    _m("moments.stock_entries.from_not_at_risk", "stock_entries_from_not_at_risk", "share of entries to the stock from families not at risk", "share", ".0%", SUMMARY),
     _m("moments.ever_at_risk", "ever_at_risk", "families at risk in any wave", "families", ",.0f", SUMMARY),
     _m("calibration.at_risk_drift", "at_risk_drift", "change in the number at risk, first to last wave", "ratio", "+.1%", CALIBRATION),
     _m("calibration.key_worker_started_by_2010", "key_worker_started_by_2010", "key-worker interventions started by the start", "families", ",.0f", CALIBRATION),
@@ -226,26 +235,79 @@ def target_measures(res: Results) -> dict:
     }
 
 
-def survey_moments(res: Results) -> dict:
-    """Moments at the yearly survey waves (the last wave is the start)."""
-    waves = res.wave_count
-    bits = res.waves.astype(np.int64)
-    fw = family_weights(res)
-    at_risk_per_wave = np.array([int((((bits >> w) & 1) * fw).sum()) for w in range(waves)])
-    both = np.array([int((((bits >> w) & (bits >> (w + 1)) & 1) * fw).sum()) for w in range(waves - 1)])
-    ones = np.zeros(bits.shape, np.int64)
-    for w in range(waves):
-        ones += (bits >> w) & 1
-    wave_t = res.t_start + np.arange(waves)
-    idx = np.searchsorted(res.boundary_t, wave_t)
-    states = res.boundary_states[idx]
+#: The reading of "20,000 or 7% ... at risk for 4 years out of the 6" that ``moments.persistent_4_of_6`` gives.
+MAIN_READING = "at_least_4.unbalanced.cross_section"
+
+
+def survey_panel(res: Results) -> Panel:
+    """The survey waves as the FACS panel observed them (:mod:`flowsim.survey`): every reading of its statistics."""
+    return observe_panel(
+        res.waves, res.present_waves, family_weights(res), res.wave_count, res.attrition[0], res.attrition[1]
+    )
+
+
+def stock_persistence(res: Results) -> float:
+    """Share of the families in the stock at a survey wave, and present at the next, who are in it at the next."""
+    bits, present, fw = res.stock_waves.astype(np.int64), res.present_waves.astype(np.int64), family_weights(res)
+    stay = there = 0
+    for w in range(res.wave_count - 1):
+        base = ((bits >> w) & (present >> (w + 1)) & 1) * fw
+        stay += int((base * ((bits >> (w + 1)) & 1)).sum())
+        there += int(base.sum())
+    return stay / there if there else float("nan")
+
+
+def census_duration(res: Results, problem: str) -> float:
+    """Mean length of a child problem's spells (years) as a census of episodes reads it: the families with the
+    problem (the mean over the survey window's months) divided by the spells begun a year (Little's law)."""
+    inside = (res.boundary_t >= res.wave_t[0]) & (res.boundary_t <= res.wave_t[-1])
+    having = float(res.boundary_problems[inside][:, res.problem_names.index(problem)].mean())
+    per_year = res.survey_onsets[CHILD.index(problem)] / (res.wave_t[-1] - res.wave_t[0])
+    return having / per_year if per_year > 0 else float("nan")
+
+
+def stock_entries(res: Results) -> dict:
+    """Families entering the stock over the survey window: how many a year, and the shares that came from each
+    classification (not at risk, at risk outside the flow group, the flow group) and that came by a crisis."""
+    t, src, dst, cause, w = res.flows
+    sel = (dst == S) & (t >= res.wave_t[0]) & (t < res.wave_t[-1])
+    total = float(w[sel].sum())
+    share = (lambda mask: float(w[sel & mask].sum()) / total) if total else (lambda mask: float("nan"))
+    crisis = res.cause_names.index("crisis") if "crisis" in res.cause_names else -1
     return {
-        "at_risk": float(at_risk_per_wave.mean()),
-        "persistence_1y": float(both.sum() / at_risk_per_wave[:-1].sum()) if at_risk_per_wave[:-1].sum() else 0.0,
-        "persistent_4_of_6": int(fw[ones >= 4].sum()),
+        "per_year": total / (res.wave_t[-1] - res.wave_t[0]),
+        "from_not_at_risk": share(src == G),
+        "from_at_risk": share(src == R),
+        "from_flow_group": share(src == H),
+        "by_crisis": share(cause == crisis),
+    }
+
+
+def survey_moments(res: Results) -> dict:
+    """Moments at the yearly survey waves, measured as the FACS panel measured them.
+
+    ``persistence_1y`` is over families present at both waves (a panel re-interviews only those);
+    ``persistence_1y_all`` counts families who left the population as not persisting. ``persistent_4_of_6``
+    is one reading of the 4-of-6 statistic (at risk in at least 4 of the 6 waves, every family observed,
+    as a count); ``readings`` gives every reading (:data:`flowsim.survey.READINGS`) as a count and a share.
+    """
+    panel = survey_panel(res)
+    states = res.boundary_states[np.searchsorted(res.boundary_t, res.wave_t)]
+    ever = (res.waves != 0) * family_weights(res)
+    return {
+        "at_risk": float(panel.at_risk_per_wave.mean()),
+        "persistence_1y": panel.persistence,
+        "persistence_1y_all": panel.persistence_all,
+        "persistent_4_of_6": panel.count(MAIN_READING),
         "stock": float(states[:, S].mean()),
         "flow_group": float(states[:, H].mean()),
-        "ever_at_risk": int(fw[ones >= 1].sum()),
+        "ever_at_risk": int(ever.sum()),
+        "stock_persistence_1y": stock_persistence(res),
+        "duration_child_in_need": census_duration(res, "child_in_need"),
+        "stock_entries": stock_entries(res),
+        "waves": [to_date(float(t), res.start).isoformat() for t in res.wave_t],
+        "attrition": list(res.attrition),
+        "readings": {r: {"count": v["count"], "share": v["share"]} for r, v in panel.readings().items()},
     }
 
 
@@ -284,6 +346,8 @@ def calibration_measures(res: Results) -> dict[str, float]:
         "persistent_4_of_6": m["persistent_4_of_6"] * per,
         "stock": m["stock"] * per,
         "flow_group": m["flow_group"] * per,
+        "stock_persistence_1y": m["stock_persistence_1y"],
+        "duration_child_in_need": m["duration_child_in_need"],
         "at_risk_drift": (last - first) / first if first else 0.0,
         "turned_around_by_2010": float((successes < 0).sum()) * per,
     }

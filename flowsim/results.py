@@ -38,6 +38,11 @@ class Results:
     triggers: np.ndarray  # trigger events by kind (registry_problems.EVENT_NAMES order) over the run
     waves: np.ndarray  # uint16 bitmask of survey waves at risk, per family recorded at the last wave
     wave_count: int
+    wave_t: np.ndarray  # the survey waves (model years; the first is t_start)
+    present_waves: np.ndarray  # uint16 bitmask of waves each family of ``waves`` was in the population
+    stock_waves: np.ndarray  # uint16 bitmask of waves each family of ``waves`` was in the stock
+    survey_onsets: np.ndarray  # spells of each child problem (registry_problems.CHILD) begun over the survey window
+    attrition: tuple[float, float]  # the survey panel's yearly attrition (families not at risk, at risk)
     in_start_stock: np.ndarray  # bool per family
     key_worker_received: np.ndarray  # bool per family
     families_tracked: int

@@ -45,6 +45,10 @@ def summarise(reps: list[dict]) -> dict:
         for name, prog in first["programmes"].items()
     }
     out["cost"] = _mean_tree([r.summary["cost"] for r in reps])
+    if "readings" in first["moments"]:
+        out["moments"]["readings"] = _mean_tree([r.summary["moments"]["readings"] for r in reps])
+        out["moments"]["waves"], out["moments"]["attrition"] = first["moments"]["waves"], first["moments"]["attrition"]
+        out["moments"]["stock_entries"] = _mean_tree([r.summary["moments"]["stock_entries"] for r in reps])
     out["events"] = int(sum(r.summary["events"] for r in reps))
     if "results" in first:
         out["results"]["counterfactual"] = first["results"].get("counterfactual")

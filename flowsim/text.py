@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from flowsim.measures import format_inline as _fmt
 from flowsim.measures import interval_label
 from flowsim.scenario.registry import PARAMETERS, parameter_label
@@ -78,6 +80,23 @@ def headline(summary: dict, notes: list[str]) -> str:
     return with_notes(summary["headline"], notes)
 
 
+def _waves(m: dict) -> str:
+    """' (waves Oct 2003 - Oct 2008)' from the moments' wave dates, or nothing."""
+    if not m.get("waves"):
+        return ""
+    first, last = (dt.date.fromisoformat(d) for d in (m["waves"][0], m["waves"][-1]))
+    return f" (waves {first:%b %Y} - {last:%b %Y})"
+
+
+def _readings_range(m: dict) -> str:
+    """' (13% of those at risk at a wave, 4.1% of those ever at risk)': the main reading's two shares."""
+    readings = m.get("readings", {})
+    cs, ever = (readings.get(f"at_least_4.unbalanced.{d}", {}).get("share") for d in ("cross_section", "ever_at_risk"))
+    if cs is None or ever is None:
+        return ""
+    return f" ({_fmt(cs, '.0%')} of those at risk at a wave, {_fmt(ever, '.1%')} of those ever at risk; seed: 7%)"
+
+
 def details(summary: dict) -> list[str]:
     """Coverage, prevalence, survey moments and payment by results, one line each (the scale is in the headline)."""
     t, m = summary["target"], summary["moments"]
@@ -86,9 +105,10 @@ def details(summary: dict) -> list[str]:
         "received key-worker intervention",
         f"  prevalence: stock {_fmt(t['prevalence']['stock_start'], ',.0f')} at the start, "
         f"{_fmt(t['prevalence']['stock_end'], ',.0f')} at the deadline",
-        f"  survey moments: {_fmt(m['at_risk'], ',.0f')} at risk, {_fmt(m['persistence_1y'], '.0%')} still at "
-        f"risk a year on, {_fmt(m['persistent_4_of_6'], ',.0f')} at risk in 4+ of 6 waves, "
-        f"stock {_fmt(m['stock'], ',.0f')}, flow group {_fmt(m['flow_group'], ',.0f')}",
+        f"  survey moments{_waves(m)}: {_fmt(m['at_risk'], ',.0f')} at risk, {_fmt(m['persistence_1y'], '.0%')} "
+        f"of those re-interviewed still at risk a year on, {_fmt(m['persistent_4_of_6'], ',.0f')} at risk in 4+ of "
+        f"6 waves{_readings_range(m)}, stock {_fmt(m['stock'], ',.0f')} "
+        f"({_fmt(m.get('stock_persistence_1y'), '.0%')} still in it a year on), flow group {_fmt(m['flow_group'], ',.0f')}",
     ]
     if "additional" in summary:
         a = summary["additional"]

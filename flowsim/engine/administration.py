@@ -81,6 +81,9 @@ class Programme2012Spec:
     lag: np.ndarray  # (4,) crime/ASB, education, workless, local
     lookback: np.ndarray
     miss: np.ndarray
+    # Detection by a programme: (problem, programme, ratio): while a family is in that programme, an episode of that
+    # problem reaches the records ``ratio`` times as often (at most always). None: no such programme runs.
+    detection: tuple[int, int, float] | None
     available_t: np.ndarray
     search_rate: float
     identify_up_to: float
@@ -161,25 +164,31 @@ class Administration:
             for j in js:
                 since = f.since[ids, j]
                 present = ((probs >> j) & 1).astype(bool)
-                seen = self._seen(key, since, j, d) if data else True
+                seen = self._seen(f, ids, key, since, j, d) if data else True
                 shown = np.where(
                     present, since <= t - s.lag[d], np.isfinite(since) & (t - s.lag[d] < since + s.lookback[d])
                 )
                 out[:, d] |= seen & shown
         return out
 
-    def _seen(self, key: np.ndarray, since: np.ndarray, j: int, d: int) -> np.ndarray:
+    def _seen(self, f, ids: np.ndarray, key: np.ndarray, since: np.ndarray, j: int, d: int) -> np.ndarray:
         """Whether the datasets hold the episode of problem ``j`` that began (or ended) at ``since``: one draw per
-        family, problem and episode, so asking again gives the same answer."""
+        family, problem and episode, so asking again gives the same answer. A programme that detects problem ``j``
+        (:attr:`Programme2012Spec.detection`) raises the chance for the families in it now."""
         u = _hash_unit(key, since.view(np.uint32) + np.uint64(j << 40), _SALT_RECORD, self.seed)
-        return u >= self.spec.miss[d]
+        miss = self.spec.miss[d]
+        det = self.spec.detection
+        if det is not None and j == det[0]:
+            found = min(1.0, det[2] * (1.0 - miss))
+            miss = np.where(f.prog_status[ids, det[1]] == ENROLLED, 1.0 - found, miss)
+        return u >= miss
 
     def _clear(self, f, ids: np.ndarray, j: int, d: int, t: float, years: float) -> tuple[np.ndarray, np.ndarray]:
         """Whether problem ``j`` is absent over the evidence period in the records, and in truth."""
         s = self.spec
         since = f.since[ids, j]
         present = ((f.problems[ids] >> j) & 1).astype(bool)
-        seen = self._seen(f.key[ids], since, j, d)
+        seen = self._seen(f, ids, f.key[ids], since, j, d)
         seen_to = t - s.lag[d]  # the records show the family as it was then
         in_records = np.where(present, ~(seen & (since <= seen_to)), ~(seen & (since > seen_to - years)))
         true = ~present & (since <= seen_to - years)

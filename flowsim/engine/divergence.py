@@ -21,7 +21,7 @@ Where a difference is placed in time:
 - the councils' administration of the 2012 programme: when either version
   first acts (its start, or the first records it matches); the councils
   themselves (their shares of families) must be equal;
-- the target's count: never (only the measures read it, after the run).
+- the target's count and the survey panel's attrition: never (only the measures read them, after the run).
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ from flowsim.timeline import step_at
 _PER_PROGRAMME = ("prog_onset", "prog_resolution", "turns_around", "prog_factor_bits", "prog_problem_mask")
 _TIMED = ("programmes", "rollout_t", "rollout_share", "finance", "programme_2012", "id_fip", "id_new", *_PER_PROGRAMME)
 #: Fields read only by the measures after the run, never by the simulation.
-_MEASURES_ONLY = ("target_count",)
+_MEASURES_ONLY = ("target_count", "attrition")
 #: Programme fields that shape the model's arrays or its calendar: they must be equal.
 _STRUCTURE = ("name", "referral", "exclusive_group", "requires_programmes", "needs_any")
 

@@ -62,7 +62,6 @@ class Families:
             ("prog_end", np.float32, (P,), INF),
             ("after_until", np.float32, (P,), -INF),
             ("effect_on", np.bool_, (P,), False),
-            ("prog_ok", np.bool_, (P,), False),
             ("prog_dropout", np.bool_, (P,), False),
             ("released_early", np.bool_, (P,), False),
             ("council", np.int16, (), 0),
@@ -79,7 +78,9 @@ class Families:
             ("prog_status", np.int8, (P,), NONE),
             ("t_due", np.float64, (), INF),
             ("weight", np.int32, (), 1),
-            ("waves", np.uint16, (), 0),
+            ("waves", np.uint16, (), 0),  # bit w: at risk at survey wave w
+            ("present_waves", np.uint16, (), 0),  # bit w: in the population at wave w
+            ("stock_waves", np.uint16, (), 0),  # bit w: in the stock at wave w
             ("in_start_stock", np.bool_, (), False),
             ("key_worker_received", np.bool_, (), False),
             ("t_attached", np.float64, (), INF),

@@ -95,7 +95,6 @@ FamilyColumns = namedtuple(
         "prog_end",
         "after_until",
         "effect_on",
-        "prog_ok",
         "prog_dropout",
         "released_early",
         "council",
@@ -175,6 +174,7 @@ Constants = namedtuple(
         "open_t",
         "group_mask",
         "eligible",  # (P, 6) bool by derived state
+        "prog_need",  # (P,) uint16 risk factors a family must all have now to be referred (a birth can add one)
         "needs_mask",
         "needs_any",
         "needs_problems",  # (P,) uint16 problems that must all be present
@@ -510,7 +510,7 @@ def rates(fam, c, i, t, out):
         ok = (
             t >= c.open_t[k]
             and c.eligible[k, st]
-            and fam.prog_ok[i, k]
+            and (f & c.prog_need[k]) == c.prog_need[k]
             and (involved & c.group_mask[k]) == 0
             and (not c.needs_any[k] or (enrolled & c.needs_mask[k]) != 0)
         )

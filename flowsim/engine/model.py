@@ -19,6 +19,7 @@ from flowsim.engine.codes import (
     CRIME,
     EDUCATION,
     ENROLLED,
+    OUT,
     REFERRED,
     STARTED,
     WAITING,
@@ -34,12 +35,13 @@ from flowsim.engine.programmes import Programme
 from flowsim.engine.recorder import Recorder
 from flowsim.engine.spec import CAUSE_NAMES, NP, ModelSpec
 from flowsim.results import Results
-from flowsim.scenario.registry_problems import PROBLEM_NAMES
+from flowsim.scenario.registry_problems import CHILD, PROBLEM_NAMES
 
 STREAMS = ("population",)
 CLASS_NAMES = ("at_risk", "stock", "flow_group", "multiply_disadvantaged", "troubled")
 _BUFFER = 1 << 16
 _YOUTH, _EDUCATION, _WORKLESS = (PROBLEM_NAMES.index(n) for n in ("youth_crime_asb", "education", "workless"))
+_CHILD = tuple(PROBLEM_NAMES.index(n) for n in CHILD)
 
 
 def _sorted_unique(a: np.ndarray) -> np.ndarray:
@@ -91,7 +93,10 @@ class Model(Population):
         self.flows: list[tuple[np.ndarray, ...]] = []  # t, from, to, cause, weight
         self.successes: list[tuple[np.ndarray, ...]] = []
         self.outcomes: list[tuple[np.ndarray, ...]] = []
-        self.survey = (np.empty(0, np.uint16), np.empty(0, np.int64))  # waves and weights at the last wave
+        # At risk at each wave, weights, present at each wave, in the stock at each wave: as at the last wave.
+        self.survey = (np.empty(0, np.uint16), np.empty(0, np.int64), np.empty(0, np.uint16), np.empty(0, np.uint16))
+        self.survey_onsets = np.zeros(len(_CHILD), np.int64)  # child problems' spells begun in the survey window
+        self._last_t = -np.inf
         self.boundary_problems: list[np.ndarray] = []
         self.boundary_classes: list[np.ndarray] = []
         self._initial_population()
@@ -130,6 +135,7 @@ class Model(Population):
             open_t=np.array([p.open_t for p in progs], float),
             group_mask=group_mask,
             eligible=np.array([p.eligible for p in progs], bool).reshape(n, 6),
+            prog_need=np.asarray(spec.prog_factor_bits, np.uint16),
             needs_mask=np.array([sum(1 << j for j in p.requires_programmes) for p in progs], np.int64),
             needs_any=np.array([p.needs_any for p in progs], bool),
             needs_problems=np.asarray(spec.prog_problem_mask, np.uint16),
@@ -368,14 +374,33 @@ class Model(Population):
             progs[i] = (prog.capacity(t), prog.occupied, self.buf.waiting[i])
         rec.boundary_programmes.append(progs)
         st = f.state[: f.n]
+        if self.t_start < t <= self.spec.wave_t[-1]:
+            # Spells of the child problems begun in the month and running at its end, as a census of
+            # episodes counts starts (a spell begun and ended within one month is missed).
+            begun = f.since[: f.n, list(_CHILD)] > self._last_t
+            present = (f.problems[: f.n, None] >> np.array(_CHILD, np.uint16)) & 1
+            self.survey_onsets += ((begun & (present == 1)) * f.weight[: f.n, None]).sum(axis=0)
+        self._last_t = t
         if wave is not None:
+            # What the survey sees at a wave: who is at risk, who is in the stock, and who is there at all (a panel
+            # re-interviews only families still present).
+            bit = np.uint16(1 << wave)
             at_risk = (st == R) | (st == H) | (st == S)
-            f.waves[: f.n][at_risk] |= np.uint16(1 << wave)
+            f.waves[: f.n][at_risk] |= bit
+            f.stock_waves[: f.n][st == S] |= bit
+            f.present_waves[: f.n][st != OUT] |= bit
+            if wave == self.spec.waves - 1:
+                # The survey's record is complete at the last wave: keep it as it stands, with each row's weight now
+                # (later splits and roulette change weights, and rows are reused, in ways that differ between
+                # scenarios). Families never at risk at a wave count in no survey statistic.
+                rows = np.flatnonzero((f.waves[: f.n] != 0) & (f.weight[: f.n] > 0))
+                self.survey = (
+                    f.waves[rows].copy(),
+                    f.weight[rows].astype(np.int64),
+                    f.present_waves[rows].copy(),
+                    f.stock_waves[rows].copy(),
+                )
         if t == 0.0:
-            # The survey's record is complete at the last wave: keep it as it stands, with each row's weight now
-            # (later splits and roulette change weights, and rows are reused, in ways that differ between scenarios).
-            rows = np.flatnonzero((f.waves[: f.n] != 0) & (f.weight[: f.n] > 0))
-            self.survey = (f.waves[rows].copy(), f.weight[rows].astype(np.int64))
             f.in_start_stock[: f.n] = st == S
             if self.key_worker >= 0:
                 f.key_worker_received[: f.n] |= f.prog_status[: f.n, self.key_worker] == ENROLLED
@@ -425,6 +450,11 @@ class Model(Population):
             triggers=rec.triggers.copy(),
             waves=self.survey[0],
             wave_count=self.spec.waves,
+            wave_t=np.asarray(self.spec.wave_t),
+            present_waves=self.survey[2],
+            stock_waves=self.survey[3],
+            survey_onsets=self.survey_onsets.copy(),
+            attrition=self.spec.attrition,
             in_start_stock=start[start].copy(),
             key_worker_received=f.key_worker_received[:n][start].copy(),
             family_weight=self.survey[1],

@@ -69,10 +69,10 @@ class Population:
             ]
         have = rng.random((n, NP)) < share
         f.problems[ids] = (have.astype(np.uint16) << np.arange(NP, dtype=np.uint16)).sum(axis=1, dtype=np.uint16)
-        f.since[ids] = np.where(have, (t[:, None] - 3.0 * rng.random((n, NP))), -INF).astype(np.float32)
+        f.since[ids] = np.where(have, (t[:, None] - spec.initial_elapsed_years * rng.random((n, NP))), -INF).astype(
+            np.float32
+        )
         f.weight[ids] = weight
-        for k, need in enumerate(spec.prog_factor_bits):
-            f.prog_ok[ids, k] = (f.factors[ids] & need) == need
         kernel.start_many(
             self._columns(), self.const, ids, np.ascontiguousarray(t), self.buf.scratch, self.buf.scratch_of
         )
@@ -134,7 +134,7 @@ class Population:
         t = np.concatenate([t for _, t in self._exits])
         # A row is still needed for the survey's record before the last wave, the start stock's coverage and the
         # payment-by-results attachments; otherwise a new family may have it.
-        nothing = ~f.in_start_stock[ids] & (f.attached[ids] == 0) & ((f.waves[ids] == 0) | (t >= 0))
+        nothing = ~f.in_start_stock[ids] & (f.attached[ids] == 0) & ((f.waves[ids] == 0) | (t >= self.spec.wave_t[-1]))
         f.release(ids[nothing])
         self._debt += int(f.weight[ids].sum())
         n_new = self._debt // self.weight

@@ -219,7 +219,7 @@ def _sweep(
     """
     everything = boundaries(model)
     points = everything[(everything >= start - 1e-12) & (everything <= stop + 1e-12)]
-    wave_of = {float(model.t_start + w): w for w in range(model.spec.waves)}
+    wave_of = {t: w for w, t in enumerate(model.spec.wave_t)}
     first = points[0]
     span = max(stop - first, 1e-12)
     for t0, t1 in zip(points[:-1], points[1:]):

@@ -101,6 +101,8 @@ class ModelSpec:
     t_deadline: float
     t_init: float  # the burn-in starts here
     waves: int
+    wave_t: tuple[float, ...]  # the survey waves, on the month grid (the first is t_start)
+    attrition: tuple[float, float]  # the panel's yearly attrition: families not at risk, at risk
     scale: float
     target_count: float
     target: str
@@ -110,6 +112,9 @@ class ModelSpec:
     factor_prevalence: np.ndarray  # (NF,)
     factor_loading: np.ndarray  # (NF,)
     initial_share: np.ndarray  # (NP,)
+    # Problems under way when the burn-in starts began up to this long before it (uniformly). Not a parameter: the
+    # burn-in forgets it, which tests/test_measured.py checks against spells that all begin at the first instant.
+    initial_elapsed_years: float
     frailty_variance: float
     councils: int
     programmes: tuple[ProgrammeSpec, ...]
@@ -164,12 +169,19 @@ def _weibull_scale(mean: float, shape: float) -> float:
     return mean / math.gamma(1.0 + 1.0 / shape)
 
 
+def survey_wave_times(p) -> tuple[float, ...]:
+    """The survey waves in model years, a year apart up to ``survey.last_wave``, exactly on the month grid."""
+    last = round(to_years(p.survey.last_wave, p.time.start) * 12)
+    return tuple((last - 12 * (p.survey.waves - 1 - w)) / 12 for w in range(p.survey.waves))
+
+
 def compile_spec(scenario) -> ModelSpec:
     """The model v2 specification of a validated :class:`~flowsim.scenario.Scenario`."""
     p = scenario.params
     start = p.time.start
     scale = p.population.scale
-    t_start = -(p.survey.waves - 1)
+    wave_t = survey_wave_times(p)
+    t_start = wave_t[0]
     t_end = end_of_day_years(p.time.end, start)
     prob = p.problems
     defs = [getattr(prob, n) for n in PROBLEM_NAMES]
@@ -265,7 +277,7 @@ def compile_spec(scenario) -> ModelSpec:
         "turns_around": turns,
     }
     rollout_t, rollout_share = step_values(p.identification.rollout, start)
-    admin = _councils(p, start, scale, t_end)
+    admin = _councils(p, start, scale, t_end, names)
     return ModelSpec(
         start=start,
         deadline=p.time.deadline,
@@ -274,6 +286,8 @@ def compile_spec(scenario) -> ModelSpec:
         t_deadline=end_of_day_years(p.time.deadline, start),
         t_init=t_start - p.population.burn_in_years,
         waves=p.survey.waves,
+        wave_t=wave_t,
+        attrition=(float(p.survey.attrition), float(p.survey.attrition_at_risk)),
         scale=scale,
         target_count=p.target.count_families * scale,
         target=p.target.population,
@@ -283,6 +297,7 @@ def compile_spec(scenario) -> ModelSpec:
         factor_prevalence=prevalence,
         factor_loading=loading,
         initial_share=np.array([d.initial_share for d in defs]),
+        initial_elapsed_years=3.0,
         frailty_variance=float(prob.frailty_variance),
         councils=admin.pop("councils", p.identification.councils),
         programmes=programmes,
@@ -301,7 +316,11 @@ def compile_spec(scenario) -> ModelSpec:
     )
 
 
-def _councils(p, start: dt.date, scale: float, t_end: float) -> dict:
+#: The programme whose detection of children in need reaches the councils' records.
+_FNP = "family_nurse_partnership"
+
+
+def _councils(p, start: dt.date, scale: float, t_end: float, programmes: list[str]) -> dict:
     """The 2012 councils (their shares of families, in roll-out order) and their administration, if switched on."""
     cfg = p.programme_2012
     if not cfg.enabled:  # when it is, the scenario has checked that key workers run (scenario._check_consistency)
@@ -322,6 +341,11 @@ def _councils(p, start: dt.date, scale: float, t_end: float) -> dict:
         lag=np.array([r.lag_years for r in rec]),
         lookback=np.array([r.lookback_years for r in rec]),
         miss=np.array([r.miss for r in rec]),
+        detection=(
+            (_PI["child_in_need"], programmes.index(_FNP), float(cfg.records.local.fnp_detection_ratio))
+            if _FNP in programmes
+            else None
+        ),
         available_t=np.array([to_years(r.available_from, start) for r in rec]),
         search_rate=float(cfg.search_rate_per_year),
         identify_up_to=float(cfg.identify_up_to),
@@ -440,7 +464,7 @@ def _finance(p, start: dt.date, t_end: float, key_worker_runs: bool) -> FinanceS
     first = to_years(fin.first_claim, start)
     step = fin.claim_interval_years
     n = int(np.floor((t_end - first) / step)) + 1 if first < t_end else 0
-    t_start = -(p.survey.waves - 1)
+    t_start = survey_wave_times(p)[0]
     claims = tuple(first + k * step for k in range(max(n, 0)) if first + k * step > t_start)
     enabled = fin.enabled and key_worker_runs
     return FinanceSpec(

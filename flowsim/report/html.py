@@ -16,6 +16,7 @@ from flowsim import programme_2012
 from flowsim.charts import CHARTS
 from flowsim.files import atomic_write
 from flowsim.measures import HOW_SURE, format_value, get, has, used_in
+from flowsim.measures import format_inline as _fmt
 from flowsim.rundir import RunDirectory
 from flowsim.scenario.assumptions import where_set
 from flowsim.tables import STATISTICS_COLUMNS
@@ -114,6 +115,72 @@ def _targets_table(summary: dict) -> str:
             rows.append((f"{name.capitalize()} target met?", "yes" if t[name]["met"] else "no"))
     body = "".join(f"<tr><td>{_e(k)}</td><td class='num'>{v}</td></tr>" for k, v in rows)
     return f"<table><tr><th>Measure</th><th>Value</th></tr>{body}</table>"
+
+
+_RULE_TEXT = {"at_least_4": "in at least 4 of the 6 waves", "consecutive_4": "in 4 consecutive waves"}
+_PANEL_TEXT = {
+    "unbalanced": "every family, in every wave it was there",
+    "balanced": "only families there in all six waves",
+    "attrition": "families lost to the panel as a panel loses them",
+}
+
+
+def _survey_section(summary: dict) -> str:
+    """The survey moments as FACS observed them, and every reading of "20,000 or 7% ... 4 years out of the 6"."""
+    m = summary["moments"]
+    if "readings" not in m:
+        return ""
+    waves = m.get("waves") or []
+    when = (
+        f"six yearly waves, {uk_date(dt.date.fromisoformat(waves[0]))} to {uk_date(dt.date.fromisoformat(waves[-1]))}"
+        if waves
+        else "the survey waves"
+    )
+    rows = [
+        ("Families at risk of social exclusion, mean over the waves (seed 000: 290,000)", _value(m["at_risk"], ",.0f")),
+        ("Of those at risk at a wave and re-interviewed at the next, share still at risk (seed 000: 51%)",
+         _value(m["persistence_1y"], ".1%")),
+        ("The same, counting families who left the population as not at risk", _value(m.get("persistence_1y_all"), ".1%")),
+        ("Stock (at risk with a child or youth problem), mean over the waves (seed 000: 40-50,000)", _value(m["stock"], ",.0f")),
+        ("Of the stock at a wave and re-interviewed at the next, share still in it", _value(m.get("stock_persistence_1y"), ".1%")),
+        ("A child-in-need episode's length as the census reads it, years (DfE 2010-11: 1.05)",
+         _value(m.get("duration_child_in_need"), ".2f")),
+    ]  # fmt: skip
+    entries = m.get("stock_entries")
+    if entries:
+        rows += [
+            ("Families entering the stock a year", _value(entries["per_year"], ",.0f")),
+            ("… of which from the flow group (seed 000: the flow comes from it)", _value(entries["from_flow_group"], ".0%")),
+            ("… from families at risk outside the flow group", _value(entries["from_at_risk"], ".0%")),
+            ("… from families not at risk", _value(entries["from_not_at_risk"], ".0%")),
+            ("… by a crisis (from any classification)", _value(entries["by_crisis"], ".0%")),
+        ]  # fmt: skip
+    body = "".join(f"<tr><td>{_e(k)}</td><td class='num'>{v}</td></tr>" for k, v in rows)
+    readings = m["readings"]
+    table = []
+    for rule, rule_text in _RULE_TEXT.items():
+        for panel, panel_text in _PANEL_TEXT.items():
+            cs, ever = readings[f"{rule}.{panel}.cross_section"], readings[f"{rule}.{panel}.ever_at_risk"]
+            table.append(
+                f"<tr><td>{_e(rule_text)}</td><td>{_e(panel_text)}</td><td class='num'>{_value(cs['count'], ',.0f')}"
+                f"</td><td class='num'>{_value(cs['share'], '.1%')}</td><td class='num'>{_value(ever['share'], '.1%')}"
+                "</td></tr>"
+            )
+    attrition = m.get("attrition") or [None, None]
+    return (
+        f"<h2 id='survey'>The survey, as FACS observed it</h2><p>The population observed at {_e(when)}, before any new "
+        "policy, as the Families and Children Study's panel saw it: a family is re-interviewed only if it is still "
+        "there.</p>"
+        f"<table><tr><th>Measure</th><th>Value</th></tr>{body}</table>"
+        "<p>Seed 000 says <q>c. 20,000 or 7% of these are very persistently at risk remaining at risk for 4 years out "
+        "of the 6 year period examined</q>. No source found says how that was counted, so every reading is given: "
+        "compare the count with 20,000 and either share with 7% (Oroyemi et al. 2009: 4-7%). The panel's attrition is "
+        f"{_e(_fmt(attrition[0], '.0%'))} a year ({_e(_fmt(attrition[1], '.0%'))} for a family at risk; "
+        "<code>survey.attrition</code>).</p>"
+        "<table id='readings'><tr><th>At risk</th><th>Families counted</th><th>Families</th>"
+        "<th>Share of those at risk at a wave</th><th>Share of those ever at risk</th></tr>"
+        f"{''.join(table)}</table>"
+    )
 
 
 def _key_numbers(summary: dict, deadline: dt.date) -> str:
@@ -437,6 +504,7 @@ run on {_e(uk_date(started.date()))} at {started:%H:%M} UTC.</p>
 {"".join(figures)}
 <h2>Target measures</h2>
 {_targets_table(summary)}
+{_survey_section(summary)}
 {_council_section(summary, manifest.get("council"))}
 {_cost_section(summary, run.start, deadline)}
 {_finance_section(summary, run_end)}

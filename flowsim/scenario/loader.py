@@ -249,9 +249,10 @@ def _check_live(params, doc: dict, layers: list[_Layer]) -> None:
         return next((i for i in range(len(layers) - 1, -1, -1) if dotted in layers[i].keys), -1)
 
     for key in set_keys(doc):
-        switch = switch_of(key)
-        if switch is None or switched_on(params, switch) or last(key) < last(switch):
+        off = [s for s in switch_of(key) if not switched_on(params, s) and last(key) >= last(s)]
+        if not off:
             continue
+        switch = off[0]
         file, line = _locate(key, layers)
         raise ScenarioError(
             f"expected {switch} = true for this key to act, found it false: the model would ignore {key}; "

@@ -97,9 +97,41 @@ _CORE: list[Param] = [
         6,
         "yearly waves",
         "seed 000 slide 4",
-        "Families and Children Study waves observed before the start, with no new policy (the last wave is the start).",
+        "Families and Children Study waves observed before the start, yearly, with no new policy.",
         lo=2,
-        hi=12,
+        hi=8,
+    ),
+    _p(
+        "survey.last_wave",
+        D(2008, 10, 1),
+        "date",
+        "assumption: FACS covered all families with children from wave 3 (2001) to its last wave (2008; UK Data "
+        "Service SN 4427); no source found says which six-year window the DfE's 2011 analysis used, so the latest "
+        "(2003-2008) is taken, the one a 2011 analysis could use and the nearest the policy period (2001-2006 is the "
+        "alternative: calibration/sources/survey_and_persistence.md); fieldwork months not found: October assumed",
+        "Date of the last survey wave observed (the others a year apart before it); before time.start.",
+    ),
+    _p(
+        "survey.attrition",
+        0.12,
+        "share a year",
+        "assumption: FACS's own year-on-year panel response was not found (DWP RR486 section 1.1.5 reports it); "
+        "12% a year is the one-year loss of the Three-City Study's low-income families, the only panel figure "
+        "found; a plausible range is 8-20%",
+        "Panel attrition: the chance a family interviewed at one wave is not interviewed at the next although still "
+        "in the population (only the readings of the survey statistics 'with attrition' use it).",
+        lo=0,
+        hi=0.5,
+    ),
+    _p(
+        "survey.attrition_at_risk",
+        0.12,
+        "share a year",
+        "assumption: no source found on whether FACS lost disadvantaged families faster; the same as "
+        "survey.attrition unless set (panels usually lose poorer families faster)",
+        "Panel attrition of a family at risk at the wave it was last interviewed.",
+        lo=0,
+        hi=0.5,
     ),
     # --- target -------------------------------------------------------------
     _p(
@@ -726,9 +758,10 @@ _PROBLEM_EFFECTS: dict[str, tuple[bool, dict[str, float], dict[str, float], str]
     "family_nurse_partnership": (
         False,
         {},
-        {"child_in_need": 1.75},
-        "ref: Robling et al. 2016 (Building Blocks: no effect on the primary outcomes; social services involved with "
-        "14% of FNP children against 8%, read as more detection)",
+        {},
+        "ref: Robling et al. 2016 (Building Blocks: no effect on the primary outcomes); its finding that social "
+        "services were involved with 14% of FNP children against 8% is detection, which changes what councils' "
+        "records see (programme_2012.records.local.fnp_detection_ratio), not the families' problems",
     ),
     "early_intervention": (
         False,

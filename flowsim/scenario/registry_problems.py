@@ -323,8 +323,9 @@ PROBLEMS: tuple[ProblemDefaults, ...] = (
         1.0,
         0.04,
         {
-            "duration_years": "ref: DfE children in need census (a need episode about half a year; a protection plan "
-            "about 0.8 years)",
+            "duration_years": "calibrated to the DfE children in need census read as a census reads it (children "
+            "in need at 31 March / episodes begun in the year, about 1 year: calibration/targets.toml); the default "
+            "is the old reading (a need episode about half a year; a protection plan about 0.8 years)",
             "duration_shape": "ref: DfE table D7 (plans end at reviews: the hazard rises after the first review)",
             "initial_share": "ref: DfE (375,900 children in need at 31 March 2010)",
         },

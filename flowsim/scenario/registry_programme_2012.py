@@ -223,4 +223,17 @@ def programme_2012_params(p, sched) -> list:
             ),
             p(f"{base}.available_from", start, "date", start_src, f"When councils can first match {what} records."),
         ]
+    out.append(
+        p(
+            "programme_2012.records.local.fnp_detection_ratio",
+            1.75,
+            "ratio",
+            "ref: Robling et al. 2016 (Building Blocks trial: social services involved with 14% of FNP children "
+            "against 8% of controls by age two, with no effect on the primary outcomes: read as more detection)",
+            "How many times likelier a child-in-need episode is to reach the records while the family is in the Family "
+            "Nurse Partnership (the chance is at most 1); it changes what councils see, not the family's problems.",
+            lo=1,
+            hi=5,
+        )
+    )
     return out

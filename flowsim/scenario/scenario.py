@@ -153,20 +153,26 @@ def validate(doc: dict, locate: Locator) -> BaseModel:
 FINANCE_MONEY = ("crime_education_share", "funded_share", "max_per_family_gbp", "progress_share")
 
 
-def switch_of(key: str) -> str | None:
-    """The switch that must be on for ``key`` to act: a programme's keys act only when it is enabled, the 2012
-    programme's only when it is, payment by results' money only when it is on. None for a key that always acts.
+#: Keys that act only when more than their own section is on: the switches each also needs.
+_ALSO_NEEDS = {"programme_2012.records.local.fnp_detection_ratio": ("programmes.family_nurse_partnership.enabled",)}
+
+
+def switch_of(key: str) -> tuple[str, ...]:
+    """The switches that must all be on for ``key`` to act: a programme's keys act only when it is enabled, the 2012
+    programme's only when it is, payment by results' money only when it is on (and a few keys need a second
+    switch: :data:`_ALSO_NEEDS`). Empty for a key that always acts.
 
     ``tests/test_inert.py`` checks that the model reads every other key, so no key is accepted and ignored.
     """
     parts = key.split(".")
+    out: tuple[str, ...] = ()
     if parts[0] == "programmes" and len(parts) > 2 and parts[2] != "enabled":
-        return f"programmes.{parts[1]}.enabled"
-    if parts[0] == "programme_2012" and len(parts) > 1 and parts[1] != "enabled":
-        return "programme_2012.enabled"
-    if parts[0] == "finance" and len(parts) > 1 and parts[1] in FINANCE_MONEY:
-        return "finance.enabled"
-    return None
+        out = (f"programmes.{parts[1]}.enabled",)
+    elif parts[0] == "programme_2012" and len(parts) > 1 and parts[1] != "enabled":
+        out = ("programme_2012.enabled",)
+    elif parts[0] == "finance" and len(parts) > 1 and parts[1] in FINANCE_MONEY:
+        out = ("finance.enabled",)
+    return out + _ALSO_NEEDS.get(key, ())
 
 
 def switched_on(params: Any, dotted: str) -> bool:
@@ -282,6 +288,16 @@ def _check_consistency(params: Any, locate: Locator) -> None:
             t.start < t.deadline <= t.end,
             f"a date after time.start and no later than time.end ({t.end})",
             t.deadline,
+        ),
+        (
+            "survey.last_wave",
+            params.survey.last_wave <= t.start
+            and params.survey.last_wave.day == 1
+            and (t.start - params.survey.last_wave).days < 366 * 8
+            and params.survey.last_wave.year - params.survey.waves + 1 >= 1999,
+            f"the first day of a month on or before time.start ({t.start}), within 8 years of it, with survey.waves "
+            f"({params.survey.waves}) yearly waves from 1999 at the earliest (FACS began in 1999)",
+            params.survey.last_wave,
         ),
         (
             "programme_2012.enabled",
