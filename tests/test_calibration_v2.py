@@ -14,8 +14,15 @@ from flowsim.scenario import load_scenario
 from .conftest import BASELINE, ROOT
 
 TARGETS = ROOT / "calibration" / "targets.toml"
-#: Moments the chosen structure does not meet (calibration/README.md shows the trade-off); checked loosely.
-STRUCTURAL_MISSES = {"persistent_4_of_6": 2.2}  # at most this many times the seed's figure (39,000 when fitted)
+#: Every shipped structure, each with its own fit (calibration/README.md), and how far its unfitted 4-of-6 count
+#: (at risk in at least 4 of 6 waves, every family observed) may lie above the seed's 20,000: a loose bound that
+#: catches a regression (when fitted: baseline 32,000, clockwork 21,000, memoryless 82,000).
+STRUCTURES = {
+    "baseline": (BASELINE, 2.2),
+    "clockwork_crises": (ROOT / "scenarios" / "clockwork_crises.toml", 1.5),
+    "memoryless_crises": (ROOT / "scenarios" / "memoryless_crises.toml", 5.0),
+}
+STRUCTURAL_MISSES = ("persistent_4_of_6",)
 
 
 def test_fit_passes_resume_without_rerunning(tmp_path):
@@ -42,20 +49,22 @@ def test_fit_passes_resume_without_rerunning(tmp_path):
     assert sc.calibrated_by is not None and "run " + third.run_id in sc.calibrated_by[1]
 
 
-@pytest.fixture(scope="module")
-def unseen() -> dict[str, tuple[float, float]]:
-    """The committed model v2 baseline over five replications the fit never saw (seeds 3001-3005), at the targets'
-    scale with every family tracked: each target measure's mean and the standard error of that mean."""
+@pytest.fixture(scope="module", params=list(STRUCTURES))
+def unseen(request) -> dict[str, tuple[float, float]]:
+    """Each shipped structure's committed fit over five replications the fit never saw (seeds 3001-3005), at the
+    targets' scale with every family tracked: each target measure's mean and the standard error of that mean."""
     from flowsim.engine import simulate
 
     targets = load_targets(TARGETS)
-    scenario = load_scenario(BASELINE)
+    path, bound = STRUCTURES[request.param]
+    scenario = load_scenario(path)
     trial = scenario.with_values(survey_values(scenario, targets.scale))
     runs = [problem_measures(simulate(trial, seed=s)) for s in range(3001, 3006)]
     out = {}
     for t in targets.targets:
         x = np.array([r[t.name] for r in runs], float)
         out[t.name] = (float(np.nanmean(x)), float(np.nanstd(x, ddof=1) / np.sqrt(np.isfinite(x).sum())))
+    out["_bound"] = (bound, 0.0)
     return out
 
 
@@ -76,8 +85,8 @@ def test_committed_fit_meets_its_targets_on_unseen_seeds(unseen):
     """Every fitted target within its stated sd (+ 3 standard errors of the 5-seed mean); the one moment the
     structure does not meet (calibration/README.md) within a loose bound that catches a regression."""
     targets = load_targets(TARGETS)
-    for name, factor in STRUCTURAL_MISSES.items():
-        assert unseen[name][0] <= factor * 20_000, (name, unseen[name])
+    for name in STRUCTURAL_MISSES:
+        assert unseen[name][0] <= unseen["_bound"][0] * 20_000, (name, unseen[name])
     names = [t.name for t in targets.targets if t.name not in STRUCTURAL_MISSES]
     assert not _misses(unseen, names)
 
@@ -88,3 +97,10 @@ def test_key_worker_cohort_reproduces_osr14(unseen):
     each domain's problems falls from entry to exit as OSR14 reported (crime/ASB -50%, education -53%, no adult in
     work -14%, family functioning -47%, health -34%), within each figure's stated sd + 3 standard errors."""
     assert not _misses(unseen, [n for n in unseen if n.startswith("osr14_")])
+
+
+def test_every_shipped_structure_has_its_own_fit():
+    """A structure's scenario extends its own fitted file, which extends the baseline (fitted to the same targets)."""
+    for name, (path, _) in STRUCTURES.items():
+        scenario = load_scenario(path)
+        assert scenario.calibrated_by is not None, name

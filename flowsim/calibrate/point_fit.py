@@ -9,6 +9,7 @@ tracked (``population.sample_weight = 1``), for the same seeds every time
 - ``problems.household_link_scale`` by the share multiply disadvantaged;
 - ``events.crisis.rate_per_year`` by the number at risk;
 - ``problems.child_link_scale`` by the stock;
+- the ordinary child-in-need spell's mean length by the census's episodes (children in need / episodes begun a year);
 - the crisis spells' mean length by the persistence;
 - the key worker's hazard ratios by OSR14/2011's entry-to-exit changes.
 
@@ -83,7 +84,7 @@ def problem_measures(res: Results) -> dict[str, float]:
     """What model v2's targets compare against, in England's families (counts divided by the scale)."""
     m = survey_moments(res)
     per = 1.0 / res.scale
-    waves = res.t_start + np.arange(res.wave_count)
+    waves = res.wave_t
     idx = np.searchsorted(res.boundary_t, waves)
     families = res.boundary_states[idx][:, :5].sum(axis=1).astype(float)
     out = {
@@ -99,6 +100,7 @@ def problem_measures(res: Results) -> dict[str, float]:
     for domain, change in osr14_changes(res).items():
         if not domain.startswith("_"):
             out[f"osr14_{domain}"] = change
+    out["duration_child_in_need"] = m["duration_child_in_need"]
     stock = res.boundary_states[idx][:, S].astype(float)
     at_risk = res.boundary_states[idx][:, [R, H, S]].sum(axis=1).astype(float)
     out["stock_share_of_at_risk"] = float((stock / at_risk).mean())
@@ -156,6 +158,9 @@ def step(values: dict, m: dict, targets: Targets) -> dict:
     else:  # a structure with no crises: problems' links to one another make families at risk
         v["problems.adult_link_scale"] *= at_risk**0.3
     v["problems.child_link_scale"] *= _ratio(targets["stock"].value, m["stock"]) ** 0.6
+    if "duration_child_in_need" in targets.names and math.isfinite(m.get("duration_child_in_need", math.nan)):
+        key = "problems.child_in_need.duration_years"
+        v[key] *= _ratio(targets["duration_child_in_need"].value, m["duration_child_in_need"]) ** 0.9
     f = _ratio(targets["persistence_1y"].value, m["persistence_1y"], 0.05) ** 1.5
     for name in PROBLEM_NAMES:
         key = f"problems.{name}.crisis_duration_years"
@@ -185,7 +190,7 @@ def handles(scenario: Scenario) -> list[str]:
     """The parameters the fit moves (all sourced ``calibrated``)."""
     keys = [f"problems.{n}.onset_rate_per_year" for n in PROBLEM_NAMES]
     crises = scenario.value("events.crisis.rate_per_year") > 0
-    keys += ["problems.household_link_scale", "problems.child_link_scale"]
+    keys += ["problems.household_link_scale", "problems.child_link_scale", "problems.child_in_need.duration_years"]
     keys += ["events.crisis.rate_per_year"] if crises else ["problems.adult_link_scale"]
     keys += [f"problems.{n}.crisis_duration_years" for n in PROBLEM_NAMES if n not in CRISIS_SOURCED] if crises else []
     keys += [k for ks in OSR14_HANDLES.values() for k in ks if _exists(scenario, k)]

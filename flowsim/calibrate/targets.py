@@ -50,6 +50,10 @@ class Targets:
     iterations: int
     text_sha256: str
 
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(t.name for t in self.targets)
+
     def __getitem__(self, name: str) -> Target:
         return next(t for t in self.targets if t.name == name)
 
