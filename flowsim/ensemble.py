@@ -99,9 +99,34 @@ def members_for(scenario, ensemble: Ensemble, n: int, seed: int) -> tuple[list[d
     """
     point = ensemble.member(ensemble.point_fit)
     own = [k for k, v in point.items() if not np.isclose(float(scenario.value(k)), v, rtol=1e-5, atol=0)]
+    _check_drawn_for(scenario, ensemble, point, own)
     rows = ensemble.draw(n, seed)
     members = [{k: v for k, v in ensemble.member(r).items() if k not in own} for r in rows]
     return members, own
+
+
+def _check_drawn_for(scenario, ensemble: Ensemble, point: dict[str, float], own: list[str]) -> None:
+    """Refuse an ensemble drawn around another fit than the one ``scenario`` extends.
+
+    A value that differs from the ensemble's point fit and comes from the scenario's fitted file (its
+    ``calibrated_by``) is not a choice the scenario made: the fit was redone, or the scenario is another
+    structure with its own fit. Running the members would keep the new fit's value for every such key, so
+    the ensemble would silently shrink to the point fit.
+
+    Raises:
+        EnsembleError: naming both files, the run and an example key.
+    """
+    fitted = scenario.calibrated_by[0] if scenario.calibrated_by else None
+    stale = [k for k in own if fitted is not None and scenario.origins.get(k) == fitted]
+    if not stale:
+        return
+    k = stale[0]
+    raise EnsembleError(
+        f"{ensemble.path}: expected an ensemble drawn around the fit {scenario.path or 'the scenario'} extends "
+        f"({fitted}, {scenario.calibrated_by[1]}), found one drawn around another ({len(stale)} calibrated values "
+        f"differ, e.g. {k} {float(scenario.value(k)):.6g} against {point[k]:.6g}); draw this fit's ensemble with "
+        f"`flowsim calibrate {scenario.path or 'SCENARIO'} --method history-matching`"
+    )
 
 
 @dataclass(frozen=True)

@@ -295,6 +295,15 @@ def test_run_over_the_ensemble_applies_each_set_and_splits_the_variance(tmp_path
     assert "The point fit alone" in report
 
 
+def test_an_ensemble_drawn_around_another_fit_is_refused(tmp_path):
+    """The committed ensemble is the baseline's: the clockwork structure has its own fit, so running its members
+    would keep that fit's values for every key and silently give the point fit alone."""
+    clockwork = ROOT / "scenarios" / "clockwork_crises.toml"
+    result = invoke("run", clockwork, "--ensemble", 2, "--out", tmp_path / "run")
+    assert_user_error(result, "ensemble.parquet", "calibration/clockwork/fitted.toml", "--method history-matching")
+    assert not (tmp_path / "run").exists()
+
+
 def test_run_with_a_missing_ensemble_exits_2(tmp_path):
     result = invoke("run", BASELINE, "--ensemble", 2, "--ensemble-file", tmp_path / "none.parquet")
     assert_user_error(result, "none.parquet", "--method history-matching")
