@@ -103,4 +103,8 @@ def test_every_shipped_structure_has_its_own_fit():
     """A structure's scenario extends its own fitted file, which extends the baseline (fitted to the same targets)."""
     for name, (path, _) in STRUCTURES.items():
         scenario = load_scenario(path)
-        assert scenario.calibrated_by is not None, name
+        own = "calibration/fitted.toml" if name == "baseline" else f"calibration/{name.split('_')[0]}/fitted.toml"
+        assert scenario.calibrated_by is not None and scenario.calibrated_by[0].endswith(own), (
+            name,
+            scenario.calibrated_by,
+        )

@@ -119,7 +119,7 @@ def test_survey_moments_are_measured_at_waves(small_run):
     # The survey's record weighs each family as it stood at the last wave (a family returned to the sample since
     # its wave counts 20); the census counted it as it stood then. So they agree in expectation: within 10% at 1%
     # scale (about 2,800 families at risk a wave; the roulette's noise is about 3%).
-    at_waves = np.isin(res.boundary_t, res.t_start + np.arange(res.wave_count))
+    at_waves = np.isin(res.boundary_t, res.wave_t)
     census = res.boundary_states[at_waves][:, [R, H, S]].sum(axis=1).mean()
     assert abs(m["at_risk"] - census) < 0.10 * census, (m["at_risk"], census)
     assert 0 < m["persistence_1y"] < 1
