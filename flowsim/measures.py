@@ -25,6 +25,8 @@ import numpy as np
 from flowsim.engine.codes import (
     CLAIM_CRIME_EDUCATION,
     CLAIM_EMPLOYMENT,
+    OUT,
+    OUTSIDE,
     PROGRAMME_EVENT_NAMES,
     STARTED,
     G,
@@ -268,18 +270,42 @@ def census_duration(res: Results, problem: str) -> float:
 
 def stock_entries(res: Results) -> dict:
     """Families entering the stock over the survey window: how many a year, and the shares that came from each
-    classification (not at risk, at risk outside the flow group, the flow group) and that came by a crisis."""
+    classification (not at risk, at risk outside the flow group, the flow group) and that came by a crisis.
+
+    Two counts: every entry the model makes (``flows``: a family whose count of problems flickers across the
+    at-risk threshold within days enters each time), and ``census``, entries as a monthly census sees them (in
+    the stock at a month's end and not at its start, by where the family was at its start), with each
+    classification's yearly rate of entering (its census entries over its mean size).
+    """
     t, src, dst, cause, w = res.flows
     sel = (dst == S) & (t >= res.wave_t[0]) & (t < res.wave_t[-1])
+    years = res.wave_t[-1] - res.wave_t[0]
     total = float(w[sel].sum())
     share = (lambda mask: float(w[sel & mask].sum()) / total) if total else (lambda mask: float("nan"))
     crisis = res.cause_names.index("crisis") if "crisis" in res.cause_names else -1
+    by = res.census_entries.astype(float)
+    n = float(by.sum())
+    part = (lambda *codes: float(by[list(codes)].sum()) / n) if n else (lambda *codes: float("nan"))
+    # Each classification's hazard of entering the stock: its entries a year over its mean size (month boundaries).
+    window = (res.boundary_t >= res.wave_t[0]) & (res.boundary_t < res.wave_t[-1])
+    size = res.boundary_states[window].mean(axis=0) if window.any() else np.zeros(by.size)
+    rate = (lambda code: float(by[code]) / years / float(size[code])) if n else (lambda code: float("nan"))
     return {
-        "per_year": total / (res.wave_t[-1] - res.wave_t[0]),
+        "per_year": total / years,
         "from_not_at_risk": share(src == G),
         "from_at_risk": share(src == R),
         "from_flow_group": share(src == H),
         "by_crisis": share(cause == crisis),
+        "census": {
+            "per_year": n / years,
+            "from_not_at_risk": part(G),
+            "from_at_risk": part(R),
+            "from_flow_group": part(H),
+            "from_outside": part(OUT, OUTSIDE),
+            "rate_not_at_risk": rate(G),
+            "rate_at_risk": rate(R),
+            "rate_flow_group": rate(H),
+        },
     }
 
 

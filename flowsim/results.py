@@ -42,6 +42,10 @@ class Results:
     present_waves: np.ndarray  # uint16 bitmask of waves each family of ``waves`` was in the population
     stock_waves: np.ndarray  # uint16 bitmask of waves each family of ``waves`` was in the stock
     survey_onsets: np.ndarray  # spells of each child problem (registry_problems.CHILD) begun over the survey window
+    # Families in the stock at a month boundary of the survey window and not at the one before, by their state
+    # code at the one before (engine.codes; OUTSIDE for rows that were not families then): entries as the monthly
+    # census sees them, without the stays and gaps shorter than a month that ``flows`` also counts.
+    census_entries: np.ndarray
     attrition: tuple[float, float]  # the survey panel's yearly attrition (families not at risk, at risk)
     in_start_stock: np.ndarray  # bool per family
     key_worker_received: np.ndarray  # bool per family

@@ -54,11 +54,19 @@ def table(runs: dict[str, list[dict]]) -> str:
     ):
         cells = [fmt.format(float(np.mean([m[key] for m in runs[n]]))) for n in names]
         lines.append(f"| {label} | {' | '.join(cells)} |")
-    for key, label in (("from_flow_group", "entries to the stock from the flow group"),
-                       ("from_not_at_risk", "entries from families not at risk"),
-                       ("by_crisis", "entries by a crisis")):  # fmt: skip
-        cells = [f"{float(np.mean([m['stock_entries'][key] for m in runs[n]])):.0%}" for n in names]
+    for key, label in (("from_flow_group", "entries to the stock from the flow group (monthly census)"),
+                       ("from_at_risk", "entries from others at risk (monthly census)"),
+                       ("from_not_at_risk", "entries from families not at risk (monthly census)")):  # fmt: skip
+        cells = [f"{float(np.mean([m['stock_entries']['census'][key] for m in runs[n]])):.0%}" for n in names]
         lines.append(f"| {label} | {' | '.join(cells)} |")
+    for key, label in (("rate_flow_group", "flow group's yearly rate of entering the stock"),
+                       ("rate_at_risk", "others at risk: yearly rate of entering")):  # fmt: skip
+        cells = [f"{float(np.mean([m['stock_entries']['census'][key] for m in runs[n]])):.2f}" for n in names]
+        lines.append(f"| {label} | {' | '.join(cells)} |")
+    cells = [f"{float(np.mean([m['stock_entries']['from_not_at_risk'] for m in runs[n]])):.0%}" for n in names]
+    lines.append(
+        f"| every entry the model makes, from families not at risk (stays of days included) | {' | '.join(cells)} |"
+    )
     return "\n".join(lines)
 
 

@@ -96,6 +96,8 @@ class Model(Population):
         # At risk at each wave, weights, present at each wave, in the stock at each wave: as at the last wave.
         self.survey = (np.empty(0, np.uint16), np.empty(0, np.int64), np.empty(0, np.uint16), np.empty(0, np.uint16))
         self.survey_onsets = np.zeros(len(_CHILD), np.int64)  # child problems' spells begun in the survey window
+        self.census_entries = np.zeros(codes.OUTSIDE + 1, np.int64)  # entries to the stock by state a month before
+        self._prev_state = np.empty(0, np.int8)  # each row's state at the last boundary of the survey window
         self._last_t = -np.inf
         self.boundary_problems: list[np.ndarray] = []
         self.boundary_classes: list[np.ndarray] = []
@@ -381,6 +383,19 @@ class Model(Population):
             present = (f.problems[: f.n, None] >> np.array(_CHILD, np.uint16)) & 1
             self.survey_onsets += ((begun & (present == 1)) * f.weight[: f.n, None]).sum(axis=0)
         self._last_t = t
+        first, last = self.spec.wave_t[0], self.spec.wave_t[-1]
+        if first < t <= last:
+            # Entries to the stock as a monthly census counts them: in it now, not at the last boundary. Rows
+            # added since (new families, copies of sampled ones) were not families then.
+            prev = np.full(f.n, codes.OUTSIDE, np.int8)
+            k = min(self._prev_state.size, f.n)
+            prev[:k] = self._prev_state[:k]
+            new = (st == S) & (prev != S)
+            self.census_entries += np.bincount(prev[new], f.weight[: f.n][new], codes.OUTSIDE + 1).astype(np.int64)
+        if first <= t < last:
+            self._prev_state = st.copy()
+        elif self._prev_state.size:
+            self._prev_state = np.empty(0, np.int8)
         if wave is not None:
             # What the survey sees at a wave: who is at risk, who is in the stock, and who is there at all (a panel
             # re-interviews only families still present).
@@ -454,6 +469,7 @@ class Model(Population):
             present_waves=self.survey[2],
             stock_waves=self.survey[3],
             survey_onsets=self.survey_onsets.copy(),
+            census_entries=self.census_entries.copy(),
             attrition=self.spec.attrition,
             in_start_stock=start[start].copy(),
             key_worker_received=f.key_worker_received[:n][start].copy(),

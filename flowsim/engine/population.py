@@ -105,6 +105,7 @@ class Population:
         src = np.repeat(ids, copies)
         number = np.tile(np.arange(1, copies + 1, dtype=np.uint64), ids.size)
         new = f.copy_rows(src)
+        self._rows_made(new, src)
         # A copy's key: its family's, the moment of the split and its number (a family may split more than once).
         moment = mix(np.repeat(t, copies).view(np.uint64))
         f.key[new] = mix(f.key[src] ^ moment ^ (_COPY * number))
@@ -123,6 +124,19 @@ class Population:
             self.buf.scratch_of,
         )
         return np.concatenate([ids, new])
+
+    def _rows_made(self, rows: np.ndarray, like: np.ndarray | None = None) -> None:
+        """Rows that became families since the last month boundary: copies of ``like`` (the sampled families they
+        were part of), or new families. The census of entries to the stock (``Model.observe``) counts a new family
+        as from outside and a copy as from not at risk (a sampled family stands only for families not at risk),
+        unless its family is new since the boundary, whichever row it took."""
+        prev = self._prev_state
+        if not prev.size:  # outside the survey window: nothing is counted
+            return
+        n = self.families.n
+        if prev.size < n:
+            prev = self._prev_state = np.concatenate([prev, np.full(n - prev.size, OUTSIDE, np.int8)])
+        prev[rows] = OUTSIDE if like is None else np.where(prev[like] == OUTSIDE, OUTSIDE, G)
 
     def _replace(self, t0: float, rerun: int) -> np.ndarray:
         """New families in place of those that left: one sampled family (of ``sample_weight`` families) for every
@@ -143,6 +157,7 @@ class Population:
             return np.empty(0, np.int64)
         batch = month_batch(t0, self.spec.t_init)
         rows = f.add(int(n_new))
+        self._rows_made(rows)
         f.key[rows] = family_keys(self.seed64, _KEYS_NEW, batch * 64 + rerun, rows.size)
         # New families form as the families they replace leave (the latest exits of this pass).
         times = np.sort(t)[-rows.size :] if rows.size <= t.size else np.full(rows.size, t.max())

@@ -117,10 +117,10 @@ def _targets_table(summary: dict) -> str:
     return f"<table><tr><th>Measure</th><th>Value</th></tr>{body}</table>"
 
 
-_RULE_TEXT = {"at_least_4": "in at least 4 of the 6 waves", "consecutive_4": "in 4 consecutive waves"}
+_RULE_TEXT = {"at_least_4": "in at least 4 of the waves", "consecutive_4": "in 4 consecutive waves"}
 _PANEL_TEXT = {
     "unbalanced": "every family, in every wave it was there",
-    "balanced": "only families there in all six waves",
+    "balanced": "only families there at every wave",
     "attrition": "families lost to the panel as a panel loses them",
 }
 
@@ -132,7 +132,7 @@ def _survey_section(summary: dict) -> str:
         return ""
     waves = m.get("waves") or []
     when = (
-        f"six yearly waves, {uk_date(dt.date.fromisoformat(waves[0]))} to {uk_date(dt.date.fromisoformat(waves[-1]))}"
+        f"{len(waves)} yearly waves, {uk_date(dt.date.fromisoformat(waves[0]))} to {uk_date(dt.date.fromisoformat(waves[-1]))}"
         if waves
         else "the survey waves"
     )
@@ -148,11 +148,20 @@ def _survey_section(summary: dict) -> str:
     ]  # fmt: skip
     entries = m.get("stock_entries")
     if entries:
+        census = entries.get("census")
+        if census:
+            rows += [
+                ("Families entering the stock a year, as a monthly census sees them", _value(census["per_year"], ",.0f")),
+                ("… of which from the flow group (seed 000: the flow comes from it)", _value(census["from_flow_group"], ".0%")),
+                ("… from families at risk outside the flow group", _value(census["from_at_risk"], ".0%")),
+                ("… from families not at risk", _value(census["from_not_at_risk"], ".0%")),
+                ("… from families new to the population", _value(census["from_outside"], ".0%")),
+                ("Yearly rate of entering the stock: flow group / other families at risk",
+                 f"{_value(census['rate_flow_group'], '.2f')} / {_value(census['rate_at_risk'], '.2f')}"),
+            ]  # fmt: skip
         rows += [
-            ("Families entering the stock a year", _value(entries["per_year"], ",.0f")),
-            ("… of which from the flow group (seed 000: the flow comes from it)", _value(entries["from_flow_group"], ".0%")),
-            ("… from families at risk outside the flow group", _value(entries["from_at_risk"], ".0%")),
-            ("… from families not at risk", _value(entries["from_not_at_risk"], ".0%")),
+            ("Every entry the model makes, stays and gaps of days included, a year", _value(entries["per_year"], ",.0f")),
+            ("… of which from families not at risk", _value(entries["from_not_at_risk"], ".0%")),
             ("… by a crisis (from any classification)", _value(entries["by_crisis"], ".0%")),
         ]  # fmt: skip
     body = "".join(f"<tr><td>{_e(k)}</td><td class='num'>{v}</td></tr>" for k, v in rows)
