@@ -107,7 +107,7 @@ def details(summary: dict) -> list[str]:
         f"{_fmt(t['prevalence']['stock_end'], ',.0f')} at the deadline",
         f"  survey moments{_waves(m)}: {_fmt(m['at_risk'], ',.0f')} at risk, {_fmt(m['persistence_1y'], '.0%')} "
         f"of those re-interviewed still at risk a year on, {_fmt(m['persistent_4_of_6'], ',.0f')} at risk in 4+ of "
-        f"6 waves{_readings_range(m)}, stock {_fmt(m['stock'], ',.0f')} "
+        f"{len(m.get('waves') or []) or 6} waves{_readings_range(m)}, stock {_fmt(m['stock'], ',.0f')} "
         f"({_fmt(m.get('stock_persistence_1y'), '.0%')} still in it a year on), flow group {_fmt(m['flow_group'], ',.0f')}",
     ]
     if "additional" in summary:

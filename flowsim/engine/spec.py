@@ -175,6 +175,12 @@ def survey_wave_times(p) -> tuple[float, ...]:
     return tuple((last - 12 * (p.survey.waves - 1 - w)) / 12 for w in range(p.survey.waves))
 
 
+def _attrition_at_risk(scenario) -> float:
+    """``survey.attrition_at_risk`` where the scenario sets it, otherwise ``survey.attrition`` (as its text says)."""
+    survey = scenario.params.survey
+    return survey.attrition_at_risk if "survey.attrition_at_risk" in scenario.origins else survey.attrition
+
+
 def compile_spec(scenario) -> ModelSpec:
     """The model v2 specification of a validated :class:`~flowsim.scenario.Scenario`."""
     p = scenario.params
@@ -287,7 +293,7 @@ def compile_spec(scenario) -> ModelSpec:
         t_init=t_start - p.population.burn_in_years,
         waves=p.survey.waves,
         wave_t=wave_t,
-        attrition=(float(p.survey.attrition), float(p.survey.attrition_at_risk)),
+        attrition=(float(p.survey.attrition), float(_attrition_at_risk(scenario))),
         scale=scale,
         target_count=p.target.count_families * scale,
         target=p.target.population,

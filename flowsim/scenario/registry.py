@@ -129,7 +129,8 @@ _CORE: list[Param] = [
         "share a year",
         "assumption: no source found on whether FACS lost disadvantaged families faster; the same as "
         "survey.attrition unless set (panels usually lose poorer families faster)",
-        "Panel attrition of a family at risk at the wave it was last interviewed.",
+        "Panel attrition of a family at risk at the wave it was last interviewed (survey.attrition's value unless "
+        "set).",
         lo=0,
         hi=0.5,
     ),
