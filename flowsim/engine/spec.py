@@ -178,7 +178,8 @@ def survey_wave_times(p) -> tuple[float, ...]:
 def _attrition_at_risk(scenario) -> float:
     """``survey.attrition_at_risk`` where the scenario sets it, otherwise ``survey.attrition`` (as its text says)."""
     survey = scenario.params.survey
-    return survey.attrition_at_risk if "survey.attrition_at_risk" in scenario.origins else survey.attrition
+    own = survey.attrition_at_risk
+    return own if "survey.attrition_at_risk" in scenario.origins else survey.attrition
 
 
 def compile_spec(scenario) -> ModelSpec:
