@@ -33,7 +33,8 @@ def moments(path: Path, seeds=SEEDS, targets: str = "calibration/targets.toml") 
     """The survey moments of ``path``'s scenario on each of ``seeds``, as the calibration report runs it."""
     scenario = load_scenario(path)
     trial = scenario.with_values(survey_values(scenario, load_targets(targets).scale), origin="readings")
-    return [survey_moments(engine.simulate(trial, seed=s)) for s in seeds]
+    scale = trial.params.population.scale
+    return [dict(survey_moments(engine.simulate(trial, seed=s)), scale=scale) for s in seeds]
 
 
 def table(runs: dict[str, list[dict]]) -> str:
@@ -53,6 +54,11 @@ def table(runs: dict[str, list[dict]]) -> str:
         ("duration_child_in_need", "child-in-need episode (years, census reading)", "{:.2f}"),
     ):
         cells = [fmt.format(float(np.mean([m[key] for m in runs[n]]))) for n in names]
+        lines.append(f"| {label} | {' | '.join(cells)} |")
+    for label, get in (("flow group, mean over the waves (England)", lambda m: m["flow_group"] / m["scale"]),
+                       ("entries to the stock a year (monthly census, England)",
+                        lambda m: m["stock_entries"]["census"]["per_year"] / m["scale"])):  # fmt: skip
+        cells = [f"{float(np.mean([get(m) for m in runs[n]])):,.0f}" for n in names]
         lines.append(f"| {label} | {' | '.join(cells)} |")
     for key, label in (("from_flow_group", "entries to the stock from the flow group (monthly census)"),
                        ("from_at_risk", "entries from others at risk (monthly census)"),
