@@ -186,7 +186,7 @@ def _survey_section(summary: dict) -> str:
         "compare the count with 20,000 and either share with 7% (Oroyemi et al. 2009: 4-7%). The panel's attrition is "
         f"{_e(_fmt(attrition[0], '.0%'))} a year ({_e(_fmt(attrition[1], '.0%'))} for a family at risk; "
         "<code>survey.attrition</code>).</p>"
-        "<table id='readings'><tr><th>At risk</th><th>Families counted</th><th>Count</th>"
+        "<table id='readings'><tr><th>At risk</th><th>Families counted</th><th style='white-space:nowrap'>Count</th>"
         "<th>Share of those at risk at a wave</th><th>Share of those ever at risk</th></tr>"
         f"{''.join(table)}</table>"
     )
