@@ -289,7 +289,7 @@ def stock_entries(res: Results) -> dict:
     # Each classification's hazard of entering the stock: its entries a year over its mean size (month boundaries).
     window = (res.boundary_t >= res.wave_t[0]) & (res.boundary_t < res.wave_t[-1])
     size = res.boundary_states[window].mean(axis=0) if window.any() else np.zeros(by.size)
-    rate = (lambda code: float(by[code]) / years / float(size[code])) if n else (lambda code: float("nan"))
+    rate = lambda code: float(by[code]) / years / float(size[code]) if size[code] > 0 else float("nan")  # noqa: E731
     return {
         "per_year": total / years,
         "from_not_at_risk": share(src == G),

@@ -385,8 +385,8 @@ class Model(Population):
         self._last_t = t
         first, last = self.spec.wave_t[0], self.spec.wave_t[-1]
         if first < t <= last:
-            # Entries to the stock as a monthly census counts them: in it now, not at the last boundary. Rows
-            # added since (new families, copies of sampled ones) were not families then.
+            # Entries to the stock as a monthly census counts them: in it now, not at the last boundary, by where
+            # each family was then (rows made since are marked by ``Population._rows_made``).
             prev = np.full(f.n, codes.OUTSIDE, np.int8)
             k = min(self._prev_state.size, f.n)
             prev[:k] = self._prev_state[:k]
