@@ -37,6 +37,31 @@ def moments(path: Path, seeds=SEEDS, targets: str = "calibration/targets.toml") 
     return [dict(survey_moments(engine.simulate(trial, seed=s)), scale=scale) for s in seeds]
 
 
+def _census(key: str):
+    return lambda m: m["stock_entries"]["census"][key]
+
+
+#: The other moments beside the readings: label, how to read it from one run's moments, format.
+_MOMENT_ROWS = (
+    ("persistence, re-interviewed", lambda m: m["persistence_1y"], "{:.3f}"),
+    ("persistence, leavers count as not", lambda m: m["persistence_1y_all"], "{:.3f}"),
+    ("stock still in it a year on", lambda m: m["stock_persistence_1y"], "{:.1%}"),
+    ("child-in-need episode (years, census reading)", lambda m: m["duration_child_in_need"], "{:.2f}"),
+    ("flow group, mean over the waves (England)", lambda m: m["flow_group"] / m["scale"], "{:,.0f}"),
+    ("entries to the stock a year (monthly census, England)", lambda m: _census("per_year")(m) / m["scale"], "{:,.0f}"),
+    ("entries to the stock from the flow group (monthly census)", _census("from_flow_group"), "{:.0%}"),
+    ("entries from others at risk (monthly census)", _census("from_at_risk"), "{:.0%}"),
+    ("entries from families not at risk (monthly census)", _census("from_not_at_risk"), "{:.0%}"),
+    ("flow group's yearly rate of entering the stock", _census("rate_flow_group"), "{:.2f}"),
+    ("others at risk: yearly rate of entering", _census("rate_at_risk"), "{:.2f}"),
+    (
+        "every entry the model makes, from families not at risk (stays of days included)",
+        lambda m: m["stock_entries"]["from_not_at_risk"],
+        "{:.0%}",
+    ),
+)
+
+
 def table(runs: dict[str, list[dict]]) -> str:
     """A markdown table: one row per reading, one column per structure (share, and whether it is in the band)."""
     names = list(runs)
@@ -47,32 +72,9 @@ def table(runs: dict[str, list[dict]]) -> str:
             share = float(np.mean([m["readings"][r]["share"] for m in runs[n]]))
             cells.append(f"{share:.1%}{' ✓' if BAND[0] <= share <= BAND[1] else ''}")
         lines.append(f"| {r} | {' | '.join(cells)} |")
-    for key, label, fmt in (
-        ("persistence_1y", "persistence, re-interviewed", "{:.3f}"),
-        ("persistence_1y_all", "persistence, leavers count as not", "{:.3f}"),
-        ("stock_persistence_1y", "stock still in it a year on", "{:.1%}"),
-        ("duration_child_in_need", "child-in-need episode (years, census reading)", "{:.2f}"),
-    ):
-        cells = [fmt.format(float(np.mean([m[key] for m in runs[n]]))) for n in names]
+    for label, get, fmt in _MOMENT_ROWS:
+        cells = [fmt.format(float(np.mean([get(m) for m in runs[n]]))) for n in names]
         lines.append(f"| {label} | {' | '.join(cells)} |")
-    for label, get in (("flow group, mean over the waves (England)", lambda m: m["flow_group"] / m["scale"]),
-                       ("entries to the stock a year (monthly census, England)",
-                        lambda m: m["stock_entries"]["census"]["per_year"] / m["scale"])):  # fmt: skip
-        cells = [f"{float(np.mean([get(m) for m in runs[n]])):,.0f}" for n in names]
-        lines.append(f"| {label} | {' | '.join(cells)} |")
-    for key, label in (("from_flow_group", "entries to the stock from the flow group (monthly census)"),
-                       ("from_at_risk", "entries from others at risk (monthly census)"),
-                       ("from_not_at_risk", "entries from families not at risk (monthly census)")):  # fmt: skip
-        cells = [f"{float(np.mean([m['stock_entries']['census'][key] for m in runs[n]])):.0%}" for n in names]
-        lines.append(f"| {label} | {' | '.join(cells)} |")
-    for key, label in (("rate_flow_group", "flow group's yearly rate of entering the stock"),
-                       ("rate_at_risk", "others at risk: yearly rate of entering")):  # fmt: skip
-        cells = [f"{float(np.mean([m['stock_entries']['census'][key] for m in runs[n]])):.2f}" for n in names]
-        lines.append(f"| {label} | {' | '.join(cells)} |")
-    cells = [f"{float(np.mean([m['stock_entries']['from_not_at_risk'] for m in runs[n]])):.0%}" for n in names]
-    lines.append(
-        f"| every entry the model makes, from families not at risk (stays of days included) | {' | '.join(cells)} |"
-    )
     return "\n".join(lines)
 
 
