@@ -222,12 +222,18 @@ def lines(summ: dict, council: str | None = None) -> list[str]:
         x = block.get(key)
         return f" ({interval_label(x)} {x['lo']:,.0f}–{x['hi']:,.0f})" if isinstance(x, dict) else ""
 
+    def _share(key):
+        x, alloc = v(key), v("allocation")
+        return "–" if x is None or not alloc else f"{x / alloc:.0%}"
+
     deadline = summ["programme_2012"]["deadline"]
     out = [
         f"2012 programme, {where}, by {deadline}: {n('identified')} families identified ({n('eligible')} eligible for "
         f"payment by results), {n('attached')} attached of {n('allocation')} allocated",
-        f"  results claimed: {n('claimed')}{interval('claimed')} ({n('claimed_crime_education')} crime/ASB and "
-        f"education, {n('claimed_employment')} employment; {n('claimed_progress_to_work')} progress-to-work payments)",
+        f"  results claimed (definition b: the framework's results as councils' records show them, against the "
+        f"allocation): {n('claimed')}{interval('claimed')} of {n('allocation')} allocated ({_share('claimed')}): "
+        f"{n('claimed_crime_education')} crime/ASB and education, {n('claimed_employment')} employment; "
+        f"{n('claimed_progress_to_work')} progress-to-work payments (not results)",
     ]
     if block.get("additional") is not None:
         out.append(

@@ -26,16 +26,24 @@ programme's start:
    From the assurance date, a council's attachment fees wait until it has
    attached ``assurance_share`` of its year-one commitment
    (``year_one_share`` of its allocation).
-4. **Evidence and claims.** Each month the council checks its attached
-   families' records against the framework's evidence rules (crime/ASB and
-   education gone for their periods since attachment; an adult off
-   benefits for the employment period; still workless half a year on for
-   progress to work). Evidence, once met, stays met (the family may have
-   left the caseload, or the area). At each claim window the council
-   claims every evidenced result not yet claimed, one of each kind per
-   family, the employment result in place of the crime/ASB and education
-   one. Each claim keeps whether the truth met the rule when the records
-   did.
+4. **Evidence and claims.** Each month the council counts what its
+   records show of each attached family: anti-social behaviour incidents
+   and offences by minors while the crime/ASB problem lasts, sessions
+   missed and exclusions while the education problem lasts (each episode
+   with its own rate, varying month to month; ``intensity``). It checks the
+   financial framework's rules (:mod:`flowsim.engine.framework_rules`):
+   incidents down 60% and offences 33% over the last six months against
+   the six before attachment; under 15% absence and fewer than three
+   exclusions over three terms; an adult off out-of-work benefits into
+   continuous work for 26 weeks (13 from Income Support or ESA), a new
+   partner's work not counted. A family attached to ESF provision (its
+   places a year shared among attached families still on benefits) earns
+   the progress-to-work payment. Evidence, once met, stays met (the family
+   may have left the caseload, or the area). At each claim window the
+   council claims every evidenced result not yet claimed, one of each kind
+   per family, the employment result in place of the crime/ASB and
+   education one. Each claim keeps whether the truth met the rule when the
+   records did (the same counts with no episode missing from the records).
 
 Families of the sampled population (``weight > 1``) are identified as the
 group they stand for; an eligible one is copied into families tracked one
@@ -48,6 +56,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import stats
 
 from flowsim.engine.codes import (
     CLAIM_CRIME_EDUCATION,
@@ -61,11 +70,19 @@ from flowsim.engine.codes import (
     WORKLESS,
 )
 from flowsim.engine.crn import _unit, mix
+from flowsim.engine.framework_rules import crime_asb_met, education_met, employment_met
 
 INF = np.inf
 _HELD, _ATTACHED = 2, 1  # values of the family store's ``attached`` column (0: neither)
 _SALT_RECORD = np.uint64(0x9FB21C651E98DF25)
 _SALT_SEARCH = np.uint64(0xC13FA9A902A6328F)
+_SALT_ESF = np.uint64(0x5A17C3E1B04D9F27)
+#: Salts of the draws behind the monthly counts: each episode's rates, then each month's variation and count.
+_SALT_RATE = np.uint64(0x2B7E151628AED2A6)
+_SALT_MONTH = np.uint64(0x3C6EF372FE94F82B)
+_RING = 16  # months of counts kept per attached family: the longest window (10 months) and its lag (4)
+#: Columns of the monthly counts: true incidents, offences, absence share, exclusions, then the same as recorded.
+_ASB, _OFF, _ABS, _EXC = range(4)
 _DOMAIN_BITS = (CRIME, EDUCATION, WORKLESS)
 
 
@@ -91,8 +108,25 @@ class Programme2012Spec:
     year_one_share: float
     assurance_share: float
     assurance_t: float
-    evidence_years: np.ndarray  # (3,) crime/ASB, education, employment
-    progress_after: float
+    evidence_years: np.ndarray  # (2,) the crime/ASB and education windows
+    asb_fall: float  # the framework's rules (flowsim.engine.framework_rules)
+    offending_fall: float
+    max_exclusions: int
+    max_absence: float
+    employment_weeks: tuple[float, float]  # from Jobseeker's Allowance; from Income Support or ESA
+    lone_bit: int  # the risk factor and problem that mark Income Support or ESA
+    illness: int
+    # What a present problem brings (flowsim.scenario.registry_programme_2012's ``intensity``).
+    asb_per_half_year: float
+    asb_shape: float
+    offences_per_half_year: float
+    offences_shape: float
+    month_shape: float
+    absence_share: float
+    absence_spread: float
+    background_absence: float
+    exclusions_per_year: float
+    esf_per_month: float  # ESF places a month (scaled)
     start_t: float  # the attachment window
     end_t: float
     attach_t: np.ndarray  # programme years start at these times
@@ -147,6 +181,16 @@ class Administration:
         self.attached_log: list[tuple[np.ndarray, ...]] = []  # t, council, programme year, family key
         self.claim_log: list[tuple[np.ndarray, ...]] = []  # t, council, route, true, family key, programme year
         self._last = -INF
+        # Per attached family (its row's ``tf_slot``): the six months before attachment (true incidents and
+        # offences, then as recorded), the last months' counts (``_RING`` months by the month's index, 8 columns: true,
+        # then recorded), the weeks of work its benefit needs, and whether it was a lone parent's.
+        self._before = np.zeros((0, 4), np.float32)
+        self._counts = np.zeros((0, _RING, 8), np.float32)
+        self._weeks = np.zeros(0, np.float32)
+        self._lone = np.zeros(0, bool)
+        self._slots = 0
+        self._recorded = -1  # the last month counted
+        self._esf_carry = 0.0
 
     # --- records ----------------------------------------------------------------------------------
     def _flags(self, f, ids: np.ndarray, t: float, data: bool = True) -> np.ndarray:
@@ -201,7 +245,10 @@ class Administration:
         if t < s.first_t or t <= self._last:
             return
         self._last = t
+        self._count(model.families, t)
         self._evidence(model.families, t)
+        if s.start_t <= t < s.end_t:
+            self._esf(model.families, t)
         if t < s.end_t:
             self._identify(model, t)
             if t >= s.start_t:
@@ -311,6 +358,7 @@ class Administration:
         f.t_attached[ids] = started
         year = np.maximum(np.searchsorted(s.attach_t, started, side="right") - 1, 0).astype(np.int8)
         f.attached_year[ids] = year
+        self._open(f, ids, started)
         council = f.council[ids].astype(np.int16)
         self.attached_log.append((started.copy(), council, year, f.key[ids].copy()))
         np.add.at(self.attached, council, 1)
@@ -323,40 +371,199 @@ class Administration:
         met = ~np.isfinite(self.assured_t) & (self.attached >= need)
         self.assured_t[met] = t
 
+    # --- counts ----------------------------------------------------------------------------------------
+    def _rates(self, key: np.ndarray, since: np.ndarray, j: int) -> tuple[np.ndarray, ...]:
+        """Each episode's rates (one draw per family, problem and episode): incidents and offences a month for
+        crime/ASB, or the share of sessions missed and exclusions a month for education."""
+        s = self.spec
+        tag = since.view(np.uint32).astype(np.uint64) + np.uint64(j << 40)
+        u1 = _hash_unit(key, tag, _SALT_RATE, self.seed)
+        u2 = _hash_unit(key, tag + np.uint64(1 << 48), _SALT_RATE, self.seed)
+        if j == s.framework[0]:
+            asb = stats.gamma.ppf(u1, s.asb_shape, scale=s.asb_per_half_year / s.asb_shape / 6.0)
+            off = stats.gamma.ppf(u2, s.offences_shape, scale=s.offences_per_half_year / s.offences_shape / 6.0)
+            return asb, off
+        m, c = s.absence_share, s.absence_spread
+        return stats.beta.ppf(u1, m * c, (1.0 - m) * c), np.full(key.size, s.exclusions_per_year / 12.0)
+
+    def _month_counts(self, key, month: np.ndarray, present: np.ndarray, rates, j: int) -> np.ndarray:
+        """(n, 2): one month's counts for problem ``j`` (incidents and offences, or absence share and exclusions),
+        from the episode's ``rates`` while ``present``; the month's draws are the family's and the month's alone."""
+        s = self.spec
+        tag = month.astype(np.uint64) + np.uint64((j + 1) << 32)
+        u = [_hash_unit(key, tag + np.uint64(i << 48), _SALT_MONTH, self.seed) for i in range(3)]
+        g = stats.gamma.ppf(u[0], s.month_shape, scale=1.0 / s.month_shape)  # the month's variation, mean 1
+        out = np.zeros((key.size, 2))
+        if j == s.framework[0]:
+            for c in range(2):
+                mu = rates[c] * g * present
+                out[:, c] = np.where(mu > 0, stats.poisson.ppf(u[1 + c], np.maximum(mu, 1e-300)), 0.0)
+        else:
+            out[:, 0] = np.where(present, np.minimum(rates[0] * g, 1.0), s.background_absence)
+            mu = rates[1] * present
+            out[:, 1] = np.where(mu > 0, stats.poisson.ppf(u[1], np.maximum(mu, 1e-300)), 0.0)
+        return out
+
+    def _open(self, f, ids: np.ndarray, started: np.ndarray) -> None:
+        """Newly attached families: their slots, their benefit's weeks, and the six months before attachment."""
+        s = self.spec
+        n = ids.size
+        if self._slots + n > self._weeks.size:
+            cap = max(2 * self._weeks.size, self._slots + n, 64)
+            self._before = np.resize(self._before, (cap, 4))
+            self._counts = np.resize(self._counts, (cap, _RING, 8))
+            self._weeks = np.resize(self._weeks, cap)
+            self._lone = np.resize(self._lone, cap)
+        slots = np.arange(self._slots, self._slots + n)
+        self._slots += n
+        f.tf_slot[ids] = slots
+        lone = ((f.factors[ids] >> s.lone_bit) & 1).astype(bool)
+        ill = ((f.problems[ids] >> s.illness) & 1).astype(bool)
+        self._lone[slots] = lone
+        self._weeks[slots] = np.where(lone | ill, s.employment_weeks[1], s.employment_weeks[0])
+        self._counts[slots] = 0.0
+        # The six months before: a problem present now was present since it began; one that has ended, until then.
+        j, d = s.framework[0], 0
+        key, since = f.key[ids], f.since[ids, j]
+        present = ((f.problems[ids] >> j) & 1).astype(bool)
+        rates = self._rates(key, since, j)
+        seen = self._seen(f, ids, key, since, j, d)
+        before = np.zeros((n, 2))
+        first = np.floor(started * 12).astype(np.int64)
+        for k in range(6):
+            at = (first - k) / 12.0  # the month ending here
+            on = np.where(present, since <= at, (since > at) & np.isfinite(since))
+            before += self._month_counts(key, first - k, on, rates, j)
+        self._before[slots, :2] = before
+        self._before[slots, 2:] = before * seen[:, None]
+
+    def _count(self, f, t: float) -> None:
+        """The month ending at ``t``: each attached family's counts, true and as its council's records show them."""
+        s = self.spec
+        month = int(round(t * 12))
+        if month <= self._recorded:
+            return
+        self._recorded = month
+        n = f.n
+        ids = np.flatnonzero((f.attached[:n] == _ATTACHED) & (f.state[:n] != OUT) & (f.tf_slot[:n] >= 0))
+        if not ids.size:
+            return
+        slots = f.tf_slot[ids]
+        key = f.key[ids]
+        col = month % _RING
+        for (j, d), first in zip(((s.framework[0], 0), (s.framework[1], 1)), (_ASB, _ABS), strict=True):
+            since = f.since[ids, j]
+            present = ((f.problems[ids] >> j) & 1).astype(bool)
+            counts = self._month_counts(key, np.full(ids.size, month), present, self._rates(key, since, j), j)
+            seen = self._seen(f, ids, key, since, j, d) | ~present
+            self._counts[slots, col, first : first + 2] = counts
+            recorded = counts.copy()
+            if first == _ABS:  # an unseen episode's absence shows as the background's
+                recorded[:, 0] = np.where(seen, counts[:, 0], s.background_absence)
+                recorded[:, 1] *= seen
+            else:
+                recorded *= seen[:, None]
+            self._counts[slots, col, 4 + first : 4 + first + 2] = recorded
+
+    def _window(self, slots: np.ndarray, end: int, months: int, column: int, mean: bool = False) -> np.ndarray:
+        cols = (end - np.arange(months)) % _RING
+        v = self._counts[slots][:, cols, column].astype(np.float64)
+        return v.mean(axis=1) if mean else v.sum(axis=1)
+
     # --- evidence and claims -----------------------------------------------------------------------
     def _evidence(self, f, t: float) -> None:
         s = self.spec
         n = f.n
-        ids = np.flatnonzero((f.attached[:n] == _ATTACHED) & (f.state[:n] != OUT))
+        ids = np.flatnonzero((f.attached[:n] == _ATTACHED) & (f.state[:n] != OUT) & (f.tf_slot[:n] >= 0))
         if not ids.size:
             return
         had, done, ta = f.attached_domains[ids], f.evidence[ids], f.t_attached[ids]
-        crime, education, workless = s.framework
+        slots = f.tf_slot[ids]
+        month = min(int(round(t * 12)), self._recorded)
+        first_after = np.floor(ta * 12).astype(np.int64) + 1  # the first month wholly after attachment
         ce = ((had & (CRIME | EDUCATION)) != 0) & ((done & CLAIM_CRIME_EDUCATION) == 0)
         ce_true = ce.copy()
-        for bit, j, d in ((CRIME, crime, 0), (EDUCATION, education, 1)):
-            years = s.evidence_years[d]
-            rec, true = self._clear(f, ids, j, d, t, years)
-            needed = (had & bit) != 0
-            after = t - s.lag[d] - years >= ta
-            ce &= ~needed | (rec & after)
-            ce_true &= ~needed | true
-        emp = ((had & WORKLESS) != 0) & ((done & CLAIM_EMPLOYMENT) == 0)
-        rec, true = self._clear(f, ids, workless, 2, t, s.evidence_years[2])
-        emp &= rec & (t - s.lag[2] - s.evidence_years[2] >= ta)
-        emp_true = true
-        still = self._flags(f, ids, t)[:, 2]
-        progress = ((had & WORKLESS) != 0) & ((done & CLAIM_PROGRESS) == 0) & still & (t >= ta + s.progress_after)
-        progress_true = ((f.problems[ids] >> workless) & 1).astype(bool)
-        for mask, true, route in (
+        # Crime/ASB: the last six months the records show against the six before attachment.
+        lag = int(round(s.lag[0] * 12))
+        months = int(round(s.evidence_years[0] * 12))
+        end = month - lag
+        ok = end - months + 1 >= first_after
+        for true, base in ((True, 0), (False, 4)):
+            b = 0 if true else 2
+            met = crime_asb_met(
+                self._before[slots, b],
+                self._window(slots, end, months, base + _ASB),
+                self._before[slots, b + 1],
+                self._window(slots, end, months, base + _OFF),
+                s.asb_fall,
+                s.offending_fall,
+            )
+            needed = (had & CRIME) != 0
+            if true:
+                ce_true &= ~needed | met
+            else:
+                ce &= ~needed | (met & ok)
+        # Education: the last three terms the records show.
+        lag = int(round(s.lag[1] * 12))
+        months = int(round(s.evidence_years[1] * 12))
+        end = month - lag
+        ok = end - months + 1 >= first_after
+        for true, base in ((True, 0), (False, 4)):
+            met = education_met(
+                self._window(slots, end, months, base + _EXC),
+                self._window(slots, end, months, base + _ABS, mean=True),
+                s.max_exclusions,
+                s.max_absence,
+            )
+            needed = (had & EDUCATION) != 0
+            if true:
+                ce_true &= ~needed | met
+            else:
+                ce &= ~needed | (met & ok)
+        # Employment: off benefits into continuous work for the weeks the adult's benefit needs, after attachment;
+        # a lone parent's family that has since repartnered left benefits on its partner's work.
+        workless = s.framework[2]
+        weeks = self._weeks[slots].astype(np.float64)
+        rec, true = self._clear(f, ids, workless, 2, t, weeks / 52.18)
+        since = f.since[ids, workless].astype(np.float64)
+        seen_to = t - s.lag[2]
+        worked = employment_met(np.where(np.isfinite(since), (seen_to - since) * 52.18, 0.0), weeks)
+        partner = self._lone[slots] & ~((f.factors[ids] >> s.lone_bit) & 1).astype(bool)
+        emp = ((had & WORKLESS) != 0) & ((done & CLAIM_EMPLOYMENT) == 0) & ~partner & (since >= ta - s.lag[2])
+        emp_true = emp & true & worked
+        emp &= rec & worked
+        for mask, true_, route in (
             (ce, ce_true, CLAIM_CRIME_EDUCATION),
             (emp, emp_true, CLAIM_EMPLOYMENT),
-            (progress, progress_true, CLAIM_PROGRESS),
         ):
             if mask.any():
                 rows = ids[mask]
                 f.evidence[rows] |= np.uint8(route)
-                f.evidence_true[rows] |= (true[mask] * route).astype(np.uint8)
+                f.evidence_true[rows] |= (true_[mask] * route).astype(np.uint8)
+
+    def _esf(self, f, t: float) -> None:
+        """ESF provision's places this month, to attached families still on out-of-work benefits in the records
+        (in an order of their own): each earns the progress-to-work payment."""
+        s = self.spec
+        places = self._esf_carry + s.esf_per_month
+        k = int(places)
+        self._esf_carry = places - k
+        if k <= 0:
+            return
+        n = f.n
+        done = (f.evidence[:n] & (CLAIM_PROGRESS | CLAIM_EMPLOYMENT)) != 0
+        ids = np.flatnonzero(
+            (f.attached[:n] == _ATTACHED) & (f.state[:n] != OUT) & ((f.attached_domains[:n] & WORKLESS) != 0) & ~done
+        )
+        if not ids.size:
+            return
+        ids = ids[self._flags(f, ids, t)[:, 2]]
+        month = np.full(ids.size, int(round(t * 12)), np.uint64)
+        order = np.argsort(_hash_unit(f.key[ids], month, _SALT_ESF, self.seed), kind="stable")
+        rows = ids[order[:k]]
+        f.evidence[rows] |= np.uint8(CLAIM_PROGRESS)
+        true = ((f.problems[rows] >> s.framework[2]) & 1).astype(bool)
+        f.evidence_true[rows] |= (true * CLAIM_PROGRESS).astype(np.uint8)
 
     def claim(self, model, t: float) -> None:
         """A claim window at ``t``: every evidenced result not yet claimed, one of each kind per family."""

@@ -338,6 +338,7 @@ def _councils(p, start: dt.date, scale: float, t_end: float, programmes: list[st
     rows = [rows[i] for i in council_order(rows)]
     fin = _framework(p, start, t_end, True)
     published = np.array([r["allocation"] for r in rows], np.int64)
+    national = sum(r["allocation"] for r in council_rows())
     rec = [getattr(cfg.records, d) for d in RECORD_DOMAINS]
     admin = Programme2012Spec(
         names=tuple(r["council"] for r in rows),
@@ -360,8 +361,25 @@ def _councils(p, start: dt.date, scale: float, t_end: float, programmes: list[st
         year_one_share=float(cfg.year_one_share),
         assurance_share=float(cfg.assurance_share),
         assurance_t=to_years(cfg.assurance_date, start),
-        evidence_years=np.array([cfg.evidence.crime_asb_years, cfg.evidence.education_years, fin.employment_years]),
-        progress_after=float(cfg.evidence.progress_after_years),
+        evidence_years=np.array([cfg.evidence.crime_asb_years, cfg.evidence.education_years]),
+        asb_fall=float(cfg.rules.asb_fall),
+        offending_fall=float(cfg.rules.offending_fall),
+        max_exclusions=int(cfg.rules.max_exclusions),
+        max_absence=float(cfg.rules.max_unauthorised_absence),
+        employment_weeks=(float(cfg.rules.employment_weeks_jsa), float(cfg.rules.employment_weeks_other)),
+        lone_bit=_FI["lone_parent"],
+        illness=_PI["parental_illness"],
+        asb_per_half_year=float(cfg.intensity.asb_per_half_year),
+        asb_shape=float(cfg.intensity.asb_shape),
+        offences_per_half_year=float(cfg.intensity.offences_per_half_year),
+        offences_shape=float(cfg.intensity.offences_shape),
+        month_shape=float(cfg.intensity.month_shape),
+        absence_share=float(cfg.intensity.absence_share),
+        absence_spread=float(cfg.intensity.absence_spread),
+        background_absence=float(cfg.intensity.background_absence),
+        exclusions_per_year=float(cfg.intensity.exclusions_per_year),
+        # England's places, in the share of the national allocation these councils hold at this scale
+        esf_per_month=float(cfg.progress.esf_places_per_year) * scale * published.sum() / national / 12.0,
         start_t=fin.start_t,
         end_t=fin.end_t,
         attach_t=fin.attach_t,

@@ -187,14 +187,167 @@ def programme_2012_params(p, sched) -> list:
             hi=5,
         ),
         p(
-            "programme_2012.evidence.progress_after_years",
-            0.5,
-            "years",
-            "assumption: an attached workless adult still out of work half a year on has joined the Work Programme "
-            "or ESF provision (seed 004 section 2.7's progress-to-work payment)",
-            "When a still-workless attached family earns the progress-to-work payment (not a result).",
+            "programme_2012.progress.esf_places_per_year",
+            6000.0,
+            "families a year",
+            "seed 000 slide 6 (an extra 6,000 families a year supported through DWP ESF funding); assumption: the "
+            "places go to families the councils attached who are still on out-of-work benefits, and no adult "
+            "volunteers for the Work Programme otherwise (no count of volunteers was found)",
+            "Places a year in DWP's ESF provision for families with multiple problems; a family attached to it earns "
+            "the progress-to-work payment (ref: DCLG Financial Framework 2012, as its slides restate it: 'attached "
+            "to ESF provision').",
             lo=0,
-            hi=5,
+            hi=1e6,
+        ),
+        p(
+            "programme_2012.rules.asb_fall",
+            0.6,
+            "share",
+            "ref: DCLG Financial Framework 2012, as London Councils restates it ('a 60 per cent reduction in "
+            "anti-social behaviour across the family in the last six months')",
+            "The fall in the family's anti-social behaviour (last six months against the six before attachment) the "
+            "crime/ASB result needs.",
+            lo=0,
+            hi=1,
+        ),
+        p(
+            "programme_2012.rules.offending_fall",
+            0.33,
+            "share",
+            "ref: DCLG Financial Framework 2012, as London Councils restates it ('offending rates by all minors in "
+            "the family reduced by at least 33 per cent in the last six months')",
+            "The fall in offending by the family's minors the crime/ASB result needs.",
+            lo=0,
+            hi=1,
+        ),
+        p(
+            "programme_2012.rules.max_exclusions",
+            3,
+            "exclusions",
+            "ref: DCLG Financial Framework 2012, as London Councils restates it ('fewer than three fixed "
+            "exclusions ... in the last three school terms')",
+            "The education result needs fewer than this many fixed-term exclusions over the last three terms.",
+            lo=1,
+            hi=100,
+        ),
+        p(
+            "programme_2012.rules.max_unauthorised_absence",
+            0.15,
+            "share of sessions",
+            "ref: DCLG Financial Framework 2012, as London Councils restates it ('less than 15 per cent "
+            "unauthorised absences in the last three school terms')",
+            "The education result needs unauthorised absence below this share of sessions over the last three terms.",
+            lo=0,
+            hi=1,
+        ),
+        p(
+            "programme_2012.rules.employment_weeks_jsa",
+            26.0,
+            "weeks",
+            "ref: DCLG Financial Framework 2012 ('into continuous employment for three or six months, depending on "
+            "the initial benefits': London Councils, Community Care 2015); six months from Jobseeker's Allowance as "
+            "in the Work Programme (assumption: the benefit rule was not seen verbatim)",
+            "Continuous work the employment result needs for an adult who was on Jobseeker's Allowance.",
+            lo=0,
+            hi=104,
+        ),
+        p(
+            "programme_2012.rules.employment_weeks_other",
+            13.0,
+            "weeks",
+            "ref: DCLG Financial Framework 2012 (three months from some benefits); assumption: the lone parent on "
+            "Income Support or the ill parent on ESA is the adult whose benefit needs three months",
+            "Continuous work the employment result needs from Income Support or ESA (a lone parent's family, or one "
+            "with a parent's illness, at attachment).",
+            lo=0,
+            hi=104,
+        ),
+        p(
+            "programme_2012.intensity.asb_per_half_year",
+            12.0,
+            "incidents per six months",
+            "ref: DCLG 2014, Understanding Troubled Families (police call-outs over six months averaged 5 a family, "
+            "and 58% of families had none: about 12 among the families with any)",
+            "Mean anti-social behaviour incidents a family's crime/ASB problem brings in six months while present.",
+            lo=0,
+            hi=1000,
+        ),
+        p(
+            "programme_2012.intensity.asb_shape",
+            1.0,
+            "gamma shape",
+            "assumption: incidents are heavily overdispersed between families (a mean of 5 with 58% at none); "
+            "an exponential spread of each episode's rate",
+            "Spread of the incident rate between episodes (gamma shape; smaller is more spread).",
+            lo=0.01,
+            hi=100,
+        ),
+        p(
+            "programme_2012.intensity.offences_per_half_year",
+            1.0,
+            "offences per six months",
+            "assumption: proven youth offences are rarer than incidents (85% of families had no adult offending "
+            "in six months: DCLG 2014); no count for minors was found",
+            "Mean offences by the family's minors in six months while its crime/ASB problem is present.",
+            lo=0,
+            hi=1000,
+        ),
+        p(
+            "programme_2012.intensity.offences_shape",
+            0.5,
+            "gamma shape",
+            "assumption: most episodes bring few or no proven offences, a few many",
+            "Spread of the offending rate between episodes (gamma shape).",
+            lo=0.01,
+            hi=100,
+        ),
+        p(
+            "programme_2012.intensity.month_shape",
+            2.0,
+            "gamma shape",
+            "assumption: a family's incidents and absence vary from month to month about its episode's rate",
+            "Month-to-month variation of incidents, offences and absence about the episode's rate (gamma shape).",
+            lo=0.01,
+            hi=1000,
+        ),
+        p(
+            "programme_2012.intensity.absence_share",
+            0.25,
+            "share of sessions",
+            "ref: DfE SFR 09/2014 and SFR10/2013 (persistent absentees, 5.2% of enrolments in 2011/12, accounted for "
+            "25.1% of absence at an overall rate of 5.1%: 0.251 x 5.1 / 5.2 = 25% of sessions); assumption: a "
+            "child's education problem is persistent absence, all of it unauthorised",
+            "Mean share of sessions missed while a family's education problem is present.",
+            lo=0,
+            hi=1,
+        ),
+        p(
+            "programme_2012.intensity.absence_spread",
+            10.0,
+            "beta concentration",
+            "assumption: persistent absentees miss from 15% to over 40% of sessions",
+            "Spread of the absence share between episodes (a beta's concentration; larger is less spread).",
+            lo=0.1,
+            hi=1000,
+        ),
+        p(
+            "programme_2012.intensity.background_absence",
+            0.01,
+            "share of sessions",
+            "ref: DfE SFR10/2013 (unauthorised absence about 1% of sessions in 2011/12, of 5.1% overall)",
+            "Unauthorised absence while the family has no education problem.",
+            lo=0,
+            hi=1,
+        ),
+        p(
+            "programme_2012.intensity.exclusions_per_year",
+            1.0,
+            "exclusions a year",
+            "assumption: no count of fixed-term exclusions among programme children was found; one a school year "
+            "while the problem lasts",
+            "Mean fixed-term exclusions a year while a family's education problem is present.",
+            lo=0,
+            hi=100,
         ),
     ]
     for domain in RECORD_DOMAINS:
