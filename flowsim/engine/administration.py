@@ -13,19 +13,24 @@ programme's start:
    crime/ASB, education and worklessness, or two and a local concern) as
    its own services know them: referrals see problems late but miss none
    (seed 004: the source of a referral did not matter if the presenting
-   issues were recorded). Those whose *datasets* (police, schools, DWP,
-   each missing some episodes) show the same are *eligible* for payment by
-   results; the rest stay on the list and may become eligible later. A
-   council stops searching once it has ``identify_up_to`` of its allocation
-   in eligible families.
-3. **Attachment.** Each month a council refers ``pace`` x (allocation -
-   families referred) / months left of its eligible families, oldest
-   first, to its key workers. A family is *attached* when its key-worker
-   intervention starts (at once if it is already being worked with). No
-   council refers more families than its allocation.
-   From the assurance date, a council's attachment fees wait until it has
-   attached ``assurance_share`` of its year-one commitment
-   (``year_one_share`` of its allocation).
+   issues were recorded). It lists them up to its allocation and no more
+   (the allocation is a quota). Six months in (``widen_after``), a council
+   still short widens its local criterion to any of the family's counted
+   problems, within the framework's local discretion. Families whose
+   *datasets* (police, schools, DWP, each missing some episodes) show the
+   definition are *eligible* for payment by results.
+3. **Attachment.** Each month a council refers ``pace`` x (goal -
+   families referred) / months left of its listed families to its key
+   workers: first those whose records show fewest of the criteria now
+   (``choose_improving``; else oldest first). The goal is its year-one
+   commitment (``year_one_share``) by the assurance date, then its whole
+   allocation by ``attach_by`` (``front_load``; else the allocation by the
+   programme's end). A family is *attached* when its key-worker
+   intervention starts, at once if one is under way, and then counts from
+   when that intervention began (``retrospective``, never before the
+   programme's start). No council refers more families than its
+   allocation. From the assurance date, a council's attachment fees wait
+   until it has attached ``assurance_share`` of its year-one commitment.
 4. **Evidence and claims.** Each month the council counts what its
    records show of each attached family: anti-social behaviour incidents
    and offences by minors while the crime/ASB problem lasts, sessions
@@ -95,6 +100,13 @@ class Programme2012Spec:
     allocation_published: np.ndarray  # (C,) int: as published
     framework: tuple[int, int, int]  # problem indices of crime/ASB, education, worklessness
     local: tuple[int, ...]  # problem indices that count as a local concern
+    local_wide: tuple[int, ...]  # ... once a council's local criterion has widened
+    widen: bool
+    widen_after: float
+    front_load: bool  # councils' behaviour (registry_programme_2012's ``councils``), each with its switch
+    attach_by: float
+    choose_improving: bool
+    retrospective: bool
     lag: np.ndarray  # (4,) crime/ASB, education, workless, local
     lookback: np.ndarray
     miss: np.ndarray
@@ -113,6 +125,7 @@ class Programme2012Spec:
     offending_fall: float
     max_exclusions: int
     max_absence: float
+    windows_after: bool  # the crime/ASB and education windows must lie wholly after attachment
     employment_weeks: tuple[float, float]  # from Jobseeker's Allowance; from Income Support or ESA
     lone_bit: int  # the risk factor and problem that mark Income Support or ESA
     illness: int
@@ -148,17 +161,45 @@ def council_order(rows) -> list[int]:
     return sorted(range(len(rows)), key=lambda i: (not rows[i]["community_budget_phase1"], -need(rows[i]), i))
 
 
-def council_cumulative(rows) -> np.ndarray:
-    """(2, C): cumulative shares of councils among couple families (row 0) and lone-parent families (row 1)."""
+#: Risk factors that mark a family's disadvantage for where it lives (those loading 0.3 or more on the latent
+#: disadvantage, flowsim.scenario.registry_problems.FACTOR_LOADINGS, lone parents apart: they have their own counts).
+DEPRIVATION_FACTORS = (
+    "four_plus_children",
+    "young_mother",
+    "low_maternal_education",
+    "social_tenant",
+    "poor_home_learning",
+)
+
+
+def council_cumulative(rows, power: float = 0.0) -> np.ndarray:
+    """(2, K + 1, C): cumulative shares of councils among couple families (0) and lone-parent families (1) with
+    k = 0..K of :data:`DEPRIVATION_FACTORS`.
+
+    A council's families are spread as the 2011 Census counts them, tilted by its need (allocation per family with
+    children, against England's): a family with k of the factors lives in council c with weight
+    ``families_c x need_c ** (power x k)``. DCLG apportioned the allocations by the Index of Multiple Deprivation and
+    the Child Well-Being Index (OCSI 2015), so need stands for those indices, and the more disadvantaged a family,
+    the likelier it lives where they are high.
+    """
     lone = np.array([r["lone_parent_families"] for r in rows], float)
     couple = np.array([r["families_with_children"] for r in rows], float) - lone
-    return np.vstack([np.cumsum(couple) / couple.sum(), np.cumsum(lone) / lone.sum()])
+    families = lone + couple
+    alloc = np.array([r["allocation"] for r in rows], float)
+    need = (alloc / np.maximum(families, 1.0)) / (alloc.sum() / families.sum())
+    out = np.empty((2, len(DEPRIVATION_FACTORS) + 1, len(rows)))
+    for i, base in enumerate((couple, lone)):
+        for k in range(out.shape[1]):
+            w = base * need ** (power * k)
+            out[i, k] = np.cumsum(w) / w.sum()
+    return out
 
 
-def _meets(flags: np.ndarray) -> np.ndarray:
-    """The framework's definition: all three criteria, or two of them and a local concern."""
+def _meets(flags: np.ndarray, wide: np.ndarray | bool = False) -> np.ndarray:
+    """The framework's definition: all three criteria, or two of them and a local concern (where the council's
+    local criterion has widened, ``wide``, any of the family's counted problems is one)."""
     national = flags[:, :3].sum(axis=1)
-    return (national == 3) | ((national == 2) & flags[:, 3])
+    return (national == 3) | ((national == 2) & (flags[:, 3] | (wide & flags[:, 4])))
 
 
 def _hash_unit(key: np.ndarray, a: np.ndarray, salt: np.uint64, seed: np.uint64) -> np.ndarray:
@@ -173,6 +214,7 @@ class Administration:
         self.seed = np.uint64(seed64 & 0xFFFFFFFFFFFFFFFF)
         c = len(spec.names)
         self.eligible = np.zeros(c, np.int64)  # eligible families identified, by council
+        self.listed = np.zeros(c, np.int64)  # families on each council's list (eligible or not)
         self.referred = np.zeros(c, np.int64)  # families referred or attached, by council
         self.assured_t = np.full(c, INF)  # when each council met the assurance rule
         self.attached = np.zeros(c, np.int64)  # families attached, by council
@@ -194,15 +236,17 @@ class Administration:
 
     # --- records ----------------------------------------------------------------------------------
     def _flags(self, f, ids: np.ndarray, t: float, data: bool = True) -> np.ndarray:
-        """(n, 4) bool: what the council sees of crime/ASB, education, worklessness and a local concern.
+        """(n, 5) bool: what the council sees of crime/ASB, education, worklessness, a local concern and a concern
+        under the widened local criterion.
 
         ``data``: in the datasets results are evidenced from (each episode may be missing); otherwise as the
         council's own services know the family (referrals: late, but nothing missed).
         """
         s = self.spec
-        out = np.zeros((ids.size, 4), bool)
+        out = np.zeros((ids.size, 5), bool)
         probs, key = f.problems[ids], f.key[ids]
-        for d, js in enumerate((*((j,) for j in s.framework), s.local)):
+        for col, js in enumerate((*((j,) for j in s.framework), s.local, s.local_wide)):
+            d = min(col, 3)  # the widened local criterion is read from the same records as the local one
             if t < s.available_t[d]:
                 continue
             for j in js:
@@ -212,7 +256,7 @@ class Administration:
                 shown = np.where(
                     present, since <= t - s.lag[d], np.isfinite(since) & (t - s.lag[d] < since + s.lookback[d])
                 )
-                out[:, d] |= seen & shown
+                out[:, col] |= seen & shown
         return out
 
     def _seen(self, f, ids: np.ndarray, key: np.ndarray, since: np.ndarray, j: int, d: int) -> np.ndarray:
@@ -259,39 +303,49 @@ class Administration:
         s, f = self.spec, model.families
         n = f.n
         live = (f.weight[:n] > 0) & (f.state[:n] != OUT)
-        searching = self.eligible < np.ceil(s.identify_up_to * s.allocation)
-        new = np.flatnonzero(live & ~np.isfinite(f.t_identified[:n]) & searching[f.council[:n]])
+        room = np.ceil(s.identify_up_to * s.allocation) - self.listed
+        wide = self._widened(t)
+        new = np.flatnonzero(live & ~np.isfinite(f.t_identified[:n]) & (room > 0)[f.council[:n]])
         later = np.flatnonzero(live & np.isfinite(f.t_identified[:n]) & ~np.isfinite(f.t_eligible[:n]))
         p_found = 1.0 - np.exp(-s.search_rate / 12.0)
         month = np.uint64(int(round(t * 12)) & 0xFFFF)
         u = _hash_unit(f.key[new], np.full(new.size, month), _SALT_SEARCH, self.seed)
         new = new[u < p_found]
-        new = new[_meets(self._flags(f, new, t, data=False))]
-        eligible = _meets(self._flags(f, new, t))
-        later = later[_meets(self._flags(f, later, t)) & searching[f.council[later]]]
+        new = new[_meets(self._flags(f, new, t, data=False), wide[f.council[new]])]
+        pooled = new[f.weight[new] > 1]
+        if pooled.size:  # a sampled family found stands for a group: each is tracked, and listed, one by one
+            new = np.concatenate([new, model.split_rows(pooled, t)])
+        known = self._flags(f, new, t, data=False)
+        fits = self._within(f, new, room)  # a council lists families up to its allocation, no more
+        new, known = new[fits], known[fits]
+        eligible = _meets(self._flags(f, new, t), wide[f.council[new]])
+        later = later[_meets(self._flags(f, later, t), wide[f.council[later]])]
         rows = np.concatenate([new[eligible], later])
-        rows = rows[self._within(f, rows)]
-        keep_new = ~eligible | np.isin(new, rows)
-        new, eligible = new[keep_new], eligible[keep_new]
         if new.size:
             f.t_identified[new] = t
+            # The criteria a family was listed for are the ones its results must show improved.
+            f.attached_domains[new] = (known[:, :3] * np.array(_DOMAIN_BITS, np.uint8)).sum(axis=1).astype(np.uint8)
             f.attached[new] = np.where(f.attached[new] == 0, _HELD, f.attached[new])
+            np.add.at(self.listed, f.council[new], f.weight[new])
             self.identified_log.append(
                 (np.full(new.size, t), f.council[new].astype(np.int16), f.weight[new].astype(np.int32), eligible)
             )
         if rows.size:
             f.t_eligible[rows] = t
-            late = rows[~np.isin(rows, new)]
-            if late.size:
-                self.eligible_log.append((np.full(late.size, t), f.council[late].astype(np.int16), f.weight[late]))
+            if later.size:
+                self.eligible_log.append((np.full(later.size, t), f.council[later].astype(np.int16), f.weight[later]))
             np.add.at(self.eligible, f.council[rows], f.weight[rows])
-            pooled = rows[f.weight[rows] > 1]
-            if pooled.size:
-                model.split_rows(pooled, t)
 
-    def _within(self, f, rows: np.ndarray) -> np.ndarray:
-        """Which of ``rows`` (newly eligible) fit under their council's search limit, taken in random order."""
+    def _widened(self, t: float) -> np.ndarray:
+        """(C,) bool: councils whose local criterion has widened to any of the family's counted problems (their list
+        is still short of their allocation once ``widen_after`` years of the programme have passed)."""
         s = self.spec
+        if not s.widen or t < s.start_t + s.widen_after:
+            return np.zeros(len(s.names), bool)
+        return self.listed < np.ceil(s.identify_up_to * s.allocation)
+
+    def _within(self, f, rows: np.ndarray, room: np.ndarray) -> np.ndarray:
+        """Which of ``rows`` (newly found) fit in their council's ``room`` on its list, taken in random order."""
         if not rows.size:
             return np.zeros(0, bool)
         council = f.council[rows].astype(np.int64)
@@ -301,9 +355,8 @@ class Administration:
         cum = np.cumsum(w)
         start = np.searchsorted(c, c, side="left")
         before = cum - w - np.where(start > 0, cum[start - 1], 0)
-        room = np.ceil(s.identify_up_to * s.allocation)[c] - self.eligible[c]
         ok = np.zeros(rows.size, bool)
-        ok[order] = before < room
+        ok[order] = before + w <= room[c]
         return ok
 
     def _refer(self, model, t: float) -> None:
@@ -315,13 +368,16 @@ class Administration:
         if lapsed.size:
             f.tf_referred[lapsed] = False
             np.subtract.at(self.referred, f.council[lapsed], 1)
-        months_left = max(int(np.ceil((s.end_t - t) * 12 - 1e-9)), 1)
-        quota = np.minimum(np.ceil(s.pace * (s.allocation - self.referred) / months_left), s.allocation - self.referred)
+        goal, until = s.allocation, s.end_t
+        if s.front_load:  # the year-one commitment by the assurance date, then the rest by ``attach_by``
+            goal, until = (s.year_one_share * s.allocation, s.assurance_t) if t < s.assurance_t else (goal, s.attach_by)
+        months_left = max(int(np.ceil((until - t) * 12 - 1e-9)), 1)
+        quota = np.minimum(np.ceil(s.pace * (goal - self.referred) / months_left), s.allocation - self.referred)
         quota = np.maximum(quota, 0).astype(np.int64)
         if not quota.any():
             return
         ready = np.flatnonzero(
-            np.isfinite(f.t_eligible[:n])
+            np.isfinite(f.t_identified[:n])
             & ~f.tf_referred[:n]
             & (f.attached[:n] != _ATTACHED)
             & (f.weight[:n] == 1)
@@ -330,7 +386,10 @@ class Administration:
         if not ready.size:
             return
         council = f.council[ready].astype(np.int64)
-        order = np.lexsort((f.key[ready], f.t_eligible[ready], council))  # oldest on the list first
+        # Oldest on the list first; choosing, a council takes first the families whose records show fewest of the
+        # three criteria now (those already improving).
+        shown = self._flags(f, ready, t)[:, :3].sum(axis=1) if s.choose_improving else np.zeros(ready.size, int)
+        order = np.lexsort((f.key[ready], f.t_identified[ready], shown, council))
         ready, council = ready[order], council[order]
         rank = np.arange(ready.size) - np.searchsorted(council, council, side="left")
         chosen = ready[rank < quota[council]]
@@ -338,29 +397,41 @@ class Administration:
             return
         np.add.at(self.referred, f.council[chosen], 1)
         f.tf_referred[chosen] = True
-        flags = self._flags(f, chosen, t)
-        f.attached_domains[chosen] = (flags[:, :3] * np.array(_DOMAIN_BITS, np.uint8)).sum(axis=1).astype(np.uint8)
+        flags = self._flags(f, chosen, t)  # with any criterion the datasets show now
+        f.attached_domains[chosen] |= (flags[:, :3] * np.array(_DOMAIN_BITS, np.uint8)).sum(axis=1).astype(np.uint8)
         working = np.zeros(chosen.size, bool)
         for k in model.worker_programmes:
             working |= f.prog_status[chosen, k] == ENROLLED
-        self.attach(f, chosen[working], np.full(int(working.sum()), t))
+        worked = chosen[working]
+        dated = np.full(worked.size, t)
+        if s.retrospective:  # attached from when the key worker began, but not before the programme did
+            began = f.t_worked[worked]
+            dated = np.where(np.isfinite(began), np.clip(began, s.start_t, t), t)
+        self.attach(f, worked, np.full(worked.size, t), dated)
         waiting = f.prog_status[chosen, kw] == WAITING
         model.refer(chosen[~working & ~waiting], t)
 
-    def attach(self, f, ids: np.ndarray, started: np.ndarray) -> None:
-        """Families the councils referred whose intervention started (or was under way): attached."""
+    def attach(self, f, ids: np.ndarray, started: np.ndarray, dated: np.ndarray | None = None) -> None:
+        """Families the councils referred whose intervention started (or was under way) at ``started``: attached.
+
+        ``dated``: when the attachment counts from for its evidence (a family already being worked with may be
+        attached from when its key worker began); the attachment itself is logged at ``started``. Every key-worker
+        start is remembered (``t_worked``) for that.
+        """
         s = self.spec
+        dated = started if dated is None else dated
+        f.t_worked[ids] = np.where(f.attached[ids] != _ATTACHED, started, f.t_worked[ids])
         ok = f.tf_referred[ids] & (f.attached[ids] != _ATTACHED) & (started < s.end_t)
-        ids, started = ids[ok], started[ok]
+        ids, started, dated = ids[ok], started[ok], dated[ok]
         if not ids.size:
             return
         f.attached[ids] = _ATTACHED
-        f.t_attached[ids] = started
+        f.t_attached[ids] = dated
         year = np.maximum(np.searchsorted(s.attach_t, started, side="right") - 1, 0).astype(np.int8)
         f.attached_year[ids] = year
-        self._open(f, ids, started)
+        self._open(f, ids, dated, started)
         council = f.council[ids].astype(np.int16)
-        self.attached_log.append((started.copy(), council, year, f.key[ids].copy()))
+        self.attached_log.append((started.copy(), council, year, f.key[ids].copy(), dated.copy()))
         np.add.at(self.attached, council, 1)
 
     def _assure(self, t: float) -> None:
@@ -404,8 +475,14 @@ class Administration:
             out[:, 1] = np.where(mu > 0, stats.poisson.ppf(u[1], np.maximum(mu, 1e-300)), 0.0)
         return out
 
-    def _open(self, f, ids: np.ndarray, started: np.ndarray) -> None:
-        """Newly attached families: their slots, their benefit's weeks, and the six months before attachment."""
+    def _open(self, f, ids: np.ndarray, dated: np.ndarray, now: np.ndarray) -> None:
+        """Newly attached families (at ``now``, counting from ``dated``): their slots, their benefit's weeks, the six
+        months before ``dated`` and the months the records hold up to ``now``.
+
+        Months before ``now`` are read back from each problem's last change: a problem present now has been since it
+        began; one that has ended was present until then (its start is not kept, so a month before its end counts as
+        present). The draws are each month's own, so a month counted now and later is the same month.
+        """
         s = self.spec
         n = ids.size
         if self._slots + n > self._weeks.size:
@@ -421,21 +498,41 @@ class Administration:
         ill = ((f.problems[ids] >> s.illness) & 1).astype(bool)
         self._lone[slots] = lone
         self._weeks[slots] = np.where(lone | ill, s.employment_weeks[1], s.employment_weeks[0])
-        self._counts[slots] = 0.0
-        # The six months before: a problem present now was present since it began; one that has ended, until then.
-        j, d = s.framework[0], 0
-        key, since = f.key[ids], f.since[ids, j]
-        present = ((f.problems[ids] >> j) & 1).astype(bool)
-        rates = self._rates(key, since, j)
-        seen = self._seen(f, ids, key, since, j, d)
-        before = np.zeros((n, 2))
-        first = np.floor(started * 12).astype(np.int64)
-        for k in range(6):
-            at = (first - k) / 12.0  # the month ending here
-            on = np.where(present, since <= at, (since > at) & np.isfinite(since))
-            before += self._month_counts(key, first - k, on, rates, j)
-        self._before[slots, :2] = before
-        self._before[slots, 2:] = before * seen[:, None]
+        key = f.key[ids]
+        first = np.floor(dated * 12 + 1e-9).astype(np.int64)  # the month ending at or before attachment
+        last = np.floor(now * 12 + 1e-9).astype(np.int64)
+        for (j, d), col in zip(((s.framework[0], 0), (s.framework[1], 1)), (_ASB, _ABS), strict=True):
+            since = f.since[ids, j]
+            present = ((f.problems[ids] >> j) & 1).astype(bool)
+            rates = self._rates(key, since, j)
+            seen = self._seen(f, ids, key, since, j, d)
+
+            def month(m, since=since, present=present, rates=rates, j=j):
+                at = m / 12.0
+                on = np.where(present, since <= at, (since > at) & np.isfinite(since))
+                return self._month_counts(key, m, on, rates, j), on
+
+            for k in range(_RING):
+                m = last - k
+                counts, on = month(m)
+                self._record(slots, m, col, counts, on & ~seen)
+            if col == _ASB:
+                before = sum(month(first - k)[0] for k in range(6))
+                self._before[slots, :2] = before
+                self._before[slots, 2:] = before * seen[:, None]
+
+    def _record(self, slots, month, col: int, counts: np.ndarray, missed: np.ndarray) -> None:
+        """Store one month's counts (true, and as recorded: a missed episode shows nothing beyond the background)."""
+        s = self.spec
+        ring = np.asarray(month) % _RING
+        self._counts[slots, ring, col : col + 2] = counts
+        recorded = counts.copy()
+        if col == _ABS:
+            recorded[:, 0] = np.where(missed, s.background_absence, counts[:, 0])
+            recorded[:, 1] *= ~missed
+        else:
+            recorded *= ~missed[:, None]
+        self._counts[slots, ring, 4 + col : 4 + col + 2] = recorded
 
     def _count(self, f, t: float) -> None:
         """The month ending at ``t``: each attached family's counts, true and as its council's records show them."""
@@ -450,20 +547,12 @@ class Administration:
             return
         slots = f.tf_slot[ids]
         key = f.key[ids]
-        col = month % _RING
-        for (j, d), first in zip(((s.framework[0], 0), (s.framework[1], 1)), (_ASB, _ABS), strict=True):
+        for (j, d), col in zip(((s.framework[0], 0), (s.framework[1], 1)), (_ASB, _ABS), strict=True):
             since = f.since[ids, j]
             present = ((f.problems[ids] >> j) & 1).astype(bool)
             counts = self._month_counts(key, np.full(ids.size, month), present, self._rates(key, since, j), j)
-            seen = self._seen(f, ids, key, since, j, d) | ~present
-            self._counts[slots, col, first : first + 2] = counts
-            recorded = counts.copy()
-            if first == _ABS:  # an unseen episode's absence shows as the background's
-                recorded[:, 0] = np.where(seen, counts[:, 0], s.background_absence)
-                recorded[:, 1] *= seen
-            else:
-                recorded *= seen[:, None]
-            self._counts[slots, col, 4 + first : 4 + first + 2] = recorded
+            missed = present & ~self._seen(f, ids, key, since, j, d)
+            self._record(slots, month, col, counts, missed)
 
     def _window(self, slots: np.ndarray, end: int, months: int, column: int, mean: bool = False) -> np.ndarray:
         cols = (end - np.arange(months)) % _RING
@@ -480,16 +569,17 @@ class Administration:
         had, done, ta = f.attached_domains[ids], f.evidence[ids], f.t_attached[ids]
         slots = f.tf_slot[ids]
         month = min(int(round(t * 12)), self._recorded)
-        first_after = np.floor(ta * 12).astype(np.int64) + 1  # the first month wholly after attachment
+        # With ``windows_after``, a window counts once it lies wholly after attachment; otherwise the last months at
+        # the claim count whenever they began.
+        first_after = np.floor(ta * 12 + 1e-9).astype(np.int64) + 1  # the first month wholly after attachment
         ce = ((had & (CRIME | EDUCATION)) != 0) & ((done & CLAIM_CRIME_EDUCATION) == 0)
         ce_true = ce.copy()
         # Crime/ASB: the last six months the records show against the six before attachment.
-        lag = int(round(s.lag[0] * 12))
+        end = month - int(round(s.lag[0] * 12))
         months = int(round(s.evidence_years[0] * 12))
-        end = month - lag
-        ok = end - months + 1 >= first_after
-        for true, base in ((True, 0), (False, 4)):
-            b = 0 if true else 2
+        if s.windows_after:
+            ce &= ((had & CRIME) == 0) | (end - months + 1 >= first_after)
+        for base, b, out in ((0, 0, ce_true), (4, 2, ce)):
             met = crime_asb_met(
                 self._before[slots, b],
                 self._window(slots, end, months, base + _ASB),
@@ -498,28 +588,20 @@ class Administration:
                 s.asb_fall,
                 s.offending_fall,
             )
-            needed = (had & CRIME) != 0
-            if true:
-                ce_true &= ~needed | met
-            else:
-                ce &= ~needed | (met & ok)
+            out &= ((had & CRIME) == 0) | met
         # Education: the last three terms the records show.
-        lag = int(round(s.lag[1] * 12))
+        end = month - int(round(s.lag[1] * 12))
         months = int(round(s.evidence_years[1] * 12))
-        end = month - lag
-        ok = end - months + 1 >= first_after
-        for true, base in ((True, 0), (False, 4)):
+        if s.windows_after:
+            ce &= ((had & EDUCATION) == 0) | (end - months + 1 >= first_after)
+        for base, out in ((0, ce_true), (4, ce)):
             met = education_met(
                 self._window(slots, end, months, base + _EXC),
                 self._window(slots, end, months, base + _ABS, mean=True),
                 s.max_exclusions,
                 s.max_absence,
             )
-            needed = (had & EDUCATION) != 0
-            if true:
-                ce_true &= ~needed | met
-            else:
-                ce &= ~needed | (met & ok)
+            out &= ((had & EDUCATION) == 0) | met
         # Employment: off benefits into continuous work for the weeks the adult's benefit needs, after attachment;
         # a lone parent's family that has since repartnered left benefits on its partner's work.
         workless = s.framework[2]
@@ -616,7 +698,7 @@ class Administration:
             "allocation_published": self.spec.allocation_published.copy(),
             "identified": cat(self.identified_log, (float, np.int16, np.int32, bool)),
             "eligible_later": cat(self.eligible_log, (float, np.int16, np.int32)),
-            "attached": cat(self.attached_log, (float, np.int16, np.int8, np.uint64)),
+            "attached": cat(self.attached_log, (float, np.int16, np.int8, np.uint64, float)),
             "claims": cat(self.claim_log, (float, np.int16, np.int8, bool, np.uint64, np.int8)),
             "assured_t": self.assured_t.copy(),
             "assurance_t": self.spec.assurance_t,

@@ -95,6 +95,7 @@ class Families:
             ("evidence", np.uint8, (), 0),  # results whose evidence the council's records have shown (claim bits)
             ("evidence_true", np.uint8, (), 0),  # ... and which of them were true when the records showed them
             ("tf_slot", np.int32, (), -1),  # an attached family's place in its council's counts (-1: none)
+            ("t_worked", np.float64, (), INF),  # when its last key-worker intervention began
         ]
         self._dtype = np.dtype([(name, dt, shape) for name, dt, shape, _ in self._hot], align=True)
         self._blank = np.zeros((), self._dtype)

@@ -15,15 +15,17 @@ import numpy as np
 from scipy.special import ndtr
 
 from flowsim.engine import kernel
+from flowsim.engine.administration import DEPRIVATION_FACTORS
 from flowsim.engine.codes import OUTSIDE, G, month_batch
 from flowsim.engine.crn import family_keys, mix
 from flowsim.engine.families import INF
 from flowsim.engine.spec import CAUSE_NEW, NP
-from flowsim.scenario.registry_problems import PROBLEM_NAMES
+from flowsim.scenario.registry_problems import FACTOR_NAMES, PROBLEM_NAMES
 
 _COPY = np.uint64(0x2545F4914F6CDD1D)  # a copy's key is mix(key ^ (_COPY * copy number))
 _KEYS_POOL, _KEYS_NEW = 2, 3
 _STREAM_NEW = 3
+_DEPRIVATION_BITS = tuple(FACTOR_NAMES.index(n) for n in DEPRIVATION_FACTORS)
 
 
 class Population:
@@ -51,14 +53,18 @@ class Population:
         f.z[ids] = rng.gamma(1.0 / v, v, n) if v > 0 else 1.0
         if spec.council_cum is None:
             f.council[ids] = rng.integers(0, max(spec.councils, 1), n)
-        else:  # the 2012 councils: lone-parent and couple families each spread as the 2011 Census counts them
-            lone = (f.factors[ids] >> spec.tables["lone_bit"]) & 1
+        else:  # the 2012 councils: by family type and disadvantage (administration.council_cumulative)
+            factors = f.factors[ids]
+            lone = (factors >> spec.tables["lone_bit"]) & 1
+            k = sum(((factors >> b) & 1).astype(np.int64) for b in _DEPRIVATION_BITS)
             u = rng.random(n)
             cum = spec.council_cum
-            council = np.where(
-                lone == 1, np.searchsorted(cum[1], u, side="right"), np.searchsorted(cum[0], u, side="right")
-            )
-            f.council[ids] = np.minimum(council, cum.shape[1] - 1)
+            council = np.zeros(n, np.int64)
+            for a in range(cum.shape[0]):
+                for b in range(cum.shape[1]):
+                    m = (lone == a) & (k == b)
+                    council[m] = np.searchsorted(cum[a, b], u[m], side="right")
+            f.council[ids] = np.minimum(council, cum.shape[2] - 1)
         u5 = (f.factors[ids] >> self.const.under5_bit) & 1
         f.under5_until[ids] = np.where(u5 == 1, t + (5.0 if newborn else 5.0 * rng.random(n)), INF)
         share = spec.initial_share.copy()

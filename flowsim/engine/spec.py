@@ -129,7 +129,7 @@ class ModelSpec:
     rollout_t: np.ndarray
     rollout_share: np.ndarray
     finance: object
-    council_cum: np.ndarray | None = None  # (2, C) cumulative council shares of couple and lone-parent families
+    council_cum: np.ndarray | None = None  # (2, K + 1, C) cumulative council shares by family type and disadvantage
     programme_2012: Programme2012Spec | None = None  # the councils' administration of the 2012 programme
 
     @property
@@ -346,6 +346,13 @@ def _councils(p, start: dt.date, scale: float, t_end: float, programmes: list[st
         allocation_published=published,
         framework=tuple(_PI[n] for n in FRAMEWORK),
         local=tuple(_PI[n] for n in p.classification.local_criteria),
+        local_wide=tuple(_PI[n] for n in p.classification.at_risk_problems),
+        widen=bool(cfg.councils.widen),
+        widen_after=float(cfg.councils.widen_after_years),
+        front_load=bool(cfg.councils.front_load),
+        attach_by=to_years(cfg.councils.attach_by, start),
+        choose_improving=bool(cfg.councils.choose_improving),
+        retrospective=bool(cfg.councils.retrospective),
         lag=np.array([r.lag_years for r in rec]),
         lookback=np.array([r.lookback_years for r in rec]),
         miss=np.array([r.miss for r in rec]),
@@ -366,6 +373,7 @@ def _councils(p, start: dt.date, scale: float, t_end: float, programmes: list[st
         offending_fall=float(cfg.rules.offending_fall),
         max_exclusions=int(cfg.rules.max_exclusions),
         max_absence=float(cfg.rules.max_unauthorised_absence),
+        windows_after=bool(cfg.rules.windows_after_attachment),
         employment_weeks=(float(cfg.rules.employment_weeks_jsa), float(cfg.rules.employment_weeks_other)),
         lone_bit=_FI["lone_parent"],
         illness=_PI["parental_illness"],
@@ -385,7 +393,8 @@ def _councils(p, start: dt.date, scale: float, t_end: float, programmes: list[st
         attach_t=fin.attach_t,
         claim_t=fin.claim_t,
     )
-    return {"councils": len(rows), "council_cum": council_cumulative(rows), "programme_2012": admin}
+    cum = council_cumulative(rows, float(cfg.councils.deprivation_power))
+    return {"councils": len(rows), "council_cum": cum, "programme_2012": admin}
 
 
 def _framework(p, start: dt.date, t_end: float, key_worker: bool):

@@ -112,10 +112,11 @@ def programme_2012_params(p, sched) -> list:
         ),
         p(
             "programme_2012.search_rate_per_year",
-            1.5,
+            0.8,
             "per family-year",
-            "assumption: the same as identification.new_approach_rate_per_year (a family that meets the criteria "
-            "is found in about eight months)",
+            "calibrated (a process target, calibration/programme_2012.md: families identified nationally, DCLG "
+            "progress information January 2013 to October 2014, within 10% at each at 0.8, up to 21% over at 1.0; "
+            "seed 31, a quarter of England; never claims)",
             "Hazard that a council's matching finds a family whose records meet the criteria.",
             lo=0,
             hi=100,
@@ -132,11 +133,12 @@ def programme_2012_params(p, sched) -> list:
         ),
         p(
             "programme_2012.pace",
-            1.0,
-            "multiple of the even pace",
-            "assumption: the financial framework expects the whole allocation worked with by the programme's end, "
-            "so each month a council attaches the families still to attach divided by the months left",
-            "Each month a council attaches up to pace x (allocation - attached) / months left of its eligible families.",
+            0.85,
+            "multiple of the pace its goal needs",
+            "ref: CLG Committee HC 163 (2013-14) para 76 (the 35,618 families worked with in year one were 85% of "
+            "what councils had committed to): councils attached at 85% of the pace their commitments asked",
+            "Each month a council attaches up to pace x (its goal - attached) / months left to the goal's date of the "
+            "families on its list (the goal: programme_2012.councils.front_load).",
             lo=0,
             hi=100,
         ),
@@ -187,6 +189,75 @@ def programme_2012_params(p, sched) -> list:
             hi=5,
         ),
         p(
+            "programme_2012.councils.deprivation_power",
+            1.0,
+            "power",
+            "calibrated (a process target, calibration/programme_2012.md: each council's pool of families meeting the "
+            "2012 definition in proportion to its allocation; the slope of log(pool / allocation) on log(need) across "
+            "councils is +0.03 at 1, -0.31 at 0.75 and +0.30 at 1.25; seed 31, a tenth of England, April 2012)",
+            "How strongly a disadvantaged family's council follows need (its allocation per family with children): a "
+            "family with k of the deprivation factors lives in a council with weight families x need ** (power x k). "
+            "0: families spread as the 2011 Census counts them.",
+            lo=0,
+            hi=10,
+        ),
+        p(
+            "programme_2012.councils.widen",
+            True,
+            "switch",
+            "ref: LocalGov 28 Mar 2012 ('local discretion to choose which households meet the criteria'); LGC Oct "
+            "2012 (a survey of a third of councils: 6.9% of their allocation identified on the strict criteria); "
+            "Casey 2013 ('give them the criteria ... and they can populate it')",
+            "A council whose list is still short of its allocation widens its local criterion: any of the family's "
+            "counted problems (classification.at_risk_problems) is a local concern.",
+        ),
+        p(
+            "programme_2012.councils.widen_after_years",
+            0.5,
+            "years",
+            "ref: LGC Oct 2012 (six months in, councils had found few families on the strict criteria)",
+            "How long into the programme a council short of its allocation widens its local criterion.",
+            lo=0,
+            hi=5,
+        ),
+        p(
+            "programme_2012.councils.front_load",
+            True,
+            "switch",
+            "ref: CYP Now 14 May 2013 (councils were advised to aim to identify a third of their families in "
+            "2012/13 and the rest in 2013/14); CLG Committee HC 163 para 76 (year-one commitments); seed 003 "
+            "(year-two fees wait for 85% of year-one families)",
+            "Councils attach their year-one commitment by the assurance date and the rest by "
+            "programme_2012.councils.attach_by (off: an even pace to the programme's end).",
+        ),
+        p(
+            "programme_2012.councils.attach_by",
+            D(2014, 3, 31),
+            "date",
+            "ref: CYP Now 14 May 2013 (the remainder identified in 2013/14, so worked with by its end)",
+            "With front-loading, councils aim to have attached their whole allocation by this date.",
+        ),
+        p(
+            "programme_2012.councils.choose_improving",
+            True,
+            "switch",
+            "ref: Crossley 2015, CCJS Briefing 13 ('data matching' to claim for families who 'turned themselves "
+            "around'); PAC HC 711 (2016-17: councils moved families through quickly, on short-term outcomes); "
+            "LocalGov 2012 (local discretion over whom to work with)",
+            "Councils attach first the listed families whose records show fewest of the three criteria now (off: "
+            "oldest on the list first).",
+        ),
+        p(
+            "programme_2012.councils.retrospective",
+            True,
+            "switch",
+            "ref: LGC May 2013 (Lincolnshire: 'families being supported by other agencies that we hadn't counted'); "
+            "Huddersfield Examiner 2013 (Kirklees: a third of families previously known); Express & Star 30 Nov 2013 "
+            "(West Midlands leaders 'would have been doing the work anyway')",
+            "A listed family already with a key worker is attached from when that work began (not before the "
+            "programme's start), so its results count from then (off: from the day the council attaches it).",
+        ),
+        p(
             "programme_2012.progress.esf_places_per_year",
             6000.0,
             "families a year",
@@ -198,6 +269,18 @@ def programme_2012_params(p, sched) -> list:
             "to ESF provision').",
             lo=0,
             hi=1e6,
+        ),
+        p(
+            "programme_2012.rules.windows_after_attachment",
+            True,
+            "switch",
+            "ref: Hansard WMS 10 Sep 2013 (Pickles: children 'back in school for at least three terms', crime and "
+            "ASB 'down over at least six months'; 'it can take in excess of a year to achieve these results and "
+            "claim success'); seed 004 section 2.4 (a time lag for achieving and evidencing results). The "
+            "framework's words as London Councils restates them ('in the last six months', 'in the last three school "
+            "terms') do not say so: false reads them that way (calibration/programme_2012.md compares the two)",
+            "The crime/ASB and education results count only windows lying wholly after attachment (false: the last "
+            "six months and three terms at the claim, whenever they began).",
         ),
         p(
             "programme_2012.rules.asb_fall",
