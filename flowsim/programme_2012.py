@@ -17,6 +17,7 @@ result.
 
 from __future__ import annotations
 
+import datetime as dt
 import difflib
 import re
 
@@ -27,7 +28,7 @@ from flowsim.errors import FlowsimError
 from flowsim.measures import interval_label
 from flowsim.results import Results
 from flowsim.scenario.registry_programme_2012 import council_names
-from flowsim.timeline import to_date, uk_date
+from flowsim.timeline import to_date, to_years, uk_date
 
 ENGLAND = "England"
 ROUTES = {"crime_education": CLAIM_CRIME_EDUCATION, "employment": CLAIM_EMPLOYMENT, "progress_to_work": CLAIM_PROGRESS}
@@ -199,7 +200,38 @@ def summary(res: Results, counterfactual: Results | None, fin) -> dict:
     england = {k: float(v.sum()) for k, v in values.items() if k != "assurance_met"}
     england["assurance_met_councils"] = float(values["assurance_met"].sum())
     councils = {name: {k: float(v[i]) for k, v in values.items()} for i, name in enumerate(p["councils"])}
-    return {"deadline": uk_date(res.deadline), **england, "councils": councils}
+    return {"deadline": uk_date(res.deadline), **england, "path": _path(res, counterfactual, fin), "councils": councils}
+
+
+#: The national path's columns: (label, quantity, route).
+PATH = (
+    ("identified", "identified", "all"),
+    ("attached", "attached", "all"),
+    ("crime/ASB & education", "claimed", "crime_education"),
+    ("employment", "claimed", "employment"),
+    ("progress to work", "claimed", "progress_to_work"),
+    ("additional", "additional", "results"),
+    ("caused", "claimed_caused", "results"),
+    ("anyway", "claimed_anyway", "results"),
+    ("not true", "claimed_not_true", "results"),
+)
+
+
+def _path(res: Results, counterfactual: Results | None, fin) -> dict:
+    """England's cumulative counts at each half-year of the programme (ends of September and March) and at the
+    deadline, keyed by month ('Sep 2012'): identified, attached, results claimed by route, and the claims' split."""
+    first = to_years(fin.programme_start, res.start)
+    bounds = [float(t) for t in np.arange(first + 0.5, res.t_deadline + 1e-9, 0.5)]
+    if not bounds or bounds[-1] < res.t_deadline - 1e-9:
+        bounds.append(res.t_deadline)
+    blocks = _blocks(res, counterfactual, fin, np.array(bounds))
+    out = {}
+    for i, t in enumerate(bounds):
+        label = f"{to_date(float(t), res.start) - dt.timedelta(days=1):%b %Y}"
+        out[label] = {
+            key: float(blocks[(q, r)][i].sum()) for _, q, r in PATH if (q, r) in blocks for key in [q + "|" + r]
+        }
+    return out
 
 
 def lines(summ: dict, council: str | None = None) -> list[str]:
@@ -243,4 +275,19 @@ def lines(summ: dict, council: str | None = None) -> list[str]:
         )
     else:
         out.append(f"  of the claims, {n('claimed_not_true')} recorded but not true")
+    path = summ["programme_2012"].get("path") if council is None and where == ENGLAND else None
+    if path:
+        cols = [c for c in PATH if f"{c[1]}|{c[2]}" in next(iter(path.values()))]
+        widths = [max(len(label), 9) for label, _, _ in cols]
+        out.append("  the national path (cumulative; results claimed by route, and their split):")
+        out.append(
+            "    " + f"{'':9s}" + "".join(f"  {label:>{w}s}" for (label, _, _), w in zip(cols, widths, strict=True))
+        )
+        for month, row in path.items():
+            cells = []
+            for (_, q, r), w in zip(cols, widths, strict=True):
+                x = row[f"{q}|{r}"]
+                x = x["mean"] if isinstance(x, dict) else x
+                cells.append(f"  {x:>{w},.0f}")
+            out.append(f"    {month:9s}" + "".join(cells))
     return out

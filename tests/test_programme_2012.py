@@ -190,6 +190,26 @@ def test_a_programme_the_model_cannot_run_is_refused_with_its_key(tmp_path):
     assert not (tmp_path / "r").exists()
 
 
+def test_a_payment_rule_the_councils_replace_is_refused_with_what_to_set(tmp_path):
+    """With the councils running the programme, finance.employment_weeks would be accepted and ignored."""
+    args = ["run", str(ROOT / "scenarios" / "tf_programme_2012.toml"), "--no-report", "--yes"]
+    out = CliRunner().invoke(main, [*args, "--out", str(tmp_path / "r"), "--set", "finance.employment_weeks=26"])
+    assert out.exit_code == 2
+    assert "key finance.employment_weeks: expected no finance.employment_weeks" in out.output
+    assert "programme_2012.rules.employment_weeks_jsa" in out.output
+    assert not (tmp_path / "r").exists()
+
+
+def test_no_family_is_attached_twice_and_every_claim_is_for_an_attached_family(pair):
+    res, _ = pair
+    p = res.programme_2012
+    attached_keys = p["attached"][3]
+    assert np.unique(attached_keys).size == attached_keys.size
+    t_claim, _, _, _, key, _ = p["claims"]
+    assert t_claim.size > 0
+    assert np.isin(key, attached_keys).all()
+
+
 def test_the_report_gives_the_council_asked_about_a_section(tmp_path):
     """Before: --council changed only the terminal; the report said nothing of the council. 0.4% scale to July 2013."""
     sets = ["population.scale=0.004", "time.end=2013-07-31", "time.deadline=2013-07-31"]

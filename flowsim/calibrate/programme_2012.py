@@ -3,7 +3,7 @@
     python -m flowsim.calibrate.programme_2012 [--scale 0.25] [--seed 31]
 
 Runs ``scenarios/tf_programme_2012.toml`` with its paired counterfactual (every programme's effect off) and prints,
-at each half-year from October 2012 to May 2015: families identified, attached, results claimed by the framework's
+at the end of each half-year from September 2012 to May 2015: families identified, attached, results claimed by the framework's
 routes, additional results and the three-way split of claims. Then the same with every programme effect off, then
 with each council behaviour switched off alone (claims at the deadline), and last the national path beside the
 published counts (``calibration/sources/national_progress_2012_2015.csv``).

@@ -50,10 +50,9 @@ programme's start:
    education one. Each claim keeps whether the truth met the rule when the
    records did (the same counts with no episode missing from the records).
 
-Families of the sampled population (``weight > 1``) are identified as the
-group they stand for; an eligible one is copied into families tracked one
-by one (as when a sampled family comes to be at risk), so each can be
-attached on its own.
+Families of the sampled population (``weight > 1``) that a council finds
+are copied into families tracked one by one (as when a sampled family
+comes to be at risk), so each can be listed and attached on its own.
 """
 
 from __future__ import annotations
@@ -85,7 +84,7 @@ _SALT_ESF = np.uint64(0x5A17C3E1B04D9F27)
 #: Salts of the draws behind the monthly counts: each episode's rates, then each month's variation and count.
 _SALT_RATE = np.uint64(0x2B7E151628AED2A6)
 _SALT_MONTH = np.uint64(0x3C6EF372FE94F82B)
-_RING = 16  # months of counts kept per attached family: the longest window (10 months) and its lag (4)
+_MIN_RING = 16  # months of counts kept per attached family at least (the defaults need 14: 10 months and a lag of 4)
 #: Columns of the monthly counts: true incidents, offences, absence share, exclusions, then the same as recorded.
 _ASB, _OFF, _ABS, _EXC = range(4)
 _DOMAIN_BITS = (CRIME, EDUCATION, WORKLESS)
@@ -178,7 +177,8 @@ def council_cumulative(rows, power: float = 0.0) -> np.ndarray:
 
     A council's families are spread as the 2011 Census counts them, tilted by its need (allocation per family with
     children, against England's): a family with k of the factors lives in council c with weight
-    ``families_c x need_c ** (power x k)``. DCLG apportioned the allocations by the Index of Multiple Deprivation and
+    ``families_c x need_c ** (power x k)``, need measured against the councils run (so one council alone is not
+    tilted). DCLG apportioned the allocations by the Index of Multiple Deprivation and
     the Child Well-Being Index (OCSI 2015), so need stands for those indices, and the more disadvantaged a family,
     the likelier it lives where they are high.
     """
@@ -222,12 +222,19 @@ class Administration:
         self.eligible_log: list[tuple[np.ndarray, ...]] = []  # t, council, weight (later than identification)
         self.attached_log: list[tuple[np.ndarray, ...]] = []  # t, council, programme year, family key
         self.claim_log: list[tuple[np.ndarray, ...]] = []  # t, council, route, true, family key, programme year
-        self._last = -INF
+        self._last = -1  # the last month index the councils worked
+        # Months of counts kept per attached family: every window and its lag, and the months before attachment.
+        lags = np.round(spec.lag[:2] * 12).astype(int)
+        windows = np.round(spec.evidence_years * 12).astype(int)
+        self._ring = int(max(_MIN_RING, (lags + windows).max() + 2, 2 * windows[0] + 2))
+        self._wide = np.zeros(c, bool)  # councils whose local criterion has widened (it stays widened)
+        self._worked_before = {}  # family key -> the months before its key worker began (as _before's columns)
+        self._snapshot = False  # whether the families already with a key worker at the programme's start are kept
         # Per attached family (its row's ``tf_slot``): the six months before attachment (true incidents and
-        # offences, then as recorded), the last months' counts (``_RING`` months by the month's index, 8 columns: true,
+        # offences, then as recorded), the last months' counts (``_ring`` months by the month's index, 8 columns: true,
         # then recorded), the weeks of work its benefit needs, and whether it was a lone parent's.
         self._before = np.zeros((0, 4), np.float32)
-        self._counts = np.zeros((0, _RING, 8), np.float32)
+        self._counts = np.zeros((0, self._ring, 8), np.float32)
         self._weeks = np.zeros(0, np.float32)
         self._lone = np.zeros(0, bool)
         self._slots = 0
@@ -284,11 +291,19 @@ class Administration:
 
     # --- one month ---------------------------------------------------------------------------------
     def month(self, model, t: float) -> None:
-        """The councils' work at month boundary ``t``: evidence, identification, then referrals."""
+        """The councils' work at month boundary ``t`` (once a month): the month's counts, evidence, ESF places,
+        identification, then referrals."""
         s = self.spec
-        if t < s.first_t or t <= self._last:
+        index = int(round(t * 12))
+        if t < s.first_t or index <= self._last:
             return
-        self._last = t
+        self._last = index
+        if t >= s.start_t and not self._snapshot and model.key_worker >= 0:
+            self._snapshot = True
+            kw = model.key_worker
+            f = model.families
+            under_way = np.flatnonzero((f.prog_status[: f.n, kw] == ENROLLED) & (f.attached[: f.n] != _ATTACHED))
+            self._remember(f, under_way, np.full(under_way.size, s.start_t))
         self._count(model.families, t)
         self._evidence(model.families, t)
         if s.start_t <= t < s.end_t:
@@ -314,7 +329,7 @@ class Administration:
         new = new[_meets(self._flags(f, new, t, data=False), wide[f.council[new]])]
         pooled = new[f.weight[new] > 1]
         if pooled.size:  # a sampled family found stands for a group: each is tracked, and listed, one by one
-            new = np.concatenate([new, model.split_rows(pooled, t)])
+            new = np.concatenate([new[f.weight[new] == 1], model.split_rows(pooled, t)])
         known = self._flags(f, new, t, data=False)
         fits = self._within(f, new, room)  # a council lists families up to its allocation, no more
         new, known = new[fits], known[fits]
@@ -337,12 +352,13 @@ class Administration:
             np.add.at(self.eligible, f.council[rows], f.weight[rows])
 
     def _widened(self, t: float) -> np.ndarray:
-        """(C,) bool: councils whose local criterion has widened to any of the family's counted problems (their list
-        is still short of their allocation once ``widen_after`` years of the programme have passed)."""
+        """(C,) bool: councils whose local criterion has widened to any of the family's counted problems other than
+        the three criteria (their list was still short of their allocation once ``widen_after`` years of the
+        programme had passed; once widened, it stays so)."""
         s = self.spec
-        if not s.widen or t < s.start_t + s.widen_after:
-            return np.zeros(len(s.names), bool)
-        return self.listed < np.ceil(s.identify_up_to * s.allocation)
+        if s.widen and t >= s.start_t + s.widen_after:
+            self._wide |= self.listed < np.ceil(s.identify_up_to * s.allocation)
+        return self._wide
 
     def _within(self, f, rows: np.ndarray, room: np.ndarray) -> np.ndarray:
         """Which of ``rows`` (newly found) fit in their council's ``room`` on its list, taken in random order."""
@@ -386,10 +402,11 @@ class Administration:
         if not ready.size:
             return
         council = f.council[ready].astype(np.int64)
-        # Oldest on the list first; choosing, a council takes first the families whose records show fewest of the
-        # three criteria now (those already improving).
+        # Oldest on the list first; choosing, a council takes first the families eligible for payment by results,
+        # and among them those whose records show fewest of the three criteria now (those already improving).
         shown = self._flags(f, ready, t)[:, :3].sum(axis=1) if s.choose_improving else np.zeros(ready.size, int)
-        order = np.lexsort((f.key[ready], f.t_identified[ready], shown, council))
+        unpaid = ~np.isfinite(f.t_eligible[ready]) if s.choose_improving else np.zeros(ready.size, bool)
+        order = np.lexsort((f.key[ready], f.t_identified[ready], shown, unpaid, council))
         ready, council = ready[order], council[order]
         rank = np.arange(ready.size) - np.searchsorted(council, council, side="left")
         chosen = ready[rank < quota[council]]
@@ -405,7 +422,7 @@ class Administration:
         worked = chosen[working]
         dated = np.full(worked.size, t)
         if s.retrospective:  # attached from when the key worker began, but not before the programme did
-            began = f.t_worked[worked]
+            began = np.where(f.prog_status[worked, kw] == ENROLLED, f.t_worked[worked], np.inf)
             dated = np.where(np.isfinite(began), np.clip(began, s.start_t, t), t)
         self.attach(f, worked, np.full(worked.size, t), dated)
         waiting = f.prog_status[chosen, kw] == WAITING
@@ -420,7 +437,11 @@ class Administration:
         """
         s = self.spec
         dated = started if dated is None else dated
-        f.t_worked[ids] = np.where(f.attached[ids] != _ATTACHED, started, f.t_worked[ids])
+        fresh = (f.attached[ids] != _ATTACHED) & ~f.tf_referred[ids]
+        f.t_worked[ids[fresh]] = started[fresh]
+        if s.retrospective and (started >= s.start_t).any():
+            during = fresh & (started >= s.start_t) & (started < s.end_t)
+            self._remember(f, ids[during], started[during])
         ok = f.tf_referred[ids] & (f.attached[ids] != _ATTACHED) & (started < s.end_t)
         ids, started, dated = ids[ok], started[ok], dated[ok]
         if not ids.size:
@@ -488,7 +509,7 @@ class Administration:
         if self._slots + n > self._weeks.size:
             cap = max(2 * self._weeks.size, self._slots + n, 64)
             self._before = np.resize(self._before, (cap, 4))
-            self._counts = np.resize(self._counts, (cap, _RING, 8))
+            self._counts = np.resize(self._counts, (cap, self._ring, 8))
             self._weeks = np.resize(self._weeks, cap)
             self._lone = np.resize(self._lone, cap)
         slots = np.arange(self._slots, self._slots + n)
@@ -499,7 +520,6 @@ class Administration:
         self._lone[slots] = lone
         self._weeks[slots] = np.where(lone | ill, s.employment_weeks[1], s.employment_weeks[0])
         key = f.key[ids]
-        first = np.floor(dated * 12 + 1e-9).astype(np.int64)  # the month ending at or before attachment
         last = np.floor(now * 12 + 1e-9).astype(np.int64)
         for (j, d), col in zip(((s.framework[0], 0), (s.framework[1], 1)), (_ASB, _ABS), strict=True):
             since = f.since[ids, j]
@@ -507,24 +527,47 @@ class Administration:
             rates = self._rates(key, since, j)
             seen = self._seen(f, ids, key, since, j, d)
 
-            def month(m, since=since, present=present, rates=rates, j=j):
-                at = m / 12.0
-                on = np.where(present, since <= at, (since > at) & np.isfinite(since))
-                return self._month_counts(key, m, on, rates, j), on
-
-            for k in range(_RING):
+            for k in range(self._ring):
                 m = last - k
-                counts, on = month(m)
-                self._record(slots, m, col, counts, on & ~seen)
-            if col == _ASB:
-                before = sum(month(first - k)[0] for k in range(6))
-                self._before[slots, :2] = before
-                self._before[slots, 2:] = before * seen[:, None]
+                on = np.where(present, since <= m / 12.0, (since > m / 12.0) & np.isfinite(since))
+                self._record(slots, m, col, self._month_counts(key, m, on, rates, j), on & ~seen)
+        before = self._before_counts(f, ids, dated)
+        if self._worked_before:  # attached from when its key worker began: the months before then, counted then
+            keys = f.key[ids].tolist()
+            for i, k in enumerate(keys):
+                kept = self._worked_before.get(k)
+                if kept is not None and dated[i] < now[i]:
+                    before[i] = kept
+        self._before[slots] = before
+
+    def _remember(self, f, ids: np.ndarray, at: np.ndarray) -> None:
+        """The months before ``at`` for families whose key worker began then (retrospective attachment reads them)."""
+        if ids.size:
+            for k, row in zip(f.key[ids].tolist(), self._before_counts(f, ids, at), strict=True):
+                self._worked_before[k] = row
+
+    def _before_counts(self, f, ids: np.ndarray, dated: np.ndarray) -> np.ndarray:
+        """(n, 4): incidents and offences in the crime/ASB window's length before ``dated`` (true, then recorded), read
+        back from the problem's last change as it is now."""
+        s = self.spec
+        j, d = s.framework[0], 0
+        key, since = f.key[ids], f.since[ids, j]
+        present = ((f.problems[ids] >> j) & 1).astype(bool)
+        rates = self._rates(key, since, j)
+        seen = self._seen(f, ids, key, since, j, d)
+        first = np.floor(dated * 12 + 1e-9).astype(np.int64)  # the month ending at or before attachment
+        out = np.zeros((ids.size, 4))
+        for k in range(int(round(s.evidence_years[0] * 12))):
+            m = first - k
+            on = np.where(present, since <= m / 12.0, (since > m / 12.0) & np.isfinite(since))
+            out[:, :2] += self._month_counts(key, m, on, rates, j)
+        out[:, 2:] = out[:, :2] * seen[:, None]
+        return out
 
     def _record(self, slots, month, col: int, counts: np.ndarray, missed: np.ndarray) -> None:
         """Store one month's counts (true, and as recorded: a missed episode shows nothing beyond the background)."""
         s = self.spec
-        ring = np.asarray(month) % _RING
+        ring = np.asarray(month) % self._ring
         self._counts[slots, ring, col : col + 2] = counts
         recorded = counts.copy()
         if col == _ABS:
@@ -555,7 +598,7 @@ class Administration:
             self._record(slots, month, col, counts, missed)
 
     def _window(self, slots: np.ndarray, end: int, months: int, column: int, mean: bool = False) -> np.ndarray:
-        cols = (end - np.arange(months)) % _RING
+        cols = (end - np.arange(months)) % self._ring
         v = self._counts[slots][:, cols, column].astype(np.float64)
         return v.mean(axis=1) if mean else v.sum(axis=1)
 
@@ -563,15 +606,18 @@ class Administration:
     def _evidence(self, f, t: float) -> None:
         s = self.spec
         n = f.n
-        ids = np.flatnonzero((f.attached[:n] == _ATTACHED) & (f.state[:n] != OUT) & (f.tf_slot[:n] >= 0))
+        # Results are paid only for families whose datasets have shown the definition (eligible; seed 004).
+        ids = np.flatnonzero(
+            (f.attached[:n] == _ATTACHED) & (f.state[:n] != OUT) & (f.tf_slot[:n] >= 0) & np.isfinite(f.t_eligible[:n])
+        )
         if not ids.size:
             return
         had, done, ta = f.attached_domains[ids], f.evidence[ids], f.t_attached[ids]
         slots = f.tf_slot[ids]
-        month = min(int(round(t * 12)), self._recorded)
+        month = self._recorded
         # With ``windows_after``, a window counts once it lies wholly after attachment; otherwise the last months at
         # the claim count whenever they began.
-        first_after = np.floor(ta * 12 + 1e-9).astype(np.int64) + 1  # the first month wholly after attachment
+        first_after = np.ceil(ta * 12 - 1e-9).astype(np.int64) + 1  # the first month wholly after attachment
         ce = ((had & (CRIME | EDUCATION)) != 0) & ((done & CLAIM_CRIME_EDUCATION) == 0)
         ce_true = ce.copy()
         # Crime/ASB: the last six months the records show against the six before attachment.
@@ -635,7 +681,11 @@ class Administration:
         n = f.n
         done = (f.evidence[:n] & (CLAIM_PROGRESS | CLAIM_EMPLOYMENT)) != 0
         ids = np.flatnonzero(
-            (f.attached[:n] == _ATTACHED) & (f.state[:n] != OUT) & ((f.attached_domains[:n] & WORKLESS) != 0) & ~done
+            (f.attached[:n] == _ATTACHED)
+            & (f.state[:n] != OUT)
+            & np.isfinite(f.t_eligible[:n])  # a payment by results, for eligible families only
+            & ((f.attached_domains[:n] & WORKLESS) != 0)
+            & ~done
         )
         if not ids.size:
             return
@@ -650,6 +700,7 @@ class Administration:
     def claim(self, model, t: float) -> None:
         """A claim window at ``t``: every evidenced result not yet claimed, one of each kind per family."""
         f = model.families
+        self._count(f, t)  # the month just ended counts (the month's own work, later at ``t``, finds it done)
         self._evidence(f, t)
         n = f.n
         ids = np.flatnonzero((f.attached[:n] == _ATTACHED) & ((f.evidence[:n] & ~f.claimed[:n]) != 0))

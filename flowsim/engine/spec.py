@@ -346,7 +346,7 @@ def _councils(p, start: dt.date, scale: float, t_end: float, programmes: list[st
         allocation_published=published,
         framework=tuple(_PI[n] for n in FRAMEWORK),
         local=tuple(_PI[n] for n in p.classification.local_criteria),
-        local_wide=tuple(_PI[n] for n in p.classification.at_risk_problems),
+        local_wide=tuple(_PI[n] for n in p.classification.at_risk_problems if n not in FRAMEWORK),
         widen=bool(cfg.councils.widen),
         widen_after=float(cfg.councils.widen_after_years),
         front_load=bool(cfg.councils.front_load),

@@ -236,6 +236,14 @@ def _provenance(doc: dict, layers: list[_Layer]) -> tuple[dict[str, str], dict[s
     return origins, lines
 
 
+#: Payment-by-results keys the councils' own rules replace when ``programme_2012.enabled`` (what to set instead).
+SUPERSEDED_BY_2012 = {
+    "finance.evidence_years": "programme_2012.evidence.crime_asb_years or programme_2012.evidence.education_years",
+    "finance.employment_weeks": "programme_2012.rules.employment_weeks_jsa or programme_2012.rules.employment_weeks_other",
+    "finance.min_problems": "the framework's definition, which the councils apply (classification.local_criteria)",
+}
+
+
 def _check_live(params, doc: dict, layers: list[_Layer]) -> None:
     """Refuse a key set with its switch off (:func:`~flowsim.scenario.scenario.switch_of`): the model would accept
     it and ignore it. A key a parent file set before a later file switched its section off is that later file's
@@ -249,6 +257,16 @@ def _check_live(params, doc: dict, layers: list[_Layer]) -> None:
         return next((i for i in range(len(layers) - 1, -1, -1) if dotted in layers[i].keys), -1)
 
     for key in set_keys(doc):
+        instead = SUPERSEDED_BY_2012.get(key)
+        if instead is not None and params.programme_2012.enabled:
+            file, line = _locate(key, layers)
+            raise ScenarioError(
+                f"expected no {key} while programme_2012.enabled = true: the councils' rules replace it and the model "
+                f"would ignore it; set {instead} instead",
+                file=file,
+                line=line,
+                key=key,
+            )
         off = [s for s in switch_of(key) if not switched_on(params, s) and last(key) >= last(s)]
         if not off:
             continue

@@ -112,11 +112,11 @@ def programme_2012_params(p, sched) -> list:
         ),
         p(
             "programme_2012.search_rate_per_year",
-            0.8,
+            1.0,
             "per family-year",
             "calibrated (a process target, calibration/programme_2012.md: families identified nationally, DCLG "
-            "progress information January 2013 to October 2014, within 10% at each at 0.8, up to 21% over at 1.0; "
-            "seed 31, a quarter of England; never claims)",
+            "progress information January 2013 to October 2014, within 10% at each at 1.0 against -21% to -4% at "
+            "0.8 and -1% to +22% at 1.25; seed 31, a quarter of England; never claims)",
             "Hazard that a council's matching finds a family whose records meet the criteria.",
             lo=0,
             hi=100,
@@ -127,7 +127,8 @@ def programme_2012_params(p, sched) -> list:
             "share of the allocation",
             "ref: DCLG progress information, October 2014 (families identified reached 117,910, the sum of the "
             "allocations, and no more)",
-            "A council stops searching once it has identified this share of its allocation in eligible families.",
+            "A council lists families up to this share of its allocation (eligible for payment by results or not), "
+            "and stops searching once its list is full.",
             lo=0,
             hi=10,
         ),
@@ -174,7 +175,7 @@ def programme_2012_params(p, sched) -> list:
             0.5,
             "years",
             "ref: DCLG Financial Framework 2012 (offending and ASB over the last 6 months)",
-            "How long a council's records must show no offending or ASB after attachment to claim the result.",
+            "The crime/ASB result's window: incidents and offences over this long, against as long before attachment.",
             lo=0,
             hi=5,
         ),
@@ -184,7 +185,7 @@ def programme_2012_params(p, sched) -> list:
             "years",
             "ref: DCLG Financial Framework 2012 (fewer than 3 exclusions and under 15% unauthorised absence over "
             "the last three school terms)",
-            "How long a council's records must show no education problem after attachment to claim the result.",
+            "The education result's window: exclusions and unauthorised absence over this long (three terms).",
             lo=0,
             hi=5,
         ),
