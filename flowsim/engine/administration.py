@@ -104,6 +104,7 @@ class Programme2012Spec:
     widen_after: float
     front_load: bool  # councils' behaviour (registry_programme_2012's ``councils``), each with its switch
     attach_by: float
+    later_pace: float  # the pace after year one, with front-loading
     choose_improving: bool
     retrospective: bool
     lag: np.ndarray  # (4,) crime/ASB, education, workless, local
@@ -388,7 +389,8 @@ class Administration:
         if s.front_load:  # the year-one commitment by the assurance date, then the rest by ``attach_by``
             goal, until = (s.year_one_share * s.allocation, s.assurance_t) if t < s.assurance_t else (goal, s.attach_by)
         months_left = max(int(np.ceil((until - t) * 12 - 1e-9)), 1)
-        quota = np.minimum(np.ceil(s.pace * (goal - self.referred) / months_left), s.allocation - self.referred)
+        pace = s.later_pace if s.front_load and t >= s.assurance_t else s.pace
+        quota = np.minimum(np.ceil(pace * (goal - self.referred) / months_left), s.allocation - self.referred)
         quota = np.maximum(quota, 0).astype(np.int64)
         if not quota.any():
             return

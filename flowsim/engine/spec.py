@@ -351,6 +351,7 @@ def _councils(p, start: dt.date, scale: float, t_end: float, programmes: list[st
         widen_after=float(cfg.councils.widen_after_years),
         front_load=bool(cfg.councils.front_load),
         attach_by=to_years(cfg.councils.attach_by, start),
+        later_pace=float(cfg.councils.later_pace),
         choose_improving=bool(cfg.councils.choose_improving),
         retrospective=bool(cfg.councils.retrospective),
         lag=np.array([r.lag_years for r in rec]),
