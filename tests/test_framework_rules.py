@@ -47,3 +47,13 @@ def test_26_weeks_of_continuous_work_pay_and_25_do_not():
     assert employment_met(np.array([26, 25, 25.99, 40]), need).tolist() == [True, False, False, True]
     other = np.full(2, r.employment_weeks_other)  # from Income Support or ESA: three months
     assert employment_met(np.array([13, 12]), other).tolist() == [True, False]
+
+
+def test_the_published_comparison_reads_each_count_at_the_boundary_after_its_date():
+    """calibration/programme_2012.md's last table: a count 'as at' 31 March 2013 is the model's at 1 April 2013."""
+    from flowsim.calibrate.programme_2012 import beside_published
+
+    counts = {("2013-04-01", "attached", "all"): 35_618 * 1.5, ("2013-04-01", "identified", "all"): 66_470.0}
+    rows = [r for r in beside_published(counts).splitlines() if r.startswith("| 2013-03-31")]
+    assert "| 2013-03-31 | worked_with | 35,618 | 53,427 | 1.50 |" in rows
+    assert "| 2013-03-31 | identified | 66,470 | 66,470 | 1.00 |" in rows

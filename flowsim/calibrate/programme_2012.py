@@ -21,7 +21,7 @@ from pathlib import Path
 
 from flowsim.engine.simulation import simulate_with_counterfactual
 from flowsim.finance import counterfactual, counterfactual_values
-from flowsim.programme_2012 import ENGLAND, table
+from flowsim.programme_2012 import ENGLAND, PATH, table
 from flowsim.scenario import load_scenario
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -37,17 +37,7 @@ BEHAVIOURS = {
     "geography by need": ("programme_2012.councils.deprivation_power", 0.0),
     "(rule) windows may precede attachment": ("programme_2012.rules.windows_after_attachment", False),
 }
-_COLUMNS = (
-    ("identified", "all", "identified"),
-    ("attached", "all", "attached"),
-    ("crime/ASB & educ.", "crime_education", "claimed"),
-    ("employment", "employment", "claimed"),
-    ("progress to work", "progress_to_work", "claimed"),
-    ("additional", "results", "additional"),
-    ("caused", "results", "claimed_caused"),
-    ("anyway", "results", "claimed_anyway"),
-    ("not true", "results", "claimed_not_true"),
-)
+_COLUMNS = PATH  # the run's own national path: (label, quantity, route)
 
 
 def england(scenario, seed: int) -> dict[tuple[str, str, str], float]:
@@ -67,7 +57,7 @@ def england(scenario, seed: int) -> dict[tuple[str, str, str], float]:
 def half_year_table(counts: dict) -> str:
     lines = ["| date | " + " | ".join(c[0] for c in _COLUMNS) + " |", "|---|" + "---:|" * len(_COLUMNS)]
     for d in HALF_YEARS:
-        cells = [f"{counts.get((d, q, r), float('nan')):,.0f}" for _, r, q in _COLUMNS]
+        cells = [f"{counts.get((d, q, r), float('nan')):,.0f}" for _, q, r in _COLUMNS]
         lines.append(f"| {_month_before(d)} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import calendar
+import csv
 import datetime as dt
+from importlib import resources
 
 import numpy as np
 
@@ -25,6 +28,35 @@ from flowsim.charts.run.parts import (
 )
 from flowsim.timeline import uk_month
 
+#: England's total allocation (DCLG 2012): published counts are scaled by the run's share of it.
+NATIONAL_ALLOCATION = 117_910
+
+
+def published_points() -> dict[str, list[tuple[dt.date, float]]]:
+    """DCLG's published England counts (``flowsim/data/progress_2012_validation.csv``), never fitted to claims:
+    families identified, worked with (attached) and turned around (results claimed), each at the end of its month
+    ('2013-06/07': identified and worked with to June, turned around to July)."""
+    text = resources.files("flowsim.data").joinpath("progress_2012_validation.csv").read_text(encoding="utf-8")
+    out: dict[str, list[tuple[dt.date, float]]] = {"identified": [], "attached": [], "claimed": []}
+    for row in csv.DictReader(text.splitlines()):
+        if row["council"] != "ENGLAND":
+            continue
+        year, _, months = row["date"].partition("-")
+        first, _, second = months.partition("/")
+
+        def end(month: str, year: int = int(year)) -> dt.date:
+            return dt.date(year, int(month), calendar.monthrange(year, int(month))[1])
+
+        for column, quantity, month in (
+            ("identified", "identified", first),
+            ("worked_with", "attached", first),
+            ("turned_around", "claimed", second or first),
+        ):
+            if row[column]:
+                out[quantity].append((end(month), float(row[column])))
+    return out
+
+
 #: The figure as the report lists it.
 TITLE = "The 2012 programme: identified, attached and claimed against the allocations"
 
@@ -43,12 +75,19 @@ def figure(table, summary: dict, meta: ChartMeta, deadline: dt.date):
         ("claimed", "results claimed", OKABE_ITO[5]),
     )
     ends = []
+    every_council = table["council"].nunique() > 2  # England's published counts compare with England's councils only
+    share = allocation / NATIONAL_ALLOCATION
+    points = published_points() if every_council else {}
     for quantity, label, colour in lines:
         rows = england[
             (england["quantity"] == quantity) & (england["route"] == ("results" if quantity == "claimed" else "all"))
         ]
         mean = band(ax, "date", rows, "value", colour=colour)
         ends.append((float(mean.iloc[-1]), label, colour, mean.index[-1]))
+        for day, value in points.get(quantity, []):
+            ax.plot(
+                [np.datetime64(day)], [value * share], marker="o", markersize=5, color=colour, markeredgecolor="white"
+            )
     ends.sort()
     last_y = -np.inf
     span = max(allocation, max(e[0] for e in ends)) * 1.18
@@ -77,6 +116,11 @@ def figure(table, summary: dict, meta: ChartMeta, deadline: dt.date):
         f"{uk_month(deadline)}\n(crime/ASB and education, or employment), cumulative, against the councils' allocations",
     )
     note = meta.spread("Lines") + " Additional: claimed less claimed with every programme's effect off (same seed)."
+    if points:
+        note += (
+            "\nDots: DCLG's published counts (identified, worked with, turned around), scaled to the run's allocation;"
+            " the model is set from identification and attachment, never from claims."
+        )
     finish(fig, meta, note)
     return fig
 
