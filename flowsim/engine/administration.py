@@ -21,7 +21,8 @@ programme's start:
    definition are *eligible* for payment by results.
 3. **Attachment.** Each month a council refers ``pace`` x (goal -
    families referred) / months left of its listed families to its key
-   workers: first those whose records show fewest of the criteria now
+   workers: first those eligible for payment by results, and among them
+   those whose records show fewest of the criteria now
    (``choose_improving``; else oldest first). The goal is its year-one
    commitment (``year_one_share``) by the assurance date, then its whole
    allocation by ``attach_by`` (``front_load``; else the allocation by the
@@ -35,9 +36,10 @@ programme's start:
    records show of each attached family: anti-social behaviour incidents
    and offences by minors while the crime/ASB problem lasts, sessions
    missed and exclusions while the education problem lasts (each episode
-   with its own rate, varying month to month; ``intensity``). It checks the
-   financial framework's rules (:mod:`flowsim.engine.framework_rules`):
-   incidents down 60% and offences 33% over the last six months against
+   with its own rate, varying month to month; ``intensity``). For
+   families eligible for payment by results it checks the financial
+   framework's rules (:mod:`flowsim.engine.framework_rules`): incidents
+   down 60% and offences 33% over the last six months against
    the six before attachment; under 15% absence and fewer than three
    exclusions over three terms; an adult off out-of-work benefits into
    continuous work for 26 weeks (13 from Income Support or ESA), a new
