@@ -275,11 +275,12 @@ def lines(summ: dict, council: str | None = None) -> list[str]:
         )
     else:
         out.append(f"  of the claims, {n('claimed_not_true')} recorded but not true")
-    path = summ["programme_2012"].get("path") if council is None and where == ENGLAND else None
+    path = summ["programme_2012"].get("path") if council is None else None  # the councils run, summed
     if path:
         cols = [c for c in PATH if f"{c[1]}|{c[2]}" in next(iter(path.values()))]
         widths = [max(len(label), 9) for label, _, _ in cols]
-        out.append("  the national path (cumulative; results claimed by route, and their split):")
+        whose = "the national path" if where == ENGLAND else f"{where}'s path"
+        out.append(f"  {whose} (cumulative; results claimed by route, and their split):")
         out.append(
             "    " + f"{'':9s}" + "".join(f"  {label:>{w}s}" for (label, _, _), w in zip(cols, widths, strict=True))
         )
