@@ -258,27 +258,21 @@ def _check_live(params, doc: dict, layers: list[_Layer]) -> None:
 
     for key in set_keys(doc):
         instead = SUPERSEDED_BY_2012.get(key)
-        if instead is not None and params.programme_2012.enabled:
-            file, line = _locate(key, layers)
-            raise ScenarioError(
-                f"expected no {key} while programme_2012.enabled = true: the councils' rules replace it and the model "
-                f"would ignore it; set {instead} instead",
-                file=file,
-                line=line,
-                key=key,
-            )
         off = [s for s in switch_of(key) if not switched_on(params, s) and last(key) >= last(s)]
-        if not off:
+        if instead is not None and params.programme_2012.enabled:
+            why = (
+                f"expected no {key} while programme_2012.enabled = true: the councils' rules replace it and the model "
+                f"would ignore it; set {instead} instead"
+            )
+        elif off:
+            why = (
+                f"expected {off[0]} = true for this key to act, found it false: the model would ignore {key}; "
+                f"set {off[0]} = true, or remove the key"
+            )
+        else:
             continue
-        switch = off[0]
         file, line = _locate(key, layers)
-        raise ScenarioError(
-            f"expected {switch} = true for this key to act, found it false: the model would ignore {key}; "
-            f"set {switch} = true, or remove the key",
-            file=file,
-            line=line,
-            key=key,
-        )
+        raise ScenarioError(why, file=file, line=line, key=key)
 
 
 def _locate(dotted: str, layers: list[_Layer]) -> tuple[str | None, int | None]:
