@@ -324,14 +324,22 @@ def calibrate_command(scenario, targets_path, out, max_evaluations, report_seeds
     """Fit SCENARIO's calibrated parameters to the targets; write the fitted file and a report beside it.
 
     With --method history-matching, find every parameter set the targets cannot rule out instead (resumable:
-    a killed run started again runs only what is missing).
+    a killed run started again runs only what is missing). With --method posterior, then weight what it left
+    by the sourced priors and a joint likelihood (resumable too): the weighted ensemble --ensemble draws from.
     """
     if out.is_dir():
         raise FlowsimError(f"{out}: expected the fitted scenario file to write, found a directory")
     writable_dir(out.parent)
     sc = load(scenario, overrides)
     compile_first(quiet)
-    if method == "history-matching":
+    if method == "posterior":
+        with (
+            executors.make_executor(executor, jobs, scheduler) as ex,
+            Counter(quiet, "runs", "posterior") as bar,
+        ):
+            step = (lambda done, total, stage: bar(done, total)) if bar else None
+            lines = calibrate.calibrate_posterior(sc, targets_path, design_path, out.parent, ex, step)
+    elif method == "history-matching":
         with (
             executors.make_executor(executor, jobs, scheduler) as ex,
             Counter(quiet, "runs", "history matching") as bar,

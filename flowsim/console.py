@@ -195,11 +195,13 @@ _CALIBRATE_OPTIONS = [
     ),
     click.option(
         "--method",
-        type=click.Choice(["point", "history-matching"]),
+        type=click.Choice(["point", "history-matching", "posterior"]),
         default="point",
         show_default=True,
         help="point: one best fit (written to --out); history-matching: the ensemble of every parameter set the "
-        "targets cannot rule out (calibration/ensemble.parquet), its diagnostics in the report.",
+        "targets cannot rule out (calibration/ensemble_runs.parquet), its diagnostics in the report; posterior: "
+        "what history matching left, weighted by sourced priors and a joint likelihood (the weighted "
+        "calibration/ensemble.parquet that --ensemble draws from).",
     ),
     click.option(
         "--design",
@@ -207,6 +209,6 @@ _CALIBRATE_OPTIONS = [
         type=click.Path(path_type=Path),
         default=Path("calibration/ensemble.toml"),
         show_default=True,
-        help="History matching: its settings and every parameter's prior range.",
+        help="History matching and the posterior: their settings and every parameter's range and prior.",
     ),
 ]

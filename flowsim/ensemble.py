@@ -1,7 +1,8 @@
-"""The calibrated ensemble (``calibration/ensemble.parquet``): parameter sets the targets cannot rule out.
+"""The calibrated ensemble (``calibration/ensemble.parquet``): weighted parameter sets.
 
-Written by ``flowsim calibrate SCENARIO --method history-matching``
-(:mod:`flowsim.calibrate.history_matching`); read here by ``flowsim run ... --ensemble N``.
+Written by ``flowsim calibrate SCENARIO --method posterior`` (:mod:`flowsim.calibrate.posterior`: importance
+weights) or ``--method history-matching`` (:mod:`flowsim.calibrate.history_matching`: equal weights over what the
+targets cannot rule out); read here by ``flowsim run ... --ensemble N``.
 Each row is a member: its weight, whether it is the point fit the baseline
 extends, and a value for every calibrated parameter (one column per key).
 Columns ``measure:<target>`` hold what the member simulated on its own seed.
@@ -43,13 +44,22 @@ class Ensemble:
         return {k: float(v) for k, v in zip(self.keys, self.values[i])}
 
     def draw(self, n: int, seed: int) -> list[int]:
-        """``n`` members drawn by weight, without replacement while the ensemble lasts (the same for the same seed)."""
+        """``n`` members drawn by weight (the same for the same seed).
+
+        Equal weights (history matching's box): without replacement while the ensemble lasts. Unequal weights (a
+        posterior's importance weights): systematic resampling, so each member is drawn ``n`` times its weight
+        give or take one, and a member carrying much of the posterior is drawn more than once.
+        """
         rng = np.random.default_rng([seed, 7_919])
-        rows: list[int] = []
-        while len(rows) < n:
-            k = min(n - len(rows), len(self))
-            rows += [int(i) for i in rng.choice(len(self), size=k, replace=False, p=self.weights)]
-        return rows
+        if np.ptp(self.weights) == 0:
+            rows: list[int] = []
+            while len(rows) < n:
+                k = min(n - len(rows), len(self))
+                rows += [int(i) for i in rng.choice(len(self), size=k, replace=False, p=self.weights)]
+            return rows
+        positions = (rng.random() + np.arange(n)) / n
+        rows = np.searchsorted(np.cumsum(self.weights), positions, side="right")
+        return [int(i) for i in rng.permutation(np.minimum(rows, len(self) - 1))]
 
 
 def default_path(scenario_path: str | Path | None) -> Path:
@@ -157,6 +167,5 @@ def plan(scenario, sets: int, path: str | Path | None, per_set: int | None, seed
     ensemble = load(path or default_path(scenario.path))
     members, own = members_for(scenario, ensemble, sets, seed)
     point = {k: v for k, v in ensemble.member(ensemble.point_fit).items() if k not in own}
-    return EnsemblePlan(
-        tuple(members), per_set or REPLICATIONS_PER_SET, len(ensemble), ensemble.path, point, tuple(own)
-    )
+    drawn_from = int(np.count_nonzero(ensemble.weights))  # a posterior keeps its point fit with weight 0
+    return EnsemblePlan(tuple(members), per_set or REPLICATIONS_PER_SET, drawn_from, ensemble.path, point, tuple(own))

@@ -35,12 +35,16 @@ def baseline():
 
 def test_every_calibrated_parameter_has_a_prior_with_a_source(baseline):
     from flowsim.calibrate.point_fit import handles
+    from flowsim.calibrate.posterior import is_effect
 
     design = load_design(DESIGN, baseline)
     keys = {k for p in design.priors for k in p.keys}
     assert keys == set(handles(baseline))
     point = design.unit(baseline)
-    assert np.all((point >= 0) & (point <= 1)), "the point fit lies inside every prior"
+    # The key worker's effects are the exception: their point fit was fitted to OSR14's before/after changes, which
+    # the posterior reads as bounds; their priors come from controlled evidence (test_posterior.py).
+    population = [k for k, p in enumerate(design.priors) if not is_effect(p)]
+    assert np.all((point[population] >= 0) & (point[population] <= 1)), "the point fit lies inside every range"
     assert all(p.source for p in design.priors)
 
 
@@ -54,7 +58,7 @@ def test_every_fitted_target_states_a_discrepancy_with_its_source():
     ("edit", "fragments"),
     [
         (
-            lambda s: s.replace("lo = 0.0029", "lo = -1"),
+            lambda s: s.replace("lo = 0.001\n", "lo = -1\n", 1),
             ["priors.problems.workless.onset_rate_per_year", "0 < lo < hi"],
         ),
         (lambda s: s.replace("cutoff = 3.0", "cutof = 3.0"), ["settings.cutof"]),
@@ -313,34 +317,45 @@ def test_run_with_a_missing_ensemble_exits_2(tmp_path):
 
 
 @pytest.mark.slow
-def test_five_members_drawn_at_random_meet_every_target_on_unseen_seeds(baseline):
-    """Five members of calibration/ensemble.parquet, drawn with seed 5, each re-run on four seeds the calibration
-    never used (95,001 onwards). History matching claims a member's expected output lies within the cutoff (3) of
-    every fitted target, in total sds: the target's sd, its model discrepancy and the simulation's noise at the point
-    fit (ensemble.json), the rule the members were accepted by. The mean of the four runs stands for the expected
-    output (one run strays by the noise, up to 0.6 of a total sd for the key-worker cohort at this scale)."""
+def test_five_members_drawn_by_weight_pass_the_joint_criterion_on_unseen_seeds(baseline):
+    """Five members of calibration/ensemble.parquet, drawn by weight with seed 5, each re-run on four seeds the
+    calibration never used (95,001 onwards). The posterior keeps a member only if its sum of squared z over the
+    fitted targets (total sds: the target's sd, its model discrepancy and the simulation's noise at the point fit,
+    ensemble.json) is within chi-squared(n) at 0.995; the mean of four runs, which strays less than one run by the
+    noise, must pass it too."""
     from flowsim import ensemble
     from flowsim.calibrate.point_fit import problem_measures, survey_values
+    from flowsim.calibrate.posterior import Likelihood
     from flowsim.engine import simulate
 
     e = ensemble.load(ENSEMBLE)
-    targets = [t for t in load_targets(TARGETS).targets if t.name not in UNFITTED]
-    noise = e.meta["noise_sd"]
-    rows = np.random.default_rng(5).choice(len(e), size=5, replace=False)
-    for k, row in enumerate(rows):
+    lik = Likelihood.of(load_targets(TARGETS), e.meta["noise_sd"], tuple(e.meta["bounds"]))
+    for k, row in enumerate(e.draw(5, seed=5)):
         trial = baseline.with_values({**survey_values(baseline, e.meta["scale"]), **e.member(int(row))})
         runs = [problem_measures(simulate(trial, seed=95_001 + 4 * k + j)) for j in range(4)]
         mean = {n: float(np.nanmean([r[n] for r in runs])) for n in runs[0]}
-        worst = {t.name: hm.implausibility(t, mean[t.name], noise[t.name]) for t in targets}
-        assert max(worst.values()) <= e.meta["cutoff"], (int(row), {n: round(v, 2) for n, v in worst.items() if v > 2})
+        z = lik.z(mean)
+        assert float((z**2).sum()) <= lik.chi2_limit(), (int(row), dict(zip(lik.names, np.round(z, 2))))
 
 
-def test_the_committed_ensemble_is_large_enough_and_holds_the_point_fit(baseline):
+def test_the_committed_ensemble_is_a_posterior_with_an_effective_sample_of_100(baseline):
+    """Issue 30: importance weights over members that each pass the joint criterion, an effective sample size of
+    at least 100, and the point fit kept (weight 0) for the keys a scenario sets itself."""
+    import pandas as pd
+
     from flowsim import ensemble
+    from flowsim.calibrate.posterior import effective_sample_size
 
     e = ensemble.load(ENSEMBLE)
-    assert len(e) >= 200
     assert math.isclose(e.weights.sum(), 1.0)
+    assert e.weights[e.point_fit] == 0.0
+    frame = pd.read_parquet(ENSEMBLE)
+    members = frame[~frame["point_fit"]]
+    assert members["passes"].all()
+    limit = float(e.meta["criterion"].rsplit("=", 1)[1])
+    assert (members["z2"] <= limit).all()
+    assert effective_sample_size(members["log_weight"]) == pytest.approx(e.meta["effective_sample_size"], abs=0.1)
+    assert e.meta["effective_sample_size"] >= 100
     point = e.member(e.point_fit)
     assert all(math.isclose(point[k], float(baseline.value(k)), rel_tol=1e-9) for k in point)
     assert isinstance(e, Ensemble)

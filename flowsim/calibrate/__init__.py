@@ -1,4 +1,5 @@
-"""Calibration: targets with their uncertainty, the point fit, the ensemble (history matching), and their reports."""
+"""Calibration: targets with their uncertainty, the point fit, the ensemble (history matching, then the posterior), and
+their reports."""
 
 from __future__ import annotations
 
@@ -7,13 +8,21 @@ from pathlib import Path
 
 import numpy as np
 
-from flowsim.calibrate import point_fit, report
+from flowsim.calibrate import point_fit, posterior, posterior_report, report
 from flowsim.calibrate.design import load_design
 from flowsim.calibrate.history_matching import history_match
 from flowsim.calibrate.targets import Target, Targets, TargetsError, load_targets
 from flowsim.scenario import Scenario
 
-__all__ = ["Target", "Targets", "TargetsError", "calibrate", "calibrate_ensemble", "load_targets"]
+__all__ = [
+    "Target",
+    "Targets",
+    "TargetsError",
+    "calibrate",
+    "calibrate_ensemble",
+    "calibrate_posterior",
+    "load_targets",
+]
 
 #: Members re-run on unseen seeds for the report (drawn at random, the same every time).
 UNSEEN_CHECKS = 20
@@ -88,6 +97,31 @@ def calibrate_ensemble(
         "unseen": len(checks),
         "unseen_met": sum(c["implausibility"] <= design.cutoff for c in checks),
     }
+
+
+def calibrate_posterior(
+    scenario: Scenario,
+    targets_path: Path,
+    design_path: Path,
+    out_dir: Path,
+    executor,
+    progress: Callable[[int, int, str], None] | None = None,
+) -> list[str]:
+    """Weight history matching's space by sourced priors and a joint likelihood (resumable); write the weighted
+    ensemble and the report's posterior section; return what the command line prints.
+
+    Raises:
+        TargetsError: if the targets, the design or history matching's runs (in ``out_dir``) cannot be used.
+    """
+    targets = load_targets(targets_path)
+    design = load_design(design_path, scenario)
+    history = posterior.load_history(out_dir)
+    sim = scenario.with_values(point_fit.survey_values(scenario, design.scale), origin="posterior")
+    result = posterior.posterior(sim, targets, design, history, out_dir / "runs", executor, progress)
+    point = {k: float(scenario.value(k)) for p in design.priors for k in p.keys}
+    path = posterior_report.write_posterior(result, out_dir, point)
+    doc = posterior_report.write_report(result, out_dir)
+    return posterior_report.describe(result, path, doc)
 
 
 def describe(doc: dict) -> list[str]:

@@ -161,7 +161,8 @@ def write_report(e: Ensemble, out_dir: Path, checks: list[dict]) -> Path:
         f"{e.design.scale:g}) rules out every parameter set whose simulated targets are more than "
         f"{e.design.cutoff:g} total sds from a fitted target: the target's sd, its model discrepancy and the "
         "simulation's own noise together (`targets.toml`). What is left is the ensemble: "
-        f"**{len(e.members)} members** (`ensemble.parquet`), equally weighted, the first of them the point fit above.",
+        f"**{len(e.members)} members** (`ensemble.parquet`, equally weighted, the first of them the point fit above, "
+        "until `--method posterior` weights what it leaves: `ensemble_runs.parquet` keeps every run).",
         "",
         f"On seeds the calibration never used ({checks[0]['seeds'] if checks else 0} each, their mean standing for the "
         f"member's expected output), {len(met)} of {len(checks)} members drawn at random still meet every fitted "
