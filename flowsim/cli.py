@@ -40,6 +40,7 @@ from flowsim.rundir import check_out
 from flowsim.scenario.assumptions import assumption_log, where_set
 from flowsim.sweep import executors, load_sweep, run_sweep, sensitivity, store, summary
 from flowsim.sweep.run import sweep_plan
+from flowsim.sweep.spec import MAX_POINTS
 
 
 @click.group(cls=FlowsimGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -235,7 +236,7 @@ def sweep_results(out_dir: Path, csv_path: Path | None) -> None:
 @click.option("--method", type=click.Choice(["sobol", "morris"]), default="sobol", show_default=True)
 @click.option(
     "--points",
-    type=click.IntRange(1),
+    type=click.IntRange(1, MAX_POINTS),
     default=None,
     help="Sobol: base samples N (runs = N x (parameters + 2)); Morris: trajectories (runs = r x (parameters + 1)). "
     "[default: the sweep file's points]",

@@ -240,3 +240,22 @@ def test_the_shipped_sensitivity_example_runs(tmp_path):
     assert result.exit_code == 0, result.output
     assert "families turned around because of the programmes depend most on" in result.stdout.splitlines()[0]
     assert (tmp_path / "sensitivity.json").exists() and (tmp_path / "tornado.png").exists()
+
+
+@pytest.mark.parametrize(
+    ("design", "size"),
+    [("lhs", "points = 1000000000"), ("grid", "\nsteps = 1000000000")],
+)
+def test_a_design_too_large_to_draw_is_refused_at_once(tmp_path, design, size):
+    """A sampled design (and a grid's axis) is drawn whole before the plan: a billion points would hang, so more than
+    100,000 is refused with the file, line and key (found by hypothesis in test_cli_fuzz)."""
+    points, _, steps = size.partition("\n")
+    path = tmp_path / "big.toml"
+    path.write_text(
+        f'name = "big"\nbase = "{BASELINE}"\ndesign = "{design}"\n{points}\n'
+        f'[parameters."programmes.key_worker.caseload"]\nrange = [4, 8]\n{steps}\n'
+    )
+    result = invoke("sweep", path, "--dry-run", "--out", tmp_path / "o")
+    assert result.exit_code == 2
+    key = "points" if design == "lhs" else "steps"
+    assert str(path) in result.output and key in result.output and "100,000" in result.output

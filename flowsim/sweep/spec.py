@@ -49,6 +49,9 @@ TOP_KEYS = (
 PARAMETER_KEYS = ("values", "range", "steps")
 #: Seeds are stored as 64-bit signed integers in the run store.
 MAX_SEED = 2**63 - 1
+#: A sampled design is drawn whole, and a grid's axes too, before a run: more points (or steps across one range) than
+#: this would exhaust memory before the plan could be shown.
+MAX_POINTS = 100_000
 
 
 class SweepError(ScenarioError):
@@ -189,7 +192,7 @@ def load_sweep(path: str | Path) -> SweepSpec:
     design = doc.get("design", "grid")
     if design not in DESIGNS:
         raise check.error("design", f"expected one of {', '.join(DESIGNS)}, found {show_value(design)}")
-    points = check.integer("points", doc.get("points", 8), 1)
+    points = check.integer("points", doc.get("points", 8), 1, MAX_POINTS)
     replications = check.integer("replications", doc.get("replications", 1), 1)
     seed = check.integer("seed", doc.get("seed", 1), 0, MAX_SEED)
     morris_levels = check.integer("morris_levels", doc.get("morris_levels", 4), 2)
@@ -267,7 +270,11 @@ def _parameter(check: _Checker, key: str, spec: Any, design: str) -> Parameter:
         raise check.error(where, f"the {design} design needs range = [low, high]")
     if "steps" in spec and rng is None:
         raise check.error(f"{where}.steps", "expected steps only with range = [low, high] (values lists every value)")
-    steps = check.integer(f"{where}.steps", spec["steps"], 2) if "steps" in spec else (3 if rng is not None else None)
+    steps = (
+        check.integer(f"{where}.steps", spec["steps"], 2, MAX_POINTS)
+        if "steps" in spec
+        else (3 if rng is not None else None)
+    )
     return Parameter(
         key,
         tuple(values) if values else None,
