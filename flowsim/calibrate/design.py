@@ -100,8 +100,6 @@ _POSTERIOR = {
     "max_batches": int,
     "min_ess": float,
     "steps": int,
-    "bounds": list,
-    "bounds_source": str,
 }
 #: The posterior's settings where the file is silent.
 POSTERIOR_DEFAULTS = {
@@ -109,8 +107,6 @@ POSTERIOR_DEFAULTS = {
     "max_batches": 4,
     "min_ess": 100.0,
     "steps": 1500,
-    "bounds": [],
-    "bounds_source": "",
 }
 
 
@@ -139,13 +135,7 @@ def load_design(path: str | Path, scenario: Scenario) -> Design:
         v = post.get(key)
         if v is None:
             continue
-        if kind is list:
-            if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
-                raise TargetsError(f"{path}, key posterior.{key}: expected a list of target names, found {v!r}")
-        elif kind is str:
-            if not isinstance(v, str):
-                raise TargetsError(f"{path}, key posterior.{key}: expected text, found {v!r}")
-        elif not isinstance(v, (int, float)) or isinstance(v, bool) or v <= 0 or (kind is int and v != int(v)):
+        if not isinstance(v, (int, float)) or isinstance(v, bool) or v <= 0 or (kind is int and v != int(v)):
             raise TargetsError(f"{path}, key posterior.{key}: expected a positive {kind.__name__}, found {v!r}")
     for key, kind in _SETTINGS.items():
         v = settings.get(key)

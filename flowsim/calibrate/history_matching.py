@@ -120,19 +120,24 @@ class Emulators:
             linear.append(beta)
         return cls(list(names), models, linear)
 
+    def predict(self, u: np.ndarray):
+        """Each target's emulated mean and sd at points ``u``: ``(name, mean, sd)`` in turn, on the measure's scale."""
+        for name, gp, beta in zip(self.names, self.models, self.linear):
+            mean, sd = gp.predict(u, return_std=True)
+            mean = mean + beta[0] + u @ beta[1:]
+            if not name.startswith("osr14_"):  # back from the log scale (the delta method at the prediction)
+                mean = np.exp(mean)
+                sd = mean * sd
+            yield name, mean, sd
+
     def implausibility(self, u: np.ndarray, targets: dict, noise: dict, chunk: int = 20_000) -> np.ndarray:
         """Each point's largest implausibility over the targets (the emulator's own variance included)."""
         out = np.zeros(len(u))
         for start in range(0, len(u), chunk):
             part = u[start : start + chunk]
             worst = np.zeros(len(part))
-            for name, gp, beta in zip(self.names, self.models, self.linear):
+            for name, mean, sd in self.predict(part):
                 t = targets[name]
-                mean, sd = gp.predict(part, return_std=True)
-                mean = mean + beta[0] + part @ beta[1:]
-                if not name.startswith("osr14_"):  # back from the log scale (the delta method at the prediction)
-                    mean = np.exp(mean)
-                    sd = mean * sd
                 obs = math.sqrt(t.sd**2 + t.discrepancy**2)
                 # The emulator's sd already holds the simulation's noise (its white-noise term).
                 diff = mean - t.value

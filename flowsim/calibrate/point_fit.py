@@ -52,10 +52,6 @@ OSR14_DOMAINS = {
     "family_functioning": ("domestic_violence", "child_in_need"),
     "health": ("maternal_mental_health", "substance_misuse", "parental_illness"),
 }
-#: The key worker's hazard ratios each OSR14 domain moves.
-OSR14_HANDLES = {
-    domain: [f"programmes.key_worker.resolution_hr.{p}" for p in problems] for domain, problems in OSR14_DOMAINS.items()
-}
 #: The FIP cohort whose outcomes OSR14/2011 reported: interventions that ended before April 2011.
 OSR14_BEFORE_YEARS = 1.0
 
@@ -166,15 +162,6 @@ def step(values: dict, m: dict, targets: Targets) -> dict:
         key = f"problems.{name}.crisis_duration_years"
         if key in v:
             v[key] = min(v[key] * f, 20.0)
-    for domain, keys in OSR14_HANDLES.items():
-        target, sim = targets[f"osr14_{domain}"].value, m.get(f"osr14_{domain}", float("nan"))
-        if not math.isfinite(sim):
-            continue
-        # A stronger effect lowers the share at exit: move the log hazard ratio by the ratio of the changes.
-        g = (max(-target, 0.01) / max(-sim, 0.01)) ** 0.7
-        for key in keys:
-            if key in v:
-                v[key] = float(np.clip(math.exp(math.log(max(v[key], 1.0001)) * g), 1.0, 50.0))
     return {key: _within_range(key, value) for key, value in v.items()}
 
 
@@ -193,16 +180,9 @@ def handles(scenario: Scenario) -> list[str]:
     keys += ["problems.household_link_scale", "problems.child_link_scale", "problems.child_in_need.duration_years"]
     keys += ["events.crisis.rate_per_year"] if crises else ["problems.adult_link_scale"]
     keys += [f"problems.{n}.crisis_duration_years" for n in PROBLEM_NAMES if n not in CRISIS_SOURCED] if crises else []
-    keys += [k for ks in OSR14_HANDLES.values() for k in ks if _exists(scenario, k)]
+    # The key worker's effects are not fitted: OSR14's before/after changes bound them (targets.toml), and their
+    # values come from controlled evidence (the registry; their priors in calibration/ensemble.toml).
     return keys
-
-
-def _exists(scenario: Scenario, key: str) -> bool:
-    try:
-        scenario.value(key)
-    except AttributeError:
-        return False
-    return True
 
 
 @dataclass

@@ -2,26 +2,26 @@
 
 History matching (:mod:`flowsim.calibrate.history_matching`) rules space out, one target at a time; what
 it leaves is a box of equally plausible sets, not a probability. This stage turns it into one, by
-importance sampling with the history matching's emulators as the proposal (as Andrianakis et al. 2017
-and McKinley et al. 2018 use history matching ahead of a likelihood):
+importance sampling with the history matching's emulators as the proposal (history matching as the step
+before a full probabilistic calibration, as Vernon, Goldstein and Bower 2010 present it):
 
 - **Priors** come from evidence (``calibration/ensemble.toml``: ``median`` and ``upper``, the 97.5th
   percentile, of a log-normal, truncated to the searched range ``lo`` .. ``hi``; a parameter without them
   keeps a log-uniform prior over the range). Programme effects are centred on no effect.
 - **Likelihood.** Each fitted target is normal with its total sd (its sd, its model discrepancy and the
-  simulation's noise at the point fit): ``log L = -1/2 sum z^2``. Targets named in ``[posterior] bounds``
-  are upper bounds on a fall (OSR14's before/after changes had no comparison group: a key worker's
-  families can have fallen no further than they did), so only a larger simulated fall counts.
-- **Proposal.** Candidates are drawn around the history matching's members (a mixture of truncated
-  normals with twice their variance, a fifth uniform over the range), and kept by sampling-importance-
-  resampling in proportion to ``prior x emulated likelihood / candidate density``; the programme effects,
-  which move no survey target, are drawn from their priors directly. A run's weight is then its simulated
-  likelihood over its emulated one (the prior cancels): ``w = L_sim / L_em``.
+  simulation's noise at the point fit): ``log L = -1/2 sum z^2``. A target with ``bound = "lower"`` in
+  ``targets.toml`` counts only a shortfall: OSR14's before/after changes had no comparison group, so a key
+  worker's families fell no further than they did, and only a larger simulated fall counts.
+- **Proposal.** Emulators of the two-sided targets, fitted to history matching's last wave, give an
+  emulated posterior over the population's parameters (prior x emulated likelihood); Metropolis chains on
+  it, started at history matching's members, give one draw each. The programme effects, which move no
+  survey target, are drawn from their priors directly. A run's weight is then its simulated likelihood
+  over its emulated one (the prior cancels): ``w = L_sim / L_em``.
 - **Joint criterion.** A member is kept only if its ``sum z^2`` is within chi-squared(n) at 0.995.
 - **Effective sample size** ``(sum w)^2 / sum w^2``: batches of runs are added until it reaches
   ``[posterior] min_ess`` (or ``max_batches`` have run).
 
-Resumable as history matching is: every run is appended to ``runs/<history matching id>/posterior_<id>/``.
+Resumable as history matching is: every run is appended to ``runs/posterior_<id>/runs.jsonl``.
 """
 
 from __future__ import annotations
@@ -65,19 +65,17 @@ class Likelihood:
     names: tuple[str, ...]
     values: np.ndarray
     sds: np.ndarray
-    bounds: tuple[str, ...]  # targets read as upper bounds on a fall
+    bounds: tuple[str, ...]  # targets read as bounds (a simulated value above them counts nothing)
 
     @classmethod
-    def of(cls, targets: Targets, noise_sd: dict[str, float], bounds: tuple[str, ...]) -> Likelihood:
+    def of(cls, targets: Targets, noise_sd: dict[str, float]) -> Likelihood:
+        """The fitted targets' likelihood; a target with ``bound = "lower"`` is a bound (OSR14's changes)."""
         fitted = fitted_targets(targets)
-        missing = sorted(set(bounds) - {t.name for t in fitted})
-        if missing:
-            raise ValueError(f"[posterior] bounds: expected fitted targets, found {missing}")
         return cls(
             tuple(t.name for t in fitted),
             np.array([t.value for t in fitted]),
             np.array([total_sd(t, noise_sd[t.name]) for t in fitted]),
-            tuple(bounds),
+            tuple(t.name for t in fitted if t.bound == "lower"),
         )
 
     def z(self, measures: dict[str, float]) -> np.ndarray:
@@ -85,7 +83,7 @@ class Likelihood:
         sim = np.array([measures.get(n, math.nan) for n in self.names], float)
         z = (sim - self.values) / self.sds
         for k, n in enumerate(self.names):
-            if n in self.bounds:  # a fall (a negative change) no larger than the bound's
+            if n in self.bounds:  # above a lower bound: OSR14's change, a fall no larger than its
                 z[k] = min(z[k], 0.0)
         return np.where(np.isfinite(z), z, math.inf)
 
@@ -139,13 +137,8 @@ def emulated_log_likelihood(em: Emulators, lik: Likelihood, u: np.ndarray, chunk
     for start in range(0, len(u), chunk):
         part = u[start : start + chunk]
         acc = np.zeros(len(part))
-        for name, gp, beta in zip(em.names, em.models, em.linear):
+        for name, mean, sd in em.predict(part):
             k = index[name]
-            mean, sd = gp.predict(part, return_std=True)
-            mean = mean + beta[0] + part @ beta[1:]
-            if not name.startswith("osr14_"):  # back from the log scale (the delta method), as the screen does
-                mean = np.exp(mean)
-                sd = mean * sd
             acc += (mean - lik.values[k]) ** 2 / (sd**2 + lik.sds[k] ** 2)
         out[start : start + chunk] = -0.5 * acc
     return out
@@ -276,9 +269,13 @@ def posterior(
     """
     t0 = time.perf_counter()
     settings = design.posterior
-    lik = Likelihood.of(targets, history.noise_sd, tuple(settings["bounds"]))
+    lik = Likelihood.of(targets, history.noise_sd)
+    # What decides the runs: every run sets each calibrated key itself, so the scenario enters with them set to one
+    # value (a fit that moves only them keeps the runs); asking for a larger sample extends the same runs.
+    blank = scenario.with_values({k: p.value(0.5) for p in design.priors for k in p.keys}, origin="posterior ident")
+    shaping = {k: settings[k] for k in ("batch", "steps")}
     ident = json.dumps(
-        [history.run_id, scenario.sha256, targets.text_sha256, design.ident(), design.prior_ident(), settings],
+        [history.run_id, blank.sha256, targets.text_sha256, design.ident(), design.prior_ident(), shaping],
         sort_keys=True,
     )
     run_id = hashlib.sha256(ident.encode()).hexdigest()[:12]
