@@ -48,7 +48,7 @@ def test_every_effect_is_centred_near_no_effect_with_a_controlled_upper_tail(bas
     ("edit", "fragments"),
     [
         (lambda s: s.replace("median = 1.15\n", ""), ["resolution_hr.youth_crime_asb", "median and upper together"]),
-        (lambda s: s.replace("upper = 1.7\n", "upper = 1.1\n"), ["youth_crime_asb", "lo <= median < upper"]),
+        (lambda s: s.replace("upper = 1.7\n", "upper = 1.1\n"), ["youth_crime_asb", "median < upper"]),
         (lambda s: s.replace("min_ess = 100", "min_es = 100"), ["posterior.min_es"]),
         (lambda s: s.replace("batch = 200", "batch = 0"), ["posterior.batch", "positive int"]),
     ],
@@ -156,7 +156,7 @@ def test_the_posterior_pins_what_the_targets_pin_and_leaves_effects_at_their_pri
     history = post.load_history(tmp_path)
     assert history.run_id == e.run_id and history.member.sum() == len(e.members) - 1
     result = post.posterior(baseline, targets, small, history, tmp_path / "runs", FakeExecutor(targets, point))
-    assert result.ess >= 40 or len(result.batches) == 3
+    assert result.ess >= 40, result.batches
     members = result.members
     assert members and all(m["passes"] and m["z2"] <= result.likelihood.chi2_limit() for m in members)
     w = np.array([m["weight"] for m in members])

@@ -161,10 +161,12 @@ def load_design(path: str | Path, scenario: Scenario) -> Design:
         median, upper = p.get("median"), p.get("upper")
         if median is not None and not (
             all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (median, upper))
-            and lo <= median < upper
+            and lo <= median <= hi
+            and median < upper
         ):
             raise TargetsError(
-                f"{where}: expected numbers lo <= median < upper, found median={median!r}, upper={upper!r}"
+                f"{where}: expected numbers lo <= median <= hi and median < upper, found lo={lo!r}, hi={hi!r}, "
+                f"median={median!r}, upper={upper!r}"
             )
         priors.append(
             Prior(

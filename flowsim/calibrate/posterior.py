@@ -7,7 +7,7 @@ before a full probabilistic calibration, as Vernon, Goldstein and Bower 2010 pre
 
 - **Priors** come from evidence (``calibration/ensemble.toml``: ``median`` and ``upper``, the 97.5th
   percentile, of a log-normal, truncated to the searched range ``lo`` .. ``hi``; a parameter without them
-  keeps a log-uniform prior over the range). Programme effects are centred on no effect.
+  keeps a log-uniform prior over the range). Programme effects are centred near no effect.
 - **Likelihood.** Each fitted target is normal with its total sd (its sd, its model discrepancy and the
   simulation's noise at the point fit): ``log L = -1/2 sum z^2``. A target with ``bound = "lower"`` in
   ``targets.toml`` counts only a shortfall: OSR14's before/after changes had no comparison group, so a key
@@ -16,8 +16,10 @@ before a full probabilistic calibration, as Vernon, Goldstein and Bower 2010 pre
   emulated posterior over the population's parameters (prior x emulated likelihood); Metropolis chains on
   it, started at history matching's members, give one draw each. The programme effects, which move no
   survey target, are drawn from their priors directly. A run's weight is then its simulated likelihood
-  over its emulated one (the prior cancels): ``w = L_sim / L_em``.
-- **Joint criterion.** A member is kept only if its ``sum z^2`` is within chi-squared(n) at 0.995.
+  over its emulated one (the prior cancels): ``w = L_sim / L_em``, where ``L_sim`` takes the target's sd and
+  discrepancy alone (one run's own noise, averaged over, adds the noise's variance once).
+- **Joint criterion.** A member is kept only if its ``sum z^2`` in total sds is within chi-squared(n) at
+  0.995: a cut on one run, so the posterior is truncated where a run's noise takes it past the cut.
 - **Effective sample size** ``(sum w)^2 / sum w^2``: batches of runs are added until it reaches
   ``[posterior] min_ess`` (or ``max_batches`` have run).
 
@@ -66,6 +68,7 @@ class Likelihood:
     values: np.ndarray
     sds: np.ndarray
     bounds: tuple[str, ...]  # targets read as bounds (a simulated value above them counts nothing)
+    obs_sds: np.ndarray  # the sd and discrepancy alone, without the simulation's noise
 
     @classmethod
     def of(cls, targets: Targets, noise_sd: dict[str, float]) -> Likelihood:
@@ -76,12 +79,14 @@ class Likelihood:
             np.array([t.value for t in fitted]),
             np.array([total_sd(t, noise_sd[t.name]) for t in fitted]),
             tuple(t.name for t in fitted if t.bound == "lower"),
+            np.array([total_sd(t, 0.0) for t in fitted]),
         )
 
-    def z(self, measures: dict[str, float]) -> np.ndarray:
-        """Each target's z in total sds (0 inside a bound; a missing measure is infinitely far)."""
+    def z(self, measures: dict[str, float], noise: bool = True) -> np.ndarray:
+        """Each target's z in total sds (0 inside a bound; a missing measure is infinitely far); ``noise=False``:
+        in sds of the target and its discrepancy alone (for one run's likelihood, whose noise is its own)."""
         sim = np.array([measures.get(n, math.nan) for n in self.names], float)
-        z = (sim - self.values) / self.sds
+        z = (sim - self.values) / (self.sds if noise else self.obs_sds)
         for k, n in enumerate(self.names):
             if n in self.bounds:  # above a lower bound: OSR14's change, a fall no larger than its
                 z[k] = min(z[k], 0.0)
@@ -330,7 +335,10 @@ def posterior(
             z2 = float((z**2).sum())
             r["z2"] = z2
             r["passes"] = bool(z2 <= limit)
-            r["log_weight"] = -0.5 * z2 - float(doc["log_em"][r["index"]]) if math.isfinite(z2) else -math.inf
+            # One run's likelihood against the target's sd and discrepancy alone: averaged over the run's own noise,
+            # it is the likelihood with the noise counted once (total sds would count it twice).
+            z_obs = float((lik.z(r["measures"], noise=False) ** 2).sum())
+            r["log_weight"] = -0.5 * z_obs - float(doc["log_em"][r["index"]]) if math.isfinite(z2) else -math.inf
             r["values"] = design.values(r["u"])
         runs += log.wave(b)
         ess = effective_sample_size([r["log_weight"] for r in runs if r["passes"]])
