@@ -18,10 +18,7 @@ from flowsim.ensemble import Ensemble
 from flowsim.scenario import load_scenario
 
 from .conftest import BASELINE, ROOT
-from .test_ensemble import FakeExecutor
-
-TARGETS = ROOT / "calibration" / "targets.toml"
-DESIGN = ROOT / "calibration" / "ensemble.toml"
+from .test_ensemble import DESIGN, TARGETS, FakeExecutor
 
 
 @pytest.fixture(scope="module")
