@@ -22,6 +22,7 @@ from flowsim.console import (
     load,
     outputs,
     quiet_option,
+    refuse_unused_options,
     say_plan,
     seed_option,
     set_option,
@@ -314,6 +315,14 @@ def solve_command(scenario, target, probability, param, bounds, replications, en
         click.echo(f"  results: {', '.join(str(p) for p in paths)}")
 
 
+# Which of calibrate's options each method reads: any other given on the command line is refused, not ignored.
+_CALIBRATE_METHOD_OPTIONS = {
+    "point": {"max_evaluations", "report_seeds"},
+    "history-matching": {"design_path", "jobs", "executor", "scheduler"},
+    "posterior": {"design_path", "jobs", "executor", "scheduler"},
+}
+
+
 @main.command("calibrate")
 @click.argument("scenario", type=click.Path(path_type=Path))
 @calibrate_options
@@ -330,6 +339,7 @@ def calibrate_command(scenario, targets_path, out, max_evaluations, report_seeds
     """
     if out.is_dir():
         raise FlowsimError(f"{out}: expected the fitted scenario file to write, found a directory")
+    refuse_unused_options(click.get_current_context(), _CALIBRATE_METHOD_OPTIONS, method)
     writable_dir(out.parent)
     sc = load(scenario, overrides)
     compile_first(quiet)

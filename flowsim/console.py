@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 import click
+from click.core import ParameterSource
 
 from flowsim.engine.compile import ensure_compiled
 from flowsim.errors import FlowsimError, Interrupted
@@ -164,6 +165,26 @@ def say_plan(quiet: bool):
 def compile_first(quiet: bool) -> None:
     """Compile the event kernel here, once, before any worker starts, saying so on stderr unless ``quiet``."""
     ensure_compiled(None if quiet else (lambda line: click.echo(line, err=True)))
+
+
+def refuse_unused_options(ctx: click.Context, read_by: dict[str, set[str]], choice: str) -> None:
+    """Refuse any option given on the command line that ``choice`` (a key of ``read_by``) does not read.
+
+    ``read_by`` maps each choice to the names of the options it reads; options no choice lists are read by all.
+    """
+    given = {
+        name
+        for name in set().union(*read_by.values()) - read_by[choice]
+        if ctx.get_parameter_source(name) in (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT)
+    }
+    if given:
+        flags = {p.name: p.opts[0] for p in ctx.command.params}
+        name = min(given, key=lambda n: flags[n])
+        readers = sorted(c for c, names in read_by.items() if name in names)
+        raise FlowsimError(
+            f"{flags[name]} is read only by --method {' or '.join(readers)}, not by --method {choice}: leave it "
+            "out (it would be ignored)"
+        )
 
 
 def calibrate_options(fn):

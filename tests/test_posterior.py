@@ -186,6 +186,38 @@ def test_calibrate_posterior_without_history_matching_says_what_to_run(tmp_path)
     assert_user_error(result, "ensemble_runs.parquet", "--method history-matching")
 
 
+def test_history_matching_runs_that_miss_a_parameter_or_target_are_refused(tmp_path, baseline):
+    design = load_design(DESIGN, baseline)
+    names = tuple(t.name for t in post.fitted_targets(load_targets(TARGETS)))
+    keys = tuple(p.keys[0] for p in design.priors)
+
+    def history(keys, measured):
+        return post.History("abc", keys, np.zeros((1, len(keys))), [dict.fromkeys(measured, 0.0)], *([None] * 3), {})
+
+    history(keys, names).check(design, names, tmp_path)  # covers everything: no error
+    with pytest.raises(TargetsError, match=f"do not cover {keys[0]} of"):
+        history(keys[1:], names).check(design, names, tmp_path)
+    with pytest.raises(TargetsError, match=f"the target {names[-1]} of"):
+        history(keys, names[:-1]).check(design, names, tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("method", "option", "value"),
+    [
+        ("posterior", "--max-evaluations", "3"),
+        ("history-matching", "--report-seeds", "4"),
+        ("point", "--jobs", "2"),
+        ("point", "--design", "calibration/ensemble.toml"),
+    ],
+)
+def test_calibrate_refuses_an_option_its_method_would_ignore(tmp_path, method, option, value):
+    from .conftest import assert_user_error, invoke
+
+    result = invoke("calibrate", BASELINE, "--method", method, option, value, "--out", tmp_path / "f.toml")
+    assert_user_error(result, option, f"not by --method {method}")
+    assert not (tmp_path / "f.toml").exists()
+
+
 def test_with_every_effect_at_no_effect_the_ensemble_adds_nothing():
     """Issue 30: three members drawn by weight from the committed posterior (seed 2), two replications each, of the
     2012 programme at 1% of England, with every programme's effect set to none (the scenario's own values, which

@@ -203,6 +203,23 @@ class History:
     noise_sd: dict[str, float]
     meta: dict
 
+    def check(self, design: Design, names: tuple[str, ...], folder: Path) -> None:
+        """Refuse a design or targets these runs cannot serve: a calibrated key they never varied, or a target
+        they never measured (history matching must run again under the new design or targets).
+
+        Raises:
+            TargetsError: naming the runs' file and the first missing key or target.
+        """
+        measured = set(self.measures[0]) if self.measures else set()
+        missing = [k for p in design.priors for k in p.keys[:1] if k not in self.keys]
+        missing += [f"the target {n}" for n in names if n not in measured]
+        if missing:
+            raise TargetsError(
+                f"{folder / 'ensemble_runs.parquet'}: history matching's runs ({self.run_id}) do not cover "
+                f"{missing[0]}{f' and {len(missing) - 1} more' if len(missing) > 1 else ''} of {design.path} and "
+                "the targets: run flowsim calibrate SCENARIO --method history-matching again first"
+            )
+
     def unit(self, design: Design) -> np.ndarray:
         """Each run's point in ``design``'s unit cube (through its values, so a changed range maps right)."""
         col = {k: j for j, k in enumerate(self.keys)}
@@ -275,6 +292,7 @@ def posterior(
     t0 = time.perf_counter()
     settings = design.posterior
     lik = Likelihood.of(targets, history.noise_sd)
+    history.check(design, lik.names, runs_dir.parent)
     # What decides the runs: every run sets each calibrated key itself, so the scenario enters with them set to one
     # value (a fit that moves only them keeps the runs); asking for a larger sample extends the same runs.
     blank = scenario.with_values({k: p.value(0.5) for p in design.priors for k in p.keys}, origin="posterior ident")
