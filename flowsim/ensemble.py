@@ -104,11 +104,17 @@ def load(path: str | Path = DEFAULT_PATH) -> Ensemble:
 def members_for(scenario, ensemble: Ensemble, n: int, seed: int) -> tuple[list[dict[str, float]], list[str]]:
     """``n`` members' values to run ``scenario`` with, and the calibrated keys the scenario sets itself.
 
-    A key whose value in ``scenario`` is not the point fit's was changed on purpose (a policy, a
-    sensitivity): the scenario keeps it, and every member runs with it.
+    A key the scenario sets itself (a policy, a sensitivity: set anywhere but its fitted file) or whose value is
+    not the point fit's was chosen on purpose: the scenario keeps it, and every member runs with it. Set to the
+    point fit's own value (an effect of exactly 1, say), it is still the scenario's.
     """
     point = ensemble.member(ensemble.point_fit)
-    own = [k for k, v in point.items() if not np.isclose(float(scenario.value(k)), v, rtol=1e-5, atol=0)]
+    fitted = scenario.calibrated_by[0] if scenario.calibrated_by else None
+    own = [
+        k
+        for k, v in point.items()
+        if scenario.origins.get(k, fitted) != fitted or not np.isclose(float(scenario.value(k)), v, rtol=1e-5, atol=0)
+    ]
     _check_drawn_for(scenario, ensemble, point, own)
     rows = ensemble.draw(n, seed)
     members = [{k: v for k, v in ensemble.member(r).items() if k not in own} for r in rows]
