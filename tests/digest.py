@@ -48,10 +48,16 @@ SAME_ON_EVERY_CPU = {
 }
 
 
+#: Significant digits a float keeps in a digest. A summary computes some of its numbers from the run's arrays in
+#: this process (shares, expectations over the panel's attrition), and those differed in their last bits between
+#: two machines whose tables were identical bit for bit: a change of method moves results far beyond this.
+DIGITS = 10
+
+
 def _canonical(value):
-    """JSON-ready data with floats written exactly (repr) and NaN spelled out."""
+    """JSON-ready data with floats to :data:`DIGITS` significant digits and NaN spelled out."""
     if isinstance(value, float):
-        return "nan" if math.isnan(value) else repr(value)
+        return "nan" if math.isnan(value) else f"{value:.{DIGITS}g}"
     if isinstance(value, dict):
         return {str(k): _canonical(v) for k, v in value.items() if k not in IDENTITIES}
     if isinstance(value, (list, tuple)):
