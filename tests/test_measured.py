@@ -151,6 +151,35 @@ def test_two_different_starts_give_the_same_survey_moments():
         assert abs(diff) <= 3.5 * se + 1e-12, f"{k}: start A {a[k].mean():.4g}, start B {b[k].mean():.4g}, se {se:.3g}"
 
 
+@pytest.mark.slow
+@pytest.mark.xfail(
+    strict=True,
+    reason="the 8-year burn-in does not forget how many problems the population started with (5% scale, seeds 1-6: "
+    "the at-risk count 285k from no problems under way against 292k from twice the shares, the number at risk in 4 "
+    "of 6 waves 30.0k against 33.0k; after 24 years 296k against 296k and 34.5k against 34.8k, and the shipped start "
+    "gives 31.6k at 8 years, 35.2k at 24): the start needs the steady state's mix or a longer burn-in, and either "
+    "needs a refit (calibration/README.md, 'The burn-in forgets its start')",
+)
+def test_starts_with_fewer_or_more_problems_give_the_same_survey_moments():
+    """Seeds 201-204, 5% of England, every family tracked, to March 2011. Start C has no problem under way at the
+    burn-in's start; start D twice each problem's initial share. No qualifications is left at its share in both: it
+    is a parent's lifelong attribute, drawn at that share whenever a family is created. The moments must agree
+    within 3.5 standard errors, as in :func:`test_two_different_starts_give_the_same_survey_moments`."""
+    scenario = load_scenario(BASELINE)
+    trial = scenario.with_values(survey_values(scenario, 0.05), origin="test")
+    share = {n: float(trial.value(f"problems.{n}.initial_share")) for n in PROBLEM_NAMES if n != "no_qualifications"}
+    c = _moments(compile_spec(trial.with_values({f"problems.{n}.initial_share": 0.0 for n in share}, origin="C")))
+    d = _moments(
+        compile_spec(
+            trial.with_values({f"problems.{n}.initial_share": min(0.9, 2 * v) for n, v in share.items()}, origin="D")
+        )
+    )
+    for k in _MOMENTS:
+        se = np.sqrt(c[k].var(ddof=1) / c[k].size + d[k].var(ddof=1) / d[k].size)
+        diff = c[k].mean() - d[k].mean()
+        assert abs(diff) <= 3.5 * se + 1e-12, f"{k}: start C {c[k].mean():.4g}, start D {d[k].mean():.4g}, se {se:.3g}"
+
+
 def test_the_census_counts_entries_to_the_stock_by_where_each_family_was_a_month_before():
     """Seed 3, 5% of England, the survey window stepped month by month, recounted by family key (not by row, which
     the engine reuses). Families at risk stand for themselves alone, so entries from each at-risk classification

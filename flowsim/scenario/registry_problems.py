@@ -476,8 +476,9 @@ def problem_params(p, sched) -> list:
             "population.burn_in_years",
             8.0,
             "years",
-            "assumption: long enough for problems begun before the survey window to reach their steady mix (with 12 "
-            "years the survey moments move by under 2%, with 4 by up to 18%)",
+            "assumption: the fit's burn-in; it is not yet long enough to forget the start (python -m "
+            "flowsim.calibrate.burn_in: against 24 years, 8 give 10% fewer families at risk in 4 of 6 waves and 4% "
+            "fewer in the stock, and starts with no problems or twice the shares differ by 10%; calibration/README.md)",
             "Model v2: years simulated before the first survey wave, from families with problems drawn independently.",
             lo=0,
             hi=40,
