@@ -49,9 +49,11 @@ def estimate_seconds(scenario) -> float:
     p = scenario.params
     t, pop = p.time, p.population
     policy_years = (t.end - t.start).days / 365.25
-    # The simulation starts with its burn-in, and every run forks its counterfactual at the start.
+    # The simulation starts with its pilot (a share of the families) and burn-in; every run forks its counterfactual
+    # at the start.
     survey_years = (p.survey.waves - 1) + (t.start - p.survey.last_wave).days / 365.25  # first wave to the start
-    years = pop.burn_in_years + survey_years + 2 * policy_years
+    pilot = pop.pilot_years * min(max(pop.pilot_share, 1000 / (pop.families_with_children * pop.scale)), 1.0)
+    years = pilot + pop.burn_in_years + survey_years + 2 * policy_years
     seconds = SECONDS_PER_FAMILY_YEAR * AT_RISK_SHARE * pop.families_with_children * pop.scale * years
     if pop.sample_weight < 20:  # fewer families sampled, more tracked one by one: more events
         seconds *= 1 + (EVERY_FAMILY_FACTOR - 1) * (20 / pop.sample_weight - 1) / 19

@@ -1,10 +1,12 @@
 """Does the burn-in forget its start? The survey moments by how the population starts and how long the burn-in is:
 the table in calibration/README.md ("The burn-in forgets its start").
 
-    python -m flowsim.calibrate.burn_in scenarios/baseline.toml --years 8 16 24 --seeds 6
+    python -m flowsim.calibrate.burn_in scenarios/baseline.toml --years 8 16 24 --seeds 6 --pilot-years 0
+    python -m flowsim.calibrate.burn_in scenarios/baseline.toml --years 2 4 --seeds 6 --reference 0 24
 
 Each start runs as the calibration evaluates (to March 2011, every family tracked, at ``--scale``) on seeds
-1..``--seeds``, the same seeds for every start:
+1..``--seeds``, the same seeds for every start, after a pilot of ``--pilot-years`` (the scenario's own if not
+given; ``population.pilot_years``: the start is then the pilot's):
 
 - ``shares``: the scenario's own start (each problem under way with its initial share);
 - ``none``: no problem under way;
@@ -12,8 +14,8 @@ Each start runs as the calibration evaluates (to March 2011, every family tracke
 
 No qualifications keeps its share in every start: a parent's lifelong attribute, drawn at that share whenever a
 family is created, so a start without it is not a start the model could reach. Each cell is the moment's mean and
-its difference from the scenario's own start at the longest burn-in, in that reference's standard errors of a
-difference (the spread of the two starts' runs).
+its difference from the reference, in standard errors of a difference (the spread of the two columns' runs): the
+scenario's own start at the longest burn-in, or ``--reference PILOT BURN_IN`` (years), the first column.
 """
 
 from __future__ import annotations
@@ -43,25 +45,36 @@ def start_values(scenario, start: str) -> dict[str, float]:
     return {f"problems.{n}.initial_share": min(0.9, 2 * float(scenario.value(f"problems.{n}.initial_share"))) for n in names}  # fmt: skip
 
 
-def moments(scenario, start: str, years: float, scale: float, seeds) -> dict[str, np.ndarray]:
-    """Each moment over ``seeds`` for one start and burn-in."""
+def moments(
+    scenario, start: str, years: float, scale: float, seeds, pilot: float | None = None
+) -> dict[str, np.ndarray]:
+    """Each moment over ``seeds`` for one start and burn-in (after a pilot of ``pilot`` years, if given)."""
     values = {**survey_values(scenario, scale), **start_values(scenario, start), "population.burn_in_years": years}
+    if pilot is not None:
+        values["population.pilot_years"] = pilot
     trial = scenario.with_values(values, origin=f"burn-in: {start}, {years:g} years")
     runs = [survey_moments(engine.simulate(trial, seed=s)) for s in seeds]
     return {k: np.array([r[k] for r in runs], float) for k in MOMENTS}
 
 
-def table(scenario, years: list[float], scale: float, seeds, say=print) -> list[str]:
-    """The markdown table: a row per moment, a column per start and burn-in."""
-    cells = {}
+def table(scenario, years: list[float], scale: float, seeds, say=print, pilot=None, reference=None) -> list[str]:
+    """The markdown table: a row per moment, a column per start and burn-in (the reference's first, if given)."""
+    cells, cols = {}, []
+    if reference is not None:
+        ref_pilot, ref_years = reference
+        cells["ref"] = ref = moments(scenario, "shares", ref_years, scale, seeds, ref_pilot)
+        cols.append("ref")
+        say(f"  reference, pilot {ref_pilot:g} + {ref_years:g} years: done")
     for y in years:
         for start in STARTS:
-            cells[start, y] = moments(scenario, start, y, scale, seeds)
+            cells[start, y] = moments(scenario, start, y, scale, seeds, pilot)
+            cols.append((start, y))
             say(f"  {start}, {y:g} years: done")
-    ref = cells["shares", max(years)]
-    cols = [(s, y) for y in years for s in STARTS]
+    if reference is None:
+        ref = cells["shares", max(years)]
+    label = {c: (f"reference (pilot {ref_pilot:g} y + {ref_years:g} y)" if c == "ref" else f"{c[0]}, {c[1]:g} y") for c in cols}  # fmt: skip
     lines = [
-        "| moment | " + " | ".join(f"{s}, {y:g} y" for s, y in cols) + " |",
+        "| moment | " + " | ".join(label[c] for c in cols) + " |",
         "|---" * (len(cols) + 1) + "|",
     ]
     for k in MOMENTS:
@@ -81,9 +94,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--years", type=float, nargs="+", default=[8.0, 16.0, 24.0], help="burn-in lengths")
     ap.add_argument("--seeds", type=int, default=6, help="seeds 1..N for every start")
     ap.add_argument("--scale", type=float, default=0.05)
+    ap.add_argument("--pilot-years", type=float, default=None, help="the pilot's years (default: the scenario's)")
+    ap.add_argument("--reference", type=float, nargs=2, default=None, metavar=("PILOT", "BURN_IN"))
     args = ap.parse_args(argv)
     scenario = load_scenario(args.scenario)
-    print("\n".join(table(scenario, sorted(args.years), args.scale, range(1, args.seeds + 1))))
+    seeds = range(1, args.seeds + 1)
+    print("\n".join(table(scenario, sorted(args.years), args.scale, seeds, pilot=args.pilot_years, reference=args.reference)))  # fmt: skip
     return 0
 
 

@@ -7,6 +7,8 @@ gives its row to the new family that replaces it.
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 
 from flowsim.engine.codes import NONE, OUT
@@ -25,6 +27,18 @@ _KEEP = [False]
 def keep_spares() -> None:
     """This process runs replication after replication (a worker): keep each store's memory for the next."""
     _KEEP[0] = True
+
+
+@contextlib.contextmanager
+def spares_aside():
+    """Stores made inside take no spare and let none go (a pilot population's: the spares are the next
+    replication's and its fork's)."""
+    kept = _SPARE[:]
+    _SPARE.clear()
+    try:
+        yield
+    finally:
+        _SPARE[:] = kept
 
 
 def _take(shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:

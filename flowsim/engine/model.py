@@ -1,7 +1,8 @@
 """One replication of the model: set-up, a month's simulation, programme admissions, forks and observation.
 
 The simulation starts ``burn_in_years`` before the first survey wave, from
-problems drawn independently, and observes nothing until that wave. The
+families drawn from a pilot population (or, without one, with problems drawn
+independently), and observes nothing until that wave. The
 population (the sample of families not at risk, copies, replacements) is
 :mod:`flowsim.engine.population`'s.
 """

@@ -11,20 +11,23 @@ streams.
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 from scipy.special import ndtr
 
 from flowsim.engine import kernel
 from flowsim.engine.administration import DEPRIVATION_FACTORS
-from flowsim.engine.codes import OUTSIDE, G, month_batch
+from flowsim.engine.codes import OUT, OUTSIDE, G, month_batch
 from flowsim.engine.crn import family_keys, mix
-from flowsim.engine.families import INF
+from flowsim.engine.families import INF, spares_aside
 from flowsim.engine.spec import CAUSE_NEW, NP
 from flowsim.scenario.registry_problems import FACTOR_NAMES, PROBLEM_NAMES
 
 _COPY = np.uint64(0x2545F4914F6CDD1D)  # a copy's key is mix(key ^ (_COPY * copy number))
 _KEYS_POOL, _KEYS_NEW = 2, 3
 _STREAM_NEW = 3
+_PILOT = 0x9170  # the pilot population's seed: the model's, then this
 _DEPRIVATION_BITS = tuple(FACTOR_NAMES.index(n) for n in DEPRIVATION_FACTORS)
 
 
@@ -82,12 +85,76 @@ class Population:
         kernel.start_many(
             self._columns(), self.const, ids, np.ascontiguousarray(t), self.buf.scratch, self.buf.scratch_of
         )
+        if newborn and have.any():
+            # A parent's problem a new family forms with (no qualifications) began before it formed: its end is
+            # drawn given that it has lasted until now, as a copy's is, so nothing happens to the family before it
+            # formed (drawn from its beginning, it could end in the past, and the family's clock run on from
+            # there, after the census of those months was taken).
+            old = have.any(axis=1)
+            kernel.redraw_copies(
+                self._columns(),
+                self.const,
+                ids[old],
+                np.ascontiguousarray(t[old]),
+                np.zeros(int(old.sum()), bool),
+                self._mult,
+                self.buf.scratch,
+                self.buf.scratch_of,
+            )
 
     def _initial_population(self) -> None:
         spec, f = self.spec, self.families
+        if spec.pilot_years > 0:
+            self._from_pilot()
+            return
         ids = f.add(self.n_pool)
         f.key[ids] = family_keys(self.seed64, _KEYS_POOL, 0, ids.size)
         self._new_families(ids, np.full(ids.size, spec.t_init), self.rng["population"], self.weight, False)
+
+    def _from_pilot(self) -> None:
+        """The burn-in's families drawn from a pilot population simulated ``pilot_years`` before it.
+
+        The pilot is this model at ``pilot_share`` of its families, started from the independent draw and run to
+        the burn-in's start, when nothing is yet open. Its families not at risk are drawn in proportion to the
+        families they stand for into sampled families, its families at risk into families tracked one by one (so
+        the count at risk is the pilot's share, not a multiple of ``sample_weight``). A family drawn keeps its
+        pilot family's type, problems and their histories; what is still to come it redraws from the moment of the
+        draw, with its own key, as a copy does (:func:`kernel.redraw_copies`), so families drawn from one pilot
+        family part ways at once.
+        """
+        spec, f = self.spec, self.families
+        t0 = spec.t_init
+        size = min(spec.families, max(round(spec.families * spec.pilot_share), 1000))
+        pilot_spec = dataclasses.replace(spec, families=size, t_init=t0 - spec.pilot_years, pilot_years=0.0)
+        with spares_aside():
+            pilot = type(self)(pilot_spec, np.random.SeedSequence([self.seed64 & 0xFFFFFFFF, self.seed64 >> 32, _PILOT]))  # fmt: skip
+            months = np.arange(np.ceil(pilot_spec.t_init * 12), np.floor(t0 * 12) + 1) / 12.0
+            points = np.unique(np.concatenate([[pilot_spec.t_init], months, [t0]]))
+            for a, b in zip(points[:-1], points[1:]):
+                pilot.run_slice(float(a), float(b))
+        p = pilot.families
+        alive = np.flatnonzero(p.state[: p.n] != OUT)
+        w = p.weight[alive].astype(float)
+        risk = p.state[alive] != G
+        rng = self.rng["population"]
+        at_risk = round(spec.families * w[risk].sum() / w.sum())
+        sampled = max(round((spec.families - at_risk) / self.weight), 1)
+        src = np.concatenate([_systematic(alive[~risk], w[~risk], sampled, rng), _systematic(alive[risk], w[risk], at_risk, rng)])  # fmt: skip
+        ids = f.add(src.size)
+        f.key[ids] = family_keys(self.seed64, _KEYS_POOL, 0, ids.size)
+        for name in ("factors", "z", "council", "under5_until", "crisis", "problems", "since", "state"):
+            getattr(f, name)[ids] = getattr(p, name)[src]
+        f.weight[ids] = np.where(np.arange(src.size) < sampled, self.weight, 1)
+        kernel.redraw_copies(
+            self._columns(),
+            self.const,
+            ids,
+            np.full(ids.size, t0),
+            np.zeros(ids.size, bool),
+            self._mult,
+            self.buf.scratch,
+            self.buf.scratch_of,
+        )
 
     def _split(self) -> np.ndarray:
         """Copies of the sampled families that came to be at risk this pass; returns originals and copies."""
@@ -180,3 +247,13 @@ class Population:
                 )
             )
         return rows
+
+
+def _systematic(rows: np.ndarray, weight: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+    """``n`` of ``rows`` drawn in proportion to ``weight`` by systematic sampling (each row about ``n`` times its
+    share, never further from it than one)."""
+    if n <= 0 or not rows.size:
+        return np.empty(0, np.int64)
+    cum = np.cumsum(weight)
+    at = (rng.random() + np.arange(n)) * (cum[-1] / n)
+    return rows[np.minimum(np.searchsorted(cum, at, side="right"), rows.size - 1)]

@@ -115,6 +115,8 @@ class ModelSpec:
     # Problems under way when the burn-in starts began up to this long before it (uniformly). Not a parameter: the
     # burn-in forgets it, which tests/test_measured.py checks against spells that all begin at the first instant.
     initial_elapsed_years: float
+    pilot_years: float  # a pilot population this long before the burn-in starts it (0: no pilot)
+    pilot_share: float  # the pilot's size as a share of ``families``
     frailty_variance: float
     councils: int
     programmes: tuple[ProgrammeSpec, ...]
@@ -305,6 +307,8 @@ def compile_spec(scenario) -> ModelSpec:
         factor_loading=loading,
         initial_share=np.array([d.initial_share for d in defs]),
         initial_elapsed_years=3.0,
+        pilot_years=float(p.population.pilot_years),
+        pilot_share=float(p.population.pilot_share),
         frailty_variance=float(prob.frailty_variance),
         councils=admin.pop("councils", p.identification.councils),
         programmes=programmes,

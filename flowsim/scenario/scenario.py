@@ -154,7 +154,10 @@ FINANCE_MONEY = ("crime_education_share", "funded_share", "max_per_family_gbp", 
 
 
 #: Keys that act only when more than their own section is on: the switches each also needs.
-_ALSO_NEEDS = {"programme_2012.records.local.fnp_detection_ratio": ("programmes.family_nurse_partnership.enabled",)}
+_ALSO_NEEDS = {
+    "programme_2012.records.local.fnp_detection_ratio": ("programmes.family_nurse_partnership.enabled",),
+    "population.pilot_share": ("population.pilot_years",),
+}
 
 
 def switch_of(key: str) -> tuple[str, ...]:
