@@ -179,13 +179,14 @@ def test_starts_with_fewer_or_more_problems_give_the_same_survey_moments():
 @pytest.mark.slow
 def test_the_shipped_start_gives_the_survey_moments_of_a_long_burn_in():
     """Seeds 201-204, 5% of England, every family tracked, to March 2011: the shipped start (a pilot, then the
-    burn-in) against 24 years of burn-in from the independent draw and no pilot, which three different starts agree
-    on (calibration/README.md, "The burn-in forgets its start"). Within 3.5 standard errors, as above."""
+    burn-in) against 40 years of burn-in from the independent draw and no pilot. Within 3.5 standard errors, as
+    above. 24 years from the independent draw are not enough: over seeds 201-206 its 4-of-6 count is 1,585 (se 12)
+    against 1,635 (8) at 40 years and 1,633 (6) for the shipped start (calibration/README.md)."""
     scenario = load_scenario(BASELINE)
     trial = scenario.with_values(survey_values(scenario, 0.05), origin="test")
     shipped = _moments(compile_spec(trial))
     long = _moments(
-        compile_spec(trial.with_values({"population.pilot_years": 0, "population.burn_in_years": 24}, origin="long"))
+        compile_spec(trial.with_values({"population.pilot_years": 0, "population.burn_in_years": 40}, origin="long"))
     )
     for k in _MOMENTS:
         se = np.sqrt(shipped[k].var(ddof=1) / shipped[k].size + long[k].var(ddof=1) / long[k].size)

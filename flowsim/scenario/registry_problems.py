@@ -489,9 +489,10 @@ def problem_params(p, sched) -> list:
             "population.pilot_years",
             24.0,
             "years",
-            "assumption: long enough to forget the independent draw: a 24-year burn-in from it gives the same survey "
-            "moments whatever the start (within 2.2 se), 8 years do not (the share of lone parents, drawn at 0.25, "
-            "settles at 0.34 over about a decade; the 4-of-6 count is then 10% low); calibration/README.md",
+            "assumption: long enough to forget the independent draw: with 4 years of burn-in after it, the survey moments "
+            "are those of 40 years from the draw (the 4-of-6 count 1,633 +- 6 against 1,635 +- 8 at 5%, seeds "
+            "201-206) whatever the draw's problems; 24 years from the draw leave it 3% short and 8 years 10% (lone "
+            "parents, drawn at 0.25, settle at 0.34); calibration/README.md",
             "Model v2: years a pilot population (population.pilot_share of the families) is simulated before the "
             "burn-in, from families with problems drawn independently; the burn-in's families are then drawn from it, "
             "so they start in the mix of family types and problems the model itself keeps. 0: no pilot, the burn-in "
