@@ -49,6 +49,22 @@ def test_fit_passes_resume_without_rerunning(tmp_path):
     assert sc.calibrated_by is not None and "run " + third.run_id in sc.calibrated_by[1]
 
 
+def test_a_fit_started_again_after_the_model_changed_starts_afresh(tmp_path, monkeypatch):
+    """A run's identity includes the model's code: passes logged under the model before are not resumed."""
+    from flowsim.calibrate import point_fit
+
+    text = TARGETS.read_text().replace("scale = 0.05 ", "scale = 0.004 ").replace("seeds = [101, 102]", "seeds = [5]")
+    path = tmp_path / "targets.toml"
+    path.write_text(text)
+    targets = load_targets(path)
+    scenario = load_scenario(BASELINE, ["population.burn_in_years=4"])
+    first = fit(scenario, targets, tmp_path / "runs", iterations=1)
+    monkeypatch.setattr(point_fit, "model_digest", lambda: "another model")
+    second = fit(scenario, targets, tmp_path / "runs", iterations=1)
+    assert second.run_id != first.run_id and second.log_path != first.log_path
+    assert len(second.log_path.read_text().splitlines()) == 1
+
+
 @pytest.fixture(scope="module", params=list(STRUCTURES))
 def unseen(request) -> dict[str, tuple[float, float]]:
     """Each shipped structure's committed fit over five replications the fit never saw (seeds 3001-3005), at the

@@ -43,6 +43,7 @@ from flowsim import engine
 from flowsim.calibrate.design import Design
 from flowsim.calibrate.point_fit import UNFITTED, problem_measures, survey_values
 from flowsim.calibrate.targets import Targets
+from flowsim.engine.cache import model_digest
 from flowsim.files import atomic_write
 from flowsim.scenario import Scenario
 
@@ -313,7 +314,7 @@ def history_match(
     t0 = time.perf_counter()
     base = survey_values(scenario, design.scale)
     sim = scenario.with_values(base, origin="history matching")
-    ident = json.dumps([scenario.sha256, targets.text_sha256, design.ident()], sort_keys=True)
+    ident = json.dumps([scenario.sha256, targets.text_sha256, design.ident(), model_digest()], sort_keys=True)
     run_id = hashlib.sha256(ident.encode()).hexdigest()[:12]
     log = RunLog(runs_dir / run_id)
     total = [design.noise_seeds + design.waves * design.runs_per_wave + design.ensemble_runs]  # more if topped up

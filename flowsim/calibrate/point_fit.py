@@ -36,6 +36,7 @@ from flowsim import engine
 from flowsim.calibrate.targets import Targets
 from flowsim.charts import calibration as charts
 from flowsim.charts.common import save_png
+from flowsim.engine.cache import model_digest
 from flowsim.engine.codes import H, R, S
 from flowsim.files import atomic_write
 from flowsim.measures import survey_moments
@@ -207,7 +208,7 @@ def fit(
     """Fit model v2's calibrated parameters by fixed-point passes (resumable)."""
     keys = handles(scenario)
     base = survey_values(scenario, targets.scale)
-    ident = json.dumps([scenario.sha256, targets.text_sha256, keys], sort_keys=True)
+    ident = json.dumps([scenario.sha256, targets.text_sha256, keys, model_digest()], sort_keys=True)
     run_id = hashlib.sha256(ident.encode()).hexdigest()[:12]
     log_path = runs_dir / run_id / "passes.jsonl"
     log_path.parent.mkdir(parents=True, exist_ok=True)

@@ -47,6 +47,7 @@ from flowsim.calibrate.history_matching import (
     total_sd,
 )
 from flowsim.calibrate.targets import Targets, TargetsError
+from flowsim.engine.cache import model_digest
 
 #: Seeds of the posterior's runs start here (history matching's at 20,000; its unseen checks at 90,000).
 POSTERIOR_SEED = 50_000
@@ -298,7 +299,15 @@ def posterior(
     blank = scenario.with_values({k: p.value(0.5) for p in design.priors for k in p.keys}, origin="posterior ident")
     shaping = {k: settings[k] for k in ("batch", "steps")}
     ident = json.dumps(
-        [history.run_id, blank.sha256, targets.text_sha256, design.ident(), design.prior_ident(), shaping],
+        [
+            history.run_id,
+            blank.sha256,
+            targets.text_sha256,
+            design.ident(),
+            design.prior_ident(),
+            shaping,
+            model_digest(),
+        ],
         sort_keys=True,
     )
     run_id = hashlib.sha256(ident.encode()).hexdigest()[:12]

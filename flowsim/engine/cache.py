@@ -22,6 +22,17 @@ STAMP = "flowsim-kernel.sources"
 _HERE = Path(__file__).resolve().parent
 
 
+def model_digest() -> str:
+    """SHA-256 of the model's code as it is now: every module of the engine, and the survey's and the measures'
+    (what a simulated measure depends on beside the scenario). A calibration's run identity includes it, so a run
+    started again after the model changed starts afresh instead of resuming passes of the model before."""
+    package = _HERE.parent
+    digest = hashlib.sha256()
+    for path in sorted(_HERE.glob("*.py")) + [package / "survey.py", package / "measures.py"]:
+        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
 def sources_digest(folder: Path = _HERE) -> str:
     """SHA-256 of the kernel's source files (:data:`KERNEL_SOURCES`) as they are now."""
     digest = hashlib.sha256()
