@@ -25,11 +25,16 @@ STRUCTURES = {
 STRUCTURAL_MISSES = ("persistent_4_of_6",)
 
 
-def test_fit_passes_resume_without_rerunning(tmp_path):
+def _tiny_targets(tmp_path):
+    """The targets at 0.4% of England on one seed: a fit's passes in seconds."""
     text = TARGETS.read_text().replace("scale = 0.05 ", "scale = 0.004 ").replace("seeds = [101, 102]", "seeds = [5]")
     path = tmp_path / "targets.toml"
     path.write_text(text)
-    targets = load_targets(path)
+    return load_targets(path)
+
+
+def test_fit_passes_resume_without_rerunning(tmp_path):
+    targets = _tiny_targets(tmp_path)
     scenario = load_scenario(BASELINE, ["population.burn_in_years=4"])
     first = fit(scenario, targets, tmp_path / "runs", iterations=2)
     lines = first.log_path.read_text().splitlines()
@@ -53,10 +58,7 @@ def test_a_fit_started_again_after_the_model_changed_starts_afresh(tmp_path, mon
     """A run's identity includes the model's code: passes logged under the model before are not resumed."""
     from flowsim.calibrate import point_fit
 
-    text = TARGETS.read_text().replace("scale = 0.05 ", "scale = 0.004 ").replace("seeds = [101, 102]", "seeds = [5]")
-    path = tmp_path / "targets.toml"
-    path.write_text(text)
-    targets = load_targets(path)
+    targets = _tiny_targets(tmp_path)
     scenario = load_scenario(BASELINE, ["population.burn_in_years=4"])
     first = fit(scenario, targets, tmp_path / "runs", iterations=1)
     monkeypatch.setattr(point_fit, "model_digest", lambda: "another model")

@@ -131,6 +131,17 @@ def _moments(spec) -> dict[str, np.ndarray]:
     return {k: np.array([r[k] for r in runs], float) for k in _MOMENTS}
 
 
+def _assert_agree(a: dict[str, np.ndarray], b: dict[str, np.ndarray], names: tuple[str, str]) -> None:
+    """Each moment's difference of means within 3.5 standard errors of the difference (from the two sets of
+    replications' spread; 3.5 because six moments are tested at once)."""
+    for k in _MOMENTS:
+        se = np.sqrt(a[k].var(ddof=1) / a[k].size + b[k].var(ddof=1) / b[k].size)
+        diff = a[k].mean() - b[k].mean()
+        assert abs(diff) <= 3.5 * se + 1e-12, (
+            f"{k}: {names[0]} {a[k].mean():.4g}, {names[1]} {b[k].mean():.4g}, se {se:.3g}"
+        )
+
+
 @pytest.mark.slow
 def test_two_different_starts_give_the_same_survey_moments():
     """Seeds 201-204, 5% of England, every family tracked, to March 2011 (the calibration's evaluation).
@@ -145,10 +156,7 @@ def test_two_different_starts_give_the_same_survey_moments():
     spec_a = compile_spec(trial)
     spec_b = dataclasses.replace(spec_a, initial_elapsed_years=0.0)
     a, b = _moments(spec_a), _moments(spec_b)
-    for k in _MOMENTS:
-        se = np.sqrt(a[k].var(ddof=1) / a[k].size + b[k].var(ddof=1) / b[k].size)
-        diff = a[k].mean() - b[k].mean()
-        assert abs(diff) <= 3.5 * se + 1e-12, f"{k}: start A {a[k].mean():.4g}, start B {b[k].mean():.4g}, se {se:.3g}"
+    _assert_agree(a, b, ("start A", "start B"))
 
 
 @pytest.mark.slow
@@ -170,10 +178,7 @@ def test_starts_with_fewer_or_more_problems_give_the_same_survey_moments():
             trial.with_values({f"problems.{n}.initial_share": min(0.9, 2 * v) for n, v in share.items()}, origin="D")
         )
     )
-    for k in _MOMENTS:
-        se = np.sqrt(c[k].var(ddof=1) / c[k].size + d[k].var(ddof=1) / d[k].size)
-        diff = c[k].mean() - d[k].mean()
-        assert abs(diff) <= 3.5 * se + 1e-12, f"{k}: start C {c[k].mean():.4g}, start D {d[k].mean():.4g}, se {se:.3g}"
+    _assert_agree(c, d, ("start C", "start D"))
 
 
 @pytest.mark.slow
@@ -188,10 +193,7 @@ def test_the_shipped_start_gives_the_survey_moments_of_a_long_burn_in():
     long = _moments(
         compile_spec(trial.with_values({"population.pilot_years": 0, "population.burn_in_years": 40}, origin="long"))
     )
-    for k in _MOMENTS:
-        se = np.sqrt(shipped[k].var(ddof=1) / shipped[k].size + long[k].var(ddof=1) / long[k].size)
-        diff = shipped[k].mean() - long[k].mean()
-        assert abs(diff) <= 3.5 * se + 1e-12, f"{k}: shipped {shipped[k].mean():.4g}, long {long[k].mean():.4g}"
+    _assert_agree(shipped, long, ("shipped", "long"))
 
 
 def _composition(model: Model) -> tuple[float, float, float]:
