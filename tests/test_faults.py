@@ -123,25 +123,43 @@ def test_sigkill_report(tmp_path):
             assert newest <= report.stat().st_mtime_ns, "documents from two redraws"
 
 
+def _file_times(args: list[str], runs: Path) -> list[float]:
+    """Run flowsim to the end, noting the seconds after its start at which each run file appeared in ``runs``."""
+    proc = subprocess.Popen([sys.executable, "-m", "flowsim", *map(str, args)], stdout=subprocess.DEVNULL)
+    started, seen = time.monotonic(), {}
+    while proc.poll() is None:
+        for p in runs.glob("*.parquet") if runs.exists() else ():
+            seen.setdefault(p.name, time.monotonic() - started)
+        time.sleep(0.05)
+    assert proc.returncode == 0
+    return sorted(seen.get(p.name, time.monotonic() - started) for p in runs.glob("*.parquet"))
+
+
 def test_sigkill_sweep(tmp_path):
+    """Kills before any run is stored, then while runs are being stored (between the reference run's first and
+    last stored file: the store fills in groups, so a kill at a random fraction of the whole run can miss it)."""
     rng = random.Random(1503)
     path = tmp_path / "s.toml"
     path.write_text(f"""name = "k"
 base = "{BASELINE}"
-replications = 2
+replications = 1
 seed = 11
-set = {json.dumps(TINY)}
+set = ["population.scale=0.004", "time.end=2015-05-31", "time.deadline=2015-05-31"]
 [parameters."programmes.key_worker.caseload"]
 range = [6.0, 12.0]
-steps = 12
+steps = 24
 """)
     planned = {t["run_id"] for t in plan(load_sweep(path))}
     args = ["sweep", path, "--jobs", "2", "--quiet"]
-    duration = _timed([*args, "--out", tmp_path / "reference"])
+    stored = _file_times([*args, "--out", tmp_path / "reference"], tmp_path / "reference" / "runs")
+    assert len(stored) == len(planned)
+    first, last = stored[0], stored[-1]
+    assert first < last, "the store filled all at once: no kill could leave part of the plan"
     out = tmp_path / "out"
     counts = []
-    for _ in range(KILLS):
-        _kill_at([*args, "--out", out], rng.uniform(0.0, duration * 0.6))
+    for k in range(KILLS):
+        after = rng.uniform(0.0, first) if k < 3 else rng.uniform(first, last)
+        _kill_at([*args, "--out", out], after)
         files = {p.stem for p in (out / "runs").glob("*.parquet")} if (out / "runs").exists() else set()
         assert files <= planned
         if files:
