@@ -34,6 +34,8 @@ def counterfactual_values(scenario) -> dict[str, float]:
             table = getattr(prog, kind, None)
             for problem, _ in table if table is not None else []:
                 out[f"programmes.{name}.{kind}.{problem}"] = 1.0
+        if getattr(prog, "key_worker_effect_share", 0.0):  # a lead worker's share of the key worker's effects
+            out[f"programmes.{name}.key_worker_effect_share"] = 0.0
     return out
 
 

@@ -9,7 +9,7 @@ from flowsim.engine import simulate
 from flowsim.engine.spec import compile_spec
 from flowsim.replications import replication_record
 from flowsim.scenario import load_scenario
-from flowsim.scenario.registry import PROGRAMMES
+from flowsim.scenario.registry import PROBLEM_NAMES, PROGRAMMES
 from flowsim.tables import table_columns
 
 from .conftest import BASELINE
@@ -144,3 +144,34 @@ def test_one_definition_of_each_total(baseline_run):
     stats = rec.tables["statistics"]
     assert sum(stats["cost_gbp"]) / res.scale == pytest.approx(s["cost"]["england_gbp"])
     assert s["cost"]["england_gbp"] > 0 and res.scale < 1
+
+
+def test_lead_workers_effects_follow_the_key_workers():
+    """A lead worker's log hazard ratios are its share of the key worker's (0.5; 0.75 enhanced): a scenario or an
+    ensemble member that doubles the key worker's effect on ending education gives the lead worker sqrt(2), even with
+    the key worker off; the counterfactual switches the share off with every other effect."""
+    from flowsim.finance import counterfactual
+
+    sets = [*SETS, "programmes.lead_worker.enabled=true", "programmes.enhanced_lead_worker.enabled=true"]
+    for key_worker in ("true", "false"):
+        sc = load_scenario(BASELINE, [*sets, f"programmes.key_worker.enabled={key_worker}"])
+        sc = sc.with_values({"programmes.key_worker.resolution_hr.education": 2.0})
+        spec = compile_spec(sc)
+        names = [p.name for p in spec.programmes]
+        edu = PROBLEM_NAMES.index("education")
+        assert spec.prog_resolution[names.index("lead_worker"), edu] == pytest.approx(0.5 * np.log(2.0))
+        assert spec.prog_resolution[names.index("enhanced_lead_worker"), edu] == pytest.approx(0.75 * np.log(2.0))
+        assert not compile_spec(counterfactual(sc)).prog_resolution.any()
+
+
+def test_the_key_workers_effects_may_be_set_for_lead_workers_alone(tmp_path):
+    """With the key worker off, its effects still act through a lead worker's share: a scenario may set them then,
+    and is refused (exit 2) only when no programme takes a share."""
+    from .conftest import assert_user_error, invoke
+
+    path = tmp_path / "s.toml"
+    body = f'extends = "{BASELINE}"\n[programmes.key_worker]\nenabled = false\n[programmes.key_worker.resolution_hr]\neducation = 2.0\n'
+    path.write_text(body)
+    assert_user_error(invoke("run", str(path), "--quiet"), "programmes.key_worker.enabled")
+    path.write_text(body + "[programmes.lead_worker]\nenabled = true\n")
+    assert load_scenario(path).value("programmes.key_worker.resolution_hr.education") == 2.0

@@ -445,6 +445,10 @@ def _programme_effects(p, programmes) -> tuple[np.ndarray, np.ndarray]:
             onset[k, _PI[problem]] = math.log(v)
         for problem, v in _pairs(cfg, "resolution_hr"):
             res[k, _PI[problem]] = math.log(v)
+        share = getattr(cfg, "key_worker_effect_share", 0.0)  # the key worker has none
+        if share:
+            for problem, v in _pairs(p.programmes.key_worker, "resolution_hr"):
+                res[k, _PI[problem]] += share * math.log(v)
     return onset, res
 
 

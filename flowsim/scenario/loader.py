@@ -259,6 +259,8 @@ def _check_live(params, doc: dict, layers: list[_Layer]) -> None:
     for key in set_keys(doc):
         instead = SUPERSEDED_BY_2012.get(key)
         off = [s for s in switch_of(key) if not switched_on(params, s) and last(key) >= last(s)]
+        if key.startswith("programmes.key_worker.resolution_hr.") and _sharing(params):
+            off = []  # a lead worker running takes its share of the key worker's effects
         if instead is not None and params.programme_2012.enabled:
             why = (
                 f"expected no {key} while programme_2012.enabled = true: the councils' rules replace it and the model "
@@ -273,6 +275,11 @@ def _check_live(params, doc: dict, layers: list[_Layer]) -> None:
             continue
         file, line = _locate(key, layers)
         raise ScenarioError(why, file=file, line=line, key=key)
+
+
+def _sharing(params) -> bool:
+    """Whether a programme that runs takes a share of the key worker's effects (a lead worker)."""
+    return any(p.enabled and getattr(p, "key_worker_effect_share", 0.0) for _, p in params.programmes)
 
 
 def _locate(dotted: str, layers: list[_Layer]) -> tuple[str | None, int | None]:

@@ -302,6 +302,8 @@ class ProgrammeDefaults:
     turns_around: bool = False
     resolution_hr: dict[str, float] = field(default_factory=dict)
     onset_hr: dict[str, float] = field(default_factory=dict)
+    # Model v2: a share of the key worker's log hazard ratios on ending problems, beside its own (lead workers).
+    key_worker_effect_share: float = 0.0
 
 
 _ONE_WORKER = "assumption: a family has one key or lead worker at a time (seed 000 slide 5: a single key worker)"
@@ -545,8 +547,11 @@ _MORE_PROGRAMMES: tuple[ProgrammeDefaults, ...] = (
         effect_years_after=0.5,
         cost_per_family_gbp=3_000.0,
         exclusive_group="family_support",
+        key_worker_effect_share=0.5,
         sources={
             "exclusive_group": _ONE_WORKER,
+            "key_worker_effect_share": "assumption: coordination of existing services does about half of intensive "
+            "key-worker work (seed 003): half the key worker's log hazard ratio on ending each problem",
             "staff": "seed 003 (Rotherham's seven coordinators) x 152 councils (ref: DCLG 2012)",
             "caseload": "assumption: a coordinator oversees about 20 Teams Around the Family at once",
             "p_accept": "assumption: lead workers from existing services are often reluctant to do more direct work (seed 003)",
@@ -571,8 +576,11 @@ _MORE_PROGRAMMES: tuple[ProgrammeDefaults, ...] = (
         effect_years_after=0.5,
         cost_per_family_gbp=5_000.0,
         exclusive_group="family_support",
+        key_worker_effect_share=0.75,
         sources={
             "exclusive_group": _ONE_WORKER,
+            "key_worker_effect_share": "assumption: commissioned family support, between lead-worker coordination and "
+            "key-worker work (seed 003): three quarters of the key worker's log hazard ratio on ending each problem",
             "places_per_year": "assumption: seed 003's YWCA family support service from June 2013, ~100 families a year "
             "per council x 152",
             "p_accept": "ref: NatCen 2008 (78% agree to take part in intensive family support)",
@@ -748,20 +756,10 @@ _PROBLEM_EFFECTS: dict[str, tuple[bool, dict[str, float], dict[str, float], str]
         {},
         _KEY_WORKER_EVIDENCE,
     ),
-    "lead_worker": (
-        True,
-        {"youth_crime_asb": 1.07, "education": 1.02, "domestic_violence": 1.1, "maternal_mental_health": 1.02},
-        {},
-        "assumption: coordination of existing services does about half of intensive key-worker work (seed 003): "
-        "half the key worker's log hazard ratio",
-    ),
-    "enhanced_lead_worker": (
-        True,
-        {"youth_crime_asb": 1.11, "education": 1.04, "domestic_violence": 1.15, "maternal_mental_health": 1.04},
-        {},
-        "assumption: commissioned family support, between lead-worker coordination and key-worker work (seed 003): "
-        "three quarters of the key worker's log hazard ratio",
-    ),
+    # Lead workers' effects are a share of the key worker's (their key_worker_effect_share), so a scenario or an
+    # ensemble member that changes the key worker's effects changes theirs too.
+    "lead_worker": (True, {}, {}, "assumption: a share of the key worker's effects (key_worker_effect_share)"),
+    "enhanced_lead_worker": (True, {}, {}, "assumption: a share of the key worker's effects (key_worker_effect_share)"),
     "edge_of_care": (False, {"child_in_need": 1.3}, {}, "assumption: evidence-based edge-of-care work shortens need"),
     "family_nurse_partnership": (
         False,
@@ -1040,6 +1038,21 @@ def _programme_params() -> list[Param]:
                 "Model v2: families whose intervention ends can count as turned around.",
             )
         )
+        if prog.name != "key_worker":
+            out.append(
+                _p(
+                    f"programmes.{prog.name}.key_worker_effect_share",
+                    prog.key_worker_effect_share,
+                    "share of a log hazard ratio",
+                    prog.sources.get("key_worker_effect_share", "assumption: the programme's effects are its own"),
+                    "Model v2: the share of the key worker's log hazard ratio on ending each problem "
+                    "(programmes.key_worker.resolution_hr) this programme has beside its own resolution_hr, while the "
+                    "family attends and for effect_years_after: 0.5 gives the square root of the key worker's ratio. "
+                    "It follows the key worker's effects whether or not the key worker runs.",
+                    lo=0,
+                    hi=1,
+                )
+            )
         for kind, table, what in (
             ("resolution_hr", prog.resolution_hr, "ending"),
             ("onset_hr", prog.onset_hr, "onset"),
