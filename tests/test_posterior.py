@@ -113,10 +113,29 @@ def test_metropolis_draws_a_known_normal():
         return -0.5 * (((x - mean) / 0.05) ** 2).sum(axis=1)
 
     centres = rng.uniform(0.3, 0.35, size=(30, 2))
-    x, acceptance = post._metropolis(rng, log_g, centres, 400, 400 * 400)
+    x, acceptance, rhat = post._metropolis(rng, log_g, centres, 400, 400 * 400)
     assert np.all(np.abs(x.mean(axis=0) - mean) < 0.012), x.mean(axis=0)
     assert np.all(np.abs(x.std(axis=0) - 0.05) < 0.01), x.std(axis=0)
     assert 0.1 < acceptance < 0.5
+    # R-hat says the 400 steps have not quite forgotten the corner (1.04 here); 2,000 steps have (Vehtari et al.
+    # 2021's threshold, 1.01), though the last draws' moments pass either way.
+    assert np.all(rhat > 1.01), rhat
+    rng = np.random.default_rng(8)
+    *_, rhat = post._metropolis(rng, log_g, rng.uniform(0.3, 0.35, size=(30, 2)), 400, 400 * 2_000)
+    assert np.all(rhat < 1.01), rhat
+
+
+def test_split_rhat_tells_mixed_chains_from_stuck_ones():
+    """Seed 9, 100 chains of 200 steps. Independent normal draws: R-hat within 1.01 (its sampling sd here is about
+    0.001). Chains each stuck near a start of their own (offsets of sd 1 around noise of sd 0.3): far above it, as is
+    a chain drifting between its halves, which only the split finds. A dimension that never moves is 1."""
+    rng = np.random.default_rng(9)
+    mixed = rng.standard_normal((100, 200, 1))
+    stuck = rng.standard_normal((100, 1, 1)) + 0.3 * rng.standard_normal((100, 200, 1))
+    drift = np.linspace(0, 1, 200)[None, :, None] + 0.3 * rng.standard_normal((100, 200, 1))
+    still = np.zeros((100, 200, 1))
+    rhat = post.split_rhat(np.concatenate([mixed, stuck, drift, still], axis=2))
+    assert rhat[0] < 1.01 and rhat[1] > 1.5 and rhat[2] > 1.1 and rhat[3] == 1.0, rhat
 
 
 def test_systematic_resampling_draws_each_member_by_its_weight():

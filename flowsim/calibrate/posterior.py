@@ -163,11 +163,11 @@ def _log_target(em: Emulators, lik: Likelihood, design: Design, pop: list[int], 
 
 def _metropolis(
     rng: np.random.Generator, log_g: Callable, centres: np.ndarray, chains: int, evaluations: int
-) -> tuple[np.ndarray, float]:
+) -> tuple[np.ndarray, float, np.ndarray]:
     """One draw from each of ``chains`` random-walk Metropolis chains on ``log_g`` over the unit cube, started at
     history matching's members, run for ``evaluations`` evaluations in all; the step is scaled to accept about a
-    quarter in the first half (Gelman, Roberts and Gilks 1996) and fixed in the second. Returns the draws and the
-    second half's acceptance rate."""
+    quarter in the first half (Gelman, Roberts and Gilks 1996) and fixed in the second. Returns the draws, the
+    second half's acceptance rate and each dimension's R-hat over the second half (:func:`split_rhat`)."""
     d = centres.shape[1]
     x = centres[rng.integers(len(centres), size=chains)]
     lp = log_g(x)
@@ -175,6 +175,7 @@ def _metropolis(
     scale = 2.38 / math.sqrt(d)
     steps = max(2, evaluations // chains)
     accepted = 0
+    kept = np.empty((chains, steps - steps // 2, d))
     for k in range(steps):
         y = x + scale * rng.standard_normal((chains, d)) @ chol.T
         inside = np.all((y >= 0) & (y <= 1), axis=1)
@@ -187,7 +188,34 @@ def _metropolis(
             scale *= math.exp(take.mean() - 0.25)
         else:
             accepted += int(take.sum())
-    return x, accepted / (chains * (steps - steps // 2))
+            kept[:, k - steps // 2] = x
+    return x, accepted / (chains * (steps - steps // 2)), split_rhat(kept)
+
+
+def split_rhat(draws: np.ndarray) -> np.ndarray:
+    """Each dimension's rank-normalised split R-hat of ``draws`` (chains x steps x dimensions), the larger of its
+    bulk and folded (tail) forms (Vehtari, Gelman, Simpson, Carpenter and Buerkner 2021): about 1 when the chains
+    mix, above 1.01 when they have not yet forgotten where they started. A dimension that never moves is 1."""
+    from scipy.stats import norm, rankdata  # import time: scipy loads only when chains run
+
+    c, n, d = draws.shape
+    half = n // 2
+    split = np.concatenate([draws[:, :half], draws[:, n - half :]], axis=0)  # 2c chains of half the steps
+
+    def rhat(z: np.ndarray) -> float:
+        if half < 2 or np.ptp(z) == 0:
+            return 1.0
+        r = rankdata(z, axis=None).reshape(z.shape)
+        z = norm.ppf((r - 0.375) / (r.size + 0.25))
+        means, variances = z.mean(axis=1), z.var(axis=1, ddof=1)
+        w, b = variances.mean(), half * means.var(ddof=1)
+        return float(math.sqrt(((half - 1) / half * w + b / half) / w))
+
+    out = np.empty(d)
+    for j in range(d):
+        z = split[:, :, j]
+        out[j] = max(rhat(z), rhat(np.abs(z - np.median(z))))
+    return out
 
 
 @dataclass(frozen=True)
@@ -342,12 +370,18 @@ def posterior(
             if em is None:
                 em = Emulators.fit(names, u_all[train][:, pop], [history.measures[i] for i in train])
             log_g = _log_target(em, lik, design, pop, d)
-            x, acceptance = _metropolis(rng, log_g, centres, batch_size, batch_size * int(settings["steps"]))
+            x, acceptance, rhat = _metropolis(rng, log_g, centres, batch_size, batch_size * int(settings["steps"]))
             log_em = emulated_log_likelihood(em, lik, x)
             u = np.zeros((batch_size, d))
             u[:, pop] = x
             u[:, eff] = draw_prior_unit(design, rng, batch_size, eff)
-            info = {"chains": batch_size, "steps": int(settings["steps"]), "acceptance": acceptance}
+            info = {
+                "chains": batch_size,
+                "steps": int(settings["steps"]),
+                "acceptance": acceptance,
+                "rhat": float(rhat.max()),
+                "rhat_key": design.priors[pop[int(rhat.argmax())]].keys[0],
+            }
             return {"u": u.tolist(), "log_em": log_em.tolist(), "info": info}
 
         doc = log.design(b, make)

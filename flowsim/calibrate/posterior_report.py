@@ -16,6 +16,7 @@ import numpy as np
 
 from flowsim.calibrate.posterior import Posterior, is_effect
 from flowsim.files import atomic_write
+from flowsim.scenario.registry import parameter_label
 
 SECTION = "## The posterior (sourced priors, a joint likelihood)"
 
@@ -126,11 +127,19 @@ def write_report(post: Posterior, out_dir: Path) -> Path:
         f"({len(lik.names)}) at 0.995, {lik.chi2_limit():.1f}. "
         f"{len(post.runs) - len(post.members)} of {len(post.runs)} runs fail it and are dropped.",
         "",
-        "| batch | runs | Metropolis acceptance | runs passing | effective sample size so far |",
-        "|---|---|---|---|---|",
+        "Each batch's chains are checked for mixing by the largest rank-normalised split R-hat over the parameters "
+        "(bulk or tail; Vehtari et al. 2021), over the second half of every chain: near 1 when they have forgotten "
+        "where they started, above 1.01 when not. The importance weights correct the draws to the simulated "
+        "likelihood, but not draws from chains that have not mixed.",
+        "",
+        "| batch | runs | Metropolis acceptance | largest R-hat (parameter) | runs passing | effective sample size so far |",
+        "|---|---|---|---|---|---|",
     ]
     for b in post.batches:
-        lines.append(f"| {b['batch']} | {b['runs']} | {b['acceptance']:.2f} | {b['passing']} | {b['ess']:.0f} |")
+        rhat = f"{b['rhat']:.3f} ({parameter_label(b['rhat_key'])})" if "rhat" in b else "not recorded"
+        lines.append(
+            f"| {b['batch']} | {b['runs']} | {b['acceptance']:.2f} | {rhat} | {b['passing']} | {b['ess']:.0f} |"
+        )
     lines += [
         "",
         "### Every parameter's prior and posterior",
