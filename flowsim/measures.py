@@ -134,6 +134,16 @@ BY_KEY = {m.key: m for m in MEASURES}
 BY_COLUMN = {m.column: m for m in MEASURES}
 
 
+#: Measures of what the programmes cause that are not under ``additional.``: each needs its run's counterfactual.
+_CAUSED = frozenset({"results.counterfactual_claimed", "results.additional", "programme_2012.additional"})
+
+
+def needs_counterfactual(m: Measure) -> bool:
+    """Whether ``m`` compares a run with its counterfactual (every programme's effect off), so a run that reports it
+    must simulate that too: what the programmes add, and the claims that would have been made anyway."""
+    return m.key.startswith("additional.") or m.key in _CAUSED
+
+
 def used_in(use: str) -> tuple[Measure, ...]:
     """The measures with ``use`` (``summary``, ``sweep`` or ``calibration``), in catalogue order."""
     return tuple(m for m in MEASURES if use in m.uses)

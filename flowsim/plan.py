@@ -44,8 +44,9 @@ EVERY_FAMILY_FACTOR = 4.7
 LEAN_SHARE = 0.65
 
 
-def estimate_seconds(scenario) -> float:
-    """Estimated seconds one replication of ``scenario`` takes on one core (its counterfactual included)."""
+def estimate_seconds(scenario, counterfactual: bool = True) -> float:
+    """Estimated seconds one replication of ``scenario`` takes on one core (its counterfactual included, unless
+    ``counterfactual`` is false)."""
     p = scenario.params
     t, pop = p.time, p.population
     policy_years = (t.end - t.start).days / 365.25
@@ -53,7 +54,7 @@ def estimate_seconds(scenario) -> float:
     # at the start.
     survey_years = (p.survey.waves - 1) + (t.start - p.survey.last_wave).days / 365.25  # first wave to the start
     pilot = pop.pilot_years * min(max(pop.pilot_share, 1000 / (pop.families_with_children * pop.scale)), 1.0)
-    years = pilot + pop.burn_in_years + survey_years + 2 * policy_years
+    years = pilot + pop.burn_in_years + survey_years + (2 if counterfactual else 1) * policy_years
     seconds = SECONDS_PER_FAMILY_YEAR * AT_RISK_SHARE * pop.families_with_children * pop.scale * years
     if pop.sample_weight < 20:  # fewer families sampled, more tracked one by one: more events
         seconds *= 1 + (EVERY_FAMILY_FACTOR - 1) * (20 / pop.sample_weight - 1) / 19

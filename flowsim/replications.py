@@ -120,12 +120,18 @@ def additional(actual: dict, counterfactual: dict) -> dict:
 
 
 def run_shared_replication(
-    scenarios: list, seed: int, replication: int | None = None, keep_waits: bool = True, tables: bool = True
+    scenarios: list,
+    seed: int,
+    replication: int | None = None,
+    keep_waits: bool = True,
+    tables: bool = True,
+    counterfactual: bool = True,
 ):
     """One replication of several scenarios simulated from their common past (model v2); each one's record, bit for
-    bit what :func:`run_replication` gives it alone. ``None`` when they cannot share."""
-
-    out = engine.simulate_shared([(s, counterfactual_of(s)) for s in scenarios], seed, None, replication)
+    bit what :func:`run_replication` gives it alone (with or without its ``counterfactual``). ``None`` when they
+    cannot share."""
+    pairs = [(s, counterfactual_of(s) if counterfactual else None) for s in scenarios]
+    out = engine.simulate_shared(pairs, seed, None, replication)
     if out is None:
         return None
     return [replication_record(res, s, keep_waits, cf, tables) for s, (res, cf) in zip(scenarios, out, strict=True)]

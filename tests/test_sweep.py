@@ -35,12 +35,12 @@ points = {points}
 replications = 1
 seed = 3
 set = {TINY}
+{extra}
 [parameters."programmes.key_worker.caseload"]
 {"values = [6, 12]" if design == "grid" else "range = [6.0, 12.0]"}
 [parameters."identification.new_approach_rate_per_year"]
 range = [1.0, 3.0]
 steps = 2
-{extra}
 """)
     return path
 
@@ -220,6 +220,53 @@ def test_runs_grouped_to_share_their_past_give_the_rows_of_runs_alone(tmp_path):
     (group,) = list(groups(iter(tasks), points=4))
     assert can_share([(t["scenario"], counterfactual(t["scenario"])) for t in group["runs"]])
     assert run_group(group) == [run_point(t) for t in group["runs"]]
+
+
+def test_a_sweep_keeping_no_caused_measure_runs_without_counterfactuals(tmp_path):
+    """``measures = [...]`` keeps those columns (and turned around and P(met), the summary's answer); when none is
+    a caused measure the runs skip their counterfactuals, and the plan says so. Its rows, made in one shared group
+    and one by one, equal a full sweep's in every column they keep (seed 3, 0.4% scale, to 2011)."""
+    from flowsim.engine.simulation import can_share
+    from flowsim.sweep.run import groups, run_group, run_point, sweep_plan
+
+    full = plan(load_sweep(_sweep_file(tmp_path)))
+    spec = load_sweep(_sweep_file(tmp_path, extra='measures = ["stock_end", "cost_gbp"]'))
+    assert not spec.counterfactual and "without counterfactuals" in sweep_plan(spec, None, 1).describe()
+    lean = plan(spec)
+    (group,) = list(groups(iter(lean), points=4))
+    assert can_share([(t["scenario"], None) for t in group["runs"]])
+    rows = run_group(group)
+    assert rows == [run_point(t) for t in group["runs"]]
+    kept = ["turned_around", "count_met", "stock_end", "cost_gbp"]
+    for row, task in zip(rows, full, strict=True):
+        assert set(row) == {"run_id", "design_point", "replication", "seed", "scenario_sha256", *task["row"], *kept}
+        assert row == {k: v for k, v in run_point(task).items() if k in row}
+    caused = load_sweep(_sweep_file(tmp_path, extra='measures = ["additional_stock_end"]'))
+    assert caused.counterfactual and "counterfactual" not in sweep_plan(caused, None, 1).describe()
+
+
+def test_a_sweeps_measures_are_checked(tmp_path):
+    for value, expected in (('["stock_ned"]', "did you mean 'stock_end'"), ("[]", "expected a list of column names")):
+        path = _sweep_file(tmp_path, extra=f"measures = {value}")
+        result = CliRunner().invoke(main, ["sweep", str(path)])
+        assert result.exit_code == 2 and "line 9, key measures" in result.output and expected in result.output
+
+
+def test_the_measures_that_need_a_counterfactual_are_those_a_run_without_one_lacks():
+    """What ``needs_counterfactual`` declares is what a run without its counterfactual cannot report (seed 1, 0.4%
+    scale to July 2013, the baseline and the 2012 programme), and every other sweep measure is the same in both."""
+    from flowsim.measures import SWEEP, get, has, needs_counterfactual, used_in
+    from flowsim.replications import run_replication
+
+    tf = ["population.scale=0.004", "time.end=2013-07-31", "time.deadline=2013-07-31"]
+    for path in (BASELINE, SCENARIOS / "tf_programme_2012.toml"):
+        sc = load_scenario(path, tf)
+        full = run_replication(sc, 1, 0, tables=False).summary
+        lean = run_replication(sc, 1, 0, tables=False, counterfactual=False).summary
+        for m in (m for m in used_in(SWEEP) if has(full, m.key)):
+            assert has(lean, m.key) != needs_counterfactual(m), m.key
+            if has(lean, m.key):
+                assert get(lean, m.key) == get(full, m.key), m.key
 
 
 def test_groups_gather_one_replication_over_a_window_of_design_points():

@@ -82,28 +82,35 @@ def _counterfactual_fork(spec: ModelSpec, points: np.ndarray, t_end: float) -> f
     return float(points[min(np.searchsorted(points, wanted - 1e-9), points.size - 2)])
 
 
-def share_plan(specs: list[tuple[ModelSpec, ModelSpec]]) -> list[tuple[float, int, int, int]] | None:
+def share_plan(specs: list[tuple[ModelSpec, ModelSpec | None]]) -> list[tuple[float, int, int, int]] | None:
     """How scenarios and their counterfactuals share one simulated past: the forks, or ``None`` if they cannot.
 
     Leaves ``2k`` and ``2k + 1`` are scenario ``k`` and its counterfactual; leaf 0
     is simulated from the start. Each fork is ``(time, order, from leaf, new leaf)``.
     A scenario forks from the first at the last month boundary before the two
     can differ (:func:`flowsim.engine.divergence.divergence`), so every leaf
-    is bit for bit what it would be simulated alone.
+    is bit for bit what it would be simulated alone. Scenarios without a
+    counterfactual (``None``: every pair's or none's) have no odd leaves.
     """
     first_spec, first_cf = specs[0]
+    lean = first_cf is None
+    if any((c is None) != lean for _, c in specs):
+        raise ValueError("every scenario has a counterfactual, or none does")
     points = _points(first_spec)
     t_cf = [_counterfactual_fork(s, points, first_spec.t_end) for s, _ in specs]
-    forks = _counterfactual_forks(first_spec)
+    forks = [] if lean else _counterfactual_forks(first_spec)
     for k, (s, c) in enumerate(specs[1:], start=1):
-        d1, d2 = divergence(first_spec, s), divergence(first_cf, c)
+        d1 = divergence(first_spec, s)
+        d2 = d1 if lean else divergence(first_cf, c)
         if d1 is None or d2 is None:
             return None
         i = int(np.searchsorted(points, min(d1, d2, first_spec.t_end), side="right")) - 1
         t = float(points[min(max(i, 0), points.size - 2)])
         if t <= points[0]:
             return None  # nothing to share
-        if t <= t_cf[k]:
+        if lean:
+            forks += [(t, 0, 0, 2 * k)]
+        elif t <= t_cf[k]:
             forks += [(t, 0, 0, 2 * k), (t_cf[k], 1, 2 * k, 2 * k + 1)]
         elif t_cf[k] == t_cf[0]:
             forks += [(t, 0, 0, 2 * k), (t, 0, 1, 2 * k + 1)]
@@ -112,25 +119,32 @@ def share_plan(specs: list[tuple[ModelSpec, ModelSpec]]) -> list[tuple[float, in
     return sorted(forks)
 
 
-def can_share(pairs: list[tuple[object, object]]) -> bool:
+def _compile_pair(pair: tuple[object, object | None]) -> tuple[ModelSpec, ModelSpec | None]:
+    s, c = pair
+    return _compile(s), (None if c is None else _compile(c))
+
+
+def can_share(pairs: list[tuple[object, object | None]]) -> bool:
     """Whether :func:`simulate_shared` can run these ``(scenario, counterfactual)`` pairs from one past."""
-    return share_plan([(_compile(s), _compile(c)) for s, c in pairs]) is not None
+    return share_plan([_compile_pair(p) for p in pairs]) is not None
 
 
 def simulate_shared(
-    pairs: list[tuple[object, object]],
+    pairs: list[tuple[object, object | None]],
     seed: int = 0,
     progress: Callable[[float], None] | None = None,
     replication: int | None = None,
-) -> list[tuple[Results, Results]] | None:
+) -> list[tuple[Results, Results | None]] | None:
     """Replication ``replication`` of several scenarios, each with its counterfactual, sharing their common past.
 
     ``pairs`` are ``(scenario, counterfactual)``; the result is each pair's
     ``(actual, counterfactual)``, bit for bit what :func:`simulate_with_counterfactual`
-    gives for each alone. ``None`` when they cannot share (specs that
-    differ where no date can be put on it): run them one by one.
+    gives for each alone. A counterfactual of ``None`` (every pair's) is not
+    simulated, and each actual is bit for bit :func:`simulate`'s. ``None`` when
+    they cannot share (specs that differ where no date can be put on it): run
+    them one by one.
     """
-    specs = [(_compile(s), _compile(c)) for s, c in pairs]
+    specs = [_compile_pair(p) for p in pairs]
     forks = share_plan(specs)
     if forks is None:
         return None
@@ -161,7 +175,7 @@ def _simulate_tree(specs, forks, seed, progress, replication) -> list[tuple[Resu
     for leaf in sorted(models):
         advance(leaf, end)
     results = {leaf: m.results(seed, replication) for leaf, m in models.items()}
-    return [(results[2 * k], results[2 * k + 1]) for k in range(len(specs))]
+    return [(results[2 * k], results.get(2 * k + 1)) for k in range(len(specs))]
 
 
 def _model(spec, seed: int, replication: int | None):

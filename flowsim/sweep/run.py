@@ -28,7 +28,10 @@ SHARE_POINTS = 8
 
 def run_point(task: dict) -> dict:
     """One run (module-level so process pools and Dask can pickle it): returns its result row."""
-    return _row(task, run_replication(task["scenario"], task["seed"], task["replication"], tables=False))
+    record = run_replication(
+        task["scenario"], task["seed"], task["replication"], tables=False, counterfactual=task["counterfactual"]
+    )
+    return _row(task, record)
 
 
 def run_group(group: dict) -> list[dict]:
@@ -38,7 +41,14 @@ def run_group(group: dict) -> list[dict]:
     if len(runs) > 1:
         first = runs[0]
         scenarios = [t["scenario"] for t in runs]
-        records = run_shared_replication(scenarios, first["seed"], first["replication"], keep_waits=False, tables=False)
+        records = run_shared_replication(
+            scenarios,
+            first["seed"],
+            first["replication"],
+            keep_waits=False,
+            tables=False,
+            counterfactual=first["counterfactual"],
+        )
         if records is not None:
             return [_row(t, r) for t, r in zip(runs, records, strict=True)]
     return [run_point(t) for t in runs]
@@ -53,8 +63,9 @@ def _row(task: dict, record: dict) -> dict:
         "seed": task["seed"],
         **task["row"],
     }
+    keep = task["measures"]
     for m in used_in(SWEEP):
-        if has(summ, m.key):
+        if has(summ, m.key) and (not keep or m.column in keep):
             v = get(summ, m.key)
             row[m.column] = float(v) if not isinstance(v, bool) else v
     row["scenario_sha256"] = task["scenario"].sha256
@@ -91,6 +102,8 @@ def _task(spec: SweepSpec, scenario, sha: str, row: dict, point: int, replicatio
         "replication": replication,
         "seed": spec.seed,
         "run_id": run_id(sha, row, spec.seed, replication),
+        "counterfactual": spec.counterfactual,
+        "measures": spec.measures,
     }
 
 
@@ -145,18 +158,25 @@ def sweep_plan(spec: SweepSpec, out_dir: Path | None, jobs: int | None) -> Plan:
     """The plan to show before running: its runs, how many a store at ``out_dir`` already holds, and the time."""
     runs = count_runs(spec)
     done = RunStore.count(out_dir, spec.sha256) if out_dir is not None else 0
-    return Plan(runs, estimate_seconds(spec.scenario), jobs or os.cpu_count() or 1, _what(spec), min(done, runs))
+    return Plan(runs, _seconds(spec), jobs or os.cpu_count() or 1, _what(spec), min(done, runs))
+
+
+def _seconds(spec: SweepSpec) -> float:
+    """Estimated seconds a run takes on one core, without its counterfactual if it needs none."""
+    return estimate_seconds(spec.scenario, spec.counterfactual)
 
 
 def _what(spec: SweepSpec) -> str:
-    """'4 design points x 2 replications', or with an ensemble '... x 25 parameter sets x 2 replications'."""
+    """'4 design points x 2 replications', or with an ensemble '... x 25 parameter sets x 2 replications'; and
+    'without counterfactuals' when no measure it keeps needs them."""
+    lean = "" if spec.counterfactual else "; without counterfactuals: no measure kept needs one"
     if spec.members:
         sets = len(spec.members)
         return (
             f"{count(distinct_rows(spec), 'design point')} x {sets} parameter sets of the ensemble x "
-            f"{count(spec.replications // sets, 'replication')}"
+            f"{count(spec.replications // sets, 'replication')}{lean}"
         )
-    return f"{count(distinct_rows(spec), 'design point')} x {count(spec.replications, 'replication')}"
+    return f"{count(distinct_rows(spec), 'design point')} x {count(spec.replications, 'replication')}{lean}"
 
 
 def run_sweep(
@@ -185,7 +205,7 @@ def run_sweep(
     with RunStore(out_dir, spec.sha256) as store:
         done = store.done()
         if before is not None:
-            before(Plan(total, estimate_seconds(spec.scenario), executor.jobs, _what(spec), len(done)))
+            before(Plan(total, _seconds(spec), executor.jobs, _what(spec), len(done)))
         store.write_manifest(
             {
                 "sweep_file": spec.path,
@@ -193,6 +213,8 @@ def run_sweep(
                 "base": spec.base,
                 "overrides": list(spec.overrides),
                 "parameters": [p.key for p in spec.parameters],
+                "measures": list(spec.measures) or "every sweep measure",
+                "counterfactuals": spec.counterfactual,
                 "sweep_sha256": spec.sha256,
                 "sweep": spec.describe(),
                 "design_points": distinct_rows(spec),

@@ -7,6 +7,7 @@ Example (``scenarios/sweeps/key_worker_capacity.toml``)::
     replications = 2
     seed = 20110401
     set = ["population.scale=0.03"]    # applied to every run
+    measures = ["stock_end"]           # optional: the columns kept (none caused: no counterfactuals)
     [parameters."programmes.key_worker.caseload"]
     values = [6, 9]                    # a list, or
     [parameters."identification.new_approach_rate_per_year"]
@@ -27,6 +28,7 @@ from typing import Any
 
 from flowsim import ensemble as ens
 from flowsim.errors import ScenarioError
+from flowsim.measures import BY_COLUMN, SWEEP, needs_counterfactual, used_in
 from flowsim.scenario import PARAMETERS, Scenario, load_scenario
 from flowsim.scenario.loader import key_lines
 from flowsim.scenario.models import show_value
@@ -45,6 +47,7 @@ TOP_KEYS = (
     "morris_levels",
     "ensemble",
     "ensemble_file",
+    "measures",
 )
 PARAMETER_KEYS = ("values", "range", "steps")
 #: Seeds are stored as 64-bit signed integers in the run store.
@@ -52,6 +55,8 @@ MAX_SEED = 2**63 - 1
 #: A sampled design is drawn whole, and a grid's axes too, before a run: more points (or steps across one range) than
 #: this would exhaust memory before the plan could be shown.
 MAX_POINTS = 100_000
+#: Columns every sweep keeps, whatever its ``measures``: what its summary answers (P(target met), turned around).
+ALWAYS = ("turned_around", "count_met")
 
 
 class SweepError(ScenarioError):
@@ -85,6 +90,13 @@ class SweepSpec:
     #: what the sweep varies); ``replications`` is then the runs per design point, ``replications / N`` per set.
     members: tuple[dict, ...] = ()
     ensemble_file: str = ""
+    #: ``measures = [...]``: the sweep table's outcome columns to keep (with :data:`ALWAYS`); empty: every one.
+    measures: tuple[str, ...] = ()
+
+    @property
+    def counterfactual(self) -> bool:
+        """Whether its runs simulate their counterfactuals: only if a measure it keeps needs one."""
+        return not self.measures or any(needs_counterfactual(BY_COLUMN[c]) for c in self.measures)
 
     def scenario_for(self, row: dict[str, float]) -> Scenario:
         """The scenario of one design row: the base (with the fixed overrides), then the row's values."""
@@ -108,6 +120,7 @@ class SweepSpec:
             "seed": self.seed,
             "morris_levels": self.morris_levels,
             **({"ensemble": [sorted(m.items()) for m in self.members]} if self.members else {}),
+            **({"measures": list(self.measures)} if self.measures else {}),
             "parameters": [
                 {
                     "key": p.key,
@@ -212,6 +225,7 @@ def load_sweep(path: str | Path) -> SweepSpec:
         replications = sets * per_set
     elif "ensemble_file" in doc:
         raise check.error("ensemble_file", "expected it only with ensemble = N (the parameter sets to draw)")
+    measures = _measures(check, doc["measures"]) if "measures" in doc else ()
     spec = SweepSpec(
         str(path),
         name,
@@ -226,6 +240,7 @@ def load_sweep(path: str | Path) -> SweepSpec:
         morris_levels,
         members,
         ensemble_file,
+        measures,
     )
     # Validate every value (or both ends of every range) now, not part-way through a sweep.
     for p in params:
@@ -283,6 +298,23 @@ def _parameter(check: _Checker, key: str, spec: Any, design: str) -> Parameter:
         steps,
         isinstance(default, int),
     )
+
+
+def _measures(check: _Checker, value: Any) -> tuple[str, ...]:
+    """``measures = [...]``: sweep table columns, kept with :data:`ALWAYS`, in the catalogue's order."""
+    columns = tuple(m.column for m in used_in(SWEEP))
+    if not (isinstance(value, list) and value and all(isinstance(v, str) for v in value)):
+        raise check.error(
+            "measures", f'expected a list of column names such as ["stock_end"], found {show_value(value)}'
+        )
+    for v in value:
+        if v not in columns:
+            return_hint = difflib.get_close_matches(v, columns, n=1, cutoff=0.5)
+            hint = f"; did you mean {return_hint[0]!r}?" if return_hint else ""
+            raise check.error(
+                "measures", f"unknown measure {v!r}{hint} (expected sweep table columns: {', '.join(columns)})"
+            )
+    return tuple(c for c in columns if c in value or c in ALWAYS)
 
 
 def _members(check: _Checker, doc: dict, path: Path, scenario: Scenario, sets: int, seed: int) -> tuple:
