@@ -62,12 +62,17 @@ class Ensemble:
         return [int(i) for i in rng.permutation(np.minimum(rows, len(self) - 1))]
 
 
-def default_path(scenario_path: str | Path | None) -> Path:
-    """The ensemble a scenario is answered over by default: :data:`DEFAULT_PATH` in the project the scenario file
-    belongs to (the nearest folder above it that has one), so a command works from any directory; else
-    :data:`DEFAULT_PATH` from the working directory (which :func:`load` then names if it is missing)."""
-    if scenario_path:
-        for folder in Path(scenario_path).resolve().parents:
+def default_path(scenario) -> Path:
+    """The ensemble a scenario is answered over by default: the one beside the fitted file it extends, if that
+    folder has one (each structure's fit and ensemble share a folder: ``calibration/clockwork/``); else
+    :data:`DEFAULT_PATH` in the project the scenario file belongs to (the nearest folder above it that has one), so
+    a command works from any directory; else :data:`DEFAULT_PATH` from the working directory (which :func:`load`
+    then names if it is missing)."""
+    fitted = scenario.calibrated_by[0] if scenario.calibrated_by else ""
+    if fitted and (Path(fitted).parent / DEFAULT_PATH.name).is_file():
+        return Path(fitted).parent / DEFAULT_PATH.name
+    if scenario.path:
+        for folder in Path(scenario.path).resolve().parents:
             if (folder / DEFAULT_PATH).is_file():
                 return folder / DEFAULT_PATH
     return DEFAULT_PATH
@@ -140,9 +145,15 @@ def _check_drawn_for(scenario, ensemble: Ensemble, point: dict[str, float], own:
     raise EnsembleError(
         f"{ensemble.path}: expected an ensemble drawn around the fit {scenario.path or 'the scenario'} extends "
         f"({fitted}, {scenario.calibrated_by[1]}), found one drawn around another ({len(stale)} calibrated values "
-        f"differ, e.g. {k} {float(scenario.value(k)):.6g} against {point[k]:.6g}); draw this fit's ensemble with "
-        f"`flowsim calibrate {scenario.path or 'SCENARIO'} --method history-matching`"
+        f"differ, e.g. {k} {float(scenario.value(k)):.6g} against {point[k]:.6g}); draw this fit's ensemble beside "
+        f"it with `flowsim calibrate {_unfitted(scenario)} --out {fitted} --method history-matching`, then "
+        "`--method posterior`"
     )
+
+
+def _unfitted(scenario) -> str:
+    """The scenario file a fit extends would be refitted from (the one that names the fitted file), or a placeholder."""
+    return scenario.path or "SCENARIO"
 
 
 @dataclass(frozen=True)
@@ -170,7 +181,7 @@ def plan(scenario, sets: int, path: str | Path | None, per_set: int | None, seed
     Raises:
         EnsembleError: naming the file, when it is missing or not an ensemble.
     """
-    ensemble = load(path or default_path(scenario.path))
+    ensemble = load(path or default_path(scenario))
     members, own = members_for(scenario, ensemble, sets, seed)
     point = {k: v for k, v in ensemble.member(ensemble.point_fit).items() if k not in own}
     drawn_from = int(np.count_nonzero(ensemble.weights))  # a posterior keeps its point fit with weight 0

@@ -308,6 +308,21 @@ def test_an_ensemble_drawn_around_another_fit_is_refused(tmp_path):
     assert not (tmp_path / "run").exists()
 
 
+def test_a_structure_is_answered_over_the_ensemble_beside_its_fit(tmp_path):
+    """Each structure's fit and ensemble share a folder (calibration/clockwork/): a scenario extending a fitted file
+    takes the ensemble beside it, and the project's otherwise."""
+    from types import SimpleNamespace
+
+    from flowsim.ensemble import DEFAULT_PATH, default_path
+
+    fitted = tmp_path / "clockwork" / "fitted.toml"
+    fitted.parent.mkdir()
+    scenario = SimpleNamespace(calibrated_by=(str(fitted), "flowsim calibrate run x"), path=str(BASELINE))
+    assert default_path(scenario) == ROOT / DEFAULT_PATH
+    (fitted.parent / "ensemble.parquet").write_bytes(b"")
+    assert default_path(scenario) == fitted.parent / "ensemble.parquet"
+
+
 def test_run_with_a_missing_ensemble_exits_2(tmp_path):
     result = invoke("run", BASELINE, "--ensemble", 2, "--ensemble-file", tmp_path / "none.parquet")
     assert_user_error(result, "none.parquet", "--method history-matching")
