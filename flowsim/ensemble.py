@@ -11,6 +11,7 @@ Columns ``measure:<target>`` hold what the member simulated on its own seed.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -137,7 +138,7 @@ def _check_drawn_for(scenario, ensemble: Ensemble, point: dict[str, float], own:
     Raises:
         EnsembleError: naming both files, the run and an example key.
     """
-    fitted = scenario.calibrated_by[0] if scenario.calibrated_by else None
+    fitted = os.path.normpath(scenario.calibrated_by[0]) if scenario.calibrated_by else None
     stale = [k for k in own if fitted is not None and scenario.origins.get(k) == fitted]
     if not stale:
         return
