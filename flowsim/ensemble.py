@@ -138,16 +138,16 @@ def _check_drawn_for(scenario, ensemble: Ensemble, point: dict[str, float], own:
     Raises:
         EnsembleError: naming both files, the run and an example key.
     """
-    fitted = os.path.normpath(scenario.calibrated_by[0]) if scenario.calibrated_by else None
+    fitted = scenario.calibrated_by[0] if scenario.calibrated_by else None
     stale = [k for k in own if fitted is not None and scenario.origins.get(k) == fitted]
     if not stale:
         return
     k = stale[0]
     raise EnsembleError(
         f"{ensemble.path}: expected an ensemble drawn around the fit {scenario.path or 'the scenario'} extends "
-        f"({fitted}, {scenario.calibrated_by[1]}), found one drawn around another ({len(stale)} calibrated values "
+        f"({os.path.normpath(fitted)}, {scenario.calibrated_by[1]}), found one drawn around another ({len(stale)} calibrated values "
         f"differ, e.g. {k} {float(scenario.value(k)):.6g} against {point[k]:.6g}); draw this fit's ensemble beside "
-        f"it with `flowsim calibrate {_unfitted(scenario)} --out {fitted} --method history-matching`, then "
+        f"it with `flowsim calibrate {_unfitted(scenario)} --out {os.path.normpath(fitted)} --method history-matching`, then "
         "`--method posterior`"
     )
 
