@@ -80,6 +80,11 @@ def test_a_key_set_with_its_switch_off_is_refused(tmp_path):
     )
     assert "would ignore" in line
     assert_user_error(invoke("validate", BASELINE, "--set", "finance.funded_share=0.5"), "finance.enabled = true")
+    # A number that switches a key on is said as one (before: "set population.pilot_years = true").
+    assert_user_error(
+        invoke("validate", BASELINE, "--set", "population.pilot_years=0", "--set", "population.pilot_share=0.2"),
+        "expected population.pilot_years above 0 for this key to act, found 0",
+    )
     # Switched on in the same place, the key acts and is accepted.
     on = ["--set", "finance.enabled=true", "--set", "finance.funded_share=0.5"]
     assert invoke("validate", BASELINE, *on).exit_code == 0

@@ -267,14 +267,26 @@ def _check_live(params, doc: dict, layers: list[_Layer]) -> None:
                 f"would ignore it; set {instead} instead"
             )
         elif off:
+            on, found = _switch_words(params, off[0])
             why = (
-                f"expected {off[0]} = true for this key to act, found it false: the model would ignore {key}; "
-                f"set {off[0]} = true, or remove the key"
+                f"expected {off[0]} {on} for this key to act, found {found}: the model would ignore {key}; "
+                f"set {off[0]} {on}, or remove the key"
             )
         else:
             continue
         file, line = _locate(key, layers)
         raise ScenarioError(why, file=file, line=line, key=key)
+
+
+def _switch_words(params, switch: str) -> tuple[str, str]:
+    """How to say a switch is on, and what it is: '= true' and 'it false' for a flag; 'above 0' and '0' for a
+    number that switches a key on (population.pilot_years)."""
+    value = params
+    for part in switch.split("."):
+        value = getattr(value, part)
+    if isinstance(value, bool):
+        return "= true", "it false"
+    return "above 0", f"{value:g}"
 
 
 def _sharing(params) -> bool:
