@@ -3,7 +3,7 @@
 Usage:
     python benchmarks/bench.py [--scale 0.1 1.0 10.0] [--repeats 3] [--peer PATH] [--peer-max-scale 1.0]
                                [--all-scale 1.0] [--sweep-scale 0.1] [--replications 20]
-                               [--calibration-evals 100] [--no-peer-line]
+                               [--calibration-evals 100] [--ensemble-sets 5] [--no-peer-line]
 
 For each scale it runs the peer (`python peer_v2_simpy.py SCALE 1 scenarios/baseline.toml`) and
 `flowsim run scenarios/baseline.toml --quiet --set population.scale=SCALE`
@@ -25,7 +25,8 @@ that acts from April 2011, with and without sharing its runs' common past.
 ``--replications R`` times R baseline replications on 2 workers (issue #19's
 goal: 200 in 150 s), and ``--calibration-evals N`` N of the history
 matching's evaluations at scale 0.05 (goal: 1,000 in 5 min); each prints what
-its median comes to for the goal's count. ``--no-peer-line`` skips the
+its median comes to for the goal's count; ``--ensemble-sets N`` times an answer over N
+parameter sets of the ensemble at full scale (goal: 50 in 3 min). ``--no-peer-line`` skips the
 peer comparison, to time only these.
 """
 
@@ -240,6 +241,20 @@ def bench_calibration(evaluations: int, repeats: int) -> dict:
     return _against_goal("evaluations", evaluations, times, 1000, 300.0)
 
 
+def bench_ensemble(sets: int, repeats: int, scale: float = 1.0) -> dict:
+    """``flowsim run scenarios/baseline.toml --ensemble N --jobs 2`` at ``scale``, whole process, documents off
+    (issue 32's goal at full scale: 50 sets in 3 minutes): 2 replications a set and the point fit's beside them."""
+    times = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for _ in range(repeats):
+            cmd = [sys.executable, "-m", "flowsim", "run", str(ROOT / "scenarios" / "baseline.toml")]
+            cmd += ["--ensemble", str(sets), "--jobs", "2", "--no-report", "--quiet", "--yes"]
+            cmd += ["--set", f"population.scale={scale}"]
+            w, _, _ = timed_wait4([*cmd, "--out", str(Path(tmp) / "run")])
+            times.append(w)
+    return {**_against_goal("parameter sets", sets, times, 50, 180.0), "scale": scale}
+
+
 def _fmt(x, spec: str) -> str:
     return "-" if x is None else format(x, spec)
 
@@ -276,6 +291,13 @@ def main() -> None:
         default=None,
         help="also time this many history-matching evaluations at scale 0.05 (goal: 1,000 in 5 min)",
     )
+    parser.add_argument(
+        "--ensemble-sets",
+        type=int,
+        default=None,
+        help="also time an answer over this many parameter sets of the ensemble at full scale (goal: 50 in 3 min)",
+    )
+    parser.add_argument("--ensemble-scale", type=float, default=1.0, help="the scale of --ensemble-sets (a check)")
     parser.add_argument("--no-peer-line", action="store_true", help="skip the peer comparison (--scale)")
     args = parser.parse_args()
     if not args.peer.is_file():
@@ -321,6 +343,10 @@ def main() -> None:
         _print_against_goal(
             f"{args.calibration_evals} history-matching evaluations at scale 0.05, 2 workers", r, "an evaluation"
         )
+    if args.ensemble_sets:
+        r = bench_ensemble(args.ensemble_sets, args.repeats, args.ensemble_scale)
+        where = "full scale" if args.ensemble_scale == 1.0 else f"scale {args.ensemble_scale:g}, not the goal's"
+        _print_against_goal(f"--ensemble {args.ensemble_sets} at {where}, --jobs 2", r, "a parameter set")
     if args.sweep_scale is not None:
         r = bench_sweep(args.sweep_scale, args.repeats)
         print(f"\nsweep, {r['sweep']} at scale {r['scale']:g} (goal: shared <= 0.6 x apart):")

@@ -20,6 +20,7 @@ def test_benchmark_runs_at_tiny_scale():
         [
             *(sys.executable, str(ROOT / "benchmarks" / "bench.py")),
             *("--scale", "0.002", "--repeats", "1", "--all-scale", "0.0001", "--calibration-evals", "2"),
+            *("--ensemble-sets", "2", "--ensemble-scale", "0.002"),
         ],
         capture_output=True,
         text=True,
@@ -29,6 +30,8 @@ def test_benchmark_runs_at_tiny_scale():
     rows = [json.loads(line) for line in out.stderr.strip().splitlines()]
     row, everyone = rows[0], rows[-1]
     calibration = next(r for r in rows if "evaluations" in r)
+    ensemble = next(r for r in rows if "parameter sets" in r)
+    assert ensemble["parameter sets"] == 2 and ensemble["median_s"] > 0 and ensemble["scale"] == 0.002
     assert calibration["evaluations"] == 2 and calibration["median_s"] > 0
     assert everyone["every_family"] and everyone["families"] == 580 and everyone["flowsim_events"] > 0
     assert row["flowsim_events"] > 0 and row["peer_events"] > 0
