@@ -34,14 +34,6 @@ _DEPRIVATION_BITS = tuple(FACTOR_NAMES.index(n) for n in DEPRIVATION_FACTORS)
 class Population:
     """Drawing, copying and replacing families (a part of :class:`~flowsim.engine.model.Model`)."""
 
-    def _redraw(self, ids: np.ndarray, t: np.ndarray, same: np.ndarray | None = None) -> None:
-        """Rows ``ids`` redraw what is still to come from times ``t`` (:func:`kernel.redraw_copies`); ``same`` marks
-        copies that share the hazards of the row before them (none, by default)."""
-        same = np.zeros(ids.size, bool) if same is None else same
-        kernel.redraw_copies(
-            self._columns(), self.const, ids, t, same, self._mult, self.buf.scratch, self.buf.scratch_of
-        )
-
     def _draw_factors(self, n: int, rng: np.random.Generator, newborn: bool = False) -> np.ndarray:
         """Risk factors as bits: each a threshold on a latent disadvantage shared by the family and its own noise."""
         spec = self.spec
@@ -99,7 +91,16 @@ class Population:
             # formed (drawn from its beginning, it could end in the past, and the family's clock run on from
             # there, after the census of those months was taken).
             old = have.any(axis=1)
-            self._redraw(ids[old], np.ascontiguousarray(t[old]))
+            kernel.redraw_copies(
+                self._columns(),
+                self.const,
+                ids[old],
+                np.ascontiguousarray(t[old]),
+                np.zeros(int(old.sum()), bool),
+                self._mult,
+                self.buf.scratch,
+                self.buf.scratch_of,
+            )
 
     def _initial_population(self) -> None:
         spec, f = self.spec, self.families
@@ -144,7 +145,16 @@ class Population:
         for name in ("factors", "z", "council", "under5_until", "crisis", "problems", "since", "state"):
             getattr(f, name)[ids] = getattr(p, name)[src]
         f.weight[ids] = np.where(np.arange(src.size) < sampled, self.weight, 1)
-        self._redraw(ids, np.full(ids.size, t0))
+        kernel.redraw_copies(
+            self._columns(),
+            self.const,
+            ids,
+            np.full(ids.size, t0),
+            np.zeros(ids.size, bool),
+            self._mult,
+            self.buf.scratch,
+            self.buf.scratch_of,
+        )
 
     def _split(self) -> np.ndarray:
         """Copies of the sampled families that came to be at risk this pass; returns originals and copies."""
@@ -176,7 +186,16 @@ class Population:
         f.weight[new] = 1
         same = np.ones(new.size, bool)  # copies of one family at one moment share their hazards
         same[::copies] = False
-        self._redraw(new, np.repeat(t, copies), same)
+        kernel.redraw_copies(
+            self._columns(),
+            self.const,
+            new,
+            np.repeat(t, copies),
+            same,
+            self._mult,
+            self.buf.scratch,
+            self.buf.scratch_of,
+        )
         return np.concatenate([ids, new])
 
     def _rows_made(self, rows: np.ndarray, like: np.ndarray | None = None) -> None:
