@@ -70,8 +70,9 @@ def default_path(scenario) -> Path:
     a command works from any directory; else :data:`DEFAULT_PATH` from the working directory (which :func:`load`
     then names if it is missing)."""
     fitted = scenario.calibrated_by[0] if scenario.calibrated_by else ""
-    if fitted and (Path(fitted).parent / DEFAULT_PATH.name).is_file():
-        return Path(fitted).parent / DEFAULT_PATH.name
+    beside = Path(fitted).resolve().parent / DEFAULT_PATH.name if fitted else None
+    if beside is not None and beside.is_file():
+        return beside
     if scenario.path:
         for folder in Path(scenario.path).resolve().parents:
             if (folder / DEFAULT_PATH).is_file():

@@ -309,8 +309,8 @@ def _measures(check: _Checker, value: Any) -> tuple[str, ...]:
         )
     for v in value:
         if v not in columns:
-            return_hint = difflib.get_close_matches(v, columns, n=1, cutoff=0.5)
-            hint = f"; did you mean {return_hint[0]!r}?" if return_hint else ""
+            close = difflib.get_close_matches(v, columns, n=1, cutoff=0.5)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
             raise check.error(
                 "measures", f"unknown measure {v!r}{hint} (expected sweep table columns: {', '.join(columns)})"
             )
