@@ -144,18 +144,14 @@ def _check_drawn_for(scenario, ensemble: Ensemble, point: dict[str, float], own:
     if not stale:
         return
     k = stale[0]
+    shown = os.path.normpath(fitted)
     raise EnsembleError(
         f"{ensemble.path}: expected an ensemble drawn around the fit {scenario.path or 'the scenario'} extends "
-        f"({os.path.normpath(fitted)}, {scenario.calibrated_by[1]}), found one drawn around another ({len(stale)} calibrated values "
+        f"({shown}, {scenario.calibrated_by[1]}), found one drawn around another ({len(stale)} calibrated values "
         f"differ, e.g. {k} {float(scenario.value(k)):.6g} against {point[k]:.6g}); draw this fit's ensemble beside "
-        f"it with `flowsim calibrate {_unfitted(scenario)} --out {os.path.normpath(fitted)} --method history-matching`, then "
+        f"it with `flowsim calibrate {scenario.path or 'SCENARIO'} --out {shown} --method history-matching`, then "
         "`--method posterior`"
     )
-
-
-def _unfitted(scenario) -> str:
-    """The scenario file a fit extends would be refitted from (the one that names the fitted file), or a placeholder."""
-    return scenario.path or "SCENARIO"
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,15 @@ from typing import Any
 from flowsim.errors import ScenarioError
 from flowsim.scenario.models import show_value
 from flowsim.scenario.registry import META_KEYS, PARAMETERS
-from flowsim.scenario.scenario import Scenario, set_dotted, set_keys, switch_of, switched_on, validate
+from flowsim.scenario.scenario import (
+    Scenario,
+    param_value,
+    set_dotted,
+    set_keys,
+    switch_of,
+    switched_on,
+    validate,
+)
 
 _KEY_PART = re.compile(r"^[A-Za-z0-9_-]+$")
 
@@ -281,9 +289,7 @@ def _check_live(params, doc: dict, layers: list[_Layer]) -> None:
 def _switch_words(params, switch: str) -> tuple[str, str]:
     """How to say a switch is on, and what it is: '= true' and 'it false' for a flag; 'above 0' and '0' for a
     number that switches a key on (population.pilot_years)."""
-    value = params
-    for part in switch.split("."):
-        value = getattr(value, part)
+    value = param_value(params, switch)
     if isinstance(value, bool):
         return "= true", "it false"
     return "above 0", f"{value:g}"

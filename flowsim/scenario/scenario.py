@@ -178,12 +178,17 @@ def switch_of(key: str) -> tuple[str, ...]:
     return out + _ALSO_NEEDS.get(key, ())
 
 
-def switched_on(params: Any, dotted: str) -> bool:
-    """The value of the switch ``dotted`` in validated parameters."""
+def param_value(params: Any, dotted: str) -> Any:
+    """The value of parameter ``dotted`` in validated parameters."""
     node = params
     for part in dotted.split("."):
         node = getattr(node, part)
-    return bool(node)
+    return node
+
+
+def switched_on(params: Any, dotted: str) -> bool:
+    """Whether the switch ``dotted`` is on in validated parameters."""
+    return bool(param_value(params, dotted))
 
 
 def set_keys(doc: dict, prefix: str = "") -> list[str]:
