@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from flowsim import __version__, calibrate, ensemble, programme_2012, report, solve, text
+from flowsim import __version__, calibrate, ensemble, programme_2012, report, solve, structures, text
 from flowsim import compare as comparing
 from flowsim.console import (
     FlowsimGroup,
@@ -50,10 +50,43 @@ def main() -> None:
     """Simulate England's families at risk and ask: can every troubled family be turned around by May 2015?"""
 
 
-def _plan_ensemble(sc, sets: int, path: Path | None, per_set: int | None, seed: int, quiet: bool):
+def _plan_ensemble(sc, sets: int, path: Path | None, per_set: int | None, seed: int, quiet: bool, alone=False):
+    """The scenario's own ensemble; with ``alone`` (a command that does not pool structures), said so when the
+    project ships other structures."""
     plan = ensemble.plan(sc, sets, path, per_set, seed)
-    if plan.own and not quiet:
+    if quiet:
+        return plan
+    if plan.own:
         click.echo(f"  the scenario sets its own {', '.join(plan.own)}: every member runs with it", err=True)
+    where = structures.find(sc) if alone and path is None else None
+    shipped = structures.load(where) if where is not None else []
+    home = structures.home_of(sc, shipped)
+    if home is not None and len(shipped) > 1:
+        click.echo(
+            f"  over the {home.name} structure's ensemble alone: `flowsim run --ensemble` pools the structures",
+            err=True,
+        )
+    return plan
+
+
+def _plan_structures(sc, sets: int, path: Path | None, per_set: int | None, seed: int, which: str, quiet: bool):
+    """With ``--structures all`` (the default) and no ``--ensemble-file``: the sets split over the shipped structures
+    that have an ensemble, said before the run; else (or when the scenario is built on no shipped structure) its
+    own ensemble alone."""
+    plan = structures.plan(sc, sets, per_set, seed) if which == "all" and path is None else None
+    if plan is None:
+        return _plan_ensemble(sc, sets, path, per_set, seed, quiet)
+    if not quiet:
+        parts = ", ".join(
+            f"{c.structure.name} {c.plan.runs // c.plan.per_set} ({c.plan.method or 'ensemble'} of {c.plan.drawn_from})"
+            for c in plan.components
+        )
+        click.echo(f"  parameter sets by structure: {parts}", err=True)
+        for name, why in plan.missing:
+            click.echo(f"  left out of the pool: {name}, {why}", err=True)
+        own = plan.home.plan.own
+        if own:
+            click.echo(f"  the scenario sets its own {', '.join(own)}: every member runs with it", err=True)
     return plan
 
 
@@ -68,6 +101,15 @@ def _plan_ensemble(sc, sets: int, path: Path | None, per_set: int | None, seed: 
     "replications of each parameter set, 2].",
 )
 @ensemble_options
+@click.option(
+    "--structures",
+    "which_structures",
+    type=click.Choice(["all", "own"]),
+    default="all",
+    show_default=True,
+    help="With --ensemble: split the sets over every shipped structure with an ensemble "
+    "(calibration/structures.toml) and pool them, or use the scenario's own structure's ensemble alone.",
+)
 @jobs_option
 @set_option
 @click.option(
@@ -84,13 +126,13 @@ def _plan_ensemble(sc, sets: int, path: Path | None, per_set: int | None, seed: 
 @yes_option
 @quiet_option
 @user_errors
-def run(scenario, seed, replications, ensemble_sets, ensemble_file, jobs, overrides, out, csv, no_report, council, yes, quiet):  # fmt: skip
+def run(scenario, seed, replications, ensemble_sets, ensemble_file, which_structures, jobs, overrides, out, csv, no_report, council, yes, quiet):  # fmt: skip
     """Run SCENARIO and write a run directory that answers the 2015 question."""
     sc = load(scenario, overrides)
     where = programme_2012.council_of(sc, council) if council is not None else None  # a bad name stops here
     plan = None
     if ensemble_sets is not None:
-        plan = _plan_ensemble(sc, ensemble_sets, ensemble_file, replications, seed, quiet)
+        plan = _plan_structures(sc, ensemble_sets, ensemble_file, replications, seed, which_structures, quiet)
         runs = plan.runs + point_fit_replications(plan.runs)  # the point fit alone, beside the ensemble
     else:
         runs = replications = replications or 1
@@ -159,7 +201,9 @@ def compare_command(scenario_a, scenario_b, replications, ensemble_sets, ensembl
     comparing.check_comparable(a, b)  # before any plan or work
     plans = None
     if ensemble_sets is not None:
-        plans = tuple(_plan_ensemble(sc, ensemble_sets, ensemble_file, replications, seed, quiet) for sc in (a, b))
+        plans = tuple(
+            _plan_ensemble(sc, ensemble_sets, ensemble_file, replications, seed, quiet, alone=True) for sc in (a, b)
+        )
         replications = plans[0].runs
     replications = replications or 10
     runs = replications + (point_fit_replications(replications) if plans is not None else 0)
@@ -298,7 +342,7 @@ def solve_command(scenario, target, probability, param, bounds, replications, en
     sc = load(scenario, overrides)
     plan = None
     if ensemble_sets is not None:
-        plan = _plan_ensemble(sc, ensemble_sets, ensemble_file, replications, seed, quiet)
+        plan = _plan_ensemble(sc, ensemble_sets, ensemble_file, replications, seed, quiet, alone=True)
         replications = plan.runs
     replications = replications or 20
     announce(solve.solve_plan(sc, param, bounds[0], bounds[1], replications, jobs), quiet, yes)

@@ -166,6 +166,7 @@ class EnsemblePlan:
     path: str
     point_fit: dict[str, float]
     own: tuple[str, ...]
+    method: str = ""  # how the ensemble was drawn: "posterior" or "history matching"
 
     @property
     def runs(self) -> int:
@@ -183,4 +184,7 @@ def plan(scenario, sets: int, path: str | Path | None, per_set: int | None, seed
     members, own = members_for(scenario, ensemble, sets, seed)
     point = {k: v for k, v in ensemble.member(ensemble.point_fit).items() if k not in own}
     drawn_from = int(np.count_nonzero(ensemble.weights))  # a posterior keeps its point fit with weight 0
-    return EnsemblePlan(tuple(members), per_set or REPLICATIONS_PER_SET, drawn_from, ensemble.path, point, tuple(own))
+    method = str(ensemble.meta.get("method", "")).split(":")[0]
+    return EnsemblePlan(
+        tuple(members), per_set or REPLICATIONS_PER_SET, drawn_from, ensemble.path, point, tuple(own), method
+    )

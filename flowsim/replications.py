@@ -212,10 +212,11 @@ def _in_order(
 
 
 def _one_member(task: tuple) -> dict:
-    (scenario, members, per_set, lean), seed, replication, keep_waits = task
-    trial = scenario.with_values(members[replication // per_set], origin="ensemble member")
+    (scenario, members, per_set, lean, first), seed, replication, keep_waits = task
+    k = (replication - first) // per_set
+    trial = scenario.with_values(members[k], origin="ensemble member")
     record = (_one_lean if lean else _one)((trial, seed, replication, keep_waits))
-    record.summary["ensemble_set"] = replication // per_set
+    record.summary["ensemble_set"] = k
     return record
 
 
@@ -227,12 +228,14 @@ def run_ensemble(
     jobs: int | None = None,
     progress: Callable[[int], None] | None = None,
     lean: bool = False,
+    first: int = 0,
 ) -> list[dict]:
     """``per_set`` replications of ``scenario`` at each parameter set in ``members``: replication ``i`` runs set
-    ``i // per_set`` on replication ``i``'s streams, so two scenarios run with the same members and seed share both
-    their parameter sets and their random numbers. ``lean``: summaries only, without the counterfactual."""
+    ``i // per_set`` on replication ``first + i``'s streams, so two scenarios run with the same members and seed
+    share both their parameter sets and their random numbers. ``lean``: summaries only, without the
+    counterfactual."""
     n = len(members) * per_set
-    return _in_order(_one_member, (scenario, members, per_set, lean), seed, n, jobs, progress)
+    return _in_order(_one_member, (scenario, members, per_set, lean, first), seed, n, jobs, progress, first)
 
 
 #: Replications of the point fit run beside an ensemble, so a run can say what the single best fit alone would have

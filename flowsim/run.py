@@ -13,7 +13,8 @@ from flowsim.ensemble import EnsemblePlan
 from flowsim.files import claimed, staged_dir
 from flowsim.replications import point_fit_replications, run_ensemble, run_point_fit, run_replication, run_replications
 from flowsim.rundir import check_out, write_run
-from flowsim.summary import point_fit_summary, summarise, summarise_ensemble
+from flowsim.structures import StructuresPlan
+from flowsim.summary import point_fit_summary, summarise, summarise_ensemble, summarise_structures
 
 
 def run_scenario(
@@ -26,7 +27,7 @@ def run_scenario(
     argv: list[str] | None = None,
     csv: bool = False,
     documents: bool = False,
-    ensemble: EnsemblePlan | None = None,
+    ensemble: EnsemblePlan | StructuresPlan | None = None,
     replace_added: bool = False,
     council: str | None = None,
 ) -> dict:
@@ -48,7 +49,10 @@ def run_scenario(
         ensemble: run its ``per_set`` replications at each of its parameter sets instead (``replications`` is then
             ignored); with its ``point_fit`` values, also run the point fit alone
             (:func:`~flowsim.replications.point_fit_replications`) and set its answer beside the ensemble's in
-            ``summary["ensemble"]["point_fit"]``.
+            ``summary["ensemble"]["point_fit"]``. A :class:`~flowsim.structures.StructuresPlan` runs each structure's
+            share of the sets under that structure, on streams that follow each other (the scenario's own structure
+            first), and pools them (:func:`~flowsim.summary.summarise_structures`); the point fit is its own
+            structure's.
         replace_added: replace a run directory that holds files no run wrote (refused otherwise).
         council: the 2012 programme's council asked about (``--council``): the report gives it a section.
 
@@ -69,11 +73,16 @@ def _run(scenario, out_dir, seed, replications, jobs, progress, argv, csv, docum
     started = dt.datetime.now(dt.UTC)
     if ensemble is not None:
         n = ensemble.runs
-        point = ensemble.point_fit
+        point = ensemble.home.plan.point_fit if isinstance(ensemble, StructuresPlan) else ensemble.point_fit
         k = point_fit_replications(n) if point is not None else 0
-        step = (lambda i: progress(i / (n + k))) if progress else None
-        records = run_ensemble(scenario, list(ensemble.members), ensemble.per_set, seed, jobs, step)
-        summary = summarise_ensemble(records, ensemble.per_set, ensemble.drawn_from, ensemble.path, ensemble.members)
+        if isinstance(ensemble, StructuresPlan):
+            records, summary = _run_structures(ensemble, seed, jobs, progress, n + k)
+        else:
+            step = (lambda i: progress(i / (n + k))) if progress else None
+            records = run_ensemble(scenario, list(ensemble.members), ensemble.per_set, seed, jobs, step)
+            summary = summarise_ensemble(
+                records, ensemble.per_set, ensemble.drawn_from, ensemble.path, ensemble.members
+            )
         if point is not None:  # the point fit alone, on the ensemble's first k streams: the answer without the ensemble
             step = (lambda i: progress((n + i) / (n + k))) if progress else None
             summary["ensemble"]["point_fit"] = point_fit_summary(run_point_fit(scenario, point, n, seed, jobs, step))
@@ -91,3 +100,28 @@ def _run(scenario, out_dir, seed, replications, jobs, progress, argv, csv, docum
 
             draw_documents(staging)
     return summary
+
+
+def _run_structures(plan: StructuresPlan, seed: int, jobs, progress, total: int) -> tuple[list, dict]:
+    """Each structure's share of the sets under that structure, on the streams after the one before's; pooled."""
+    parts, first = [], 0
+    for c in plan.components:
+        step = (lambda i, done=first: progress((done + i) / total)) if progress else None
+        records = run_ensemble(c.scenario, list(c.plan.members), plan.per_set, seed, jobs, step, first=first)
+        for r in records:
+            r.summary["structure"] = c.structure.name
+        first += len(records)
+        parts.append(
+            {
+                "name": c.structure.name,
+                "label": c.structure.label,
+                "share": c.share,
+                "records": records,
+                "members": list(c.plan.members),
+                "drawn_from": c.plan.drawn_from,
+                "path": c.plan.path,
+                "method": c.plan.method,
+                "missing": plan.missing,
+            }
+        )
+    return [r for p in parts for r in p["records"]], summarise_structures(parts, plan.per_set)

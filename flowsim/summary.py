@@ -212,6 +212,97 @@ def summarise_ensemble(
     return out
 
 
+#: The measures each structure's answer is given for, where its runs have them: the headline's, what the
+#: programmes cause, the 2012 programme's claims and the cost.
+STRUCTURE_MEASURES = (
+    "target.count.turned_around",
+    "target.prevalence.stock_end",
+    "additional.turned_around",
+    "programme_2012.claimed",
+    "programme_2012.additional",
+    "cost.england_gbp",
+)
+
+
+def _components(x: np.ndarray, per_set: int) -> tuple[float, float | None, float | None, float]:
+    """A structure's runs of one measure (sets of ``per_set`` in order): their mean, the parameters' and chance's
+    variance (None with one run a set), and the variance of the mean of its sets' means."""
+    sets = x.reshape(-1, per_set)
+    means = sets.mean(axis=1)
+    between = float(means.var(ddof=1)) if len(sets) > 1 else 0.0
+    if per_set < 2:
+        return float(x.mean()), None, None, between / len(sets)
+    within = float(sets.var(axis=1, ddof=1).mean())
+    return float(x.mean()), max(0.0, between - within / per_set), within, between / len(sets)
+
+
+def structure_split(parts: list[tuple[np.ndarray, float]], per_set: int) -> dict:
+    """How much of a measure's variance over the pooled runs comes from the parameters, the structure and chance.
+
+    ``parts``: each structure's runs (sets of ``per_set`` replications, in order) and its share of the pool.
+    Within a structure the variance splits as in :func:`variance_split`; the structure's part is the weighted
+    spread of the structures' means, less what the sampling error of those means adds to it in expectation
+    (sum of share x (1 - share) x the variance of each mean), so chance alone gives a structure share near 0.
+    Shares of the sum of the three; with one run a set, parameters and chance are None.
+    """
+    stats = [(_components(np.asarray(x, float), per_set), w) for x, w in parts]
+    grand = sum(w * m for (m, _, _, _), w in stats)
+    spread = sum(w * (m - grand) ** 2 for (m, _, _, _), w in stats)
+    structure = max(0.0, spread - sum(w * (1 - w) * se2 for (_, _, _, se2), w in stats))
+    if per_set < 2:
+        total = structure + sum(w * float(np.var(x, ddof=1)) for x, w in parts if len(x) > 1)
+        return {"parameters": None, "structure": structure / total if total > 0 else 0.0, "chance": None}
+    parameters = sum(w * p for (_, p, _, _), w in stats)
+    chance = sum(w * c for (_, _, c, _), w in stats)
+    total = parameters + structure + chance
+    if total <= 0:
+        return {"parameters": 0.0, "structure": 0.0, "chance": 1.0}
+    return {"parameters": parameters / total, "structure": structure / total, "chance": chance / total}
+
+
+def summarise_structures(parts: list[dict], per_set: int) -> dict:
+    """An answer over several structures' ensembles: :func:`summarise_ensemble` over all their runs (the pool),
+    each measure's variance split three ways (:func:`structure_split`), and each structure's own answer.
+
+    ``parts``: one dict a structure (its own first) with ``name``, ``label``, ``share`` (of the pool's parameter
+    sets), ``records``, ``members`` (each set's values), ``drawn_from`` and ``path`` (its ensemble), ``missing``
+    structures aside. The pool is the mixture of the structures' runs: each weighs its share of the sets.
+    """
+    records = [r for p in parts for r in p["records"]]
+    members = [m for p in parts for m in p["members"]]
+    paths = ", ".join(p["path"] for p in parts)
+    out = summarise_ensemble(records, per_set, sum(p["drawn_from"] for p in parts), paths, members)
+    split = {}
+    for key in out["ensemble"]["variance_share"]:
+        xs = [np.array([get(r.summary, key) for r in p["records"]], float) for p in parts]
+        split[key] = structure_split([(x, p["share"]) for x, p in zip(xs, parts)], per_set)
+    out["ensemble"]["variance_share"] = split
+    out["ensemble"]["intervals"] += ", over every structure's runs"
+    rows = []
+    for p in parts:
+        s = summarise_ensemble(p["records"], per_set, p["drawn_from"], p["path"])
+        rows.append(
+            {
+                "name": p["name"],
+                "label": p["label"],
+                "share": p["share"],
+                "sets": len(p["records"]) // per_set,
+                "members": p["drawn_from"],
+                "path": p["path"],
+                "method": p.get("method"),
+                "probability_met": s["target"]["count"]["probability_met"],
+                "measures": {k: get(s, k) for k in STRUCTURE_MEASURES if has(s, k)},
+            }
+        )
+    out["structures"] = {
+        "weights": "each structure's share of the parameter sets (calibration/structures.toml; equal by assumption)",
+        "components": rows,
+        "missing": [{"name": n, "why": why} for n, why in parts[0].get("missing", ())],
+    }
+    out["headline"] = ensemble_headline(out)
+    return out
+
+
 def ensemble_headline(summ: dict) -> str:
     """'Target (...): met in 12 of 100 runs over the ensemble (probability 0.12, 0.07–0.20) — 27,186 turned around ...'"""
     e = summ["ensemble"]
@@ -220,11 +311,29 @@ def ensemble_headline(summ: dict) -> str:
     ta = count["turned_around"]
     n = summ["replications"]
     goal_text = summ["headline"].split(":")[0]
-    share = e["variance_share"].get("target.count.turned_around", {}).get("parameters")
-    split = f"; {share:.0%} of its variance from the parameters, the rest chance" if share is not None else ""
+    share = e["variance_share"].get("target.count.turned_around", {})
+    split = ""
+    if share.get("structure") is not None and share.get("parameters") is not None:
+        split = (
+            f"; its variance {share['parameters']:.0%} from the parameters, {share['structure']:.0%} from the "
+            f"structure, {share['chance']:.0%} chance"
+        )
+    elif share.get("parameters") is not None:
+        split = f"; {share['parameters']:.0%} of its variance from the parameters, the rest chance"
+    structures = summ.get("structures", {}).get("components")
+    if structures and len(structures) > 1:
+        over = (
+            f"over {e['sets']} parameter sets from {len(structures)} structures' ensembles ("
+            + ", ".join(f"{c['name']} {c['sets']}" for c in structures)
+            + f"), {e['replications_per_set']} replications each"
+        )
+    else:
+        over = (
+            f"over an ensemble of {e['sets']} parameter sets drawn from {e['members']}, "
+            f"{e['replications_per_set']} replications each"
+        )
     return (
         f"{goal_text}: probability {p['mean']:.2f} (95% interval {p['lo']:.2f}–{p['hi']:.2f}; met in "
-        f"{int(round(p['mean'] * n))} of {n} runs over an ensemble of {e['sets']} parameter sets drawn from "
-        f"{e['members']}, {e['replications_per_set']} replications each) — {ta['mean']:,.0f} turned around by the "
+        f"{int(round(p['mean'] * n))} of {n} runs {over}) — {ta['mean']:,.0f} turned around by the "
         f"deadline on average (95% of runs {ta['lo']:,.0f}–{ta['hi']:,.0f}{split})"
     )

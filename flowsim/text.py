@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+from flowsim.measures import BY_KEY, get, interval_label
 from flowsim.measures import format_inline as _fmt
-from flowsim.measures import interval_label
 from flowsim.scenario.registry import PARAMETERS, parameter_label
 
 #: The words a reader meets in every output, each with what it means in flowsim (the report's glossary; the
@@ -130,6 +130,7 @@ def details(summary: dict) -> list[str]:
             f"£{paid:,.0f} paid"
         )
     if "ensemble" in summary:
+        lines += structure_lines(summary)
         lines += ensemble_lines(summary["ensemble"])
     return lines
 
@@ -172,6 +173,61 @@ def cost_lines(summary: dict) -> list[str]:
         f"  cost: {millions(c['england_gbp'])} for the programmes from the start to the deadline{scaled}{per}",
         f"    by financial year: {years}",
     ]
+
+
+def _spread(v: dict, m) -> str:
+    """'23,730 (95% of runs 22,100 to 25,300)' for measure ``m``; money in millions."""
+    fmt = m.fmt
+    if m.unit == "gbp":
+        return f"£{v['mean'] / 1e6:,.0f}m (95% of runs £{v['lo'] / 1e6:,.0f}m to £{v['hi'] / 1e6:,.0f}m)"
+    return f"{format(v['mean'], fmt)} (95% of runs {format(v['lo'], fmt)} to {format(v['hi'], fmt)})"
+
+
+#: Short names of the measures each structure's answer is given for (flowsim.summary.STRUCTURE_MEASURES).
+_SHORT = {
+    "target.count.turned_around": "turned around",
+    "target.prevalence.stock_end": "stock at the deadline",
+    "additional.turned_around": "turned around because of the programmes",
+    "programme_2012.claimed": "results claimed",
+    "programme_2012.additional": "additional results claimed",
+    "cost.england_gbp": "cost",
+}
+
+
+def structure_lines(summary: dict) -> list[str]:
+    """Over several structures: each structure's answer, the pool's, and each measure's variance split three ways."""
+    st = summary.get("structures")
+    if not st:
+        return []
+    e = summary["ensemble"]
+    keys = [k for k in st["components"][0]["measures"]]
+    lines = ["  by structure (each over its own ensemble; the pool is their mixture, by their shares of the sets):"]
+    rows = [
+        (
+            f"{c['name']} ({c['label']}; {c['sets']} sets from a {c['method'] or 'ensemble'} of {c['members']})",
+            c["probability_met"],
+            c["measures"],
+        )
+        for c in st["components"]
+    ]
+    shares = ", ".join(f"{c['name']} {c['share']:.0%}" for c in st["components"])
+    pooled = {k: get(summary, k) for k in keys}
+    rows.append((f"pooled ({shares})", summary["target"]["count"]["probability_met"], pooled))
+    for name, p, measures in rows:
+        parts = [f"target met with probability {p['mean']:.2f}"]
+        parts += [f"{_SHORT.get(k, BY_KEY[k].label)} {_spread(measures[k], BY_KEY[k])}" for k in keys if k in measures]
+        lines.append(f"    {name}: " + "; ".join(parts))
+    split = []
+    for k in keys:
+        v = e["variance_share"].get(k)
+        if v is None or v.get("parameters") is None:
+            continue
+        split.append(f"{BY_KEY[k].label} {v['parameters']:.0%} / {v['structure']:.0%} / {v['chance']:.0%}")
+    if split:
+        lines.append("  variance from the parameters / the structure / chance: " + "; ".join(split))
+    for m in st.get("missing", []):
+        lines.append(f"  left out of the pool: {m['name']}, {m['why']}")
+    return lines
 
 
 def ensemble_lines(e: dict, top: int = 3) -> list[str]:

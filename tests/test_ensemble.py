@@ -300,11 +300,20 @@ def test_run_over_the_ensemble_applies_each_set_and_splits_the_variance(tmp_path
 
 
 def test_an_ensemble_drawn_around_another_fit_is_refused(tmp_path):
-    """The committed ensemble is the baseline's: the clockwork structure has its own fit, so running its members
-    would keep that fit's values for every key and silently give the point fit alone."""
-    clockwork = ROOT / "scenarios" / "clockwork_crises.toml"
-    result = invoke("run", clockwork, "--ensemble", 2, "--out", tmp_path / "run")
-    assert_user_error(result, "ensemble.parquet", "calibration/clockwork/fitted.toml", "--method history-matching")
+    """A refit with no ensemble of its own (the clockwork fit, copied where no ensemble sits beside it) falls back to
+    the project's ensemble, the baseline's: running its members would keep the refit's values for every key and
+    silently give the point fit alone, so it is refused with the command that draws the refit's own."""
+    fitted = tmp_path / "refit" / "fitted.toml"
+    fitted.parent.mkdir()
+    text = (ROOT / "calibration" / "clockwork" / "fitted.toml").read_text()
+    fitted.write_text(text.replace('extends = "../../scenarios/baseline.toml"', f'extends = "{BASELINE}"'))
+    scenario = tmp_path / "refit" / "refit.toml"
+    clockwork = (ROOT / "scenarios" / "clockwork_crises.toml").read_text()
+    scenario.write_text(
+        clockwork.replace('extends = "../calibration/clockwork/fitted.toml"', 'extends = "fitted.toml"')
+    )
+    result = invoke("run", scenario, "--ensemble", 2, "--out", tmp_path / "run")
+    assert_user_error(result, "ensemble.parquet", "refit/fitted.toml", "--method history-matching")
     assert not (tmp_path / "run").exists()
 
 

@@ -25,7 +25,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("flowsim.scenario", "flowsim.plan"),
     ("flowsim.engine",),
     ("flowsim.measures", "flowsim.tables", "flowsim.finance", "flowsim.programme_2012", "flowsim.text"),
-    ("flowsim.workers", "flowsim.rundir", "flowsim.ensemble", "flowsim.progress"),
+    ("flowsim.workers", "flowsim.rundir", "flowsim.ensemble", "flowsim.structures", "flowsim.progress"),
     ("flowsim.replications", "flowsim.summary"),
     ("flowsim.charts",),
     ("flowsim.report",),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -131,9 +132,11 @@ def test_the_ensemble_is_found_from_any_directory(tmp_path, monkeypatch):
     tiny = ["population.scale=0.004", "time.end=2011-04-30", "time.deadline=2011-04-30"]
     result = invoke("run", BASELINE, "--ensemble", 2, "--quiet", "--no-report", "--out", tmp_path / "r", *sets(tiny))
     assert result.exit_code == 0, result.output
-    assert "over an ensemble of 2 parameter sets drawn from" in result.stdout
+    assert "parameter sets from 2 structures' ensembles (baseline 1, clockwork 1)" in result.stdout
     summary = json.loads((tmp_path / "r" / "summary.json").read_text())
-    assert summary["ensemble"]["path"] == str(BASELINE.parents[1] / "calibration" / "ensemble.parquet")
+    components = summary["structures"]["components"]
+    assert components[0]["path"] == str(BASELINE.parents[1] / "calibration" / "ensemble.parquet")
+    assert Path(components[1]["path"]) == BASELINE.parents[1] / "calibration" / "clockwork" / "ensemble.parquet"
 
 
 def test_the_readme_and_the_report_share_one_glossary():

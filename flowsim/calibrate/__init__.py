@@ -3,6 +3,7 @@ their reports."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -62,6 +63,11 @@ def calibrate(
     }
 
 
+def shown_path(scenario: Scenario) -> str:
+    """The scenario file as a report names it: relative to the working directory, without ``..`` detours."""
+    return os.path.relpath(os.path.normpath(scenario.path)) if scenario.path else "SCENARIO"
+
+
 def calibrate_ensemble(
     scenario: Scenario,
     targets_path: Path,
@@ -85,7 +91,7 @@ def calibrate_ensemble(
     rng = np.random.default_rng(design.seed)
     rows = sorted(rng.choice(len(result.members), size=min(UNSEEN_CHECKS, len(result.members)), replace=False))
     checks = report.unseen(result, scenario, [int(r) for r in rows], executor)
-    doc = report.write_report(result, out_dir, checks)
+    doc = report.write_report(result, out_dir, checks, shown_path(scenario))
     return {
         "run_id": result.run_id,
         "members": len(result.members),
@@ -120,7 +126,7 @@ def calibrate_posterior(
     result = posterior.posterior(sim, targets, design, history, out_dir / "runs", executor, progress)
     point = {k: float(scenario.value(k)) for p in design.priors for k in p.keys}
     path = posterior_report.write_posterior(result, out_dir, point)
-    doc = posterior_report.write_report(result, out_dir)
+    doc = posterior_report.write_report(result, out_dir, shown_path(scenario))
     return posterior_report.describe(result, path, doc)
 
 

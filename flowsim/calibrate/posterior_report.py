@@ -106,14 +106,14 @@ def _prior_quantiles(p, qs) -> list[float]:
     return [p.value(float(x)) for x in u]
 
 
-def write_report(post: Posterior, out_dir: Path) -> Path:
+def write_report(post: Posterior, out_dir: Path, scenario: str = "scenarios/baseline.toml") -> Path:
     """The posterior's section of ``report.md`` (replacing an earlier one)."""
     d, lik = post.design, post.likelihood
     w = np.array([m["weight"] for m in post.members])
     lines = [
         SECTION,
         "",
-        f"`flowsim calibrate scenarios/baseline.toml --method posterior` (run `{post.run_id}`, "
+        f"`flowsim calibrate {scenario} --method posterior` (run `{post.run_id}`, "
         f"{post.seconds / 60:.0f} min on this machine's cores for {len(post.runs):,} runs at scale {d.scale:g}) "
         "weights parameter sets by sourced priors (`ensemble.toml`) and one joint likelihood over the fitted "
         "targets, each normal with its total sd (sd, model discrepancy and the simulation's noise). OSR14's "

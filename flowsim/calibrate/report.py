@@ -115,7 +115,7 @@ def unseen(e: Ensemble, scenario, rows: list[int], executor, seeds: int = UNSEEN
     return out
 
 
-def write_report(e: Ensemble, out_dir: Path, checks: list[dict]) -> Path:
+def write_report(e: Ensemble, out_dir: Path, checks: list[dict], scenario: str = "scenarios/baseline.toml") -> Path:
     """The ensemble's section of ``report.md`` (replacing an earlier one), and its three charts."""
     names = [p.name for p in e.design.priors]
     u = np.array([np.clip(m["u"], 0, 1) for m in e.members])
@@ -156,7 +156,7 @@ def write_report(e: Ensemble, out_dir: Path, checks: list[dict]) -> Path:
     lines = [
         SECTION,
         "",
-        f"`flowsim calibrate scenarios/baseline.toml --method history-matching` (run `{e.run_id}`, "
+        f"`flowsim calibrate {scenario} --method history-matching` (run `{e.run_id}`, "
         f"{e.seconds / 60:.0f} min on this machine's cores for {len(e.runs) + e.design.noise_seeds:,} runs at scale "
         f"{e.design.scale:g}) rules out every parameter set whose simulated targets are more than "
         f"{e.design.cutoff:g} total sds from a fitted target: the target's sd, its model discrepancy and the "

@@ -15,7 +15,7 @@ from pathlib import Path
 from flowsim import programme_2012
 from flowsim.charts import CHARTS
 from flowsim.files import atomic_write
-from flowsim.measures import HOW_SURE, format_value, get, has, used_in
+from flowsim.measures import BY_KEY, HOW_SURE, format_value, get, has, used_in
 from flowsim.measures import format_inline as _fmt
 from flowsim.rundir import RunDirectory
 from flowsim.scenario.assumptions import where_set
@@ -253,7 +253,7 @@ def _ensemble_section(summary: dict) -> str:
             continue
         shown.add(key)
         v = get(summary, key)
-        share = e["variance_share"][key]["parameters"]
+        split = e["variance_share"][key]
         at_point = ""
         if point is not None and key in point["measures"]:
             w = point["measures"][key]
@@ -266,7 +266,7 @@ def _ensemble_section(summary: dict) -> str:
         rows.append(
             f"<tr><td>{_e(label)}</td><td class='num'>{format(v['mean'], pattern)}</td>"
             f"<td class='num'>{format(v['lo'], pattern)} to {format(v['hi'], pattern)}</td>{at_point}"
-            f"<td class='num'>{'' if share is None else format(share, '.0%')}</td></tr>"
+            f"<td class='num'>{_split_text(split)}</td></tr>"
         )
     point_head = point_text = ""
     if point is not None:
@@ -278,19 +278,102 @@ def _ensemble_section(summary: dict) -> str:
             f"{q['hi']:.2f}): its intervals, in the fourth column, are chance only, and are what this model "
             "reported before it had an ensemble."
         )
+    three = "structures" in summary
+    drawn = (
+        f"{e['sets']} parameter sets drawn from the calibrated ensembles of {_count(summary)} "
+        "(<a href='#structures'>By structure</a>)"
+        if three
+        else f"{e['sets']} parameter sets drawn from the {e['members']} of the calibrated ensemble "
+        f"(<code>{_e(e['path'])}</code>)"
+    )
+    last = (
+        "the share of each measure's variance that comes from the parameters, from the structure and from chance"
+        if three
+        else "the share of each measure's variance that comes from the parameters (the rest is chance)"
+    )
     return (
         "<h2 id='how-sure'>How sure is this?</h2>"
-        f"<p>This run answers over {e['sets']} parameter sets drawn from the {e['members']} of the calibrated "
-        f"ensemble (<code>{_e(e['path'])}</code>), each run {e['replications_per_set']} times: every parameter set "
-        "the calibration's targets cannot rule out is equally plausible, so the spread below is what the data "
-        f"allow, with chance on top. The target is met with probability <strong>{p['mean']:.2f}</strong> (95% "
+        f"<p>This run answers over {drawn}, each run {e['replications_per_set']} times, drawn by their weight in "
+        "the calibration (a posterior's importance weights, or equal weights over what history matching cannot rule "
+        "out), so the spread below is what the data allow, with chance on top. The target is met with probability "
+        f"<strong>{p['mean']:.2f}</strong> (95% "
         f"interval {p['lo']:.2f} to {p['hi']:.2f}, over {summary['replications']} runs).{point_text} Intervals "
-        "over the ensemble, here and above, are 95% of runs, not intervals for a mean. The last column is the "
-        "share of each measure's variance that comes from the parameters (the rest is chance), by analysis of "
-        "variance within and between sets. Which parameters move the answer is charted below (<a "
+        f"over the ensemble, here and above, are 95% of runs, not intervals for a mean. The last column is {last}, "
+        "by analysis of variance within and between sets"
+        + (" and structures" if three else "")
+        + ". Which parameters move the answer is charted below (<a "
         "href='#chart-how_sure'>What would change the answer</a>).</p>"
         "<table><tr><th>Measure</th><th>Over the ensemble: mean</th><th>95% of runs</th>"
-        f"{point_head}<th>Variance from the parameters</th></tr>" + "".join(rows) + "</table>"
+        f"{point_head}<th>Variance from the parameters"
+        + (" / structure / chance" if three else "")
+        + "</th></tr>"
+        + "".join(rows)
+        + "</table>"
+        + _structures_table(summary)
+    )
+
+
+def _count(summary: dict) -> str:
+    n = len(summary["structures"]["components"])
+    return f"{n} structure{'s' if n != 1 else ''}"
+
+
+def _amount(x: float, key: str) -> str:
+    """A measure's value as the tables show it: money in £ millions, else the measure's own format."""
+    m = BY_KEY[key]
+    return f"£{x / 1e6:,.0f}m" if m.unit == "gbp" else format(x, m.fmt)
+
+
+def _split_text(split: dict) -> str:
+    """'61%', or '40% / 35% / 25%' (parameters / structure / chance) over several structures; blank if unknown."""
+    if split.get("parameters") is None:
+        return ""
+    if "structure" in split:
+        return " / ".join(format(split[k], ".0%") for k in ("parameters", "structure", "chance"))
+    return format(split["parameters"], ".0%")
+
+
+def _structures_table(summary: dict) -> str:
+    """'By structure': each structure's answer over its own ensemble, and the pool."""
+    st = summary.get("structures")
+    if not st:
+        return ""
+    keys = list(st["components"][0]["measures"])
+    head = "".join(f"<th>{_e(BY_KEY[k].label[:1].upper() + BY_KEY[k].label[1:])}</th>" for k in keys)
+    pooled = {k: get(summary, k) for k in keys}
+    rows = [
+        (
+            f"{c['name']}<br><small>{_e(c['label'])}; {c['sets']} sets from a {_e(c['method'] or 'ensemble')} of "
+            f"{c['members']}</small>",
+            c["probability_met"],
+            c["measures"],
+        )
+        for c in st["components"]
+    ]
+    shares = ", ".join(f"{c['name']} {c['share']:.0%}" for c in st["components"])
+    rows.append(
+        (
+            f"<strong>pooled</strong><br><small>{_e(shares)}</small>",
+            summary["target"]["count"]["probability_met"],
+            pooled,
+        )
+    )
+    body = ""
+    for name, p, measures in rows:
+        cells = "".join(
+            f"<td class='num'>{_amount(measures[k]['mean'], k)}<br><small>{_amount(measures[k]['lo'], k)} to "
+            f"{_amount(measures[k]['hi'], k)}</small></td>"
+            for k in keys
+        )
+        body += f"<tr><td>{name}</td><td class='num'>{p['mean']:.2f}</td>{cells}</tr>"
+    missing = "".join(f"<li>{_e(m['name'])}: {_e(m['why'])}</li>" for m in st.get("missing", []))
+    return (
+        "<h3 id='structures'>By structure</h3>"
+        "<p>Each structure answers over its own calibrated ensemble; the pool is their mixture, each weighing its "
+        "share of the parameter sets (equal by assumption: calibration/structures.toml). Below each mean, 95% of "
+        "runs.</p>"
+        f"<table><tr><th>Structure</th><th>Probability the target is met</th>{head}</tr>{body}</table>"
+        + (f"<p>Left out of the pool:</p><ul>{missing}</ul>" if missing else "")
     )
 
 

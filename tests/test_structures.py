@@ -1,0 +1,154 @@
+"""The shipped structures (calibration/structures.toml): a scenario under each, and answers pooled over them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from flowsim import structures
+from flowsim.scenario import PARAMETERS, load_scenario
+from flowsim.summary import structure_split
+
+from .conftest import BASELINE, ROOT, assert_user_error, invoke, sets
+
+STRUCTURES = ROOT / "calibration" / "structures.toml"
+
+
+@pytest.fixture(scope="module")
+def shipped():
+    return {s.name: s for s in structures.load(STRUCTURES)}
+
+
+def test_the_baseline_under_another_structure_is_that_structure(shipped):
+    baseline = load_scenario(BASELINE)
+    home = structures.home_of(baseline, list(shipped.values()))
+    assert home is shipped["baseline"]
+    for name, other in shipped.items():
+        moved = structures.under(baseline, home, other)
+        differ = [k for k in PARAMETERS if moved.value(k) != other.scenario.value(k)]
+        assert differ == [], (name, differ[:3])
+        assert Path(moved.calibrated_by[0]).resolve() == Path(other.fitted).resolve()
+
+
+def test_a_scenario_keeps_its_own_choices_under_every_structure(shipped):
+    """A policy (the key worker's places) and a sensitivity (a calibrated onset set with --set) stay the scenario's;
+    the crisis spells' shape and every other fitted value are the structure's."""
+    onset = "problems.workless.onset_rate_per_year"
+    places = "programmes.key_worker.places_per_year"
+    scenario = load_scenario(ROOT / "scenarios" / "tf_programme_2012.toml", [f"{onset}=0.05"])
+    clockwork = shipped["clockwork"]
+    moved = structures.under(scenario, shipped["baseline"], clockwork)
+    assert moved.value(onset) == 0.05 and moved.value(places) == scenario.value(places)
+    assert moved.value("problems.low_income.crisis_duration_shape") == 8.0
+    spell = "problems.low_income.crisis_duration_years"
+    assert moved.value(spell) == clockwork.scenario.value(spell) != scenario.value(spell)
+    assert moved.origins[spell] == clockwork.fitted
+
+
+def test_a_structure_s_ensemble_reads_the_moved_scenario_as_its_own(shipped):
+    """Drawn from the clockwork ensemble, the baseline moved under clockwork keeps no calibrated value of its own,
+    so every member's values reach the runs (the refusal of another fit's ensemble does not fire)."""
+    from flowsim import ensemble
+
+    clockwork = shipped["clockwork"]
+    path = ensemble.default_path(clockwork.scenario)
+    if path.parent != (ROOT / "calibration" / "clockwork"):
+        pytest.fail(f"the clockwork structure has no ensemble beside its fit ({path})")
+    moved = structures.under(load_scenario(BASELINE), shipped["baseline"], clockwork)
+    members, own = ensemble.members_for(moved, ensemble.load(path), 3, seed=1)
+    assert own == [] and len(members) == 3 and all(len(m) > 10 for m in members)
+
+
+def test_sets_are_shared_by_largest_remainder():
+    assert structures.shares([1, 1, 1], 50) == [17, 17, 16]
+    assert structures.shares([2, 1], 3) == [2, 1]
+    assert structures.shares([1, 1, 1], 2) == [1, 1, 0]
+    assert sum(structures.shares([0.2, 0.5, 0.3], 7)) == 7
+
+
+def test_structure_split_recovers_known_components():
+    """Two structures of equal share: set means 0..11 (x10) and the same + 100, each set's two runs at m -+ 1.
+    Chance's variance is 2; the parameters' is each structure's spread of set means less chance's 2 / 2; the
+    structure's is 50^2 less the sampling error of the two means (share x (1 - share) x their variance)."""
+    means = np.arange(12) * 10.0
+    a = np.column_stack([means - 1, means + 1]).ravel()
+    split = structure_split([(a, 0.5), (a + 100, 0.5)], 2)
+    v = means.var(ddof=1)
+    parameters, chance = v - 1.0, 2.0
+    structure = 50.0**2 - 2 * 0.25 * v / 12
+    total = parameters + chance + structure
+    assert split["parameters"] == pytest.approx(parameters / total)
+    assert split["structure"] == pytest.approx(structure / total)
+    assert split["chance"] == pytest.approx(chance / total)
+    alone = structure_split([(a, 1.0)], 2)
+    assert alone["structure"] == 0.0 and alone["parameters"] == pytest.approx((v - 1) / (v + 1))
+
+
+def test_structure_split_gives_no_structure_to_structures_that_do_not_differ():
+    """Seed 5: three structures drawn alike, 200 sets of 2 runs each, set effects and chance both N(0, 1). The
+    structures' means each have variance 1.5 / 200, so their weighted spread is about 0.005 against a total of 2;
+    its 99th percentile (chi-squared(2) / 3 x 0.0075 x 9.2) is 0.023, about 1% of the total."""
+    rng = np.random.default_rng(5)
+    parts = [((rng.normal(size=(200, 1)) + rng.normal(size=(200, 2))).ravel(), 1 / 3) for _ in range(3)]
+    split = structure_split(parts, 2)
+    assert split["structure"] < 0.012
+    assert split["parameters"] == pytest.approx(0.5, abs=0.08)  # sd of the estimate about 0.035 at 600 sets
+
+
+@pytest.mark.parametrize(
+    ("text", "fragments"),
+    [
+        ('[a]\nscenario = "x.toml"\nlabel = "a"\nweight = "one"\n', ["key a.weight", "expected a number"]),
+        ('[a]\nscenario = "x.toml"\nlabel = "a"\nweight = 0\n', ["key a.weight", "above 0"]),
+        ('[a]\nscenario = "x.toml"\nlabel = "a"\nweight = 1\nshape = 8\n', ["key a.shape", "expected one of"]),
+        ('[a]\nlabel = "a"\nweight = 1\n', ["key a.scenario", "expected text"]),
+    ],
+)
+def test_a_bad_structures_file_names_file_and_key(tmp_path, text, fragments):
+    project = tmp_path / "project"
+    (project / "calibration").mkdir(parents=True)
+    (project / "scenarios").mkdir()
+    (project / "calibration" / "structures.toml").write_text(text)
+    scenario = project / "scenarios" / "mine.toml"
+    scenario.write_text(f'extends = "{BASELINE}"\nname = "mine"\n')
+    result = invoke("run", scenario, "--ensemble", 2, "--out", tmp_path / "run")
+    assert_user_error(result, "structures.toml", *fragments)
+    assert not (tmp_path / "run").exists()
+
+
+def test_run_over_the_structures_answers_each_and_pools_them(tmp_path, shipped):
+    """Four sets of two replications at 0.4% of England for a year: the sets split over the structures with an
+    ensemble, each answered alone and pooled, each measure's variance split three ways; a structure without an
+    ensemble is named with the command that draws it."""
+    ready = [n for n, s in shipped.items() if (Path(s.fitted).parent / "ensemble.parquet").is_file()]
+    tiny = ["population.scale=0.004", "time.end=2011-04-30", "time.deadline=2011-04-30"]
+    out = tmp_path / "run"
+    result = invoke("run", BASELINE, *sets(tiny), "--ensemble", 4, "--jobs", 1, "--out", out, "--no-report")
+    assert result.exit_code == 0, result.output
+    summary = json.loads((out / "summary.json").read_text())
+    rows = summary["structures"]["components"]
+    assert [r["name"] for r in rows] == ready[: len(rows)] and rows[0]["name"] == "baseline"
+    assert sum(r["sets"] for r in rows) == 4 == summary["ensemble"]["sets"]
+    assert sum(r["share"] for r in rows) == pytest.approx(1.0)
+    split = summary["ensemble"]["variance_share"]["target.count.turned_around"]
+    assert set(split) == {"parameters", "structure", "chance"}
+    assert sum(split.values()) == pytest.approx(1.0)
+    missing = [m["name"] for m in summary["structures"]["missing"]]
+    assert sorted(missing + [r["name"] for r in rows]) == sorted(shipped)
+    for name in missing:
+        assert f"left out of the pool: {name}" in result.output
+    assert "by structure" in result.output and "pooled (" in result.output
+
+
+def test_own_structure_answers_over_its_ensemble_alone(tmp_path):
+    tiny = ["population.scale=0.004", "time.end=2011-04-30", "time.deadline=2011-04-30"]
+    out = tmp_path / "run"
+    result = invoke(
+        "run", BASELINE, *sets(tiny), "--ensemble", 2, "--structures", "own", "--jobs", 1, "--out", out, "--no-report"
+    )
+    assert result.exit_code == 0, result.output
+    summary = json.loads((out / "summary.json").read_text())
+    assert "structures" not in summary and "structure" not in summary["ensemble"]["variance_share"]["moments.at_risk"]
