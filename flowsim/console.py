@@ -144,7 +144,8 @@ def ensemble_options(fn):
         "--ensemble-file",
         type=click.Path(path_type=Path),
         default=None,
-        help="The ensemble to draw from [default: calibration/ensemble.parquet in the scenario file's project].",
+        help="The ensemble to draw from, alone [default: the ensemble beside the fitted file the scenario extends "
+        "(calibration/ensemble.parquet for the baseline); with run, every shipped structure's].",
     )(fn)
     return click.option(
         "--ensemble",

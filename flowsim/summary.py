@@ -295,7 +295,7 @@ def summarise_structures(parts: list[dict], per_set: int) -> dict:
             }
         )
     out["structures"] = {
-        "weights": "each structure's share of the parameter sets (calibration/structures.toml; equal by assumption)",
+        "weights": "each structure's share of the parameter sets, by its weight in calibration/structures.toml",
         "components": rows,
         "missing": [{"name": n, "why": why} for n, why in parts[0].get("missing", ())],
     }
@@ -312,15 +312,15 @@ def ensemble_headline(summ: dict) -> str:
     n = summ["replications"]
     goal_text = summ["headline"].split(":")[0]
     share = e["variance_share"].get("target.count.turned_around", {})
+    structures = summ.get("structures", {}).get("components")
     split = ""
-    if share.get("structure") is not None and share.get("parameters") is not None:
+    if structures and len(structures) > 1 and share.get("parameters") is not None:
         split = (
             f"; its variance {share['parameters']:.0%} from the parameters, {share['structure']:.0%} from the "
             f"structure, {share['chance']:.0%} chance"
         )
     elif share.get("parameters") is not None:
         split = f"; {share['parameters']:.0%} of its variance from the parameters, the rest chance"
-    structures = summ.get("structures", {}).get("components")
     if structures and len(structures) > 1:
         over = (
             f"over {e['sets']} parameter sets from {len(structures)} structures' ensembles ("

@@ -370,7 +370,7 @@ def _structures_table(summary: dict) -> str:
     return (
         "<h3 id='structures'>By structure</h3>"
         "<p>Each structure answers over its own calibrated ensemble; the pool is their mixture, each weighing its "
-        "share of the parameter sets (equal by assumption: calibration/structures.toml). Below each mean, 95% of "
+        "share of the parameter sets (its weight in calibration/structures.toml). Below each mean, 95% of "
         "runs.</p>"
         f"<table><tr><th>Structure</th><th>Probability the target is met</th>{head}</tr>{body}</table>"
         + (f"<p>Left out of the pool:</p><ul>{missing}</ul>" if missing else "")
