@@ -222,7 +222,9 @@ def structure_lines(summary: dict) -> list[str]:
         v = e["variance_share"].get(k)
         if v is None or v.get("parameters") is None:
             continue
-        split.append(f"{BY_KEY[k].label} {v['parameters']:.0%} / {v['structure']:.0%} / {v['chance']:.0%}")
+        split.append(
+            f"{_SHORT.get(k, BY_KEY[k].label)} {v['parameters']:.0%} / {v['structure']:.0%} / {v['chance']:.0%}"
+        )
     if split:
         lines.append("  variance from the parameters / the structure / chance: " + "; ".join(split))
     for m in st.get("missing", []):

@@ -152,3 +152,21 @@ def test_own_structure_answers_over_its_ensemble_alone(tmp_path):
     assert result.exit_code == 0, result.output
     summary = json.loads((out / "summary.json").read_text())
     assert "structures" not in summary and "structure" not in summary["ensemble"]["variance_share"]["moments.at_risk"]
+
+
+def test_the_calibration_readme_states_each_structure_s_ensemble_as_its_files_do(shipped):
+    """The table of ensembles in calibration/README.md is copied by hand from each structure's ensemble.json: a
+    redrawn ensemble must be restated there (method, run, members, effective sample size, largest R-hat)."""
+    text = (ROOT / "calibration" / "README.md").read_text()
+    for name, s in shipped.items():
+        meta_path = Path(s.fitted).parent / "ensemble.json"
+        if not meta_path.is_file():
+            assert f"| {name} | no ensemble yet |" in text, name
+            continue
+        meta = json.loads(meta_path.read_text())
+        method = meta["method"].split(":")[0]
+        row = f"| {name} | {method} | `{meta['run_id']}` | {meta['members']} |"
+        if method == "posterior":
+            last = meta["batches"][-1]
+            row += f" {meta['effective_sample_size']:.0f} | {last['rhat']:.3f} |"
+        assert row in text, row
