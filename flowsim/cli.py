@@ -73,7 +73,9 @@ def _plan_structures(sc, sets: int, path: Path | None, per_set: int | None, seed
     """With ``--structures all`` (the default) and no ``--ensemble-file``: the sets split over the shipped structures
     that have an ensemble, said before the run; else (or when the scenario is built on no shipped structure) its
     own ensemble alone."""
-    plan = structures.plan(sc, sets, per_set, seed) if which == "all" and path is None else None
+    if which == "all" and path is not None:
+        raise FlowsimError("--structures all: expected the shipped structures' own ensembles, found --ensemble-file")
+    plan = structures.plan(sc, sets, per_set, seed) if which != "own" and path is None else None
     if plan is None:
         return _plan_ensemble(sc, sets, path, per_set, seed, quiet)
     if not quiet:
@@ -105,10 +107,10 @@ def _plan_structures(sc, sets: int, path: Path | None, per_set: int | None, seed
     "--structures",
     "which_structures",
     type=click.Choice(["all", "own"]),
-    default="all",
-    show_default=True,
+    default=None,
     help="With --ensemble: split the sets over every shipped structure with an ensemble "
-    "(calibration/structures.toml) and pool them, or use the scenario's own structure's ensemble alone.",
+    "(calibration/structures.toml) and pool them, or use the scenario's own structure's ensemble alone "
+    "[default: all; own with --ensemble-file].",
 )
 @jobs_option
 @set_option
@@ -131,6 +133,8 @@ def run(scenario, seed, replications, ensemble_sets, ensemble_file, which_struct
     sc = load(scenario, overrides)
     where = programme_2012.council_of(sc, council) if council is not None else None  # a bad name stops here
     plan = None
+    if which_structures is not None and ensemble_sets is None:
+        raise FlowsimError(f"--structures {which_structures}: expected it with --ensemble N, found it without")
     if ensemble_sets is not None:
         plan = _plan_structures(sc, ensemble_sets, ensemble_file, replications, seed, which_structures, quiet)
         runs = plan.runs + point_fit_replications(plan.runs)  # the point fit alone, beside the ensemble

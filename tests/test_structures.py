@@ -170,3 +170,19 @@ def test_the_calibration_readme_states_each_structure_s_ensemble_as_its_files_do
             last = meta["batches"][-1]
             row += f" {meta['effective_sample_size']:.0f} | {last['rhat']:.3f} |"
         assert row in text, row
+
+
+@pytest.mark.parametrize(
+    ("args", "fragments"),
+    [
+        (["--structures", "own"], ["--structures own", "with --ensemble N"]),
+        (
+            ["--ensemble", "2", "--structures", "all", "--ensemble-file", "x.parquet"],
+            ["--structures all", "--ensemble-file"],
+        ),
+    ],
+)
+def test_structures_is_refused_where_it_would_be_ignored(tmp_path, args, fragments):
+    result = invoke("run", BASELINE, *args, "--out", tmp_path / "run")
+    assert_user_error(result, *fragments)
+    assert not (tmp_path / "run").exists()
