@@ -193,7 +193,7 @@ def plan(scenario, sets: int, per_set: int | None, seed: int) -> StructuresPlan 
                                     f"{s.fitted} --method history-matching`, then `--method posterior`)"))  # fmt: skip
             continue
         ready.append(s)
-    if ready[0] is not home:
+    if not ready or ready[0] is not home:
         raise StructureError(f"{path}: expected an ensemble for {scenario.path}'s own structure {home.name}, found "
                              f"{missing[0][1]}")  # fmt: skip
     counts = shares([s.weight for s in ready], sets)

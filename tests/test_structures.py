@@ -186,3 +186,20 @@ def test_structures_is_refused_where_it_would_be_ignored(tmp_path, args, fragmen
     result = invoke("run", BASELINE, *args, "--out", tmp_path / "run")
     assert_user_error(result, *fragments)
     assert not (tmp_path / "run").exists()
+
+
+def test_a_scenario_whose_own_structure_has_no_ensemble_is_refused(tmp_path):
+    """Its own structure's sets cannot be drawn, so no pool is answered: exit 2 with the command that draws them."""
+    project = tmp_path / "project"
+    (project / "calibration").mkdir(parents=True)
+    (project / "scenarios").mkdir()
+    fitted = project / "calibration" / "fitted.toml"
+    text = (ROOT / "calibration" / "clockwork" / "fitted.toml").read_text()
+    fitted.write_text(text.replace('extends = "../../scenarios/baseline.toml"', f'extends = "{BASELINE}"'))
+    (project / "scenarios" / "mine.toml").write_text('extends = "../calibration/fitted.toml"\nname = "mine"\n')
+    (project / "calibration" / "structures.toml").write_text(
+        '[mine]\nscenario = "../scenarios/mine.toml"\nlabel = "mine"\nweight = 1\n'
+    )
+    result = invoke("run", project / "scenarios" / "mine.toml", "--ensemble", 2, "--out", tmp_path / "run")
+    assert_user_error(result, "structures.toml", "own structure mine", "--method history-matching")
+    assert not (tmp_path / "run").exists()
