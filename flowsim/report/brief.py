@@ -15,6 +15,10 @@ from flowsim.rundir import RunDirectory
 from flowsim.text import cost_per_additional, millions_value
 from flowsim.timeline import uk_date
 
+#: The height of a line of text as a share of the A4 page's height: 1.2 x the font size in points, over 72 x 11.69.
+_LINE_12 = 12.5 * 1.2 / 72 / 11.69
+_LINE_11 = 11 * 1.2 / 72 / 11.69
+
 
 def _num(v, pattern: str) -> tuple[str, str]:
     text, interval = format_value(v, pattern)
@@ -43,16 +47,11 @@ def _write_brief(run: RunDirectory) -> Path:
         color="#555555",
         va="top",
     )
-    fig.text(
-        0.07,
-        0.87,
-        "\n".join(textwrap.wrap(run.headline, 62)),
-        fontsize=12.5,
-        fontweight="bold",
-        va="top",
-        color="#0072B2",
-    )
-    ax = fig.add_axes([0.16, 0.46, 0.7, 0.32])  # tick labels, y label and end labels stay inside the margins
+    headline = textwrap.wrap(run.headline, 62)
+    fig.text(0.07, 0.87, "\n".join(headline), fontsize=12.5, fontweight="bold", va="top", color="#0072B2")
+    # The chart starts below the headline's last line (12.5 pt lines, 0.018 of the page each) and its own labels.
+    top = min(0.78, 0.87 - len(headline) * _LINE_12 - 0.045)
+    ax = fig.add_axes([0.16, 0.46, 0.7, top - 0.46])  # tick labels, y label and end labels stay inside the margins
     turned_around.draw(run, meta, ax=ax)
     t = summary["target"]
     goal = t["count"]["target"]
@@ -93,11 +92,13 @@ def _write_brief(run: RunDirectory) -> Path:
         )
     y = 0.37
     for (big, interval), words in numbers:
+        lines = textwrap.wrap(words, 55)
+        below = y - 0.004 - len(lines) * _LINE_11 - 0.003  # the interval goes under the words' last line
         fig.text(0.07, y, big, fontsize=24, fontweight="bold", va="top", color="#D55E00")
-        fig.text(0.32, y - 0.004, "\n".join(textwrap.wrap(words, 55)), fontsize=11, va="top")
+        fig.text(0.32, y - 0.004, "\n".join(lines), fontsize=11, va="top")
         if interval:
-            fig.text(0.32, y - 0.04, interval, fontsize=9, va="top", color="#555555")
-        y -= 0.072
+            fig.text(0.32, below, interval, fontsize=9, va="top", color="#555555")
+        y -= max(0.072, y - below + 0.025)
     fig.text(
         0.07,
         0.04,
