@@ -179,7 +179,8 @@ def _spread(v: dict, m) -> str:
     """'23,730 (95% of runs 22,100 to 25,300)' for measure ``m``; money in millions."""
     fmt = m.fmt
     if m.unit == "gbp":
-        return f"£{v['mean'] / 1e6:,.0f}m (95% of runs £{v['lo'] / 1e6:,.0f}m to £{v['hi'] / 1e6:,.0f}m)"
+        mean, lo, hi = (millions_value(v[k])[0] for k in ("mean", "lo", "hi"))
+        return f"{mean} (95% of runs {lo} to {hi})"
     return f"{format(v['mean'], fmt)} (95% of runs {format(v['lo'], fmt)} to {format(v['hi'], fmt)})"
 
 

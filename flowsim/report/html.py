@@ -321,7 +321,7 @@ def _count(summary: dict) -> str:
 def _amount(x: float, key: str) -> str:
     """A measure's value as the tables show it: money in £ millions, else the measure's own format."""
     m = BY_KEY[key]
-    return f"£{x / 1e6:,.0f}m" if m.unit == "gbp" else format(x, m.fmt)
+    return millions_value(x)[0] if m.unit == "gbp" else format(x, m.fmt)
 
 
 def _split_text(split: dict) -> str:
