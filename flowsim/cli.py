@@ -78,18 +78,55 @@ def _plan_structures(sc, sets: int, path: Path | None, per_set: int | None, seed
     plan = structures.plan(sc, sets, per_set, seed) if which != "own" and path is None else None
     if plan is None:
         return _plan_ensemble(sc, sets, path, per_set, seed, quiet)
-    if not quiet:
-        parts = ", ".join(
-            f"{c.structure.name} {c.plan.runs // c.plan.per_set} ({c.plan.method or 'ensemble'} of {c.plan.drawn_from})"
-            for c in plan.components
-        )
-        click.echo(f"  parameter sets by structure: {parts}", err=True)
-        for name, why in plan.missing:
-            click.echo(f"  left out of the pool: {name}, {why}", err=True)
-        own = plan.home.plan.own
+    _say_structures(plan, [plan], quiet)
+    return plan
+
+
+def _say_structures(plan, own_of: list, quiet: bool) -> None:
+    """Before the run: the sets each structure gives, the structures left out and why, and what each scenario in
+    ``own_of`` (their plans) sets itself."""
+    if quiet:
+        return
+    parts = ", ".join(
+        f"{c.structure.name} {c.plan.runs // c.plan.per_set} ({c.plan.method or 'ensemble'} of {c.plan.drawn_from})"
+        for c in plan.components
+    )
+    click.echo(f"  parameter sets by structure: {parts}", err=True)
+    for name, why in plan.missing:
+        click.echo(f"  left out of the pool: {name}, {why}", err=True)
+    for own in dict.fromkeys(tuple(p.home.plan.own) for p in own_of):
         if own:
             click.echo(f"  the scenario sets its own {', '.join(own)}: every member runs with it", err=True)
-    return plan
+
+
+def _plan_compare(a, b, sets: int, path: Path | None, per_set: int | None, seed: int, which: str, quiet: bool):
+    """A's and B's plans: over the shipped structures (as :func:`_plan_structures`) when both are built on the same
+    one, else each over its own ensemble alone, said so."""
+    if which == "all" and path is not None:
+        raise FlowsimError("--structures all: expected the shipped structures' own ensembles, found --ensemble-file")
+    if which != "own" and path is None:
+        pa, pb = (structures.plan(sc, sets, per_set, seed) for sc in (a, b))
+        if pa is not None and pb is not None and pa.home.structure.name == pb.home.structure.name:
+            _say_structures(pa, [pa, pb], quiet)
+            return pa, pb
+        if not quiet and pa is not None and pb is not None:
+            click.echo(
+                f"  {a.name} is built on the {pa.home.structure.name} structure and {b.name} on the "
+                f"{pb.home.structure.name}: each runs over its own structure's ensemble, not pooled",
+                err=True,
+            )
+    return tuple(_plan_ensemble(sc, sets, path, per_set, seed, quiet, alone=True) for sc in (a, b))
+
+
+structures_option = click.option(
+    "--structures",
+    "which_structures",
+    type=click.Choice(["all", "own"]),
+    default=None,
+    help="With --ensemble: split the sets over every shipped structure with an ensemble "
+    "(calibration/structures.toml) and pool them, or use the scenario's own structure's ensemble alone "
+    "[default: all; own with --ensemble-file].",
+)
 
 
 @main.command()
@@ -103,15 +140,7 @@ def _plan_structures(sc, sets: int, path: Path | None, per_set: int | None, seed
     "replications of each parameter set, 2].",
 )
 @ensemble_options
-@click.option(
-    "--structures",
-    "which_structures",
-    type=click.Choice(["all", "own"]),
-    default=None,
-    help="With --ensemble: split the sets over every shipped structure with an ensemble "
-    "(calibration/structures.toml) and pool them, or use the scenario's own structure's ensemble alone "
-    "[default: all; own with --ensemble-file].",
-)
+@structures_option
 @jobs_option
 @set_option
 @click.option(
@@ -191,6 +220,7 @@ def report_command(run_dir: Path) -> None:
     help="Replications [default: 10; with --ensemble, of each parameter set, 2].",
 )
 @ensemble_options
+@structures_option
 @jobs_option
 @seed_option
 @set_option
@@ -199,15 +229,15 @@ def report_command(run_dir: Path) -> None:
 @yes_option
 @quiet_option
 @user_errors
-def compare_command(scenario_a, scenario_b, replications, ensemble_sets, ensemble_file, jobs, seed, overrides, out, no_share, yes, quiet):  # fmt: skip
+def compare_command(scenario_a, scenario_b, replications, ensemble_sets, ensemble_file, which_structures, jobs, seed, overrides, out, no_share, yes, quiet):  # fmt: skip
     """Run A and B with common random numbers and report B - A, paired by replication, with 95% intervals."""
     a, b = load(scenario_a, overrides), load(scenario_b, overrides)
     comparing.check_comparable(a, b)  # before any plan or work
     plans = None
+    if which_structures is not None and ensemble_sets is None:
+        raise FlowsimError(f"--structures {which_structures}: expected it with --ensemble N, found it without")
     if ensemble_sets is not None:
-        plans = tuple(
-            _plan_ensemble(sc, ensemble_sets, ensemble_file, replications, seed, quiet, alone=True) for sc in (a, b)
-        )
+        plans = _plan_compare(a, b, ensemble_sets, ensemble_file, replications, seed, which_structures, quiet)
         replications = plans[0].runs
     replications = replications or 10
     runs = replications + (point_fit_replications(replications) if plans is not None else 0)
@@ -229,7 +259,7 @@ def compare_command(scenario_a, scenario_b, replications, ensemble_sets, ensembl
     paths = comparing.write_compare(doc, out_dir)
     click.echo(comparing.counted_line(doc))
     if not quiet:
-        for line in [comparing.point_fit_line(doc), *comparing.table_lines(doc)]:
+        for line in [*comparing.structure_lines(doc), comparing.point_fit_line(doc), *comparing.table_lines(doc)]:
             if line is not None:
                 click.echo(line)
         click.echo(f"  results: {', '.join(str(p) for p in paths)}")

@@ -14,10 +14,20 @@ from flowsim.charts.compare import compare as compare_chart
 from flowsim.ensemble import EnsemblePlan
 from flowsim.errors import FlowsimError
 from flowsim.files import atomic_write
-from flowsim.measures import get, has
+from flowsim.measures import BY_KEY, get, has
+from flowsim.plan import count
 from flowsim.replications import run_ensemble, run_point_fit, run_replications, run_replications_shared
 from flowsim.scenario import Scenario
-from flowsim.summary import paired_differences, summarise, summarise_ensemble
+from flowsim.structures import StructuresPlan
+from flowsim.summary import (
+    STRUCTURE_MEASURES,
+    paired_differences,
+    structure_split,
+    summarise,
+    summarise_ensemble,
+    summarise_structures,
+)
+from flowsim.text import SHORT_NAMES
 
 #: What sets the size of the simulated population: two scenarios compared must agree on each, or B - A is partly
 #: a difference in size, not in policy.
@@ -50,7 +60,7 @@ def compare(
     jobs: int | None = None,
     progress: Callable[[str, int], None] | None = None,
     share: bool = True,
-    ensemble: tuple[EnsemblePlan, EnsemblePlan] | None = None,
+    ensemble: tuple[EnsemblePlan, EnsemblePlan] | tuple[StructuresPlan, StructuresPlan] | None = None,
 ) -> dict:
     """Run ``replications`` of A and of B with the same seeds; return the comparison document.
 
@@ -60,9 +70,12 @@ def compare(
     ``progress(name, done)`` is called as each scenario's replications finish.
     The document has ``a`` and ``b`` (name, hash), ``seed``, ``replications``,
     ``differences`` (each measure's means, paired and unpaired B - A) and both
-    ``summaries``.
+    ``summaries``. ``ensemble``: A's and B's plans over one ensemble (:func:`_compare_over_ensemble`) or over the
+    shipped structures (:func:`_compare_over_structures`).
     """
     check_comparable(a, b)
+    if ensemble is not None and isinstance(ensemble[0], StructuresPlan):
+        return _compare_over_structures(a, b, seed, jobs, progress, ensemble)
     if ensemble is not None:
         return _compare_over_ensemble(a, b, seed, jobs, progress, ensemble)
     both = (lambda k: [progress(sc.name, k) for sc in (a, b)]) if progress else None
@@ -119,59 +132,153 @@ def cost_per_additional_family(a: list, b: list, scale: float) -> dict | None:
     return out
 
 
+def _ensemble_runs(a: Scenario, b: Scenario, plans, per_set: int, seed: int, jobs, progress, first: int = 0):
+    """A's and B's runs over their plans' parameter sets on the streams from ``first`` on (``progress(name, k)``
+    counts each scenario's runs from ``first``)."""
+    runs = []
+    for sc, plan in zip((a, b), plans, strict=True):
+        step = (lambda k, name=sc.name: progress(name, first + k)) if progress else None
+        runs.append(run_ensemble(sc, list(plan.members), per_set, seed, jobs, step, first=first))
+    return runs
+
+
+def _point_fit_differences(a: Scenario, b: Scenario, plans, done: int, seed: int, jobs, progress) -> dict | None:
+    """A and B at the point fit alone on the first streams (a plain compare's replications), when both plans have
+    one: their paired differences, chance only."""
+    if not all(plan.point_fit is not None for plan in plans):
+        return None
+    at_point = []
+    for sc, values in zip((a, b), (plan.point_fit for plan in plans), strict=True):
+        step = (lambda i, name=sc.name: progress(name, done + i)) if progress else None
+        at_point.append(run_point_fit(sc, values, done, seed, jobs, step))
+    return {
+        "replications": len(at_point[0]),
+        "intervals": "paired 95% interval of the mean difference over the point fit's replications: chance only",
+        "differences": paired_differences(*at_point),
+        "probability_met": {key: summarise(r)["target"]["count"]["probability_met"] for key, r in zip("ab", at_point)},
+    }
+
+
+def _over_runs(differences: dict, a: list, b: list) -> dict:
+    """Each difference with ``over_runs``: the 2.5th and 97.5th percentiles of B - A over the paired runs
+    (parameter uncertainty and chance together)."""
+    for key, d in differences.items():
+        diff = np.array([get(rb.summary, key) - get(ra.summary, key) for ra, rb in zip(a, b)], float)
+        lo, hi = np.quantile(diff, [0.025, 0.975])
+        d["over_runs"] = {"lo": float(lo), "hi": float(hi)}
+    return differences
+
+
 def _compare_over_ensemble(
     a: Scenario, b: Scenario, seed: int, jobs, progress, ensemble: tuple[EnsemblePlan, EnsemblePlan]
 ) -> dict:
     """A and B over the same parameter sets of the ensemble and the same streams: B - A paired by run.
 
     ``ensemble`` is A's plan and B's: the same sets (less what each scenario sets itself) and streams. Each
-    difference also gets ``over_runs``: the 2.5th and
-    97.5th percentiles of B - A over the runs (parameter uncertainty and chance together). With ``point_fit`` (A's
-    and B's values at the point fit), both also run at the point fit alone, and ``point_fit`` in the document holds
-    their paired differences: the answer without the ensemble.
+    difference also gets ``over_runs`` (:func:`_over_runs`). With ``point_fit`` (A's and B's values at the point
+    fit), both also run at the point fit alone, and ``point_fit`` in the document holds their paired differences:
+    the answer without the ensemble.
     """
     per_set = ensemble[0].per_set
-    runs = []
-    for sc, plan in zip((a, b), ensemble, strict=True):
-        step = (lambda k, name=sc.name: progress(name, k)) if progress else None
-        runs.append(run_ensemble(sc, list(plan.members), per_set, seed, jobs, step))
-    point_fit = None
-    if all(plan.point_fit is not None for plan in ensemble):  # A and B at the point fit alone, on the first k streams
-        done = len(runs[0])
-        at_point = []
-        for sc, values in zip((a, b), (plan.point_fit for plan in ensemble), strict=True):
-            step = (lambda i, name=sc.name: progress(name, done + i)) if progress else None
-            at_point.append(run_point_fit(sc, values, done, seed, jobs, step))
-        point_fit = {
-            "replications": len(at_point[0]),
-            "intervals": "paired 95% interval of the mean difference over the point fit's replications: chance only",
-            "differences": paired_differences(*at_point),
-            "probability_met": {
-                key: summarise(r)["target"]["count"]["probability_met"] for key, r in zip("ab", at_point)
-            },
-        }
-    differences = paired_differences(*runs)
-    for key, d in differences.items():
-        diff = np.array([get(rb.summary, key) - get(ra.summary, key) for ra, rb in zip(*runs)], float)
-        lo, hi = np.quantile(diff, [0.025, 0.975])
-        d["over_runs"] = {"lo": float(lo), "hi": float(hi)}
-    n = len(runs[0])
+    runs = _ensemble_runs(a, b, ensemble, per_set, seed, jobs, progress)
+    point_fit = _point_fit_differences(a, b, ensemble, len(runs[0]), seed, jobs, progress)
     summaries = [
         summarise_ensemble(r, per_set, plan.drawn_from, plan.path, plan.members)
         for r, plan in zip(runs, ensemble, strict=True)
     ]
+    return _ensemble_document(a, b, seed, runs, summaries, point_fit)
+
+
+def _ensemble_document(a: Scenario, b: Scenario, seed: int, runs: list, summaries: list, point_fit) -> dict:
     return {
         "a": {"name": a.name, "scenario_sha256": a.sha256},
         "b": {"name": b.name, "scenario_sha256": b.sha256},
         "seed": seed,
-        "replications": n,
+        "replications": len(runs[0]),
         "scale": a.value("population.scale"),
         "cost_per_additional_family": cost_per_additional_family(*runs, a.value("population.scale")),
         "ensemble": {k: v for k, v in summaries[0]["ensemble"].items() if k not in ("variance_share", "sensitivity")},
-        "differences": differences,
+        "differences": _over_runs(paired_differences(*runs), *runs),
         "summaries": {"a": summaries[0], "b": summaries[1]},
         **({"point_fit": point_fit} if point_fit is not None else {}),
     }
+
+
+def _compare_over_structures(
+    a: Scenario, b: Scenario, seed: int, jobs, progress, plans: tuple[StructuresPlan, StructuresPlan]
+) -> dict:
+    """A and B under each shipped structure over its own ensemble's sets, each structure on the streams after the
+    one before's, B - A paired by run; the pool is the mixture of the structures' runs.
+
+    ``plans``: A's and B's, over the same structures (A's own first) and sets. Beside the pooled document of
+    :func:`_compare_over_ensemble`, ``structures`` holds each structure's B - A (mean and 95% of its runs) and each
+    difference's variance split into the parameters, the structure and chance (:func:`structure_split`); the point
+    fit alone is the scenarios' own structure's.
+
+    Raises:
+        FlowsimError: if the two plans do not run the same structures.
+    """
+    pa, pb = plans
+    names = [c.structure.name for c in pa.components]
+    if names != [c.structure.name for c in pb.components]:
+        raise FlowsimError(
+            f"{a.name} and {b.name} do not run under the same structures ({', '.join(names)} against "
+            f"{', '.join(c.structure.name for c in pb.components)}): compare them with --structures own"
+        )
+    per_set, first = pa.per_set, 0
+    parts = {"a": [], "b": []}
+    for ca, cb in zip(pa.components, pb.components, strict=True):
+        ra, rb = _ensemble_runs(ca.scenario, cb.scenario, (ca.plan, cb.plan), per_set, seed, jobs, progress, first)
+        first += len(ra)
+        for key, c, records in (("a", ca, ra), ("b", cb, rb)):
+            parts[key].append(
+                {
+                    "name": c.structure.name,
+                    "label": c.structure.label,
+                    "share": c.share,
+                    "records": records,
+                    "members": list(c.plan.members),
+                    "drawn_from": c.plan.drawn_from,
+                    "path": c.plan.path,
+                    "method": c.plan.method,
+                    "missing": pa.missing,
+                }
+            )
+    runs = [[r for p in parts[key] for r in p["records"]] for key in "ab"]
+    point_fit = _point_fit_differences(a, b, (pa.home.plan, pb.home.plan), first, seed, jobs, progress)
+    summaries = [summarise_structures(parts[key], per_set) for key in "ab"]
+    doc = _ensemble_document(a, b, seed, runs, summaries, point_fit)
+    keys = [k for k in STRUCTURE_MEASURES if k in doc["differences"]]
+    rows, diffs = [], {}
+    for pa_, pb_ in zip(parts["a"], parts["b"], strict=True):
+        d = _over_runs(paired_differences(pa_["records"], pb_["records"]), pa_["records"], pb_["records"])
+        diffs[pa_["name"]] = {
+            k: np.array([get(y.summary, k) - get(x.summary, k) for x, y in zip(pa_["records"], pb_["records"])])
+            for k in keys
+        }
+        rows.append(
+            {
+                "name": pa_["name"],
+                "label": pa_["label"],
+                "share": pa_["share"],
+                "sets": len(pa_["records"]) // per_set,
+                "members": pa_["drawn_from"],
+                "method": pa_["method"],
+                "differences": {
+                    k: {"mean": d[k]["paired"]["mean"], "lo": d[k]["over_runs"]["lo"], "hi": d[k]["over_runs"]["hi"]}
+                    for k in keys
+                },
+            }
+        )
+    doc["structures"] = {
+        "weights": summaries[0]["structures"]["weights"],
+        "components": rows,
+        "missing": summaries[0]["structures"]["missing"],
+        "variance_share": {
+            k: structure_split([(diffs[p["name"]][k], p["share"]) for p in parts["a"]], per_set) for k in keys
+        },
+    }
+    return doc
 
 
 def point_fit_line(doc: dict) -> str | None:
@@ -190,6 +297,34 @@ def point_fit_line(doc: dict) -> str | None:
         f"(paired 95% interval {d['lo']:+,.0f} to {d['hi']:+,.0f}); probability the target is met "
         f"{p['a']['mean']:.2f} -> {p['b']['mean']:.2f}"
     )
+
+
+def structure_lines(doc: dict) -> list[str]:
+    """Over several structures: B - A under each (over its own ensemble), and each difference's variance split
+    into the parameters, the structure and chance. Empty for a comparison over one structure."""
+    st = doc.get("structures")
+    if not st:
+        return []
+    lines = ["  B - A by structure (each over its own ensemble; 95% of its runs; the pool above is their mixture):"]
+    for c in st["components"]:
+        parts = []
+        for key, d in c["differences"].items():
+            fmt = (lambda v: _signed_millions(v)) if BY_KEY[key].unit == "gbp" else (lambda v: f"{v:+,.0f}")
+            parts.append(f"{SHORT_NAMES[key]} {fmt(d['mean'])} ({fmt(d['lo'])} to {fmt(d['hi'])})")
+        lines.append(
+            f"    {c['name']} ({c['label']}; {count(c['sets'], 'set')} from a {c['method'] or 'ensemble'} of {c['members']}): "
+            + "; ".join(parts)
+        )
+    split = [
+        f"{SHORT_NAMES[k]} {v['parameters']:.0%} / {v['structure']:.0%} / {v['chance']:.0%}"
+        for k, v in st["variance_share"].items()
+        if v.get("parameters") is not None
+    ]
+    if split:
+        lines.append("  variance of B - A from the parameters / the structure / chance: " + "; ".join(split))
+    for m in st["missing"]:
+        lines.append(f"  left out of the pool: {m['name']}, {m['why']}")
+    return lines
 
 
 def _difference(doc: dict, key: str, noun: str = "") -> str:
@@ -251,7 +386,14 @@ def counted_line(doc: dict) -> str:
         extra = doc["differences"]["additional.turned_around"]["paired"]["mean"]
         anyway = f", of which {count - extra:+,.0f} would have left the stock anyway"
     p = [doc["summaries"][k]["target"]["count"]["probability_met"]["mean"] for k in ("a", "b")]
-    if "ensemble" in doc:
+    if "structures" in doc:
+        e, rows = doc["ensemble"], doc["structures"]["components"]
+        sets = ", ".join(f"{c['name']} {c['sets']}" for c in rows)
+        ran = (
+            f"{e['sets']} parameter sets over {len(rows)} structures' ensembles ({sets}), "
+            f"{e['replications_per_set']} replications each, common to both"
+        )
+    elif "ensemble" in doc:
         e = doc["ensemble"]
         ran = (
             f"an ensemble of {e['sets']} parameter sets drawn from {e['members']}, {e['replications_per_set']} "

@@ -6,6 +6,7 @@ import datetime as dt
 
 from flowsim.measures import BY_KEY, get, interval_label
 from flowsim.measures import format_inline as _fmt
+from flowsim.plan import count
 from flowsim.scenario.registry import PARAMETERS, parameter_label
 
 #: The words a reader meets in every output, each with what it means in flowsim (the report's glossary; the
@@ -185,7 +186,7 @@ def _spread(v: dict, m) -> str:
 
 
 #: Short names of the measures each structure's answer is given for (flowsim.summary.STRUCTURE_MEASURES).
-_SHORT = {
+SHORT_NAMES = {
     "target.count.turned_around": "turned around",
     "target.prevalence.stock_end": "stock at the deadline",
     "additional.turned_around": "turned around because of the programmes",
@@ -205,7 +206,7 @@ def structure_lines(summary: dict) -> list[str]:
     lines = ["  by structure (each over its own ensemble; the pool is their mixture, by their shares of the sets):"]
     rows = [
         (
-            f"{c['name']} ({c['label']}; {c['sets']} sets from a {c['method'] or 'ensemble'} of {c['members']})",
+            f"{c['name']} ({c['label']}; {count(c['sets'], 'set')} from a {c['method'] or 'ensemble'} of {c['members']})",
             c["probability_met"],
             c["measures"],
         )
@@ -216,7 +217,9 @@ def structure_lines(summary: dict) -> list[str]:
     rows.append((f"pooled ({shares})", summary["target"]["count"]["probability_met"], pooled))
     for name, p, measures in rows:
         parts = [f"target met with probability {p['mean']:.2f}"]
-        parts += [f"{_SHORT.get(k, BY_KEY[k].label)} {_spread(measures[k], BY_KEY[k])}" for k in keys if k in measures]
+        parts += [
+            f"{SHORT_NAMES.get(k, BY_KEY[k].label)} {_spread(measures[k], BY_KEY[k])}" for k in keys if k in measures
+        ]
         lines.append(f"    {name}: " + "; ".join(parts))
     split = []
     for k in keys:
@@ -224,7 +227,7 @@ def structure_lines(summary: dict) -> list[str]:
         if v is None or v.get("parameters") is None:
             continue
         split.append(
-            f"{_SHORT.get(k, BY_KEY[k].label)} {v['parameters']:.0%} / {v['structure']:.0%} / {v['chance']:.0%}"
+            f"{SHORT_NAMES.get(k, BY_KEY[k].label)} {v['parameters']:.0%} / {v['structure']:.0%} / {v['chance']:.0%}"
         )
     if split:
         lines.append("  variance from the parameters / the structure / chance: " + "; ".join(split))

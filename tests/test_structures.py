@@ -203,3 +203,31 @@ def test_a_scenario_whose_own_structure_has_no_ensemble_is_refused(tmp_path):
     result = invoke("run", project / "scenarios" / "mine.toml", "--ensemble", 2, "--out", tmp_path / "run")
     assert_user_error(result, "structures.toml", "own structure mine", "--method history-matching")
     assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.slow
+def test_compare_over_the_structures_pairs_each_and_pools_them(tmp_path, shipped):
+    """Six sets of two replications at 0.4% of England for a year (two sets a structure): B - A under each structure, pooled as their mixture, each difference's variance split
+    three ways; the first structure's part is exactly the comparison over its ensemble alone (--structures own), on
+    the same set and streams."""
+    tiny = ["population.scale=0.004", "time.end=2011-04-30", "time.deadline=2011-04-30"]
+    plus = ROOT / "scenarios" / "key_worker_plus20.toml"
+    args = ("compare", BASELINE, plus, *sets(tiny), "--jobs", 1)
+    result = invoke(*args, "--ensemble", 6, "--out", tmp_path / "pooled")
+    assert result.exit_code == 0, result.output
+    doc = json.loads((tmp_path / "pooled" / "compare.json").read_text())
+    rows = doc["structures"]["components"]
+    ready = [n for n, s in shipped.items() if (Path(s.fitted).parent / "ensemble.parquet").is_file()]
+    assert [r["name"] for r in rows] == ready and sum(r["sets"] for r in rows) == 6 == doc["ensemble"]["sets"]
+    assert doc["replications"] == 12 and doc["point_fit"]["replications"] == 10
+    for key, d in doc["differences"].items():
+        if key in rows[0]["differences"]:  # equal shares: the pool's mean B - A is the structures' mean
+            assert d["paired"]["mean"] == pytest.approx(np.mean([r["differences"][key]["mean"] for r in rows]))
+    for split in doc["structures"]["variance_share"].values():
+        assert sum(split.values()) == pytest.approx(1.0)
+    assert "B - A by structure" in result.output and f"over {len(ready)} structures' ensembles" in result.output
+    own = invoke(*args, "--ensemble", 2, "--structures", "own", "--out", tmp_path / "own")
+    assert own.exit_code == 0, own.output
+    alone = json.loads((tmp_path / "own" / "compare.json").read_text())["differences"]
+    for key, d in rows[0]["differences"].items():
+        assert d["mean"] == pytest.approx(alone[key]["paired"]["mean"], abs=1e-9), key

@@ -17,6 +17,7 @@ from flowsim.charts import CHARTS
 from flowsim.files import atomic_write
 from flowsim.measures import BY_KEY, HOW_SURE, format_value, get, has, used_in
 from flowsim.measures import format_inline as _fmt
+from flowsim.plan import count
 from flowsim.rundir import RunDirectory
 from flowsim.scenario.assumptions import where_set
 from flowsim.tables import STATISTICS_COLUMNS
@@ -343,7 +344,7 @@ def _structures_table(summary: dict) -> str:
     pooled = {k: get(summary, k) for k in keys}
     rows = [
         (
-            f"{c['name']}<br><small>{_e(c['label'])}; {c['sets']} sets from a {_e(c['method'] or 'ensemble')} of "
+            f"{c['name']}<br><small>{_e(c['label'])}; {count(c['sets'], 'set')} from a {_e(c['method'] or 'ensemble')} of "
             f"{c['members']}</small>",
             c["probability_met"],
             c["measures"],
