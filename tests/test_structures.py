@@ -172,6 +172,41 @@ def test_the_calibration_readme_states_each_structure_s_ensemble_as_its_files_do
         assert row in text, row
 
 
+def test_every_structure_s_report_states_every_structure_s_ensemble_as_its_files_do(shipped):
+    """Each calibration report.md ends with the table of every structure's ensemble, as their ensemble.json files
+    say now (a redrawn ensemble restates it: `python -m flowsim.calibrate.structures_report`)."""
+    from flowsim.calibrate import structures_report
+
+    expected = "\n".join(structures_report.rows(STRUCTURES)).rstrip("\n")
+    for name, s in shipped.items():
+        report = Path(s.fitted).parent / "report.md"
+        assert structures_report.section_of(report.read_text()).rstrip("\n") == expected, name
+
+
+def test_refreshing_the_table_replaces_it_in_place(tmp_path):
+    """A report with the section before another keeps the other; one without gets it appended; twice is once."""
+    from flowsim.calibrate import structures_report
+
+    project = tmp_path / "project"
+    (project / "calibration").mkdir(parents=True)
+    (project / "scenarios").mkdir()
+    for f in ("fitted.toml", "ensemble.json", "ensemble.parquet"):
+        (project / "calibration" / f).write_bytes((ROOT / "calibration" / f).read_bytes())
+    text = (ROOT / "scenarios" / "baseline.toml").read_text()
+    (project / "scenarios" / "baseline.toml").write_text(text)
+    (project / "calibration" / "structures.toml").write_text(
+        '[baseline]\nscenario = "../scenarios/baseline.toml"\nlabel = "b"\nweight = 1.0\n'
+    )
+    report = project / "calibration" / "report.md"
+    report.write_text("# R\n\n## A\n\ntext\n")
+    structures_report.refresh(project / "calibration" / "structures.toml")
+    once = report.read_text()
+    assert once.startswith("# R\n\n## A\n\ntext\n\n## Every structure's ensemble") and "| baseline | b |" in once
+    report.write_text(once + "\n## Later\n\nmore\n")
+    structures_report.refresh(project / "calibration" / "structures.toml")
+    assert report.read_text() == once + "\n## Later\n\nmore\n"
+
+
 @pytest.mark.parametrize(
     ("args", "fragments"),
     [

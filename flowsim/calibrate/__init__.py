@@ -92,6 +92,9 @@ def calibrate_ensemble(
     rows = sorted(rng.choice(len(result.members), size=min(UNSEEN_CHECKS, len(result.members)), replace=False))
     checks = report.unseen(result, scenario, [int(r) for r in rows], executor)
     doc = report.write_report(result, out_dir, checks, shown_path(scenario))
+    from flowsim.calibrate import structures_report  # here: it also runs alone, as a module
+
+    structures_report.refresh_for(scenario)  # every structure's report restates every ensemble
     return {
         "run_id": result.run_id,
         "members": len(result.members),
@@ -127,6 +130,9 @@ def calibrate_posterior(
     point = {k: float(scenario.value(k)) for p in design.priors for k in p.keys}
     path = posterior_report.write_posterior(result, out_dir, point)
     doc = posterior_report.write_report(result, out_dir, shown_path(scenario))
+    from flowsim.calibrate import structures_report  # here: it also runs alone, as a module
+
+    structures_report.refresh_for(scenario)  # every structure's report restates every ensemble
     return posterior_report.describe(result, path, doc)
 
 
