@@ -145,6 +145,7 @@ def small_design(baseline):
     )
 
 
+@pytest.mark.slow
 def test_history_matching_finds_what_the_targets_pin_and_leave_free(tmp_path, baseline, small_design):
     targets = load_targets(TARGETS)
     point = {k: float(baseline.value(k)) for p in small_design.priors for k in p.keys}
@@ -166,6 +167,7 @@ def test_history_matching_finds_what_the_targets_pin_and_leave_free(tmp_path, ba
     assert e.members[0]["point_fit"] and e.members[0]["implausibility"] == pytest.approx(0.0, abs=1e-9)
 
 
+@pytest.mark.slow
 def test_a_killed_history_matching_resumes_without_losing_or_repeating_a_run(
     tmp_path, baseline, small_design, monkeypatch
 ):

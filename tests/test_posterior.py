@@ -170,6 +170,7 @@ def test_systematic_resampling_draws_each_member_by_its_weight():
 # -- the posterior on a model whose answer is known ---------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_the_posterior_pins_what_the_targets_pin_and_leaves_effects_at_their_priors(tmp_path, baseline):
     """History matching then the posterior on FakeExecutor's "model" (every target a power of one parameter, met
     exactly at the point fit; OSR14's changes met exactly whatever the effects, so inside their bounds)."""
@@ -256,6 +257,7 @@ def test_calibrate_refuses_an_option_its_method_would_ignore(tmp_path, method, o
     assert not (tmp_path / "f.toml").exists()
 
 
+@pytest.mark.slow
 def test_with_every_effect_at_no_effect_the_ensemble_adds_nothing():
     """Issue 30: three members drawn by weight from the committed posterior (seed 2), two replications each, of the
     2012 programme at 1% of England, with every programme's effect set to none (the scenario's own values, which

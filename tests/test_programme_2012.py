@@ -210,6 +210,7 @@ def test_no_family_is_attached_twice_and_every_claim_is_for_an_attached_family(p
     assert np.isin(key, attached_keys).all()
 
 
+@pytest.mark.slow
 def test_the_report_gives_the_council_asked_about_a_section(tmp_path):
     """Before: --council changed only the terminal; the report said nothing of the council. 0.4% scale to July 2013."""
     sets = ["population.scale=0.004", "time.end=2013-07-31", "time.deadline=2013-07-31"]

@@ -69,6 +69,7 @@ def test_paired_intervals_are_much_narrower_than_unpaired(paired_runs):
     assert diffs["target.count.turned_around"]["paired"]["lo"] > 0  # more key workers, more turned around
 
 
+@pytest.mark.slow
 def test_run_with_replications_writes_intervals(tmp_path):
     sets = [arg for s in ["population.scale=0.005", *SETS[1:]] for arg in ("--set", s)]
     result = CliRunner().invoke(
@@ -125,6 +126,7 @@ def test_compare_command(tmp_path):
     assert doc["a"]["scenario_sha256"][:12] in svg and doc["b"]["scenario_sha256"][:12] in svg
 
 
+@pytest.mark.slow
 def test_a_warm_worker_gives_what_a_cold_process_gives():
     """One worker runs replications 0, 1 and 2 of the 2012 programme in turn (warm: imports, compiled kernels and
     whatever a run might leave behind); replication 2 run alone in a fresh interpreter gives the same summary and

@@ -85,6 +85,7 @@ def test_every_chart_title_states_a_finding(run_dir):
         assert ">Month<" not in svg  # years are not labelled as months
 
 
+@pytest.mark.slow
 def test_report_command_rebuilds_and_refuses_a_non_run(run_dir, tmp_path):
     (run_dir / "report.html").unlink()
     result = CliRunner().invoke(main, ["report", str(run_dir)])

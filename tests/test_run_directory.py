@@ -27,6 +27,7 @@ def _files(path: Path) -> set[str]:
     return {str(p.relative_to(path)) for p in path.rglob("*") if p.is_file()}
 
 
+@pytest.mark.slow
 def test_a_run_into_an_old_run_directory_leaves_none_of_its_files(tmp_path):
     """Before: finance.parquet and *.csv of the earlier run stayed, and the report drew money from them."""
     out, fresh = tmp_path / "run", tmp_path / "fresh"
@@ -50,6 +51,7 @@ def test_a_mixed_run_directory_is_refused_not_reported(tmp_path):
     assert_user_error(invoke("report", a), "targets.parquet", "manifest.json")
 
 
+@pytest.mark.slow
 def test_the_report_draws_only_the_tables_its_run_wrote(tmp_path):
     out = tmp_path / "run"
     assert invoke("run", BASELINE, "--no-report", "--quiet", "--out", out, *sets(TINY)).exit_code == 0
@@ -160,6 +162,7 @@ def _one_error_line(proc: subprocess.CompletedProcess) -> str:
     return lines[0]
 
 
+@pytest.mark.slow
 def test_a_write_that_fails_leaves_the_old_run_and_one_line(tmp_path):
     """Before: a write failing part-way (disk full, file too large) ended in a traceback and left a mixed directory."""
     out = tmp_path / "run"
@@ -276,6 +279,7 @@ def test_without_renameat2_the_swap_goes_through_an_old_copy_put_back_if_killed(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
 
 
+@pytest.mark.slow
 def test_report_keeps_the_run_files_and_replaces_its_documents(tmp_path):
     out = tmp_path / "run"
     assert invoke("run", BASELINE, "--no-report", "--quiet", "--out", out, *sets(TINY)).exit_code == 0
@@ -313,6 +317,7 @@ def test_a_manifest_that_is_not_flowsims_does_not_make_a_run_directory(tmp_path)
     assert sorted(p.name for p in site.iterdir()) == ["index.html", "manifest.json"]
 
 
+@pytest.mark.slow
 def test_a_run_directory_with_files_someone_added_is_replaced_only_when_asked(tmp_path):
     """A run replaces its directory whole: files no run wrote are named and kept, unless --yes, which warns first."""
     out = tmp_path / "run"

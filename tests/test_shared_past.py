@@ -67,6 +67,7 @@ def test_shared_runs_are_the_separate_runs_bit_for_bit(other, sets):
             _same_results(x, y)
 
 
+@pytest.mark.slow
 def test_the_2012_programmes_variants_share_their_past_bit_for_bit():
     """Seed 4, 1% scale, to June 2013: two paces of the councils' referrals, and each counterfactual, from one past
     equal the same runs alone, councils' logs included."""

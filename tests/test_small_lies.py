@@ -15,6 +15,7 @@ from .conftest import BASELINE, assert_user_error, invoke, sets
 DATES = ["time.end=2011-04-30", "time.deadline=2011-04-30"]
 
 
+@pytest.mark.slow
 def test_a_tiny_run_says_its_scale_and_warns_of_small_numbers(tmp_path):
     """Before: population.scale=0.0001 said "not met - 0 by the deadline, 5 short" with no warning."""
     out = tmp_path / "r"
@@ -85,6 +86,7 @@ def test_time_end_is_bounded_by_what_the_model_supports():
     assert invoke("validate", BASELINE, "--set", "time.end=2020-12-31").exit_code == 0
 
 
+@pytest.mark.slow
 def test_an_empty_scenario_file_says_it_runs_registry_defaults(tmp_path):
     """Before: an empty scenario file ran the uncalibrated registry defaults without a word."""
     empty = tmp_path / "empty.toml"

@@ -68,6 +68,7 @@ def test_bad_sweep_files_name_the_key(tmp_path):
     assert result.exit_code == 2 and "caseloda" in result.output
 
 
+@pytest.mark.slow
 def test_killed_sweep_resumes_with_every_run_exactly_once(tmp_path):
     """kill -9 a real sweep process (and its workers) part-way, restart it, and count the runs."""
     spec_path = tmp_path / "kill.toml"
@@ -115,6 +116,7 @@ def test_rerun_skips_and_results_table_and_csv(tmp_path):
     assert result.exit_code == 0 and len(csv.read_text().splitlines()) == 5
 
 
+@pytest.mark.slow
 def test_dask_local_cluster_matches_local_executor_run_for_run(tmp_path):
     pytest.importorskip("distributed")
     from flowsim.sweep.executors import DaskExecutor
