@@ -1,9 +1,15 @@
-"""The compare chart: B − A paired by replication, with its 95% interval, for each target measure."""
+"""The compare chart: B − A paired by replication, with its 95% interval (over an ensemble, 95% of its runs), for each
+target measure; over several structures, each structure's mean beside the pool's."""
 
 from __future__ import annotations
 
+from matplotlib.ticker import MaxNLocator
+
 from flowsim.charts.common import OKABE_ITO, ChartMeta, chart, finish, subplots, titled
 from flowsim.measures import COMPARE, used_in
+
+#: Each structure's marker, in the order the document lists them.
+_MARKERS = ("D", "s", "^", "v", "P")
 
 
 def _rows(doc: dict) -> list[tuple[str, str, str, float, str]]:
@@ -33,15 +39,31 @@ def compare(doc: dict, meta: ChartMeta):
     """(f) The paired difference B − A of each target measure, with its 95% interval, and both scenarios' levels."""
     a, b = doc["a"]["name"], doc["b"]["name"]
     rows = _rows(doc)
+    over_runs = "ensemble" in doc  # the spread over parameter sets and chance, as the headline gives it
+    words = "95% of runs" if over_runs else "95% interval"
+    structures = doc.get("structures", {}).get("components", [])
     fig, axes = subplots(len(rows), 1, figsize=(8, 1.35 * len(rows) + 0.8), squeeze=False)
-    for ax, (key, label, fmt, k, level) in zip(axes[:, 0], rows, strict=True):
+    for i, (ax, (key, label, fmt, k, level)) in enumerate(zip(axes[:, 0], rows, strict=True)):
         d = doc["differences"][key]
         p = d["paired"]
-        mean, lo, hi = p["mean"] * k, p["lo"] * k, p["hi"] * k
+        spread = d["over_runs"] if over_runs else p
+        mean, lo, hi = p["mean"] * k, spread["lo"] * k, spread["hi"] * k
         colour = OKABE_ITO[2] if lo > 0 else OKABE_ITO[1] if hi < 0 else "#777777"
         ax.errorbar([mean], [0], xerr=[[mean - lo], [hi - mean]], fmt="o", color=colour, capsize=6, lw=2, ms=7)
+        ends = [lo, hi]
+        for c, marker in zip(structures, _MARKERS):
+            if key in c["differences"]:
+                x = c["differences"][key]["mean"] * k
+                ends.append(x)
+                ax.plot([x], [-0.35], marker=marker, ls="none", ms=5, mfc="white", mec="#333333", label=c["name"])
+        if structures:
+            ax.set_ylim(-0.8, 1.0)
+            if i == 0:
+                ax.legend(title="each structure's mean", loc="lower right", fontsize=7, title_fontsize=7, ncol=3)
         ax.axvline(0, color="#333333", linewidth=0.9)
-        span = max(abs(lo), abs(hi), 1e-9) * 1.6
+        # At least one unit of what is shown (a family, 0.1 points, £1m) either side, so no difference is not a
+        # scale of -0 to +0.
+        span = max(*(abs(x) for x in ends), 0.1 if k == 100.0 else 1.0) * 1.6
         ax.set_xlim(-span, span)
         ax.set_yticks([])
         ax.spines["left"].set_visible(False)
@@ -54,7 +76,7 @@ def compare(doc: dict, meta: ChartMeta):
             loc="left",
         )
         ax.annotate(
-            f"{_signed(fmt, mean)}  (95% interval {_signed(fmt, lo)} to {_signed(fmt, hi)})",
+            f"{_signed(fmt, mean)}  ({words} {_signed(fmt, lo)} to {_signed(fmt, hi)})",
             (mean, 0),
             xytext=(0, 10),
             textcoords="offset points",
@@ -64,23 +86,32 @@ def compare(doc: dict, meta: ChartMeta):
             color=colour,
             bbox={"boxstyle": "square,pad=0.1", "fc": "white", "ec": "none"},
         )
+        ax.xaxis.set_major_locator(MaxNLocator(nbins=8, integer=k != 100.0))  # whole families and £m: no "+0" at 0.5
         ax.xaxis.set_major_formatter(lambda v, _, f=fmt: _signed(f, v) if v else "0")
         ax.tick_params(labelsize=8)
     fig.tight_layout()
     causal = "additional.turned_around" in doc["differences"]
-    count = doc["differences"]["additional.turned_around" if causal else "target.count.turned_around"]["paired"]
+    d = doc["differences"]["additional.turned_around" if causal else "target.count.turned_around"]
+    count, spread = d["paired"], d["over_runs"] if over_runs else d["paired"]
     direction = "more" if count["mean"] >= 0 else "fewer"
-    sure = "" if count["lo"] > 0 or count["hi"] < 0 else " (not distinguishable from no change)"
+    if over_runs:
+        sure = "" if spread["lo"] > 0 or spread["hi"] < 0 else " (its runs range across no change)"
+    else:
+        sure = "" if spread["lo"] > 0 or spread["hi"] < 0 else " (not distinguishable from no change)"
     because = " because of its programmes" if causal else ""
-    titled(
-        fig,
-        f"{b} turns around {abs(count['mean']):,.0f} {direction} families than {a}{because}{sure}",
-        f"Difference {b} − {a}, paired by replication with common random numbers, and its 95% interval",
-    )
+    if over_runs:
+        e = doc["ensemble"]
+        where = f"{len(structures)} structures' ensembles" if structures else "the calibrated ensemble"
+        sub = (
+            f"Difference {b} − {a}, paired run by run with common random numbers over {e['sets']} parameter sets "
+            f"of {where}, and 95% of its runs (parameters and chance)"
+        )
+        note = f"Dots: mean paired difference over {doc['replications']} runs; bars: 95% of runs"
+        note += "; open markers: each structure's mean" if structures else ""
+    else:
+        sub = f"Difference {b} − {a}, paired by replication with common random numbers, and its 95% interval"
+        note = f"Dots: mean paired difference over {doc['replications']} replications; bars: 95% interval"
+    titled(fig, f"{b} turns around {abs(count['mean']):,.0f} {direction} families than {a}{because}{sure}", sub)
     hashes = f"{a} sha256 {doc['a']['scenario_sha256'][:12]}; {b} sha256 {doc['b']['scenario_sha256'][:12]}"
-    finish(
-        fig,
-        meta,
-        f"Dots: mean paired difference over {doc['replications']} replications; bars: 95% interval. {hashes}.",
-    )
+    finish(fig, meta, f"{note}. {hashes}.")
     return fig
