@@ -261,6 +261,8 @@ def test_compare_over_the_structures_pairs_each_and_pools_them(tmp_path, shipped
     for split in doc["structures"]["variance_share"].values():
         assert sum(split.values()) == pytest.approx(1.0)
     assert "B - A by structure" in result.output and f"over {len(ready)} structures' ensembles" in result.output
+    svg = (tmp_path / "pooled" / "compare.svg").read_text()  # the chart's bars are the headline's 95% of runs
+    assert "95% of runs" in svg and "each structure's mean" in svg and all(n in svg for n in ready)
     own = invoke(*args, "--ensemble", 2, "--structures", "own", "--out", tmp_path / "own")
     assert own.exit_code == 0, own.output
     alone = json.loads((tmp_path / "own" / "compare.json").read_text())["differences"]
