@@ -50,22 +50,11 @@ def main() -> None:
     """Simulate England's families at risk and ask: can every troubled family be turned around by May 2015?"""
 
 
-def _plan_ensemble(sc, sets: int, path: Path | None, per_set: int | None, seed: int, quiet: bool, alone=False):
-    """The scenario's own ensemble; with ``alone`` (a command that does not pool structures), said so when the
-    project ships other structures."""
+def _plan_ensemble(sc, sets: int, path: Path | None, per_set: int | None, seed: int, quiet: bool):
+    """The scenario's own ensemble (``path``'s, or its fit's), and what the scenario sets itself, said."""
     plan = ensemble.plan(sc, sets, path, per_set, seed)
-    if quiet:
-        return plan
-    if plan.own:
+    if not quiet and plan.own:
         click.echo(f"  the scenario sets its own {', '.join(plan.own)}: every member runs with it", err=True)
-    where = structures.find(sc) if alone and path is None else None
-    shipped = structures.load(where) if where is not None else []
-    home = structures.home_of(sc, shipped)
-    if home is not None and len(shipped) > 1:
-        click.echo(
-            f"  over the {home.name} structure's ensemble alone: `flowsim run --ensemble` pools the structures",
-            err=True,
-        )
     return plan
 
 
@@ -115,7 +104,7 @@ def _plan_compare(a, b, sets: int, path: Path | None, per_set: int | None, seed:
                 f"{pb.home.structure.name}: each runs over its own structure's ensemble, not pooled",
                 err=True,
             )
-    return tuple(_plan_ensemble(sc, sets, path, per_set, seed, quiet, alone=True) for sc in (a, b))
+    return tuple(_plan_ensemble(sc, sets, path, per_set, seed, quiet) for sc in (a, b))
 
 
 structures_option = click.option(
@@ -354,6 +343,7 @@ def sensitivity_command(sweep_file, method, points, jobs, executor, scheduler, o
     "parameter set, 2]; a trial value whose interval includes the probability runs up to 4 times as many.",
 )
 @ensemble_options
+@structures_option
 @seed_option
 @jobs_option
 @set_option
@@ -366,7 +356,7 @@ def sensitivity_command(sweep_file, method, points, jobs, executor, scheduler, o
 @yes_option
 @click.option("--quiet", is_flag=True)
 @user_errors
-def solve_command(scenario, target, probability, param, bounds, replications, ensemble_sets, ensemble_file, seed, jobs, overrides, out, yes, quiet):  # fmt: skip
+def solve_command(scenario, target, probability, param, bounds, replications, ensemble_sets, ensemble_file, which_structures, seed, jobs, overrides, out, yes, quiet):  # fmt: skip
     """Find the smallest value of a parameter at which the target is met with the given probability.
 
     With --ensemble N, the probability is over N parameter sets of the calibrated ensemble (the same sets and
@@ -375,8 +365,10 @@ def solve_command(scenario, target, probability, param, bounds, replications, en
     """
     sc = load(scenario, overrides)
     plan = None
+    if which_structures is not None and ensemble_sets is None:
+        raise FlowsimError(f"--structures {which_structures}: expected it with --ensemble N, found it without")
     if ensemble_sets is not None:
-        plan = _plan_ensemble(sc, ensemble_sets, ensemble_file, replications, seed, quiet, alone=True)
+        plan = _plan_structures(sc, ensemble_sets, ensemble_file, replications, seed, which_structures, quiet)
         replications = plan.runs
     replications = replications or 20
     announce(solve.solve_plan(sc, param, bounds[0], bounds[1], replications, jobs), quiet, yes)

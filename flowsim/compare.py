@@ -311,10 +311,8 @@ def structure_lines(doc: dict) -> list[str]:
         for key, d in c["differences"].items():
             fmt = (lambda v: _signed_millions(v)) if BY_KEY[key].unit == "gbp" else (lambda v: f"{v:+,.0f}")
             parts.append(f"{SHORT_NAMES[key]} {fmt(d['mean'])} ({fmt(d['lo'])} to {fmt(d['hi'])})")
-        lines.append(
-            f"    {c['name']} ({c['label']}; {count(c['sets'], 'set')} from a {c['method'] or 'ensemble'} of {c['members']}): "
-            + "; ".join(parts)
-        )
+        drawn = f"{count(c['sets'], 'set')} from a {c['method'] or 'ensemble'} of {c['members']}"
+        lines.append(f"    {c['name']} ({c['label']}; {drawn}): " + "; ".join(parts))
     split = [
         f"{SHORT_NAMES[k]} {v['parameters']:.0%} / {v['structure']:.0%} / {v['chance']:.0%}"
         for k, v in st["variance_share"].items()

@@ -31,6 +31,7 @@ from flowsim.plan import LEAN_SHARE, Plan, count, estimate_seconds
 from flowsim.replications import run_ensemble, run_replications
 from flowsim.scenario import PARAMETERS, Scenario
 from flowsim.statistics import wilson
+from flowsim.structures import StructuresPlan
 from flowsim.text import millions
 
 TARGETS = ("count", "coverage", "prevalence")
@@ -47,6 +48,7 @@ class Trial:
     turned_around: float
     cost_gbp: float = 0.0  # what the programmes cost, England's £, start date to deadline (mean over runs)
     decided: bool = True  # the 95% interval excludes the probability asked for
+    by_structure: dict[str, tuple[int, int]] = field(default_factory=dict)  # over several structures: (met, runs)
 
     @property
     def probability(self) -> dict:
@@ -61,6 +63,16 @@ class Trial:
             "decided": self.decided,
             "turned_around": self.turned_around,
             "cost_england_gbp": self.cost_gbp,
+            **(
+                {
+                    "by_structure": {
+                        name: {"met": met, "replications": n, "probability": wilson(met, n)}
+                        for name, (met, n) in self.by_structure.items()
+                    }
+                }
+                if self.by_structure
+                else {}
+            ),
         }
 
 
@@ -74,6 +86,7 @@ class Solution:
     at: Trial | None
     trials: list[Trial] = field(default_factory=list)
     ensemble_sets: int | None = None  # the probability is over this many parameter sets of the calibrated ensemble
+    structures: tuple[str, ...] = ()  # ... split over these structures' ensembles (pooled), when more than one
 
 
 def solve(
@@ -88,7 +101,7 @@ def solve(
     jobs: int | None = None,
     tolerance: float | None = None,
     progress: Callable[[Trial], None] | None = None,
-    ensemble: EnsemblePlan | None = None,
+    ensemble: EnsemblePlan | StructuresPlan | None = None,
 ) -> Solution:
     """Bisect ``param`` in [low, high] for the smallest value whose P(target met) >= ``probability``.
 
@@ -97,6 +110,9 @@ def solve(
 
     ``ensemble``: each trial value runs its ``per_set`` replications at each of its
     parameter sets instead of ``replications`` at the scenario's own, the same sets and streams at every value.
+    Over the shipped structures (a :class:`~flowsim.structures.StructuresPlan`), each structure's sets run under
+    that structure on the streams after the one before's, and the probability is over the mixture of their runs
+    (each structure's own in the trial's ``by_structure``).
 
     Raises:
         FlowsimError: for an unknown target, a parameter that is not numeric, or low >= high.
@@ -124,14 +140,24 @@ def solve(
             if t.value == x:
                 return t
         at_x = scenario.with_values({param: x}, origin=origin)
-        if ensemble is not None:  # the varied parameter keeps its trial value in every set
+        by: dict[str, list] = {}
+        if isinstance(ensemble, StructuresPlan):  # each structure's sets under it, the trial value kept in each
+            reps = []
+            for c in ensemble.components:
+                members = [{k: v for k, v in m.items() if k != param} for m in c.plan.members]
+                under_c = c.scenario.with_values({param: x}, origin=origin)
+                by[c.structure.name] = run_ensemble(
+                    under_c, members, ensemble.per_set, seed, jobs, lean=True, first=len(reps)
+                )
+                reps += by[c.structure.name]
+        elif ensemble is not None:  # the varied parameter keeps its trial value in every set
             members = [{k: v for k, v in m.items() if k != param} for m in ensemble.members]
             reps = run_ensemble(at_x, members, ensemble.per_set, seed, jobs, lean=True)
         else:
             reps = run_replications(at_x, seed, replications, jobs, lean=True)  # the target alone: no counterfactual
 
-        def met() -> int:
-            return sum(bool(r.summary["target"][target]["met"]) for r in reps)
+        def met(runs=None) -> int:
+            return sum(bool(r.summary["target"][target]["met"]) for r in (reps if runs is None else runs))
 
         def straddles() -> bool:
             w = wilson(met(), len(reps))
@@ -142,18 +168,24 @@ def solve(
             reps += run_replications(at_x, seed, more, jobs, lean=True, first=len(reps))
         ta = sum(r.summary["target"]["count"]["turned_around"] for r in reps) / len(reps)
         cost = sum(r.summary["cost"]["england_gbp"] for r in reps) / len(reps)
-        t = Trial(x, met(), len(reps), ta, cost, not straddles())
+        split = {name: (met(runs), len(runs)) for name, runs in by.items()}
+        t = Trial(x, met(), len(reps), ta, cost, not straddles(), split)
         trials.append(t)
         if progress is not None:
             progress(t)
         return t
 
-    sets = None if ensemble is None else len(ensemble.members)
+    names: tuple[str, ...] = ()
+    if isinstance(ensemble, StructuresPlan):
+        sets = sum(len(c.plan.members) for c in ensemble.components)
+        names = tuple(c.structure.name for c in ensemble.components)
+    else:
+        sets = None if ensemble is None else len(ensemble.members)
     lo, hi = trial(low), trial(high)
     if lo.met / lo.n >= probability:
-        return Solution(param, probability, True, lo.value, None, lo, trials, sets)
+        return Solution(param, probability, True, lo.value, None, lo, trials, sets, names)
     if hi.met / hi.n < probability:
-        return Solution(param, probability, False, None, hi, None, trials, sets)
+        return Solution(param, probability, False, None, hi, None, trials, sets, names)
     while hi.value - lo.value > tol:
         mid = trial((lo.value + hi.value) / 2)
         if mid.value in (lo.value, hi.value):
@@ -162,7 +194,7 @@ def solve(
             hi = mid
         else:
             lo = mid
-    return Solution(param, probability, True, hi.value, lo, hi, trials, sets)
+    return Solution(param, probability, True, hi.value, lo, hi, trials, sets, names)
 
 
 def solve_plan(scenario: Scenario, param: str, low: float, high: float, replications: int, jobs: int | None) -> Plan:
@@ -184,10 +216,26 @@ def describe_trial(param: str, t: Trial) -> str:
     p = t.probability
     return (
         f"{param} = {t.value:.4g}: met in {t.met}/{t.n} replications "
-        f"(P {p['mean']:.2f}, 95% interval {p['lo']:.2f}-{p['hi']:.2f}); "
-        f"{t.turned_around:,.0f} turned around on average"
+        f"(P {p['mean']:.2f}, 95% interval {p['lo']:.2f}-{p['hi']:.2f}"
+        + _by_structure(t)
+        + f"); {t.turned_around:,.0f} turned around on average"
         + ("" if t.decided else "; undecided: the interval still includes the probability asked for")
     )
+
+
+def _by_structure(t: Trial) -> str:
+    """'; baseline 0.85, clockwork 0.80, memoryless 0.76': each structure's share of runs meeting the target."""
+    if not t.by_structure:
+        return ""
+    return "; " + ", ".join(f"{name} {met / n:.2f}" for name, (met, n) in t.by_structure.items())
+
+
+def _over(sol: Solution) -> str:
+    """What the probability is over, beside the replications: the ensemble's sets, and the structures pooled."""
+    if sol.structures:
+        names = ", ".join(sol.structures)
+        return f"{sol.ensemble_sets} parameter sets of {len(sol.structures)} structures' ensembles ({names}), pooled"
+    return f"{sol.ensemble_sets} parameter sets of the calibrated ensemble"
 
 
 def describe(sol: Solution, target: str, high: float) -> str:
@@ -197,16 +245,12 @@ def describe(sol: Solution, target: str, high: float) -> str:
         return (
             f"Not reachable in the range: even at {sol.param} = {high:g} the {target} target is met with "
             f"probability {p['mean']:.2f} (95% interval {p['lo']:.2f}-{p['hi']:.2f}), below {sol.probability:g}"
-            + (
-                ""
-                if sol.ensemble_sets is None
-                else f", over {sol.ensemble_sets} parameter sets of the calibrated ensemble"
-            )
+            + ("" if sol.ensemble_sets is None else f", over {_over(sol)}{_by_structure(sol.below)}")
         )
     at = sol.at.probability
     runs = f"{sol.at.n} replications with common random numbers"
     if sol.ensemble_sets is not None:
-        runs = f"{sol.at.n} runs over {sol.ensemble_sets} parameter sets of the calibrated ensemble, the same at every value"
+        runs = f"{sol.at.n} runs over {_over(sol)}, the same at every value{_by_structure(sol.at)}"
     below = ""
     if sol.below:
         b = sol.below.probability
@@ -243,6 +287,7 @@ def solve_document(sol: Solution, scenario: Scenario, target: str, low: float, h
         "at": sol.at.as_dict() if sol.at else None,
         "below": sol.below.as_dict() if sol.below else None,
         "ensemble_sets": sol.ensemble_sets,
+        **({"structures": list(sol.structures)} if sol.structures else {}),
         "trials": [t.as_dict() for t in sorted(sol.trials, key=lambda t: t.value)],
         "headline": describe(sol, target, high),
     }

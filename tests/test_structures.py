@@ -268,3 +268,27 @@ def test_compare_over_the_structures_pairs_each_and_pools_them(tmp_path, shipped
     alone = json.loads((tmp_path / "own" / "compare.json").read_text())["differences"]
     for key, d in rows[0]["differences"].items():
         assert d["mean"] == pytest.approx(alone[key]["paired"]["mean"], abs=1e-9), key
+
+
+@pytest.mark.slow
+def test_solve_over_the_structures_pools_each_trial_value_s_runs(tmp_path, shipped):
+    """Three sets (one a structure) of two replications at 0.4% of England for a year: each trial value's
+    probability is over every structure's runs, each structure's own beside it, and the answer names them."""
+    tiny = ["population.scale=0.004", "time.end=2011-04-30", "time.deadline=2011-04-30"]
+    ready = [n for n, s in shipped.items() if (Path(s.fitted).parent / "ensemble.parquet").is_file()]
+    result = invoke(
+        "solve", BASELINE, "--vary", "programmes.key_worker.caseload", "--range", 2, 12, "--probability", 0.01,
+        *sets(tiny), "--ensemble", 3, "--jobs", 1, "--out", tmp_path / "solve",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    doc = json.loads((tmp_path / "solve" / "solve.json").read_text())
+    assert doc["structures"] == ready and doc["ensemble_sets"] == 3
+    for trial in doc["trials"]:
+        by = trial["by_structure"]
+        assert list(by) == ready
+        assert sum(v["replications"] for v in by.values()) == trial["replications"] == 6
+        assert sum(v["met"] for v in by.values()) == trial["met"]
+    assert f"of {len(ready)} structures' ensembles ({', '.join(ready)}), pooled" in doc["headline"]
+    refused = invoke("solve", BASELINE, "--vary", "programmes.key_worker.caseload", "--range", 2, 12,
+                     "--structures", "own", "--out", tmp_path / "no")  # fmt: skip
+    assert_user_error(refused, "--structures own", "with --ensemble N")

@@ -173,8 +173,9 @@ def _what(spec: SweepSpec) -> str:
     if spec.members:
         sets = len(spec.members)
         return (
-            f"{count(distinct_rows(spec), 'design point')} x {sets} parameter sets of the ensemble x "
-            f"{count(spec.replications // sets, 'replication')}{lean}"
+            f"{count(distinct_rows(spec), 'design point')} x {sets} parameter sets of {spec.ensemble_file} (one "
+            f"structure's ensemble: a sweep does not pool structures) x {count(spec.replications // sets, 'replication')}"
+            f"{lean}"
         )
     return f"{count(distinct_rows(spec), 'design point')} x {count(spec.replications, 'replication')}{lean}"
 
