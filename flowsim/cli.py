@@ -83,14 +83,21 @@ def _say_structures(plan, own_of: list, quiet: bool) -> None:
     click.echo(f"  parameter sets by structure: {parts}", err=True)
     for name, why in plan.missing:
         click.echo(f"  left out of the pool: {name}, {why}", err=True)
-    for own in dict.fromkeys(tuple(p.home.plan.own) for p in own_of):
-        if own:
-            click.echo(f"  the scenario sets its own {', '.join(own)}: every member runs with it", err=True)
+    for p in own_of:
+        if p.home.plan.own:
+            click.echo(
+                f"  {p.home.scenario.name} sets its own {', '.join(p.home.plan.own)}: every member runs with it",
+                err=True,
+            )
 
 
 def _plan_compare(a, b, sets: int, path: Path | None, per_set: int | None, seed: int, which: str, quiet: bool):
     """A's and B's plans: over the shipped structures (as :func:`_plan_structures`) when both are built on the same
-    one, else each over its own ensemble alone, said so."""
+    one, else each over its own ensemble, which must be the same ensemble (else their runs cannot be paired).
+
+    Raises:
+        FlowsimError: for ``--structures all`` beside ``--ensemble-file``, or A and B drawn from different ensembles.
+    """
     if which == "all" and path is not None:
         raise FlowsimError("--structures all: expected the shipped structures' own ensembles, found --ensemble-file")
     if which != "own" and path is None:
@@ -98,13 +105,14 @@ def _plan_compare(a, b, sets: int, path: Path | None, per_set: int | None, seed:
         if pa is not None and pb is not None and pa.home.structure.name == pb.home.structure.name:
             _say_structures(pa, [pa, pb], quiet)
             return pa, pb
-        if not quiet and pa is not None and pb is not None:
-            click.echo(
-                f"  {a.name} is built on the {pa.home.structure.name} structure and {b.name} on the "
-                f"{pb.home.structure.name}: each runs over its own structure's ensemble, not pooled",
-                err=True,
-            )
-    return tuple(_plan_ensemble(sc, sets, path, per_set, seed, quiet) for sc in (a, b))
+    plans = tuple(_plan_ensemble(sc, sets, path, per_set, seed, quiet) for sc in (a, b))
+    if Path(plans[0].path).resolve() != Path(plans[1].path).resolve():
+        raise FlowsimError(
+            f"--ensemble: {a.name} draws its parameter sets from {plans[0].path} and {b.name} from {plans[1].path}: "
+            "runs of different ensembles cannot be paired. Compare them without --ensemble (at their point fits, "
+            "with common random numbers), or answer each with `flowsim run --ensemble N`"
+        )
+    return plans
 
 
 structures_option = click.option(
@@ -225,6 +233,8 @@ def compare_command(scenario_a, scenario_b, replications, ensemble_sets, ensembl
     plans = None
     if which_structures is not None and ensemble_sets is None:
         raise FlowsimError(f"--structures {which_structures}: expected it with --ensemble N, found it without")
+    if ensemble_sets is not None and no_share:
+        raise FlowsimError("--no-share: expected it without --ensemble (runs over an ensemble share no past)")
     if ensemble_sets is not None:
         plans = _plan_compare(a, b, ensemble_sets, ensemble_file, replications, seed, which_structures, quiet)
         replications = plans[0].runs
@@ -359,8 +369,9 @@ def sensitivity_command(sweep_file, method, points, jobs, executor, scheduler, o
 def solve_command(scenario, target, probability, param, bounds, replications, ensemble_sets, ensemble_file, which_structures, seed, jobs, overrides, out, yes, quiet):  # fmt: skip
     """Find the smallest value of a parameter at which the target is met with the given probability.
 
-    With --ensemble N, the probability is over N parameter sets of the calibrated ensemble (the same sets and
-    streams at every trial value): what it takes given what the data allow, not only given the point fit.
+    With --ensemble N, the probability is over N parameter sets of the shipped structures' ensembles, pooled (the
+    same sets and streams at every trial value): what it takes given what the data allow, not only given the point
+    fit.
     Trial runs skip the counterfactual and the tables (the target is all a trial needs): a third faster than run.
     """
     sc = load(scenario, overrides)
@@ -371,7 +382,7 @@ def solve_command(scenario, target, probability, param, bounds, replications, en
         plan = _plan_structures(sc, ensemble_sets, ensemble_file, replications, seed, which_structures, quiet)
         replications = plan.runs
     replications = replications or 20
-    announce(solve.solve_plan(sc, param, bounds[0], bounds[1], replications, jobs), quiet, yes)
+    announce(solve.solve_plan(sc, param, bounds[0], bounds[1], replications, jobs, plan is None), quiet, yes)
     compile_first(quiet)
     show = None if quiet else (lambda trial: click.echo("  " + solve.describe_trial(param, trial), err=True))
     out_dir = writable_dir(out or outputs(f"solve_{sc.name}_{param}"))

@@ -161,7 +161,7 @@ def _point_fit_differences(a: Scenario, b: Scenario, plans, done: int, seed: int
 
 def _over_runs(differences: dict, a: list, b: list) -> dict:
     """Each difference with ``over_runs``: the 2.5th and 97.5th percentiles of B - A over the paired runs
-    (parameter uncertainty and chance together)."""
+    (parameter uncertainty, chance and, over several structures, the structure together)."""
     for key, d in differences.items():
         diff = np.array([get(rb.summary, key) - get(ra.summary, key) for ra, rb in zip(a, b)], float)
         lo, hi = np.quantile(diff, [0.025, 0.975])
@@ -246,6 +246,8 @@ def _compare_over_structures(
             )
     runs = [[r for p in parts[key] for r in p["records"]] for key in "ab"]
     point_fit = _point_fit_differences(a, b, (pa.home.plan, pb.home.plan), first, seed, jobs, progress)
+    if point_fit is not None:
+        point_fit["structure"] = pa.home.structure.name
     summaries = [summarise_structures(parts[key], per_set) for key in "ab"]
     doc = _ensemble_document(a, b, seed, runs, summaries, point_fit)
     keys = [k for k in STRUCTURE_MEASURES if k in doc["differences"]]
@@ -292,8 +294,9 @@ def point_fit_line(doc: dict) -> str | None:
     d = pf["differences"][key]["paired"]
     what = "families turned around because of the programmes" if key.startswith("additional") else "turned around"
     p = pf["probability_met"]
+    whose = f"the {pf['structure']} structure's point fit" if "structure" in pf else "the point fit"
     return (
-        f"  the point fit alone ({pf['replications']} replications, chance only): {d['mean']:+,.0f} {what} "
+        f"  {whose} alone ({pf['replications']} replications, chance only): {d['mean']:+,.0f} {what} "
         f"(paired 95% interval {d['lo']:+,.0f} to {d['hi']:+,.0f}); probability the target is met "
         f"{p['a']['mean']:.2f} -> {p['b']['mean']:.2f}"
     )
@@ -305,6 +308,8 @@ def structure_lines(doc: dict) -> list[str]:
     st = doc.get("structures")
     if not st:
         return []
+    if len(st["components"]) < 2:  # one structure with an ensemble: nothing pooled, only what was left out
+        return [f"  left out of the pool: {m['name']}, {m['why']}" for m in st["missing"]]
     lines = ["  B - A by structure (each over its own ensemble; 95% of its runs; the pool above is their mixture):"]
     for c in st["components"]:
         parts = []
@@ -318,8 +323,11 @@ def structure_lines(doc: dict) -> list[str]:
         for k, v in st["variance_share"].items()
         if v.get("parameters") is not None
     ]
+    why = [v["why"] for v in st["variance_share"].values() if v.get("why")]
     if split:
         lines.append("  variance of B - A from the parameters / the structure / chance: " + "; ".join(split))
+    elif why:
+        lines.append(f"  variance of B - A from the parameters / the structure / chance: not split: {why[0]}")
     for m in st["missing"]:
         lines.append(f"  left out of the pool: {m['name']}, {m['why']}")
     return lines
@@ -384,7 +392,7 @@ def counted_line(doc: dict) -> str:
         extra = doc["differences"]["additional.turned_around"]["paired"]["mean"]
         anyway = f", of which {count - extra:+,.0f} would have left the stock anyway"
     p = [doc["summaries"][k]["target"]["count"]["probability_met"]["mean"] for k in ("a", "b")]
-    if "structures" in doc:
+    if len(doc.get("structures", {}).get("components", [])) > 1:
         e, rows = doc["ensemble"], doc["structures"]["components"]
         sets = ", ".join(f"{c['name']} {c['sets']}" for c in rows)
         ran = (

@@ -145,7 +145,7 @@ def ensemble_options(fn):
         type=click.Path(path_type=Path),
         default=None,
         help="The ensemble to draw from, alone [default: the ensemble beside the fitted file the scenario extends "
-        "(calibration/ensemble.parquet for the baseline); with run, every shipped structure's].",
+        "(calibration/ensemble.parquet for the baseline); with run, compare and solve, every shipped structure's].",
     )(fn)
     return click.option(
         "--ensemble",

@@ -179,6 +179,7 @@ def solve(
     if isinstance(ensemble, StructuresPlan):
         sets = sum(len(c.plan.members) for c in ensemble.components)
         names = tuple(c.structure.name for c in ensemble.components)
+        names = names if len(names) > 1 else ()  # one structure with an ensemble: nothing pooled
     else:
         sets = None if ensemble is None else len(ensemble.members)
     lo, hi = trial(low), trial(high)
@@ -197,16 +198,20 @@ def solve(
     return Solution(param, probability, True, hi.value, lo, hi, trials, sets, names)
 
 
-def solve_plan(scenario: Scenario, param: str, low: float, high: float, replications: int, jobs: int | None) -> Plan:
-    """The most runs :func:`solve` may make: both ends, then bisection down to its tolerance, each x replications."""
+def solve_plan(
+    scenario: Scenario, param: str, low: float, high: float, replications: int, jobs: int | None, extends: bool = True
+) -> Plan:
+    """The most runs :func:`solve` may make: both ends, then bisection down to its tolerance, each x replications.
+    ``extends``: an undecided trial value runs more replications (not over an ensemble, whose runs are its sets)."""
     p = PARAMETERS.get(param)
     integer = p is not None and isinstance(p.default, int) and not isinstance(p.default, bool)
     steps = math.ceil(math.log2(max(high - low, 1.0))) if integer else 6  # the float tolerance is 1/64 of the range
     trials = 2 + steps
-    what = (
-        f"{count(replications, 'replication')} x up to {trials} trial values (up to {MAX_FACTOR} times the "
-        "replications at a value whose interval includes the probability asked for)"
-    )
+    what = f"{count(replications, 'replication')} x up to {trials} trial values"
+    if extends:
+        what += (
+            f" (up to {MAX_FACTOR} times the replications at a value whose interval includes the probability asked for)"
+        )
     seconds = estimate_seconds(scenario) * LEAN_SHARE
     return Plan(replications * trials, seconds, jobs or os.cpu_count() or 1, what)
 
@@ -225,7 +230,7 @@ def describe_trial(param: str, t: Trial) -> str:
 
 def _by_structure(t: Trial) -> str:
     """'; baseline 0.85, clockwork 0.80, memoryless 0.76': each structure's share of runs meeting the target."""
-    if not t.by_structure:
+    if len(t.by_structure) < 2:
         return ""
     return "; " + ", ".join(f"{name} {met / n:.2f}" for name, (met, n) in t.by_structure.items())
 

@@ -197,6 +197,9 @@ def plan(scenario, sets: int, per_set: int | None, seed: int) -> StructuresPlan 
         raise StructureError(f"{path}: expected an ensemble for {scenario.path}'s own structure {home.name}, found "
                              f"{missing[0][1]}")  # fmt: skip
     counts = shares([s.weight for s in ready], sets)
+    if counts[0] == 0:  # the scenario's own structure always answers (its point fit runs beside): one set from the most
+        counts[counts.index(max(counts))] -= 1
+        counts[0] = 1
     components = []
     for s, n in zip(ready, counts):
         if n == 0:

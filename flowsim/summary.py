@@ -243,8 +243,12 @@ def structure_split(parts: list[tuple[np.ndarray, float]], per_set: int) -> dict
     Within a structure the variance splits as in :func:`variance_split`; the structure's part is the weighted
     spread of the structures' means, less what the sampling error of those means adds to it in expectation
     (sum of share x (1 - share) x the variance of each mean), so chance alone gives a structure share near 0.
-    Shares of the sum of the three; with one run a set, parameters and chance are None.
+    Shares of the sum of the three; with one run a set, parameters and chance are None. All three are None (with
+    ``why``) when a structure has a single set (its sets' spread, and so the parameters and its mean's sampling
+    error, cannot be told) or when the measure does not vary at all.
     """
+    if any(len(x) // per_set < 2 for x, _ in parts):
+        return _unsplit("a structure has one parameter set: the parameters and the structure cannot be told apart")
     stats = [(_components(np.asarray(x, float), per_set), w) for x, w in parts]
     grand = sum(w * m for (m, _, _, _), w in stats)
     spread = sum(w * (m - grand) ** 2 for (m, _, _, _), w in stats)
@@ -256,8 +260,12 @@ def structure_split(parts: list[tuple[np.ndarray, float]], per_set: int) -> dict
     chance = sum(w * c for (_, _, c, _), w in stats)
     total = parameters + structure + chance
     if total <= 0:
-        return {"parameters": 0.0, "structure": 0.0, "chance": 1.0}
+        return _unsplit("it does not vary")
     return {"parameters": parameters / total, "structure": structure / total, "chance": chance / total}
+
+
+def _unsplit(why: str) -> dict:
+    return {"parameters": None, "structure": None, "chance": None, "why": why}
 
 
 def summarise_structures(parts: list[dict], per_set: int) -> dict:

@@ -231,6 +231,10 @@ def structure_lines(summary: dict) -> list[str]:
         )
     if split:
         lines.append("  variance from the parameters / the structure / chance: " + "; ".join(split))
+    else:
+        why = next((v["why"] for v in e["variance_share"].values() if v and v.get("why")), None)
+        if why:
+            lines.append(f"  variance from the parameters / the structure / chance: not split: {why}")
     for m in st.get("missing", []):
         lines.append(f"  left out of the pool: {m['name']}, {m['why']}")
     return lines

@@ -87,6 +87,17 @@ def test_structure_split_recovers_known_components():
     assert alone["structure"] == 0.0 and alone["parameters"] == pytest.approx((v - 1) / (v + 1))
 
 
+def test_structure_split_refuses_what_it_cannot_tell():
+    """One set in a structure: its sets' spread is unknown, so the parameters and the structure cannot be told apart
+    (one set each of three alike structures would call the parameters' variance the structure's); a measure that
+    never varies has nothing to split. Both give None with the reason, not a made-up share."""
+    one_set = structure_split([(np.array([1.0, 2.0]), 0.5), (np.arange(4.0), 0.5)], 2)
+    assert one_set["parameters"] is one_set["structure"] is one_set["chance"] is None
+    assert "one parameter set" in one_set["why"]
+    flat = structure_split([(np.zeros(4), 0.5), (np.zeros(4), 0.5)], 2)
+    assert flat["parameters"] is None and flat["why"] == "it does not vary"
+
+
 def test_structure_split_gives_no_structure_to_structures_that_do_not_differ():
     """Seed 5: three structures drawn alike, 200 sets of 2 runs each, set effects and chance both N(0, 1). The
     structures' means each have variance 1.5 / 200, so their weighted spread is about 0.005 against a total of 2;
@@ -134,8 +145,12 @@ def test_run_over_the_structures_answers_each_and_pools_them(tmp_path, shipped):
     assert sum(r["sets"] for r in rows) == 4 == summary["ensemble"]["sets"]
     assert sum(r["share"] for r in rows) == pytest.approx(1.0)
     split = summary["ensemble"]["variance_share"]["target.count.turned_around"]
-    assert set(split) == {"parameters", "structure", "chance"}
-    assert sum(split.values()) == pytest.approx(1.0)
+    if min(r["sets"] for r in rows) < 2:  # 2, 1 and 1 sets with three ensembles: no split, and why
+        assert split["parameters"] is None and "one parameter set" in split["why"]
+        assert "not split: a structure has one parameter set" in result.output
+    else:
+        assert set(split) == {"parameters", "structure", "chance"}
+        assert sum(split.values()) == pytest.approx(1.0)
     missing = [m["name"] for m in summary["structures"]["missing"]]
     assert sorted(missing + [r["name"] for r in rows]) == sorted(shipped)
     for name in missing:
@@ -207,6 +222,40 @@ def test_refreshing_the_table_replaces_it_in_place(tmp_path):
     assert report.read_text() == once + "\n## Later\n\nmore\n"
 
 
+def test_a_calibration_elsewhere_or_a_broken_structures_file_touches_no_report(tmp_path):
+    """The table is restated only after a calibration into a listed structure's folder, and a structures file that
+    cannot be read gives a line to print, never an error after the calibration's work is written."""
+    from flowsim.calibrate import structures_report
+
+    before = (ROOT / "calibration" / "report.md").read_text()
+    assert structures_report.refresh_for(load_scenario(BASELINE), tmp_path) is None
+    assert (ROOT / "calibration" / "report.md").read_text() == before
+    project = tmp_path / "project"
+    (project / "calibration").mkdir(parents=True)
+    (project / "scenarios").mkdir()
+    (project / "scenarios" / "baseline.toml").write_text((ROOT / "scenarios" / "baseline.toml").read_text())
+    (project / "calibration" / "fitted.toml").write_text((ROOT / "calibration" / "fitted.toml").read_text())
+    (project / "calibration" / "structures.toml").write_text("[baseline]\nweight = 1.0\n")
+    note = structures_report.refresh_for(
+        load_scenario(project / "scenarios" / "baseline.toml"), project / "calibration"
+    )
+    assert (
+        note.startswith("the table of every structure's ensemble in the reports was not restated")
+        and "scenario" in note
+    )
+
+
+def test_two_scenarios_drawn_from_different_ensembles_are_not_paired(tmp_path):
+    """The baseline against the clockwork structure: run i of each would be unrelated parameter sets, so compare
+    --ensemble refuses (exit 2) and says what to run instead."""
+    clockwork = ROOT / "scenarios" / "clockwork_crises.toml"
+    result = invoke("compare", BASELINE, clockwork, "--ensemble", 2, "--out", tmp_path / "cmp")
+    assert_user_error(result, "cannot be paired", "without --ensemble", "flowsim run --ensemble N")
+    assert not (tmp_path / "cmp").exists()
+    result = invoke("compare", BASELINE, clockwork, "--ensemble", 2, "--no-share", "--out", tmp_path / "cmp")
+    assert_user_error(result, "--no-share", "without --ensemble")
+
+
 @pytest.mark.parametrize(
     ("args", "fragments"),
     [
@@ -259,7 +308,7 @@ def test_compare_over_the_structures_pairs_each_and_pools_them(tmp_path, shipped
         if key in rows[0]["differences"]:  # equal shares: the pool's mean B - A is the structures' mean
             assert d["paired"]["mean"] == pytest.approx(np.mean([r["differences"][key]["mean"] for r in rows]))
     for split in doc["structures"]["variance_share"].values():
-        assert sum(split.values()) == pytest.approx(1.0)
+        assert sum(split.values()) == pytest.approx(1.0) if split["parameters"] is not None else split["why"]
     assert "B - A by structure" in result.output and f"over {len(ready)} structures' ensembles" in result.output
     svg = (tmp_path / "pooled" / "compare.svg").read_text()  # the chart's bars are the headline's 95% of runs
     assert "95% of runs" in svg and "each structure's mean" in svg and all(n in svg for n in ready)

@@ -94,7 +94,7 @@ def calibrate_ensemble(
     doc = report.write_report(result, out_dir, checks, shown_path(scenario))
     from flowsim.calibrate import structures_report  # here: it also runs alone, as a module
 
-    structures_report.refresh_for(scenario)  # every structure's report restates every ensemble
+    unrestated = structures_report.refresh_for(scenario, out_dir)  # every structure's report restates every ensemble
     return {
         "run_id": result.run_id,
         "members": len(result.members),
@@ -105,6 +105,7 @@ def calibrate_ensemble(
         "cutoff": design.cutoff,
         "unseen": len(checks),
         "unseen_met": sum(c["implausibility"] <= design.cutoff for c in checks),
+        **({"note": unrestated} if unrestated else {}),
     }
 
 
@@ -132,8 +133,8 @@ def calibrate_posterior(
     doc = posterior_report.write_report(result, out_dir, shown_path(scenario))
     from flowsim.calibrate import structures_report  # here: it also runs alone, as a module
 
-    structures_report.refresh_for(scenario)  # every structure's report restates every ensemble
-    return posterior_report.describe(result, path, doc)
+    unrestated = structures_report.refresh_for(scenario, out_dir)  # every structure's report restates every ensemble
+    return posterior_report.describe(result, path, doc) + ([f"  {unrestated}"] if unrestated else [])
 
 
 def describe(doc: dict) -> list[str]:
@@ -154,4 +155,4 @@ def describe_ensemble(doc: dict) -> list[str]:
         f"(the ensemble, {doc['path']}), from {doc['runs']:,} runs in {doc['seconds'] / 60:.1f} min",
         f"  on unseen seeds {doc['unseen_met']} of {doc['unseen']} members drawn at random meet every fitted "
         f"target within {doc['cutoff']:g} total sds; report: {doc['report']}",
-    ]
+    ] + ([f"  {doc['note']}"] if doc.get("note") else [])

@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 from flowsim import structures
+from flowsim.errors import FlowsimError
 from flowsim.files import atomic_write
 
 SECTION = "## Every structure's ensemble"
@@ -24,12 +25,13 @@ SECTION = "## Every structure's ensemble"
 def rows(path: Path) -> list[str]:
     """The section for the structures listed in ``path``: a sentence and one table row a structure."""
     shipped = structures.load(path)
-    total = sum(s.weight for s in shipped)
+    meta_paths = {s.name: Path(s.fitted).parent / "ensemble.json" for s in shipped}
+    total = sum(s.weight for s in shipped if meta_paths[s.name].is_file())
     lines = [
         SECTION,
         "",
-        f"`flowsim run --ensemble N` answers under each structure in `{_shown(path)}` over its own ensemble and "
-        "pools them by their weights (normalised over the structures with an ensemble). A posterior's members each "
+        f"`flowsim run`, `compare` and `solve` with `--ensemble N` answer under each structure in `{_shown(path)}` "
+        "over its own ensemble and pool them by their weights (normalised over the structures with an ensemble). A posterior's members each "
         "pass the joint criterion and carry importance weights (effective sample size by Kish); history matching's "
         "are equally weighted. R-hat is the largest rank-normalised split R-hat over the last batch's chains.",
         "",
@@ -38,11 +40,11 @@ def rows(path: Path) -> list[str]:
         "|---|---|---|---|---:|---:|---:|---|---:|",
     ]
     for s in shipped:
-        share = f"{s.weight / total:.0%}"
-        meta_path = Path(s.fitted).parent / "ensemble.json"
+        meta_path = meta_paths[s.name]
         if not meta_path.is_file():
-            lines.append(f"| {s.name} | {s.label} | no ensemble yet | – | – | – | – | – | {share} |")
+            lines.append(f"| {s.name} | {s.label} | no ensemble yet | – | – | – | – | – | – |")
             continue
+        share = f"{s.weight / total:.0%}"
         meta = json.loads(meta_path.read_text())
         method = meta["method"].split(":")[0]
         ess, rhat = "– (equal weights)", "–"
@@ -91,10 +93,23 @@ def refresh(path: Path) -> list[Path]:
     return written
 
 
-def refresh_for(scenario) -> list[Path]:
-    """:func:`refresh` for the project ``scenario`` belongs to, if it lists structures."""
-    path = structures.find(scenario)
-    return refresh(path) if path is not None else []
+def refresh_for(scenario, out_dir: Path) -> str | None:
+    """After a calibration into ``out_dir``: :func:`refresh` for the project ``scenario`` belongs to, when
+    ``out_dir`` holds one of its listed structures' fits (a scratch calibration elsewhere touches no report).
+
+    Never raises: the calibration is written by then. Returns a line saying why the table was not restated, if
+    it was not (None when it was, or had nothing to do)."""
+    try:
+        path = structures.find(scenario)
+        if path is None:
+            return None
+        folders = {Path(os.path.normpath(Path(s.fitted).parent)).resolve() for s in structures.load(path)}
+        if Path(out_dir).resolve() not in folders:
+            return None
+        refresh(path)
+    except (FlowsimError, OSError, KeyError, ValueError, json.JSONDecodeError) as exc:
+        return f"the table of every structure's ensemble in the reports was not restated: {exc}"
+    return None
 
 
 if __name__ == "__main__":

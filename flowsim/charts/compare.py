@@ -42,6 +42,7 @@ def compare(doc: dict, meta: ChartMeta):
     over_runs = "ensemble" in doc  # the spread over parameter sets and chance, as the headline gives it
     words = "95% of runs" if over_runs else "95% interval"
     structures = doc.get("structures", {}).get("components", [])
+    structures = structures if len(structures) > 1 else []  # one structure: nothing to set beside the pool
     fig, axes = subplots(len(rows), 1, figsize=(8, 1.35 * len(rows) + 0.8), squeeze=False)
     for i, (ax, (key, label, fmt, k, level)) in enumerate(zip(axes[:, 0], rows, strict=True)):
         d = doc["differences"][key]
@@ -51,7 +52,8 @@ def compare(doc: dict, meta: ChartMeta):
         colour = OKABE_ITO[2] if lo > 0 else OKABE_ITO[1] if hi < 0 else "#777777"
         ax.errorbar([mean], [0], xerr=[[mean - lo], [hi - mean]], fmt="o", color=colour, capsize=6, lw=2, ms=7)
         ends = [lo, hi]
-        for c, marker in zip(structures, _MARKERS):
+        for j, c in enumerate(structures):
+            marker = _MARKERS[j % len(_MARKERS)]
             if key in c["differences"]:
                 x = c["differences"][key]["mean"] * k
                 ends.append(x)
@@ -104,7 +106,7 @@ def compare(doc: dict, meta: ChartMeta):
         where = f"{len(structures)} structures' ensembles" if structures else "the calibrated ensemble"
         sub = (
             f"Difference {b} − {a}, paired run by run with common random numbers over {e['sets']} parameter sets "
-            f"of {where}, and 95% of its runs (parameters and chance)"
+            f"of {where}, and 95% of its runs ({'parameters, structure' if structures else 'parameters'} and chance)"
         )
         note = f"Dots: mean paired difference over {doc['replications']} runs; bars: 95% of runs"
         note += "; open markers: each structure's mean" if structures else ""
