@@ -3,6 +3,8 @@ target measure; over several structures, each structure's mean beside the pool's
 
 from __future__ import annotations
 
+import textwrap
+
 from matplotlib.ticker import MaxNLocator
 
 from flowsim.charts.common import OKABE_ITO, ChartMeta, chart, finish, subplots, titled
@@ -60,8 +62,11 @@ def compare(doc: dict, meta: ChartMeta):
                 ax.plot([x], [-0.35], marker=marker, ls="none", ms=5, mfc="white", mec="#333333", label=c["name"])
         if structures:
             ax.set_ylim(-0.8, 1.0)
-            if i == 0:
-                ax.legend(title="each structure's mean", loc="lower right", fontsize=7, title_fontsize=7, ncol=3)
+            if i == 0:  # beside the panel, where it covers no marker
+                ax.legend(
+                    title="each structure's mean", loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=7.5,
+                    title_fontsize=7.5, frameon=False,
+                )  # fmt: skip
         ax.axvline(0, color="#333333", linewidth=0.9)
         # At least one unit of what is shown (a family, 0.1 points, £1m) either side, so no difference is not a
         # scale of -0 to +0.
@@ -113,7 +118,8 @@ def compare(doc: dict, meta: ChartMeta):
     else:
         sub = f"Difference {b} − {a}, paired by replication with common random numbers, and its 95% interval"
         note = f"Dots: mean paired difference over {doc['replications']} replications; bars: 95% interval"
-    titled(fig, f"{b} turns around {abs(count['mean']):,.0f} {direction} families than {a}{because}{sure}", sub)
+    title = f"{b} turns around {abs(count['mean']):,.0f} {direction} families than {a}{because}{sure}"
+    titled(fig, textwrap.fill(title, 85), textwrap.fill(sub, 115))  # within the figure's width, not beyond it
     hashes = f"{a} sha256 {doc['a']['scenario_sha256'][:12]}; {b} sha256 {doc['b']['scenario_sha256'][:12]}"
     finish(fig, meta, f"{note}. {hashes}.")
     return fig
