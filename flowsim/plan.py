@@ -37,7 +37,7 @@ AT_RISK_SHARE = 0.05
 #: year) against without: one replication each, whole process, December 2026, tf_programme_2012 in 24.2 s against
 #: the baseline's 7.55 s at a quarter of England (4.3 times, start-up aside) and 93 s against 22.7 s at full scale
 #: (4.1 times). Before the councils' administration was rebuilt it was 1.28 (940 s against 733 s over 50 sets).
-PAID_FACTOR = 4.5
+PAID_FACTOR = 4.2
 #: With every family tracked one by one (``population.sample_weight = 1``) against the 1-in-20 sample: the
 #: full baseline, 83.7 s against 17.7 s whole process (benchmarks/README.md); between the two, linear in 1 / weight.
 EVERY_FAMILY_FACTOR = 4.7
