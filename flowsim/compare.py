@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from flowsim import __version__
+from flowsim import __version__, structures
 from flowsim.charts import ChartMeta, save
 from flowsim.charts.compare import compare as compare_chart
 from flowsim.ensemble import EnsemblePlan
@@ -230,20 +230,8 @@ def _compare_over_structures(
     for ca, cb in zip(pa.components, pb.components, strict=True):
         ra, rb = _ensemble_runs(ca.scenario, cb.scenario, (ca.plan, cb.plan), per_set, seed, jobs, progress, first)
         first += len(ra)
-        for key, c, records in (("a", ca, ra), ("b", cb, rb)):
-            parts[key].append(
-                {
-                    "name": c.structure.name,
-                    "label": c.structure.label,
-                    "share": c.share,
-                    "records": records,
-                    "members": list(c.plan.members),
-                    "drawn_from": c.plan.drawn_from,
-                    "path": c.plan.path,
-                    "method": c.plan.method,
-                    "missing": pa.missing,
-                }
-            )
+        parts["a"].append(structures.part(ca, ra, pa.missing))
+        parts["b"].append(structures.part(cb, rb, pa.missing))
     runs = [[r for p in parts[key] for r in p["records"]] for key in "ab"]
     point_fit = _point_fit_differences(a, b, (pa.home.plan, pb.home.plan), first, seed, jobs, progress)
     if point_fit is not None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+from flowsim import structures
 from flowsim.ensemble import EnsemblePlan
 from flowsim.files import claimed, staged_dir
 from flowsim.replications import point_fit_replications, run_ensemble, run_point_fit, run_replication, run_replications
@@ -111,17 +112,5 @@ def _run_structures(plan: StructuresPlan, seed: int, jobs, progress, total: int)
         for r in records:
             r.summary["structure"] = c.structure.name
         first += len(records)
-        parts.append(
-            {
-                "name": c.structure.name,
-                "label": c.structure.label,
-                "share": c.share,
-                "records": records,
-                "members": list(c.plan.members),
-                "drawn_from": c.plan.drawn_from,
-                "path": c.plan.path,
-                "method": c.plan.method,
-                "missing": plan.missing,
-            }
-        )
+        parts.append(structures.part(c, records, plan.missing))
     return [r for p in parts for r in p["records"]], summarise_structures(parts, plan.per_set)

@@ -71,6 +71,22 @@ class StructuresPlan:
         return self.components[0]
 
 
+def part(c: Component, records: list, missing) -> dict:
+    """A structure's runs as :func:`flowsim.summary.summarise_structures` takes them: its name, label, share,
+    ``records``, the sets they ran and the ensemble they came from, and the structures left out (``missing``)."""
+    return {
+        "name": c.structure.name,
+        "label": c.structure.label,
+        "share": c.share,
+        "records": records,
+        "members": list(c.plan.members),
+        "drawn_from": c.plan.drawn_from,
+        "path": c.plan.path,
+        "method": c.plan.method,
+        "missing": missing,
+    }
+
+
 def find(scenario) -> Path | None:
     """The structures file of the project ``scenario`` belongs to (the nearest folder above it that has one), else
     the working directory's, else None."""
