@@ -186,6 +186,16 @@ def shares(weights: list[float], sets: int) -> list[int]:
     return counts
 
 
+def home_first(counts: list[int]) -> list[int]:
+    """``counts`` with the first (the scenario's own structure, whose point fit runs beside the pool) given at least
+    one set, taken from the largest."""
+    counts = list(counts)
+    if counts[0] == 0 and sum(counts) > 0:
+        counts[counts.index(max(counts))] -= 1
+        counts[0] = 1
+    return counts
+
+
 def plan(scenario, sets: int, per_set: int | None, seed: int) -> StructuresPlan | None:
     """``sets`` parameter sets split over the shipped structures that have an ensemble, for ``scenario``; None when
     the project lists no structures or ``scenario`` is built on none of them (then its own ensemble answers alone).
@@ -212,10 +222,7 @@ def plan(scenario, sets: int, per_set: int | None, seed: int) -> StructuresPlan 
     if not ready or ready[0] is not home:
         raise StructureError(f"{path}: expected an ensemble for {scenario.path}'s own structure {home.name}, found "
                              f"{missing[0][1]}")  # fmt: skip
-    counts = shares([s.weight for s in ready], sets)
-    if counts[0] == 0:  # the scenario's own structure always answers (its point fit runs beside): one set from the most
-        counts[counts.index(max(counts))] -= 1
-        counts[0] = 1
+    counts = home_first(shares([s.weight for s in ready], sets))
     components = []
     for s, n in zip(ready, counts):
         if n == 0:

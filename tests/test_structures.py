@@ -87,6 +87,15 @@ def test_structure_split_recovers_known_components():
     assert alone["structure"] == 0.0 and alone["parameters"] == pytest.approx((v - 1) / (v + 1))
 
 
+def test_the_scenario_s_own_structure_always_gets_a_set():
+    """Largest remainder can leave a light first structure none (weights 0.01, 1, 1 over 2 sets: 0, 1, 1); its point
+    fit runs beside the pool, so it takes one from the largest."""
+    assert structures.shares([0.01, 1.0, 1.0], 2) == [0, 1, 1]
+    assert structures.home_first([0, 1, 1]) == [1, 0, 1]
+    assert structures.home_first([0, 3, 1]) == [1, 2, 1]
+    assert structures.home_first([2, 1]) == [2, 1]
+
+
 def test_structure_split_refuses_what_it_cannot_tell():
     """One set in a structure: its sets' spread is unknown, so the parameters and the structure cannot be told apart
     (one set each of three alike structures would call the parameters' variance the structure's); a measure that
