@@ -60,10 +60,9 @@ def rows(path: Path) -> list[str]:
 
 
 def _shown(path: Path) -> str:
-    try:
-        return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
-    except ValueError:
-        return str(path)
+    """The structures file as its project names it (``calibration/structures.toml``), from wherever this runs."""
+    full = Path(path).resolve()
+    return str(full.relative_to(full.parents[1]))
 
 
 def section_of(text: str) -> str:
