@@ -58,12 +58,19 @@ def _plan_ensemble(sc, sets: int, path: Path | None, per_set: int | None, seed: 
     return plan
 
 
+def _check_structures(which: str | None, sets: int | None, path: Path | None) -> None:
+    """Refuse ``--structures`` where it would be ignored: without ``--ensemble``, or ``all`` beside
+    ``--ensemble-file``."""
+    if which is not None and sets is None:
+        raise FlowsimError(f"--structures {which}: expected it with --ensemble N, found it without")
+    if which == "all" and path is not None:
+        raise FlowsimError("--structures all: expected the shipped structures' own ensembles, found --ensemble-file")
+
+
 def _plan_structures(sc, sets: int, path: Path | None, per_set: int | None, seed: int, which: str, quiet: bool):
     """With ``--structures all`` (the default) and no ``--ensemble-file``: the sets split over the shipped structures
     that have an ensemble, said before the run; else (or when the scenario is built on no shipped structure) its
     own ensemble alone."""
-    if which == "all" and path is not None:
-        raise FlowsimError("--structures all: expected the shipped structures' own ensembles, found --ensemble-file")
     plan = structures.plan(sc, sets, per_set, seed) if which != "own" and path is None else None
     if plan is None:
         return _plan_ensemble(sc, sets, path, per_set, seed, quiet)
@@ -96,10 +103,8 @@ def _plan_compare(a, b, sets: int, path: Path | None, per_set: int | None, seed:
     one, else each over its own ensemble, which must be the same ensemble (else their runs cannot be paired).
 
     Raises:
-        FlowsimError: for ``--structures all`` beside ``--ensemble-file``, or A and B drawn from different ensembles.
+        FlowsimError: if A and B would draw from different ensembles (their runs could not be paired).
     """
-    if which == "all" and path is not None:
-        raise FlowsimError("--structures all: expected the shipped structures' own ensembles, found --ensemble-file")
     if which != "own" and path is None:
         pa, pb = (structures.plan(sc, sets, per_set, seed) for sc in (a, b))
         if pa is not None and pb is not None and pa.home.structure.name == pb.home.structure.name:
@@ -159,8 +164,7 @@ def run(scenario, seed, replications, ensemble_sets, ensemble_file, which_struct
     sc = load(scenario, overrides)
     where = programme_2012.council_of(sc, council) if council is not None else None  # a bad name stops here
     plan = None
-    if which_structures is not None and ensemble_sets is None:
-        raise FlowsimError(f"--structures {which_structures}: expected it with --ensemble N, found it without")
+    _check_structures(which_structures, ensemble_sets, ensemble_file)
     if ensemble_sets is not None:
         plan = _plan_structures(sc, ensemble_sets, ensemble_file, replications, seed, which_structures, quiet)
         runs = plan.runs + point_fit_replications(plan.runs)  # the point fit alone, beside the ensemble
@@ -231,8 +235,7 @@ def compare_command(scenario_a, scenario_b, replications, ensemble_sets, ensembl
     a, b = load(scenario_a, overrides), load(scenario_b, overrides)
     comparing.check_comparable(a, b)  # before any plan or work
     plans = None
-    if which_structures is not None and ensemble_sets is None:
-        raise FlowsimError(f"--structures {which_structures}: expected it with --ensemble N, found it without")
+    _check_structures(which_structures, ensemble_sets, ensemble_file)
     if ensemble_sets is not None and no_share:
         raise FlowsimError("--no-share: expected it without --ensemble (runs over an ensemble share no past)")
     if ensemble_sets is not None:
@@ -376,8 +379,7 @@ def solve_command(scenario, target, probability, param, bounds, replications, en
     """
     sc = load(scenario, overrides)
     plan = None
-    if which_structures is not None and ensemble_sets is None:
-        raise FlowsimError(f"--structures {which_structures}: expected it with --ensemble N, found it without")
+    _check_structures(which_structures, ensemble_sets, ensemble_file)
     if ensemble_sets is not None:
         plan = _plan_structures(sc, ensemble_sets, ensemble_file, replications, seed, which_structures, quiet)
         replications = plan.runs

@@ -241,11 +241,11 @@ def _compare_over_structures(
     keys = [k for k in STRUCTURE_MEASURES if k in doc["differences"]]
     rows, diffs = [], {}
     for pa_, pb_ in zip(parts["a"], parts["b"], strict=True):
-        d = _over_runs(paired_differences(pa_["records"], pb_["records"]), pa_["records"], pb_["records"])
-        diffs[pa_["name"]] = {
+        diff = {  # B - A run by run under this structure: its mean and 95% of its runs, and its variance split
             k: np.array([get(y.summary, k) - get(x.summary, k) for x, y in zip(pa_["records"], pb_["records"])])
             for k in keys
         }
+        diffs[pa_["name"]] = diff
         rows.append(
             {
                 "name": pa_["name"],
@@ -255,8 +255,8 @@ def _compare_over_structures(
                 "members": pa_["drawn_from"],
                 "method": pa_["method"],
                 "differences": {
-                    k: {"mean": d[k]["paired"]["mean"], "lo": d[k]["over_runs"]["lo"], "hi": d[k]["over_runs"]["hi"]}
-                    for k in keys
+                    k: {"mean": float(v.mean()), **dict(zip(("lo", "hi"), map(float, np.quantile(v, [0.025, 0.975]))))}
+                    for k, v in diff.items()
                 },
             }
         )

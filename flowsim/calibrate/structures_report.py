@@ -22,18 +22,20 @@ from flowsim.files import atomic_write
 SECTION = "## Every structure's ensemble"
 
 
-def rows(path: Path) -> list[str]:
-    """The section for the structures listed in ``path``: a sentence and one table row a structure."""
-    shipped = structures.load(path)
+def rows(path: Path, shipped: list | None = None) -> list[str]:
+    """The section for the structures listed in ``path`` (``shipped``, if already loaded from it): a sentence and
+    one table row a structure."""
+    shipped = structures.load(path) if shipped is None else shipped
     meta_paths = {s.name: Path(s.fitted).parent / "ensemble.json" for s in shipped}
     total = sum(s.weight for s in shipped if meta_paths[s.name].is_file())
     lines = [
         SECTION,
         "",
         f"`flowsim run`, `compare` and `solve` with `--ensemble N` answer under each structure in `{_shown(path)}` "
-        "over its own ensemble and pool them by their weights (normalised over the structures with an ensemble). A posterior's members each "
-        "pass the joint criterion and carry importance weights (effective sample size by Kish); history matching's "
-        "are equally weighted. R-hat is the largest rank-normalised split R-hat over the last batch's chains.",
+        "over its own ensemble and pool them by their weights (normalised over the structures with an ensemble). "
+        "A posterior's members each pass the joint criterion and carry importance weights (effective sample size "
+        "by Kish); history matching's are equally weighted. R-hat is the largest rank-normalised split R-hat over "
+        "the last batch's chains.",
         "",
         "| structure | what sets it apart | method | run | runs | members | effective sample size | largest R-hat "
         "(parameter) | weight in the pool |",
@@ -74,12 +76,14 @@ def section_of(text: str) -> str:
     return found + (rest[:nxt] if nxt >= 0 else rest)
 
 
-def refresh(path: Path) -> list[Path]:
-    """Write the section into the report beside each fitted file listed in ``path`` (replacing it in place, or
-    appending it); return the reports written. A structure with no report yet gets none."""
-    section = "\n".join(rows(path))
+def refresh(path: Path, shipped: list | None = None) -> list[Path]:
+    """Write the section into the report beside each fitted file listed in ``path`` (``shipped``, if already loaded
+    from it), replacing it in place or appending it; return the reports written. A structure with no report yet
+    gets none."""
+    shipped = structures.load(path) if shipped is None else shipped
+    section = "\n".join(rows(path, shipped))
     written = []
-    for s in structures.load(path):
+    for s in shipped:
         report = Path(os.path.normpath(Path(s.fitted).parent / "report.md"))
         if not report.is_file():
             continue
@@ -102,10 +106,11 @@ def refresh_for(scenario, out_dir: Path) -> str | None:
         path = structures.find(scenario)
         if path is None:
             return None
-        folders = {Path(os.path.normpath(Path(s.fitted).parent)).resolve() for s in structures.load(path)}
+        shipped = structures.load(path)
+        folders = {Path(os.path.normpath(Path(s.fitted).parent)).resolve() for s in shipped}
         if Path(out_dir).resolve() not in folders:
             return None
-        refresh(path)
+        refresh(path, shipped)
     except (FlowsimError, OSError, KeyError, ValueError, json.JSONDecodeError) as exc:
         return f"the table of every structure's ensemble in the reports was not restated: {exc}"
     return None
